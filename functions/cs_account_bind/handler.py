@@ -1,0 +1,36 @@
+"""IF-CS-001 账户绑定接口: channel login, verification code, BIND / UNBIND / SET_DEFAULT, list."""
+
+from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.envelope import ok
+from waterrev.errors import AppError, ErrorCode
+from waterrev.schemas.channel import BindRequest, ChannelLoginRequest, VerifyCodeRequest
+from waterrev.services import channel
+
+app = new_app()
+
+
+@app.post("/app-api/customer/auth/channel-login")
+def channel_login(body: ChannelLoginRequest) -> dict:
+    return ok(channel.channel_login(request_context(app), body.channel_type, body.channel_user_id,
+                                    body.timestamp, body.nonce, body.signature))
+
+
+@app.post("/app-api/customer/auth/send-verify-code")
+def send_verify_code(body: VerifyCodeRequest) -> dict:
+    return ok(channel.send_verify_code(request_context(app), body.cust_id))
+
+
+@app.post("/app-api/customer/account/bind")
+def bind(body: BindRequest) -> dict:
+    ctx = request_context(app)
+    if (body.channel_type, body.channel_user_id) != (ctx.principal.channel_type, ctx.principal.channel_user_id):
+        raise AppError(ErrorCode.FORBIDDEN, "channelUserId: 与登录的渠道身份不一致")
+    return ok(channel.bind(ctx, body.action, body.cust_id, body.account_id, body.verify_code, body.default_flag))
+
+
+@app.get("/app-api/customer/account/list")
+def bound_accounts() -> dict:
+    return ok(channel.list_bindings(request_context(app)))
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,16 @@
+"""IF-UP-003 权限校验接口: menu/button permissions and dept data permission."""
+
+from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.envelope import ok
+from waterrev.schemas.platform import PermissionCheckRequest
+from waterrev.services import auth
+
+app = new_app()
+
+
+@app.post("/admin-api/system/permission/check")
+def check(body: PermissionCheckRequest) -> dict:
+    return ok(auth.check(request_context(app), body.permissions, body.dept_id, body.cust_id))
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,1 @@
+"""CDK app for waterrev: see docs/INFRA.md."""

@@ -1,0 +1,1 @@
+"""One construct per concern, plus the function factory they share."""

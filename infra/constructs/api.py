@@ -1,0 +1,110 @@
+"""The HTTP API: one function per built catalog interface, one route per catalog route."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import jsii
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.constructs.function_factory import FunctionFactory, FunctionSettings, InterfaceSpec, RouteSpec
+from infra.nag import acknowledge
+
+THROTTLE_RATE_PER_S = 50
+THROTTLE_BURST = 100
+
+# Why each caller kind's routes carry no API Gateway authorizer (cdk-nag AwsSolutions-APIG4).
+_NO_AUTHORIZER_REASON = {
+    "public": "Public by design (login, token refresh, channel login): no credential exists yet. The "
+    "stage throttles it and the function audits every attempt.",
+    "admin": "Authorized in the function: the catalog marks the route 'admin', and the auth middleware "
+    "checks the back-office bearer token (stored hashed in PostgreSQL), the route's permission and the "
+    "department data scope. An API Gateway authorizer would duplicate that lookup on every call.",
+    "customer": "Authorized in the function: the catalog marks the route 'customer', and the auth "
+    "middleware checks the customer-channel bearer token (stored hashed in PostgreSQL) and limits "
+    "results to the customer's bound accounts.",
+    "webhook": "Called by an outside payment or invoice platform that cannot hold our tokens: the "
+    "function verifies the platform's signature over the raw body and a replay window.",
+}
+
+_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationError": "$context.integrationErrorMessage",
+}
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogSettings:
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._destination = apigwv2.LogGroupLogDestination(log_group)
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FIELDS))
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        interfaces: Sequence[InterfaceSpec],
+        function_settings: FunctionSettings,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.http_api = apigwv2.HttpApi(
+            self, "HttpApi", api_name=f"waterrev-{env_name}", create_default_stage=False
+        )
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(rate_limit=THROTTLE_RATE_PER_S, burst_limit=THROTTLE_BURST),
+            access_log_settings=_AccessLogSettings(access_logs),
+        )
+
+        factory = FunctionFactory(Construct(self, "Functions"), function_settings)
+        self.functions: dict[str, lambda_.Function] = {}
+        for interface in interfaces:
+            fn = factory.create(interface)
+            self.functions[interface.if_id] = fn
+            integration = integrations.HttpLambdaIntegration(
+                f"{interface.if_id}-Integration",
+                fn,
+                payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+            )
+            for route in interface.routes:
+                self._add_route(route, integration)
+
+    @property
+    def url(self) -> str:
+        return self.stage.url
+
+    def _add_route(self, route: RouteSpec, integration: apigwv2.HttpRouteIntegration) -> None:
+        (http_route,) = self.http_api.add_routes(
+            path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration
+        )
+        acknowledge(http_route, "AwsSolutions-APIG4", _NO_AUTHORIZER_REASON[str(route.caller)])

@@ -1,0 +1,132 @@
+"""The one place a Lambda function is defined: every function gets the same shape."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from aws_cdk import Duration
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.assets import PYTHON_VERSION, SourcePaths
+from infra.nag import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+HANDLER = "handler.handler"
+INTERFACE_ID_ENV = "WATERREV_INTERFACE_ID"
+
+
+class RouteSpec(Protocol):
+    """What infra reads from a `waterrev.catalog.Route`."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def caller(self) -> str: ...
+
+
+class InterfaceSpec(Protocol):
+    """What infra reads from a `waterrev.catalog.Interface`."""
+
+    @property
+    def if_id(self) -> str: ...
+    @property
+    def function(self) -> str | None: ...
+    @property
+    def routes(self) -> Sequence[RouteSpec]: ...
+    @property
+    def timeout_s(self) -> int: ...
+    @property
+    def memory_mb(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """What every function shares: code locations, layers, network and database access."""
+
+    env_name: str
+    paths: SourcePaths
+    layers: Sequence[lambda_.ILayerVersion]
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    security_group: ec2.ISecurityGroup
+    db_secret: secretsmanager.ISecret
+    db_host: str
+    db_name: str
+    log_level: str = "INFO"
+
+
+class FunctionFactory:
+    def __init__(self, scope: Construct, settings: FunctionSettings) -> None:
+        self._scope = scope
+        self._settings = settings
+
+    def create(self, interface: InterfaceSpec) -> lambda_.Function:
+        if interface.function is None:
+            raise ValueError(f"{interface.if_id} is not built yet: it has no function folder")
+        s = self._settings
+        log_group = logs.LogGroup(self._scope, f"{interface.if_id}-Logs", retention=logs.RetentionDays.ONE_MONTH)
+        fn = lambda_.Function(
+            self._scope,
+            interface.if_id,
+            description=f"{interface.if_id} ({interface.function})",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=HANDLER,
+            code=lambda_.Code.from_asset(str(s.paths.function_code(interface.function))),
+            layers=list(s.layers),
+            timeout=Duration.seconds(interface.timeout_s),
+            memory_size=interface.memory_mb,
+            vpc=s.vpc,
+            vpc_subnets=s.subnets,
+            security_groups=[s.security_group],
+            environment={
+                "WATERREV_ENV": s.env_name,
+                INTERFACE_ID_ENV: interface.if_id,
+                "WATERREV_DB_SECRET_ARN": s.db_secret.secret_arn,
+                "WATERREV_DB_HOST": s.db_host,
+                "WATERREV_DB_NAME": s.db_name,
+                "POWERTOOLS_SERVICE_NAME": interface.function,
+                "POWERTOOLS_LOG_LEVEL": s.log_level,
+            },
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        s.db_secret.grant_read(fn)
+        self._acknowledge(fn)
+        return fn
+
+    @staticmethod
+    def _acknowledge(fn: lambda_.Function) -> None:
+        acknowledge(
+            fn,
+            f"AwsSolutions-IAM4[{LAMBDA_BASIC_EXECUTION}]",
+            "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch logs.",
+        )
+        acknowledge(
+            fn,
+            f"AwsSolutions-IAM4[{LAMBDA_VPC_ACCESS}]",
+            "AWSLambdaVPCAccessExecutionRole is the AWS-maintained set of ENI permissions a function "
+            "needs to run in the VPC next to RDS Proxy.",
+        )
+        acknowledge(
+            fn,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) uses Resource '*': "
+            "those actions support no resource-level permissions.",
+        )
+        acknowledge(
+            fn,
+            "AwsSolutions-L1",
+            f"Pinned to Python {PYTHON_VERSION}: the dependencies layer is built with pip for that "
+            "interpreter (per-version wheels), and moving runtimes is a deliberate, tested change.",
+        )

@@ -1,0 +1,59 @@
+"""The waterrev stack: composes the constructs and nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.assets import SourcePaths
+from infra.constructs.api import Api
+from infra.constructs.data import Data
+from infra.constructs.function_factory import FunctionSettings, InterfaceSpec
+from infra.constructs.layers import Layers
+from infra.constructs.monitoring import Monitoring
+
+
+class WaterRevStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        interfaces: Sequence[InterfaceSpec],
+        paths: SourcePaths,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("project", "waterrev")
+        Tags.of(self).add("environment", env_name)
+
+        data = Data(self, "Data", env_name=env_name)
+        layers = Layers(self, "Layers", paths=paths)
+        api = Api(
+            self,
+            "Api",
+            env_name=env_name,
+            interfaces=interfaces,
+            function_settings=FunctionSettings(
+                env_name=env_name,
+                paths=paths,
+                layers=layers.all,
+                vpc=data.vpc,
+                subnets=data.subnets,
+                security_group=data.lambda_sg,
+                db_secret=data.secret,
+                db_host=data.db_host,
+                db_name=data.db_name,
+            ),
+        )
+        monitoring = Monitoring(self, "Monitoring", functions=api.functions, http_api=api.http_api)
+
+        self.api = api
+        self.data = data
+        CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
+        CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)

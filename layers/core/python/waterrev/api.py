@@ -1,0 +1,142 @@
+"""The edge of every HTTP function: authenticate by the catalog, resolve, answer in the envelope.
+
+A handler module builds its resolver with `new_app()`, declares routes with pydantic models, and
+exposes `handler = lambda_handler(app)`. Authentication happens before the resolver runs (so an
+anonymous caller learns nothing from validation errors); every exception becomes {code, data, msg}.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from waterrev import catalog, envelope
+from waterrev.context import Principal, RequestContext, UserType
+from waterrev.db import UnitOfWork
+from waterrev.errors import AppError, ErrorCode
+from waterrev.logs import get_logger
+from waterrev.security import load_principal
+
+_decimal_json = functools.partial(json.loads, parse_float=Decimal)
+
+
+def new_app() -> APIGatewayHttpResolver:
+    app = APIGatewayHttpResolver(
+        enable_validation=True, json_body_deserializer=_decimal_json, serializer=envelope.dumps
+    )
+
+    @app.exception_handler(AppError)
+    def _app_error(exc: AppError) -> Response:
+        return respond(exc.error.http_status, envelope.fail(exc.error.code, exc.msg, exc.data))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(exc: RequestValidationError) -> Response:
+        return respond(400, envelope.fail(ErrorCode.BAD_REQUEST.code, validation_message(exc.errors())))
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error_response(AppError(ErrorCode.NOT_FOUND))
+
+    return app
+
+
+def validation_message(errors: Any) -> str:
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
+        parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+    return "请求参数不正确：" + "; ".join(parts)
+
+
+def respond(status: int, body: dict[str, Any]) -> Response:
+    return Response(status_code=status, content_type="application/json", body=envelope.dumps(body))
+
+
+def error_response(exc: AppError) -> Response:
+    return respond(exc.error.http_status, envelope.fail(exc.error.code, exc.msg, exc.data))
+
+
+def _as_lambda(response: Response) -> dict[str, Any]:
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": "application/json"},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }
+
+
+def request_context(app: APIGatewayHttpResolver) -> RequestContext:
+    ctx = app.context.get("ctx")
+    if not isinstance(ctx, RequestContext):
+        raise AppError(ErrorCode.UNAUTHORIZED)
+    return ctx
+
+
+def _bearer(headers: dict[str, str]) -> str | None:
+    value = headers.get("authorization") or headers.get("Authorization") or ""
+    scheme, _, token = value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authenticate(route: catalog.Route, headers: dict[str, str]) -> Principal | None:
+    """The caller's principal, or an AppError (401/403). PUBLIC routes need no principal."""
+    if route.caller is catalog.Caller.PUBLIC:
+        return None
+    token = _bearer(headers)
+    if token is None:
+        raise AppError(ErrorCode.UNAUTHORIZED)
+    with UnitOfWork() as uow:
+        principal = load_principal(uow, token)
+    if principal is None:
+        raise AppError(ErrorCode.UNAUTHORIZED)
+    expected = UserType.ADMIN if route.caller is catalog.Caller.ADMIN else UserType.MEMBER
+    if principal.user_type is not expected:
+        raise AppError(ErrorCode.FORBIDDEN, "令牌类型与接口不符")
+    if route.permission and not principal.has(route.permission):
+        raise AppError(ErrorCode.FORBIDDEN, route.permission)
+    return principal
+
+
+def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    logger = get_logger()
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request = event.get("requestContext") or {}
+        request_id = str(request.get("requestId") or "-")
+        route_key = str(event.get("routeKey") or "")
+        logger.append_keys(request_id=request_id, route=route_key)
+        try:
+            found = catalog.route_for(route_key)
+            if found is None:
+                raise AppError(ErrorCode.NOT_FOUND, route_key)
+            interface, route = found
+            logger.append_keys(interface=interface.if_id)
+            principal = authenticate(route, {k.lower(): v for k, v in (event.get("headers") or {}).items()})
+            http = request.get("http") or {}
+            app.append_context(
+                ctx=RequestContext(
+                    request_id=request_id,
+                    principal=principal or Principal(0, UserType.SYSTEM, "anonymous"),
+                    source_ip=http.get("sourceIp"),
+                    user_agent=http.get("userAgent"),
+                ),
+                route=route,
+            )
+            return app.resolve(event, context)
+        except AppError as exc:
+            logger.info("rejected", extra={"error_code": exc.error.code, "error": exc.msg})
+            return _as_lambda(error_response(exc))
+        except Exception:
+            logger.exception("unhandled error")
+            body = envelope.fail(ErrorCode.INTERNAL_ERROR.code, f"系统异常（请求号 {request_id}）")
+            return _as_lambda(respond(500, body))
+        finally:
+            app.clear_context()
+
+    return handler

@@ -1,0 +1,49 @@
+"""The audit log (biz_operat_log): written in the same transaction as the change it records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.envelope import jsonable
+from waterrev.masking import mask_any
+
+
+def record(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    *,
+    module: str,
+    operation: str,
+    object_type: str,
+    object_id: object,
+    before: Any = None,
+    after: Any = None,
+    remark: str | None = None,
+) -> None:
+    def as_json(value: Any) -> str | None:
+        # Masked: the audit trail is read by many people; the masked form identifies the change.
+        return None if value is None else json.dumps(mask_any(jsonable(value)), ensure_ascii=False)
+
+    p = ctx.principal
+    uow.execute(
+        "INSERT INTO biz_operat_log (request_id, user_id, user_type, user_name, module, operation,"
+        " object_type, object_id, before_data, after_data, remark)"
+        " VALUES (:rid, :uid, :utype, :uname, :module, :op, :otype, :oid,"
+        " CAST(:before AS jsonb), CAST(:after AS jsonb), :remark)",
+        {
+            "rid": ctx.request_id,
+            "uid": p.user_id,
+            "utype": p.user_type.value,
+            "uname": p.name,
+            "module": module,
+            "op": operation,
+            "otype": object_type,
+            "oid": str(object_id),
+            "before": as_json(before),
+            "after": as_json(after),
+            "remark": remark,
+        },
+    )

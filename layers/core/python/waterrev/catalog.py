@@ -1,0 +1,175 @@
+"""The interface catalog: seed interface id -> Lambda function -> routes -> who may call them.
+
+One table drives both runtimes: the CDK API construct creates one function per built interface
+and one HTTP API route per catalog route; the local gateway serves exactly these routes; the
+auth middleware reads the caller kind and permission of the matched route from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Caller(StrEnum):
+    PUBLIC = "public"  # no token (login, channel login); still rate-limited and audited
+    ADMIN = "admin"  # back-office bearer token + permission + dept data scope
+    CUSTOMER = "customer"  # customer-channel bearer token; only bound customers are visible
+    WEBHOOK = "webhook"  # outside platform; signature on the raw body + replay window
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    caller: Caller
+    permission: str | None = None  # back-office permission string (system_menu.permission)
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True)
+class Interface:
+    if_id: str
+    name: str
+    function: str | None  # folder under functions/; None while not built
+    routes: tuple[Route, ...] = field(default_factory=tuple)
+    timeout_s: int = 10
+    memory_mb: int = 512
+
+    @property
+    def built(self) -> bool:
+        return self.function is not None
+
+
+A, C, P = Caller.ADMIN, Caller.CUSTOMER, Caller.PUBLIC
+
+CATALOG: tuple[Interface, ...] = (
+    Interface(
+        "IF-UP-001",
+        "用户登录接口",
+        "up_auth",
+        (
+            Route("POST", "/admin-api/system/auth/login", P),
+            Route("POST", "/admin-api/system/auth/refresh-token", P),
+            Route("POST", "/admin-api/system/auth/logout", A),
+        ),
+    ),
+    Interface(
+        "IF-UP-002",
+        "用户信息接口",
+        "up_user_info",
+        (Route("GET", "/admin-api/system/auth/get-permission-info", A),),
+    ),
+    Interface(
+        "IF-UP-003",
+        "权限校验接口",
+        "up_permission_check",
+        (Route("POST", "/admin-api/system/permission/check", A),),
+    ),
+    Interface(
+        "IF-UP-004",
+        "参数字典接口",
+        "up_dict",
+        (
+            Route("GET", "/admin-api/system/dict-data/simple-list", A),
+            Route("GET", "/admin-api/system/param/get", A),
+        ),
+    ),
+    Interface(
+        "IF-REV-001",
+        "客户信息查询接口",
+        "rev_customer_query",
+        (
+            Route("GET", "/admin-api/revenue/customer/{id}", A, "revenue:customer:query"),
+            Route("GET", "/admin-api/revenue/customer/get", A, "revenue:customer:query"),
+            Route("GET", "/admin-api/revenue/customer/page", A, "revenue:customer:query"),
+        ),
+    ),
+    Interface(
+        "IF-REV-002",
+        "客户主数据维护接口",
+        "rev_customer_maintain",
+        (
+            Route("POST", "/admin-api/revenue/customer/create", A, "revenue:customer:create"),
+            Route("PUT", "/admin-api/revenue/customer/update", A, "revenue:customer:update"),
+            Route("PUT", "/admin-api/revenue/customer/update-status", A, "revenue:customer:update"),
+        ),
+    ),
+    Interface(
+        "IF-CS-001",
+        "账户绑定接口",
+        "cs_account_bind",
+        (
+            Route("POST", "/app-api/customer/auth/channel-login", P),
+            Route("POST", "/app-api/customer/auth/send-verify-code", C),
+            Route("POST", "/app-api/customer/account/bind", C),
+            Route("GET", "/app-api/customer/account/list", C),
+        ),
+    ),
+    Interface(
+        "IF-CS-002",
+        "历史账单查询接口",
+        "cs_bill_history",
+        (Route("GET", "/app-api/customer/bill/history", C),),
+    ),
+    # ---- not built yet: listed so the interface map stays complete -------------------------
+    Interface("IF-REV-003", "抄表任务下发接口", None),
+    Interface("IF-REV-004", "抄表数据提交接口", None),
+    Interface("IF-REV-005", "账单生成接口", None),
+    Interface("IF-REV-006", "缴费处理接口", None),
+    Interface("IF-REV-007", "账务调整接口", None),
+    Interface("IF-REV-008", "发票申请接口", None),
+    Interface("IF-REV-009", "发票结果查询接口", None),
+    Interface("IF-REV-010", "统计查询接口", None),
+    Interface("IF-REV-011", "银行代收协同接口", None),
+    Interface("IF-REV-012", "业务参数配置接口", None),
+    Interface("IF-REV-013", "催缴任务生成与结果承接接口", None),
+    Interface("IF-CS-003", "在线支付下单接口", None),
+    Interface("IF-CS-004", "电子发票消费接口", None),
+    Interface("IF-CS-005", "网点与业务办理接口", None),
+    Interface("IF-CS-006", "业务办理进度接口", None),
+    Interface("IF-CS-007", "柜面扫码支付接口", None),
+    Interface("IF-METER-001", "水表档案查询接口", None),
+    Interface("IF-METER-002", "表务工单处理接口", None),
+    Interface("IF-METER-003", "库存出入库接口", None),
+    Interface("IF-METER-004", "集抄数据接收接口", None),
+    Interface("IF-INST-001", "报装申请提交接口", None),
+    Interface("IF-INST-002", "踏勘结果回填接口", None),
+    Interface("IF-INST-003", "合同签署发起接口", None),
+    Interface("IF-INST-004", "签章回执接口", None),
+    Interface("IF-INST-005", "报装归档接口", None),
+    Interface("IF-EXT-001", "银行代扣批次下发接口", None),
+    Interface("IF-EXT-002", "银行代扣回盘接收接口", None),
+    Interface("IF-EXT-003", "银行实时收费接口", None),
+    Interface("IF-EXT-004", "聚合支付下单接口", None),
+    Interface("IF-EXT-005", "聚合支付结果回调接口", None),
+    Interface("IF-EXT-006", "发票开具协同接口", None),
+    Interface("IF-EXT-007", "发票结果回写接口", None),
+    Interface("IF-EXT-008", "消息触达接口", None),
+    Interface("IF-EXT-009", "集抄数据接入接口", None),
+)
+
+
+def built() -> tuple[Interface, ...]:
+    return tuple(i for i in CATALOG if i.built)
+
+
+def by_id(if_id: str) -> Interface:
+    for i in CATALOG:
+        if i.if_id == if_id:
+            return i
+    raise KeyError(if_id)
+
+
+_ROUTES: dict[str, tuple[Interface, Route]] | None = None
+
+
+def route_for(route_key: str) -> tuple[Interface, Route] | None:
+    """Look up a route by API Gateway's routeKey ("GET /admin-api/revenue/customer/{id}")."""
+    global _ROUTES
+    if _ROUTES is None:
+        _ROUTES = {r.route_key: (i, r) for i in built() for r in i.routes}
+    return _ROUTES.get(route_key)

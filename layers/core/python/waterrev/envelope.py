@@ -1,0 +1,43 @@
+"""The response envelope {code, data, msg} and the page shape {list, total, pageNo, pageSize}."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from waterrev.money import fmt
+
+SUCCESS_MSG = "success"
+
+
+def jsonable(value: Any) -> Any:
+    """Money as strings with two places (never floats); times in the seed's form."""
+    if isinstance(value, Decimal):
+        return fmt(value)
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def ok(data: Any = None) -> dict[str, Any]:
+    return {"code": 0, "data": jsonable(data), "msg": SUCCESS_MSG}
+
+
+def page(items: list[Any], total: int, page_no: int, page_size: int) -> dict[str, Any]:
+    return {"list": items, "total": total, "pageNo": page_no, "pageSize": page_size}
+
+
+def fail(code: int, msg: str, data: Any = None) -> dict[str, Any]:
+    return {"code": code, "data": jsonable(data), "msg": msg}
+
+
+def dumps(body: dict[str, Any]) -> str:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))

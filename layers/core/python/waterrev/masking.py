@@ -1,0 +1,73 @@
+"""Masking of ID numbers, mobiles and bank accounts, for responses and for log output."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+
+def mask_mobile(mobile: str | None) -> str | None:
+    if not mobile:
+        return mobile
+    digits = mobile.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return f"{digits[:3]}****{digits[-4:]}"
+
+
+def mask_id_no(id_no: str | None) -> str | None:
+    if not id_no:
+        return id_no
+    value = id_no.strip()
+    if len(value) <= 8:
+        return value[:1] + "*" * (len(value) - 1)
+    return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}"
+
+
+def mask_bank_account(account: str | None) -> str | None:
+    if not account:
+        return account
+    value = re.sub(r"\s", "", account)
+    if len(value) <= 8:
+        return "*" * (len(value) - 4) + value[-4:] if len(value) > 4 else "*" * len(value)
+    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
+
+
+# Patterns for free text (log messages): mainland ID numbers (18, last may be X), mobiles
+# (11 digits starting with 1), bank card numbers (16-19 digits). Longest first, digit-bounded.
+_ID_RE = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+_BANK_RE = re.compile(r"(?<!\d)(\d{4})\d{8,11}(\d{4})(?!\d)")
+_MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+def mask_text(text: str) -> str:
+    text = _ID_RE.sub(lambda m: f"{m.group(1)}********{m.group(2)}", text)
+    text = _BANK_RE.sub(lambda m: f"{m.group(1)}{'*' * (len(m.group(0)) - 8)}{m.group(2)}", text)
+    return _MOBILE_RE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+
+
+def mask_any(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_any(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(mask_any(v) for v in value)
+    return value
+
+
+_STD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+class MaskingFilter(logging.Filter):
+    """Masks sensitive numbers in a record's message, arguments and extra fields."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = mask_any(record.msg)
+        if record.args:
+            record.args = mask_any(record.args)
+        for key, value in list(vars(record).items()):
+            if key not in _STD_ATTRS:
+                setattr(record, key, mask_any(value))
+        return True
