@@ -11,8 +11,16 @@ app = new_app()
 
 @app.post("/app-api/customer/auth/channel-login")
 def channel_login(body: ChannelLoginRequest) -> dict:
-    return ok(channel.channel_login(request_context(app), body.channel_type, body.channel_user_id,
-                                    body.timestamp, body.nonce, body.signature))
+    return ok(
+        channel.channel_login(
+            request_context(app),
+            body.channel_type,
+            body.channel_user_id,
+            body.timestamp,
+            body.nonce,
+            body.signature,
+        )
+    )
 
 
 @app.post("/app-api/customer/auth/send-verify-code")
@@ -23,9 +31,14 @@ def send_verify_code(body: VerifyCodeRequest) -> dict:
 @app.post("/app-api/customer/account/bind")
 def bind(body: BindRequest) -> dict:
     ctx = request_context(app)
-    if (body.channel_type, body.channel_user_id) != (ctx.principal.channel_type, ctx.principal.channel_user_id):
+    if (body.channel_type, body.channel_user_id) != (
+        ctx.principal.channel_type,
+        ctx.principal.channel_user_id,
+    ):
         raise AppError(ErrorCode.FORBIDDEN, "channelUserId: 与登录的渠道身份不一致")
-    return ok(channel.bind(ctx, body.action, body.cust_id, body.account_id, body.verify_code, body.default_flag))
+    return ok(
+        channel.bind(ctx, body.action, body.cust_id, body.account_id, body.verify_code, body.default_flag)
+    )
 
 
 @app.get("/app-api/customer/account/list")

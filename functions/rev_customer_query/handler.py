@@ -25,12 +25,15 @@ def search(
     page_no: Annotated[int, Query(alias="pageNo", ge=1)] = 1,
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 10,
 ) -> dict:
-    return ok(customers.page_customers(request_context(app), mobile=mobile, code=code, name=name,
-                                       page_no=page_no, page_size=page_size))
+    return ok(
+        customers.page_customers(
+            request_context(app), mobile=mobile, code=code, name=name, page_no=page_no, page_size=page_size
+        )
+    )
 
 
 @app.get("/admin-api/revenue/customer/<id>")
-def by_id(id: Annotated[int, Path(gt=0)], query_type: QueryType = "all") -> dict:  # noqa: A002
+def by_id(id: Annotated[int, Path(gt=0)], query_type: QueryType = "all") -> dict:
     return ok(customers.get_customer(request_context(app), cust_id=id, query_type=query_type))
 
 

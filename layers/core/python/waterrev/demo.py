@@ -20,14 +20,29 @@ PERMISSIONS = (
     ("客户修改", "revenue:customer:update"),
 )
 DICTS = {
-    "biz_cust_type": ("客户类型", [("居民", "RESIDENT"), ("非居民", "NON_RESIDENT"), ("特种行业", "SPECIAL")]),
-    "biz_account_status": ("账户状态", [("正常", "NORMAL"), ("冻结", "FROZEN"), ("限制服务", "RESTRICTED"),
-                                      ("销户", "CLOSED")]),
+    "biz_cust_type": (
+        "客户类型",
+        [("居民", "RESIDENT"), ("非居民", "NON_RESIDENT"), ("特种行业", "SPECIAL")],
+    ),
+    "biz_account_status": (
+        "账户状态",
+        [("正常", "NORMAL"), ("冻结", "FROZEN"), ("限制服务", "RESTRICTED"), ("销户", "CLOSED")],
+    ),
     "biz_charge_status": ("账单状态", [("未缴", "UNPAID"), ("部分缴费", "PARTIAL"), ("已缴", "PAID")]),
-    "biz_payment_channel": ("支付渠道", [("现金", "CASH"), ("微信", "WECHAT"), ("支付宝", "ALIPAY"),
-                                       ("银行", "BANK"), ("预存抵扣", "PREPAY")]),
-    "biz_bill_query_type": ("账单查询类型", [("账单", "BILL"), ("缴费", "PAYMENT"), ("用水", "USAGE"),
-                                          ("欠费", "ARREARS"), ("发票", "INVOICE")]),
+    "biz_payment_channel": (
+        "支付渠道",
+        [
+            ("现金", "CASH"),
+            ("微信", "WECHAT"),
+            ("支付宝", "ALIPAY"),
+            ("银行", "BANK"),
+            ("预存抵扣", "PREPAY"),
+        ],
+    ),
+    "biz_bill_query_type": (
+        "账单查询类型",
+        [("账单", "BILL"), ("缴费", "PAYMENT"), ("用水", "USAGE"), ("欠费", "ARREARS"), ("发票", "INVOICE")],
+    ),
 }
 
 
@@ -37,29 +52,45 @@ def load(months: int = 12) -> bool:
         uow.execute("SELECT pg_advisory_xact_lock(20021002)")
         if uow.scalar("SELECT 1 FROM biz_parameter_settings WHERE config_code = :c", {"c": MARKER}):
             return False
-        root = uow.scalar("INSERT INTO system_dept (name, parent_id, tree_path) VALUES ('福建水务集团', 0, '')"
-                          " RETURNING id")
+        root = uow.scalar(
+            "INSERT INTO system_dept (name, parent_id, tree_path) VALUES ('福建水务集团', 0, '') RETURNING id"
+        )
         uow.execute("UPDATE system_dept SET tree_path = '/' || id || '/' WHERE id = :id", {"id": root})
         depts = {}
         for name in ("鼓楼营业所", "台江营业所"):
-            dept = uow.scalar("INSERT INTO system_dept (name, parent_id, tree_path) SELECT :n, id,"
-                              " tree_path FROM system_dept WHERE id = :p RETURNING id", {"n": name, "p": root})
-            uow.execute("UPDATE system_dept SET tree_path = tree_path || id || '/' WHERE id = :id", {"id": dept})
+            dept = uow.scalar(
+                "INSERT INTO system_dept (name, parent_id, tree_path) SELECT :n, id,"
+                " tree_path FROM system_dept WHERE id = :p RETURNING id",
+                {"n": name, "p": root},
+            )
+            uow.execute(
+                "UPDATE system_dept SET tree_path = tree_path || id || '/' WHERE id = :id", {"id": dept}
+            )
             depts[name] = dept
-        menu_root = uow.scalar("INSERT INTO system_menu (name, type, path) VALUES ('营收管理', 1, '/revenue')"
-                               " RETURNING id")
+        menu_root = uow.scalar(
+            "INSERT INTO system_menu (name, type, path) VALUES ('营收管理', 1, '/revenue') RETURNING id"
+        )
         customer_menu = uow.scalar(
             "INSERT INTO system_menu (name, permission, type, parent_id, path) VALUES"
-            " ('客户资料', 'revenue:customer:query', 2, :p, 'customer') RETURNING id", {"p": menu_root})
+            " ('客户资料', 'revenue:customer:query', 2, :p, 'customer') RETURNING id",
+            {"p": menu_root},
+        )
         menu_ids = [menu_root, customer_menu] + [
-            uow.scalar("INSERT INTO system_menu (name, permission, type, parent_id) VALUES (:n, :perm, 3, :p)"
-                       " RETURNING id", {"n": n, "perm": perm, "p": customer_menu})
+            uow.scalar(
+                "INSERT INTO system_menu (name, permission, type, parent_id) VALUES (:n, :perm, 3, :p)"
+                " RETURNING id",
+                {"n": n, "perm": perm, "p": customer_menu},
+            )
             for n, perm in PERMISSIONS
         ]
-        admin_role = uow.scalar("INSERT INTO system_role (code, name, data_scope) VALUES"
-                                " ('super_admin', '超级管理员', 'ALL') RETURNING id")
-        clerk_role = uow.scalar("INSERT INTO system_role (code, name, data_scope) VALUES"
-                                " ('counter_clerk', '营业所收费员', 'DEPT_AND_CHILD') RETURNING id")
+        admin_role = uow.scalar(
+            "INSERT INTO system_role (code, name, data_scope) VALUES"
+            " ('super_admin', '超级管理员', 'ALL') RETURNING id"
+        )
+        clerk_role = uow.scalar(
+            "INSERT INTO system_role (code, name, data_scope) VALUES"
+            " ('counter_clerk', '营业所收费员', 'DEPT_AND_CHILD') RETURNING id"
+        )
         for role in (admin_role, clerk_role):
             for menu in menu_ids:
                 uow.execute("INSERT INTO system_role_menu VALUES (:r, :m)", {"r": role, "m": menu})
@@ -68,45 +99,83 @@ def load(months: int = 12) -> bool:
             ("gulou", "gulou123", "鼓楼收费员", depts["鼓楼营业所"], clerk_role),
             ("taijiang", "taijiang123", "台江收费员", depts["台江营业所"], clerk_role),
         ):
-            uid = uow.scalar("INSERT INTO system_users (username, password, nickname, dept_id) VALUES"
-                             " (:u, :p, :n, :d) RETURNING id",
-                             {"u": username, "p": hash_password(password), "n": nickname, "d": dept})
+            uid = uow.scalar(
+                "INSERT INTO system_users (username, password, nickname, dept_id) VALUES"
+                " (:u, :p, :n, :d) RETURNING id",
+                {"u": username, "p": hash_password(password), "n": nickname, "d": dept},
+            )
             uow.execute("INSERT INTO system_user_role VALUES (:u, :r)", {"u": uid, "r": role})
         for dict_type, (name, items) in DICTS.items():
-            uow.execute("INSERT INTO system_dict_type (name, type) VALUES (:n, :t)", {"n": name, "t": dict_type})
+            uow.execute(
+                "INSERT INTO system_dict_type (name, type) VALUES (:n, :t)", {"n": name, "t": dict_type}
+            )
             for sort, (label, value) in enumerate(items):
-                uow.execute("INSERT INTO system_dict_data (dict_type, label, value, sort) VALUES (:t, :l, :v, :s)",
-                            {"t": dict_type, "l": label, "v": value, "s": sort})
+                uow.execute(
+                    "INSERT INTO system_dict_data (dict_type, label, value, sort) VALUES (:t, :l, :v, :s)",
+                    {"t": dict_type, "l": label, "v": value, "s": sort},
+                )
         for code, value in (("revenue.charge.due-days", "15"), ("cs.verify-code.ttl-minutes", "5")):
-            uow.execute("INSERT INTO biz_parameter_settings (config_type, config_code, config_value)"
-                        " VALUES ('RULE', :c, :v)", {"c": code, "v": value})
+            uow.execute(
+                "INSERT INTO biz_parameter_settings (config_type, config_code, config_value)"
+                " VALUES ('RULE', :c, :v)",
+                {"c": code, "v": value},
+            )
         _customers(uow, depts, months)
-        uow.execute("INSERT INTO biz_parameter_settings (config_type, config_code, config_value, visible)"
-                    " VALUES ('RULE', :c, '1', false)", {"c": MARKER})
+        uow.execute(
+            "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, visible)"
+            " VALUES ('RULE', :c, '1', false)",
+            {"c": MARKER},
+        )
         uow.commit()
     return True
 
 
 def _customers(uow: UnitOfWork, depts: dict[str, int], months: int) -> None:
     people = (
-        ("KH0000000001", "张三", "13800138000", "350102199001011234", "鼓楼区五四路 1 号", "鼓楼营业所", "WM-0001"),
-        ("KH0000000002", "李四", "13900139000", "35010219850505432X", "台江区江滨路 8 号", "台江营业所", "WM-0002"),
+        (
+            "KH0000000001",
+            "张三",
+            "13800138000",
+            "350102199001011234",
+            "鼓楼区五四路 1 号",
+            "鼓楼营业所",
+            "WM-0001",
+        ),
+        (
+            "KH0000000002",
+            "李四",
+            "13900139000",
+            "35010219850505432X",
+            "台江区江滨路 8 号",
+            "台江营业所",
+            "WM-0002",
+        ),
     )
     today = dt.date.today().replace(day=1)
     for code, name, mobile, id_no, address, dept, meter_no in people:
         cust = uow.scalar(
             "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, mobile, address, dept_id, population)"
             " VALUES (:c, :n, 'RESIDENT', 'ID_CARD', :idn, :m, :a, :d, 3) RETURNING id",
-            {"c": code, "n": name, "idn": id_no, "m": mobile, "a": address, "d": depts[dept]})
-        account = uow.scalar("INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
-                             {"c": cust, "no": "ZH" + code})
-        uow.execute("INSERT INTO biz_cust_contact (cust_id, name, mobile, is_primary) VALUES (:c, :n, :m, true)",
-                    {"c": cust, "n": name, "m": mobile})
-        meter = uow.scalar("INSERT INTO biz_meter (meter_no, caliber, install_address) VALUES (:no, 'DN20', :a)"
-                           " RETURNING id", {"no": meter_no, "a": address})
+            {"c": code, "n": name, "idn": id_no, "m": mobile, "a": address, "d": depts[dept]},
+        )
+        account = uow.scalar(
+            "INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
+            {"c": cust, "no": "ZH" + code},
+        )
+        uow.execute(
+            "INSERT INTO biz_cust_contact (cust_id, name, mobile, is_primary) VALUES (:c, :n, :m, true)",
+            {"c": cust, "n": name, "m": mobile},
+        )
+        meter = uow.scalar(
+            "INSERT INTO biz_meter (meter_no, caliber, install_address) VALUES (:no, 'DN20', :a)"
+            " RETURNING id",
+            {"no": meter_no, "a": address},
+        )
         uow.execute("INSERT INTO biz_cust_meter (cust_id, meter_id) VALUES (:c, :m)", {"c": cust, "m": meter})
-        uow.execute("INSERT INTO biz_cust_invoice (cust_id, invoice_title, mobile) VALUES (:c, :n, :m)",
-                    {"c": cust, "n": name, "m": mobile})
+        uow.execute(
+            "INSERT INTO biz_cust_invoice (cust_id, invoice_title, mobile) VALUES (:c, :n, :m)",
+            {"c": cust, "n": name, "m": mobile},
+        )
         arrears = Decimal("0")
         for back in range(months, 0, -1):
             month = (today.month - back - 1) % 12 + 1
@@ -119,8 +188,20 @@ def _customers(uow: UnitOfWork, depts: dict[str, int], months: int) -> None:
                 "INSERT INTO biz_charge (code, cust_id, account_id, meter_id, bill_period, usage_amount,"
                 " total_amount, paid_amount, status, due_date, paid_time) VALUES (:code, :c, :a, :m, :p, :u,"
                 " :t, :paid, :s, :due, :pt)",
-                {"code": f"ZD{code[2:]}{year}{month:02d}", "c": cust, "a": account, "m": meter,
-                 "p": f"{year}-{month:02d}", "u": usage, "t": total, "paid": 0 if unpaid else total,
-                 "s": "UNPAID" if unpaid else "PAID", "due": dt.date(year, month, 28),
-                 "pt": None if unpaid else dt.datetime(year, month, 20, tzinfo=dt.UTC)})
-        uow.execute("UPDATE biz_account SET arrears_amount = :a WHERE id = :id", {"a": arrears, "id": account})
+                {
+                    "code": f"ZD{code[2:]}{year}{month:02d}",
+                    "c": cust,
+                    "a": account,
+                    "m": meter,
+                    "p": f"{year}-{month:02d}",
+                    "u": usage,
+                    "t": total,
+                    "paid": 0 if unpaid else total,
+                    "s": "UNPAID" if unpaid else "PAID",
+                    "due": dt.date(year, month, 28),
+                    "pt": None if unpaid else dt.datetime(year, month, 20, tzinfo=dt.UTC),
+                },
+            )
+        uow.execute(
+            "UPDATE biz_account SET arrears_amount = :a WHERE id = :id", {"a": arrears, "id": account}
+        )

@@ -87,9 +87,7 @@ def load_principal(uow: UnitOfWork, token: str) -> Principal | None:
 
 
 def load_admin(uow: UnitOfWork, user_id: int, token_id: int | None = None) -> Principal | None:
-    user = uow.one(
-        "SELECT id, username, dept_id, status FROM system_users WHERE id = :id", {"id": user_id}
-    )
+    user = uow.one("SELECT id, username, dept_id, status FROM system_users WHERE id = :id", {"id": user_id})
     if user is None or user["status"] != 0:
         return None
     roles = uow.all(

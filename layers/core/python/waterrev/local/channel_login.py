@@ -23,9 +23,16 @@ def main() -> None:
     base = f"http://127.0.0.1:{os.environ.get('WATERREV_PORT', '3000')}"
     ts, nonce = int(time.time()), secrets.token_hex(8)
     signature = sign_channel_login(_channel_secret(), channel_type, channel_user_id, ts, nonce)
-    reply = httpx.post(f"{base}/app-api/customer/auth/channel-login",
-                       json={"channelType": channel_type, "channelUserId": channel_user_id, "timestamp": ts,
-                             "nonce": nonce, "signature": signature})
+    reply = httpx.post(
+        f"{base}/app-api/customer/auth/channel-login",
+        json={
+            "channelType": channel_type,
+            "channelUserId": channel_user_id,
+            "timestamp": ts,
+            "nonce": nonce,
+            "signature": signature,
+        },
+    )
     print(json.dumps(reply.json(), ensure_ascii=False, indent=2))
 
 

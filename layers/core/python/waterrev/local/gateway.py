@@ -69,8 +69,16 @@ def build_targets() -> list[Target]:
     return targets
 
 
-def to_event(method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes,
-             target: Target, path_params: dict[str, str], source_ip: str) -> dict[str, Any]:
+def to_event(
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    target: Target,
+    path_params: dict[str, str],
+    source_ip: str,
+) -> dict[str, Any]:
     now = time.time()
     query_params: dict[str, str] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
@@ -92,8 +100,13 @@ def to_event(method: str, raw_path: str, query: str, headers: dict[str, str], bo
             "accountId": "000000000000",
             "apiId": "local",
             "domainName": headers.get("Host", "127.0.0.1"),
-            "http": {"method": method, "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": source_ip,
-                     "userAgent": headers.get("User-Agent", "")},
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("User-Agent", ""),
+            },
             "requestId": str(uuid.uuid4()),
             "routeKey": target.route.route_key,
             "stage": "$default",
@@ -115,11 +128,13 @@ def merged_openapi(targets: list[Target]) -> dict[str, Any]:
     """One OpenAPI document: each function's own schema, every operation tagged with its IF id."""
     spec: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": "SYS-002 营收业务系统 API", "version": "0.1.0",
-                 "description": "Envelope {code, data, msg}; money as strings with two places."},
+        "info": {
+            "title": "SYS-002 营收业务系统 API",
+            "version": "0.1.0",
+            "description": "Envelope {code, data, msg}; money as strings with two places.",
+        },
         "paths": {},
-        "components": {"schemas": {},
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"schemas": {}, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
     by_key = {t.route.route_key: t for t in targets}
     seen: set[str] = set()
@@ -160,8 +175,13 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
         def log_message(self, fmt: str, *args: Any) -> None:  # the handlers log structurally
             return
 
-        def _send(self, status: int, body: bytes, content_type: str = "application/json",
-                  headers: dict[str, str] | None = None) -> None:
+        def _send(
+            self,
+            status: int,
+            body: bytes,
+            content_type: str = "application/json",
+            headers: dict[str, str] | None = None,
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
@@ -185,16 +205,28 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
                 match = target.pattern.match(parts.path)
                 if match is None:
                     continue
-                event = to_event(self.command, parts.path, parts.query, dict(self.headers.items()), body,
-                                 target, match.groupdict(), self.client_address[0])
+                event = to_event(
+                    self.command,
+                    parts.path,
+                    parts.query,
+                    dict(self.headers.items()),
+                    body,
+                    target,
+                    match.groupdict(),
+                    self.client_address[0],
+                )
                 assert target.interface.function is not None
                 with target.lock:
                     result = target.handler(event, FakeLambdaContext(target.interface.function))
                 payload = result.get("body") or ""
                 raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
                 headers = dict(result.get("headers") or {})
-                return self._send(int(result.get("statusCode", 200)), raw,
-                                  headers.get("Content-Type", "application/json"), headers)
+                return self._send(
+                    int(result.get("statusCode", 200)),
+                    raw,
+                    headers.get("Content-Type", "application/json"),
+                    headers,
+                )
             missing = envelope.fail(ErrorCode.NOT_FOUND.code, f"{ErrorCode.NOT_FOUND.message}：{parts.path}")
             return self._send(404, envelope.dumps(missing).encode())
 

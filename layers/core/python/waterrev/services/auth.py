@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from waterrev import audit
 from waterrev.context import Principal, RequestContext, UserType
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -23,13 +22,28 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def login_log(uow: UnitOfWork, ctx: RequestContext, log_type: str, user_type: str, username: str,
-               user_id: int | None, result: str) -> None:
+def login_log(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    log_type: str,
+    user_type: str,
+    username: str,
+    user_id: int | None,
+    result: str,
+) -> None:
     uow.execute(
         "INSERT INTO system_login_log (log_type, trace_id, user_id, user_type, username, result,"
         " user_ip, user_agent) VALUES (:t, :trace, :uid, :utype, :name, :result, :ip, :ua)",
-        {"t": log_type, "trace": ctx.request_id, "uid": user_id, "utype": user_type, "name": username,
-         "result": result, "ip": ctx.source_ip, "ua": (ctx.user_agent or "")[:512]},
+        {
+            "t": log_type,
+            "trace": ctx.request_id,
+            "uid": user_id,
+            "utype": user_type,
+            "name": username,
+            "result": result,
+            "ip": ctx.source_ip,
+            "ua": (ctx.user_agent or "")[:512],
+        },
     )
 
 
@@ -41,8 +55,12 @@ def issue_tokens(uow: UnitOfWork, user_id: int, user_type: UserType) -> dict[str
     uow.execute(
         "INSERT INTO system_oauth2_refresh_token (refresh_token, user_id, user_type, expires_time)"
         " VALUES (:r, :u, :t, :e)",
-        {"r": token_hash(refresh), "u": user_id, "t": user_type.value,
-         "e": now + dt.timedelta(seconds=settings.refresh_token_ttl_s)},
+        {
+            "r": token_hash(refresh),
+            "u": user_id,
+            "t": user_type.value,
+            "e": now + dt.timedelta(seconds=settings.refresh_token_ttl_s),
+        },
     )
     uow.execute(
         "INSERT INTO system_oauth2_access_token (user_id, user_type, access_token, refresh_token,"
@@ -68,14 +86,19 @@ def login(ctx: RequestContext, username: str, password: str) -> dict[str, Any]:
             outcome = AppError(ErrorCode.UNAUTHORIZED, "用户名或密码不正确")
         elif user["lock_until"] is not None and user["lock_until"] > _now():
             login_log(uow, ctx, "LOGIN_USERNAME", "ADMIN", username, user["id"], "LOCKED")
-            outcome = AppError(ErrorCode.LOCKED, f"锁定至 {user['lock_until'].astimezone():%Y-%m-%d %H:%M:%S}")
+            outcome = AppError(
+                ErrorCode.LOCKED, f"锁定至 {user['lock_until'].astimezone():%Y-%m-%d %H:%M:%S}"
+            )
         elif not verify_password(user["password"], password):
             failures = user["login_fail_count"] + 1
             locked = failures >= settings.login_max_failures
             uow.execute(
                 "UPDATE system_users SET login_fail_count = :f, lock_until = :l WHERE id = :id",
-                {"f": 0 if locked else failures, "id": user["id"],
-                 "l": _now() + dt.timedelta(seconds=settings.login_lock_s) if locked else None},
+                {
+                    "f": 0 if locked else failures,
+                    "id": user["id"],
+                    "l": _now() + dt.timedelta(seconds=settings.login_lock_s) if locked else None,
+                },
             )
             login_log(uow, ctx, "LOGIN_USERNAME", "ADMIN", username, user["id"], "BAD_CREDENTIALS")
             outcome = AppError(ErrorCode.UNAUTHORIZED, "用户名或密码不正确")
@@ -157,20 +180,35 @@ def permission_info(ctx: RequestContext) -> dict[str, Any]:
         )
     assert user is not None
     return {
-        "user": {"id": user["id"], "username": user["username"], "nickname": user["nickname"],
-                 "deptId": user["dept_id"]},
+        "user": {
+            "id": user["id"],
+            "username": user["username"],
+            "nickname": user["nickname"],
+            "deptId": user["dept_id"],
+        },
         "dept": {"id": user["dept_id"], "name": user["dept_name"]},
         "roles": [r["code"] for r in roles],
         "roleList": [{"code": r["code"], "name": r["name"], "dataScope": r["data_scope"]} for r in roles],
         "permissions": sorted(p.permissions),
         "dataScopeDeptIds": None if p.dept_ids is None else sorted(p.dept_ids),
-        "menus": [{"id": m["id"], "name": m["name"], "permission": m["permission"], "type": m["type"],
-                   "parentId": m["parent_id"], "path": m["path"]} for m in menus if m["type"] != 3],
+        "menus": [
+            {
+                "id": m["id"],
+                "name": m["name"],
+                "permission": m["permission"],
+                "type": m["type"],
+                "parentId": m["parent_id"],
+                "path": m["path"],
+            }
+            for m in menus
+            if m["type"] != 3
+        ],
     }
 
 
-def check(ctx: RequestContext, permissions: list[str], dept_id: int | None, cust_id: int | None
-          ) -> dict[str, Any]:
+def check(
+    ctx: RequestContext, permissions: list[str], dept_id: int | None, cust_id: int | None
+) -> dict[str, Any]:
     """Menu/button permissions one by one, and data permission on a dept or a customer's dept."""
     p: Principal = ctx.principal
     result: dict[str, Any] = {"permissions": {perm: p.has(perm) for perm in permissions}}

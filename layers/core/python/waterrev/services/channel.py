@@ -21,7 +21,7 @@ from waterrev.errors import AppError, ErrorCode
 from waterrev.logs import get_logger
 from waterrev.masking import mask_mobile
 from waterrev.security import hmac_sha256, token_hash
-from waterrev.services.auth import login_log, issue_tokens
+from waterrev.services.auth import issue_tokens, login_log
 from waterrev.settings import get_settings
 
 MODULE = "CS-001"
@@ -37,18 +37,23 @@ def channel_secret() -> str:
         if not _secret_cache:
             import boto3
 
-            value = boto3.client("secretsmanager").get_secret_value(SecretId=settings.channel_login_secret_arn)
+            value = boto3.client("secretsmanager").get_secret_value(
+                SecretId=settings.channel_login_secret_arn
+            )
             _secret_cache.append(value["SecretString"])
         return _secret_cache[0]
     raise AppError(ErrorCode.INTERNAL_ERROR, "渠道登录密钥未配置")
 
 
-def sign_channel_login(secret: str, channel_type: str, channel_user_id: str, timestamp: int, nonce: str) -> str:
+def sign_channel_login(
+    secret: str, channel_type: str, channel_user_id: str, timestamp: int, nonce: str
+) -> str:
     return hmac_sha256(secret, f"{channel_type}\n{channel_user_id}\n{timestamp}\n{nonce}")
 
 
-def channel_login(ctx: RequestContext, channel_type: str, channel_user_id: str, timestamp: int, nonce: str,
-                  signature: str) -> dict[str, Any]:
+def channel_login(
+    ctx: RequestContext, channel_type: str, channel_user_id: str, timestamp: int, nonce: str, signature: str
+) -> dict[str, Any]:
     window = get_settings().channel_login_window_s
     expected = sign_channel_login(channel_secret(), channel_type, channel_user_id, timestamp, nonce)
     if not hmac.compare_digest(expected, signature.lower()):
@@ -56,8 +61,10 @@ def channel_login(ctx: RequestContext, channel_type: str, channel_user_id: str, 
     if abs(time.time() - timestamp) > window:
         raise AppError(ErrorCode.UNAUTHORIZED, f"timestamp: 超出 {window} 秒有效期")
     with UnitOfWork() as uow:
-        uow.execute("DELETE FROM biz_channel_nonce WHERE create_time < now() - make_interval(secs => :w)",
-                    {"w": window * 2})
+        uow.execute(
+            "DELETE FROM biz_channel_nonce WHERE create_time < now() - make_interval(secs => :w)",
+            {"w": window * 2},
+        )
         fresh = uow.scalar(
             "INSERT INTO biz_channel_nonce (nonce) VALUES (:n) ON CONFLICT DO NOTHING RETURNING 1",
             {"n": f"{channel_type}:{nonce}"},
@@ -71,21 +78,27 @@ def channel_login(ctx: RequestContext, channel_type: str, channel_user_id: str, 
             {"t": channel_type, "u": channel_user_id},
         )
         tokens = issue_tokens(uow, member_id, UserType.MEMBER)
-        login_log(uow, ctx, "LOGIN_CHANNEL", "MEMBER", f"{channel_type}:{channel_user_id}", member_id, "SUCCESS")
+        login_log(
+            uow, ctx, "LOGIN_CHANNEL", "MEMBER", f"{channel_type}:{channel_user_id}", member_id, "SUCCESS"
+        )
         uow.commit()
     return tokens
 
 
 def _lock_member(uow: UnitOfWork, ctx: RequestContext) -> int:
     """Serialize binding changes of one channel user (one default, no lost updates)."""
-    member = uow.scalar("SELECT id FROM biz_channel_user WHERE id = :id FOR UPDATE", {"id": ctx.principal.user_id})
+    member = uow.scalar(
+        "SELECT id FROM biz_channel_user WHERE id = :id FOR UPDATE", {"id": ctx.principal.user_id}
+    )
     if member is None:
         raise AppError(ErrorCode.UNAUTHORIZED)
     return int(member)
 
 
 def _bindable_customer(uow: UnitOfWork, cust_id: int) -> dict[str, Any]:
-    cust = uow.one("SELECT id, code, name, address, mobile, status FROM biz_cust WHERE id = :id", {"id": cust_id})
+    cust = uow.one(
+        "SELECT id, code, name, address, mobile, status FROM biz_cust WHERE id = :id", {"id": cust_id}
+    )
     if cust is None or cust["status"] != "NORMAL":
         raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
     return cust
@@ -98,7 +111,9 @@ def send_verify_code(ctx: RequestContext, cust_id: int) -> dict[str, Any]:
         member = _lock_member(uow, ctx)
         cust = _bindable_customer(uow, cust_id)
         if not cust["mobile"]:
-            raise AppError(ErrorCode.MESSAGE_TEMPLATE_OR_CONTACT_MISSING, "客户未预留手机号，请到营业厅办理绑定")
+            raise AppError(
+                ErrorCode.MESSAGE_TEMPLATE_OR_CONTACT_MISSING, "客户未预留手机号，请到营业厅办理绑定"
+            )
         recent = uow.scalar(
             "SELECT count(*) FROM biz_verify_code WHERE channel_user = :m AND cust_id = :c"
             " AND create_time > now() - interval '60 seconds'",
@@ -116,12 +131,22 @@ def send_verify_code(ctx: RequestContext, cust_id: int) -> dict[str, Any]:
             " VALUES (:m, :c, 'BIND', '', now() + make_interval(secs => :ttl)) RETURNING id",
             {"m": member, "c": cust_id, "ttl": settings.verify_code_ttl_s},
         )
-        uow.execute("UPDATE biz_verify_code SET code_hash = :h WHERE id = :id",
-                    {"h": token_hash(f"{row_id}:{code}"), "id": row_id})
+        uow.execute(
+            "UPDATE biz_verify_code SET code_hash = :h WHERE id = :id",
+            {"h": token_hash(f"{row_id}:{code}"), "id": row_id},
+        )
         uow.execute(
             "INSERT INTO biz_message_outbox (message_type, receiver, payload) VALUES ('SMS', :r, CAST(:p AS jsonb))",
-            {"r": cust["mobile"], "p": json.dumps({"templateCode": "BIND_VERIFY_CODE",
-                                                   "params": {"code": code, "ttlMinutes": settings.verify_code_ttl_s // 60}})},
+            {
+                "r": cust["mobile"],
+                "p": json.dumps(
+                    {
+                        "templateCode": "BIND_VERIFY_CODE",
+                        "custId": cust_id,
+                        "params": {"code": code, "ttlMinutes": settings.verify_code_ttl_s // 60},
+                    }
+                ),
+            },
         )
         uow.commit()
     if settings.env == "local":
@@ -158,8 +183,11 @@ def _binding(uow: UnitOfWork, ctx: RequestContext, cust_id: int) -> dict[str, An
 
 def _set_default(uow: UnitOfWork, ctx: RequestContext, bind_id: int) -> None:
     who = {"t": ctx.principal.channel_type, "u": ctx.principal.channel_user_id}
-    uow.execute("UPDATE biz_cust_app_binds SET is_default = false WHERE channel_type = :t"
-                " AND channel_user_id = :u AND is_default", who)
+    uow.execute(
+        "UPDATE biz_cust_app_binds SET is_default = false WHERE channel_type = :t"
+        " AND channel_user_id = :u AND is_default",
+        who,
+    )
     uow.execute("UPDATE biz_cust_app_binds SET is_default = true WHERE id = :id", {"id": bind_id})
 
 
@@ -172,16 +200,30 @@ def _reply(uow: UnitOfWork, bind_id: int, msg: str) -> dict[str, Any]:
     )
     assert row is not None
     return {
-        "bindId": row["id"], "bindStatus": row["status"], "defaultFlag": row["is_default"],
-        "custSummary": {"custId": row["cust_id"], "custCode": row["code"], "custName": row["name"],
-                        "address": row["address"], "accountId": row["account_id"],
-                        "accountNo": row["account_no"], "accountStatus": row["account_status"]},
+        "bindId": row["id"],
+        "bindStatus": row["status"],
+        "defaultFlag": row["is_default"],
+        "custSummary": {
+            "custId": row["cust_id"],
+            "custCode": row["code"],
+            "custName": row["name"],
+            "address": row["address"],
+            "accountId": row["account_id"],
+            "accountNo": row["account_no"],
+            "accountStatus": row["account_status"],
+        },
         "msg": msg,
     }
 
 
-def bind(ctx: RequestContext, action: str, cust_id: int, account_id: int | None, verify_code: str | None,
-         default_flag: bool | None) -> dict[str, Any]:
+def bind(
+    ctx: RequestContext,
+    action: str,
+    cust_id: int,
+    account_id: int | None,
+    verify_code: str | None,
+    default_flag: bool | None,
+) -> dict[str, Any]:
     with UnitOfWork() as uow:
         member = _lock_member(uow, ctx)
         existing = _binding(uow, ctx, cust_id)
@@ -196,15 +238,31 @@ def bind(ctx: RequestContext, action: str, cust_id: int, account_id: int | None,
                 raise AppError(ErrorCode.BINDING_NOT_FOUND, f"custId={cust_id}")
             if not existing["is_default"]:
                 _set_default(uow, ctx, existing["id"])
-                audit.record(uow, ctx, module=MODULE, operation="SET_DEFAULT", object_type="biz_cust_app_binds",
-                             object_id=existing["id"], before={"isDefault": False}, after={"isDefault": True})
+                audit.record(
+                    uow,
+                    ctx,
+                    module=MODULE,
+                    operation="SET_DEFAULT",
+                    object_type="biz_cust_app_binds",
+                    object_id=existing["id"],
+                    before={"isDefault": False},
+                    after={"isDefault": True},
+                )
             reply = _reply(uow, existing["id"], "已设为默认账户")
         uow.commit()
     return reply
 
 
-def _bind(uow: UnitOfWork, ctx: RequestContext, member: int, existing: dict[str, Any] | None, cust_id: int,
-          account_id: int | None, verify_code: str | None, default_flag: bool | None) -> dict[str, Any]:
+def _bind(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    member: int,
+    existing: dict[str, Any] | None,
+    cust_id: int,
+    account_id: int | None,
+    verify_code: str | None,
+    default_flag: bool | None,
+) -> dict[str, Any]:
     if existing is not None and existing["status"] == "BOUND":
         if default_flag and not existing["is_default"]:
             _set_default(uow, ctx, existing["id"])
@@ -218,8 +276,11 @@ def _bind(uow: UnitOfWork, ctx: RequestContext, member: int, existing: dict[str,
     if account is None:
         raise AppError(ErrorCode.NOT_FOUND, f"accountId: 账户 {account_id} 不属于该客户")
     if account["status"] in BLOCKED_ACCOUNT_STATES:
-        raise AppError(ErrorCode.CONFLICT, f"账户状态为 {account['status']}，不允许绑定",
-                       data={"accountStatus": account["status"]})
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"账户状态为 {account['status']}，不允许绑定",
+            data={"accountStatus": account["status"]},
+        )
     _check_code(uow, member, cust_id, verify_code)
     p = ctx.principal
     bind_id = uow.scalar(
@@ -236,17 +297,27 @@ def _bind(uow: UnitOfWork, ctx: RequestContext, member: int, existing: dict[str,
     )
     if default_flag or not has_default:
         _set_default(uow, ctx, bind_id)
-    audit.record(uow, ctx, module=MODULE, operation="BIND", object_type="biz_cust_app_binds", object_id=bind_id,
-                 before=None if existing is None else {"status": existing["status"]},
-                 after={"status": "BOUND", "custId": cust_id, "accountId": account["id"]})
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="BIND",
+        object_type="biz_cust_app_binds",
+        object_id=bind_id,
+        before=None if existing is None else {"status": existing["status"]},
+        after={"status": "BOUND", "custId": cust_id, "accountId": account["id"]},
+    )
     return _reply(uow, bind_id, "绑定成功")
 
 
 def _unbind(uow: UnitOfWork, ctx: RequestContext, existing: dict[str, Any]) -> dict[str, Any]:
     if existing["status"] == "UNBOUND":
         return _reply(uow, existing["id"], "已解绑")
-    uow.execute("UPDATE biz_cust_app_binds SET status = 'UNBOUND', is_default = false, unbind_time = now()"
-                " WHERE id = :id", {"id": existing["id"]})
+    uow.execute(
+        "UPDATE biz_cust_app_binds SET status = 'UNBOUND', is_default = false, unbind_time = now()"
+        " WHERE id = :id",
+        {"id": existing["id"]},
+    )
     if existing["is_default"]:
         successor = uow.scalar(
             "SELECT id FROM biz_cust_app_binds WHERE channel_type = :t AND channel_user_id = :u"
@@ -255,9 +326,16 @@ def _unbind(uow: UnitOfWork, ctx: RequestContext, existing: dict[str, Any]) -> d
         )
         if successor is not None:
             _set_default(uow, ctx, successor)
-    audit.record(uow, ctx, module=MODULE, operation="UNBIND", object_type="biz_cust_app_binds",
-                 object_id=existing["id"], before={"status": "BOUND", "isDefault": existing["is_default"]},
-                 after={"status": "UNBOUND"})
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="UNBIND",
+        object_type="biz_cust_app_binds",
+        object_id=existing["id"],
+        before={"status": "BOUND", "isDefault": existing["is_default"]},
+        after={"status": "UNBOUND"},
+    )
     return _reply(uow, existing["id"], "解绑成功")
 
 
@@ -280,5 +358,3 @@ def require_bound(uow: UnitOfWork, ctx: RequestContext, cust_id: int) -> None:
     )
     if bound is None:
         raise AppError(ErrorCode.BINDING_NOT_FOUND, f"custId={cust_id}")
-
-

@@ -38,8 +38,9 @@ def _not_found(ref: str) -> AppError:
 
 
 # ------------------------------------------------------------------------------ query ----------
-def get_customer(ctx: RequestContext, *, cust_id: int | None = None, code: str | None = None,
-                 query_type: str = "all") -> dict[str, Any]:
+def get_customer(
+    ctx: RequestContext, *, cust_id: int | None = None, code: str | None = None, query_type: str = "all"
+) -> dict[str, Any]:
     if query_type not in QUERY_TYPES:
         raise AppError(ErrorCode.BAD_REQUEST, f"queryType 须为 {'/'.join(QUERY_TYPES)}")
     with UnitOfWork() as uow:
@@ -56,16 +57,32 @@ def get_customer(ctx: RequestContext, *, cust_id: int | None = None, code: str |
 def _detail(uow: UnitOfWork, cust: dict[str, Any], query_type: str) -> dict[str, Any]:
     wants = (lambda part: True) if query_type == "all" else (lambda part: part == query_type)
     out: dict[str, Any] = {
-        "id": cust["id"], "code": cust["code"], "name": cust["name"], "custType": cust["cust_type"],
-        "mobile": mask_mobile(cust["mobile"]), "address": cust["address"], "status": cust["status"],
-        "idType": cust["id_type"], "idNo": mask_id_no(cust["id_no"]), "deptId": cust["dept_id"],
-        "deptName": cust["dept_name"], "population": cust["population"], "version": cust["version"],
+        "id": cust["id"],
+        "code": cust["code"],
+        "name": cust["name"],
+        "custType": cust["cust_type"],
+        "mobile": mask_mobile(cust["mobile"]),
+        "address": cust["address"],
+        "status": cust["status"],
+        "idType": cust["id_type"],
+        "idNo": mask_id_no(cust["id_no"]),
+        "deptId": cust["dept_id"],
+        "deptName": cust["dept_name"],
+        "population": cust["population"],
+        "version": cust["version"],
     }
     if wants("base") or wants("account"):
         out["contactList"] = [
-            {"id": c["id"], "name": c["name"], "mobile": mask_mobile(c["mobile"]), "relation": c["relation"],
-             "isPrimary": c["is_primary"]}
-            for c in uow.all("SELECT * FROM biz_cust_contact WHERE cust_id = :id ORDER BY id", {"id": cust["id"]})
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "mobile": mask_mobile(c["mobile"]),
+                "relation": c["relation"],
+                "isPrimary": c["is_primary"],
+            }
+            for c in uow.all(
+                "SELECT * FROM biz_cust_contact WHERE cust_id = :id ORDER BY id", {"id": cust["id"]}
+            )
         ]
     if wants("account"):
         accounts = uow.all("SELECT * FROM biz_account WHERE cust_id = :id ORDER BY id", {"id": cust["id"]})
@@ -75,10 +92,19 @@ def _detail(uow: UnitOfWork, cust: dict[str, Any], query_type: str) -> dict[str,
         out["withholdingRel"] = _bank_rel(uow, "biz_cust_withholding_rel", cust["id"], "sign_no")
     if wants("meter"):
         out["meterList"] = [
-            {"meterId": m["id"], "meterNo": m["meter_no"], "caliber": m["caliber"], "model": m["model"],
-             "meterType": m["meter_type"], "maxReading": m["max_reading"],
-             "initialReading": m["initial_reading"], "installAddress": m["install_address"],
-             "installDate": m["install_date"], "meterStatus": m["status"], "bindDate": m["bind_date"]}
+            {
+                "meterId": m["id"],
+                "meterNo": m["meter_no"],
+                "caliber": m["caliber"],
+                "model": m["model"],
+                "meterType": m["meter_type"],
+                "maxReading": m["max_reading"],
+                "initialReading": m["initial_reading"],
+                "installAddress": m["install_address"],
+                "installDate": m["install_date"],
+                "meterStatus": m["status"],
+                "bindDate": m["bind_date"],
+            }
             for m in uow.all(
                 "SELECT m.*, cm.bind_date FROM biz_cust_meter cm JOIN biz_meter m ON m.id = cm.meter_id"
                 " WHERE cm.cust_id = :id AND cm.status = 'ACTIVE' ORDER BY m.id",
@@ -87,30 +113,56 @@ def _detail(uow: UnitOfWork, cust: dict[str, Any], query_type: str) -> dict[str,
         ]
     if wants("invoice"):
         inv = uow.one("SELECT * FROM biz_cust_invoice WHERE cust_id = :id", {"id": cust["id"]})
-        out["invoiceInfo"] = None if inv is None else {
-            "invoiceType": inv["invoice_type"], "titleType": inv["title_type"],
-            "invoiceTitle": inv["invoice_title"], "taxNo": inv["tax_no"], "email": inv["email"],
-            "mobile": mask_mobile(inv["mobile"]), "bankName": inv["bank_name"],
-            "bankAccount": mask_bank_account(inv["bank_account"]), "addressPhone": inv["address_phone"],
-        }
+        out["invoiceInfo"] = (
+            None
+            if inv is None
+            else {
+                "invoiceType": inv["invoice_type"],
+                "titleType": inv["title_type"],
+                "invoiceTitle": inv["invoice_title"],
+                "taxNo": inv["tax_no"],
+                "email": inv["email"],
+                "mobile": mask_mobile(inv["mobile"]),
+                "bankName": inv["bank_name"],
+                "bankAccount": mask_bank_account(inv["bank_account"]),
+                "addressPhone": inv["address_phone"],
+            }
+        )
     return out
 
 
 def _account(a: dict[str, Any]) -> dict[str, Any]:
-    return {"accountId": a["id"], "accountNo": a["account_no"], "balance": a["balance"],
-            "arrearsAmount": a["arrears_amount"], "status": a["status"]}
+    return {
+        "accountId": a["id"],
+        "accountNo": a["account_no"],
+        "balance": a["balance"],
+        "arrearsAmount": a["arrears_amount"],
+        "status": a["status"],
+    }
 
 
 def _bank_rel(uow: UnitOfWork, table: str, cust_id: int, no_col: str) -> dict[str, Any] | None:
     row = uow.one(f"SELECT * FROM {table} WHERE cust_id = :id AND status = 'SIGNED'", {"id": cust_id})
     if row is None:
         return None
-    return {"bankCode": row["bank_code"], "bankAccount": mask_bank_account(row["bank_account"]),
-            "accountName": row["account_name"], "agreementNo": row[no_col], "status": row["status"]}
+    return {
+        "bankCode": row["bank_code"],
+        "bankAccount": mask_bank_account(row["bank_account"]),
+        "accountName": row["account_name"],
+        "agreementNo": row[no_col],
+        "status": row["status"],
+    }
 
 
-def page_customers(ctx: RequestContext, *, mobile: str | None, code: str | None, name: str | None,
-                   page_no: int, page_size: int) -> dict[str, Any]:
+def page_customers(
+    ctx: RequestContext,
+    *,
+    mobile: str | None,
+    code: str | None,
+    name: str | None,
+    page_no: int,
+    page_size: int,
+) -> dict[str, Any]:
     """Search by exact code, by mobile (customer's or a contact's; a suffix of 4+ digits matches) or name."""
     where = [_IN_SCOPE]
     params: dict[str, Any] = _scope(ctx)
@@ -136,12 +188,24 @@ def page_customers(ctx: RequestContext, *, mobile: str | None, code: str | None,
             {**params, "lim": page_size, "off": (page_no - 1) * page_size},
         )
     items = [
-        {"id": r["id"], "code": r["code"], "name": r["name"], "custType": r["cust_type"],
-         "mobile": mask_mobile(r["mobile"]), "address": r["address"], "status": r["status"],
-         "deptId": r["dept_id"],
-         "accountInfo": None if r["account_id"] is None else {
-             "accountId": r["account_id"], "balance": r["balance"], "arrearsAmount": r["arrears_amount"],
-             "status": r["account_status"]}}
+        {
+            "id": r["id"],
+            "code": r["code"],
+            "name": r["name"],
+            "custType": r["cust_type"],
+            "mobile": mask_mobile(r["mobile"]),
+            "address": r["address"],
+            "status": r["status"],
+            "deptId": r["dept_id"],
+            "accountInfo": None
+            if r["account_id"] is None
+            else {
+                "accountId": r["account_id"],
+                "balance": r["balance"],
+                "arrearsAmount": r["arrears_amount"],
+                "status": r["account_status"],
+            },
+        }
         for r in rows
     ]
     return {"list": items, "total": total, "pageNo": page_no, "pageSize": page_size}
@@ -155,8 +219,9 @@ def _require_dept(uow: UnitOfWork, ctx: RequestContext, dept_id: int) -> None:
         raise AppError(ErrorCode.FORBIDDEN, f"deptId: 无营业所 {dept_id} 的数据权限")
 
 
-def _lock_customer(uow: UnitOfWork, ctx: RequestContext, cust_id: int, *, allow_stopped: bool = False
-                   ) -> dict[str, Any]:
+def _lock_customer(
+    uow: UnitOfWork, ctx: RequestContext, cust_id: int, *, allow_stopped: bool = False
+) -> dict[str, Any]:
     cust = uow.one(
         f"SELECT c.* FROM biz_cust c WHERE c.id = :id AND {_IN_SCOPE} FOR UPDATE",
         {"id": cust_id, **_scope(ctx)},
@@ -164,8 +229,11 @@ def _lock_customer(uow: UnitOfWork, ctx: RequestContext, cust_id: int, *, allow_
     if cust is None:
         raise _not_found(str(cust_id))
     if cust["status"] == "STOPPED" and not allow_stopped:
-        raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"客户 {cust['code']} 已停用",
-                       data={"custId": cust_id, "status": cust["status"]})
+        raise AppError(
+            ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED,
+            f"客户 {cust['code']} 已停用",
+            data={"custId": cust_id, "status": cust["status"]},
+        )
     return cust
 
 
@@ -176,9 +244,16 @@ def _link_meter(uow: UnitOfWork, cust_id: int, m: MeterLink) -> int:
             "INSERT INTO biz_meter (meter_no, caliber, model, meter_type, max_reading, initial_reading,"
             " install_address, install_date) VALUES (:no, :cal, :model, :type, :max, :init, :addr, :date)"
             " RETURNING id",
-            {"no": m.meter_no, "cal": m.caliber, "model": m.model, "type": m.meter_type,
-             "max": m.max_reading, "init": m.initial_reading, "addr": m.install_address,
-             "date": m.install_date},
+            {
+                "no": m.meter_no,
+                "cal": m.caliber,
+                "model": m.model,
+                "type": m.meter_type,
+                "max": m.max_reading,
+                "init": m.initial_reading,
+                "addr": m.install_address,
+                "date": m.install_date,
+            },
         )
     else:
         meter_id = meter["id"]
@@ -186,9 +261,14 @@ def _link_meter(uow: UnitOfWork, cust_id: int, m: MeterLink) -> int:
             "SELECT cust_id FROM biz_cust_meter WHERE meter_id = :m AND status = 'ACTIVE'", {"m": meter_id}
         )
         if holder is not None:
-            raise AppError(ErrorCode.CONFLICT, f"meterList: 水表 {m.meter_no} 已绑定其他客户",
-                           data={"meterNo": m.meter_no})
-    uow.execute("INSERT INTO biz_cust_meter (cust_id, meter_id) VALUES (:c, :m)", {"c": cust_id, "m": meter_id})
+            raise AppError(
+                ErrorCode.CONFLICT,
+                f"meterList: 水表 {m.meter_no} 已绑定其他客户",
+                data={"meterNo": m.meter_no},
+            )
+    uow.execute(
+        "INSERT INTO biz_cust_meter (cust_id, meter_id) VALUES (:c, :m)", {"c": cust_id, "m": meter_id}
+    )
     return int(meter_id)
 
 
@@ -203,9 +283,18 @@ def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: list[Contact]) -> N
 
 
 def _write_invoice(uow: UnitOfWork, cust_id: int, info: Any) -> None:
-    params = {"c": cust_id, "it": info.invoice_type, "tt": info.title_type, "title": info.invoice_title,
-              "tax": info.tax_no, "email": info.email, "mob": info.mobile, "bank": info.bank_name,
-              "acct": info.bank_account, "ap": info.address_phone}
+    params = {
+        "c": cust_id,
+        "it": info.invoice_type,
+        "tt": info.title_type,
+        "title": info.invoice_title,
+        "tax": info.tax_no,
+        "email": info.email,
+        "mob": info.mobile,
+        "bank": info.bank_name,
+        "acct": info.bank_account,
+        "ap": info.address_phone,
+    }
     uow.execute(
         "INSERT INTO biz_cust_invoice (cust_id, invoice_type, title_type, invoice_title, tax_no, email,"
         " mobile, bank_name, bank_account, address_phone) VALUES (:c, :it, :tt, :title, :tax, :email,"
@@ -216,18 +305,25 @@ def _write_invoice(uow: UnitOfWork, cust_id: int, info: Any) -> None:
     )
 
 
-def _write_bank_rel(uow: UnitOfWork, table: str, no_col: str, cust_id: int, rel: BankRelation | None,
-                    terminate: bool) -> None:
+def _write_bank_rel(
+    uow: UnitOfWork, table: str, no_col: str, cust_id: int, rel: BankRelation | None, terminate: bool
+) -> None:
     if rel is None and not terminate:
         return
-    uow.execute(f"UPDATE {table} SET status = 'TERMINATED' WHERE cust_id = :c AND status = 'SIGNED'",
-                {"c": cust_id})
+    uow.execute(
+        f"UPDATE {table} SET status = 'TERMINATED' WHERE cust_id = :c AND status = 'SIGNED'", {"c": cust_id}
+    )
     if rel is not None:
         uow.execute(
             f"INSERT INTO {table} (cust_id, bank_code, bank_account, account_name, {no_col})"
             " VALUES (:c, :b, :a, :n, :no)",
-            {"c": cust_id, "b": rel.bank_code, "a": rel.bank_account, "n": rel.account_name,
-             "no": rel.agreement_no},
+            {
+                "c": cust_id,
+                "b": rel.bank_code,
+                "a": rel.bank_account,
+                "n": rel.account_name,
+                "no": rel.agreement_no,
+            },
         )
 
 
@@ -240,9 +336,18 @@ def create_customer(ctx: RequestContext, cmd: CustomerCreate) -> dict[str, Any]:
                 "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, mobile, address, dept_id,"
                 " population, creator) VALUES (:code, :name, :type, :idt, :idn, :mob, :addr, :dept, :pop,"
                 " :creator) ON CONFLICT (code) DO NOTHING RETURNING id",
-                {"code": code, "name": cmd.name, "type": cmd.cust_type, "idt": cmd.id_type, "idn": cmd.id_no,
-                 "mob": cmd.mobile, "addr": cmd.address, "dept": cmd.dept_id, "pop": cmd.population,
-                 "creator": ctx.principal.user_id},
+                {
+                    "code": code,
+                    "name": cmd.name,
+                    "type": cmd.cust_type,
+                    "idt": cmd.id_type,
+                    "idn": cmd.id_no,
+                    "mob": cmd.mobile,
+                    "addr": cmd.address,
+                    "dept": cmd.dept_id,
+                    "pop": cmd.population,
+                    "creator": ctx.principal.user_id,
+                },
             )
             if cust_id is None:
                 existing = uow.scalar("SELECT id FROM biz_cust WHERE code = :c", {"c": code})
@@ -256,15 +361,29 @@ def create_customer(ctx: RequestContext, cmd: CustomerCreate) -> dict[str, Any]:
             meter_ids = [_link_meter(uow, cust_id, m) for m in cmd.meter_list]
             if cmd.invoice_info is not None:
                 _write_invoice(uow, cust_id, cmd.invoice_info)
-            _write_bank_rel(uow, "biz_cust_collection_rel", "agreement_no", cust_id, cmd.collection_rel, False)
+            _write_bank_rel(
+                uow, "biz_cust_collection_rel", "agreement_no", cust_id, cmd.collection_rel, False
+            )
             _write_bank_rel(uow, "biz_cust_withholding_rel", "sign_no", cust_id, cmd.withholding_rel, False)
-            audit.record(uow, ctx, module="REV-001", operation="CUSTOMER_CREATE", object_type="biz_cust",
-                         object_id=cust_id, after=cmd.model_dump(by_alias=True, mode="json"))
+            audit.record(
+                uow,
+                ctx,
+                module="REV-001",
+                operation="CUSTOMER_CREATE",
+                object_type="biz_cust",
+                object_id=cust_id,
+                after=cmd.model_dump(by_alias=True, mode="json"),
+            )
             uow.commit()
     except IntegrityError as exc:
         raise AppError(ErrorCode.CONFLICT, _integrity_detail(exc)) from exc
-    return {"id": cust_id, "code": code, "accountId": account_id, "accountNo": account_no,
-            "meterIds": meter_ids}
+    return {
+        "id": cust_id,
+        "code": code,
+        "accountId": account_id,
+        "accountNo": account_no,
+        "meterIds": meter_ids,
+    }
 
 
 def _integrity_detail(exc: IntegrityError) -> str:
@@ -277,15 +396,25 @@ def _integrity_detail(exc: IntegrityError) -> str:
 
 
 def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
-    fields = {"name": cmd.name, "cust_type": cmd.cust_type, "mobile": cmd.mobile, "address": cmd.address,
-              "population": cmd.population, "id_type": cmd.id_type, "id_no": cmd.id_no}
+    fields = {
+        "name": cmd.name,
+        "cust_type": cmd.cust_type,
+        "mobile": cmd.mobile,
+        "address": cmd.address,
+        "population": cmd.population,
+        "id_type": cmd.id_type,
+        "id_no": cmd.id_no,
+    }
     changes = {k: v for k, v in fields.items() if v is not None}
     try:
         with UnitOfWork() as uow:
             before = _lock_customer(uow, ctx, cmd.id)
             if cmd.version is not None and cmd.version != before["version"]:
-                raise AppError(ErrorCode.CONFLICT, f"version: 客户资料已被修改（当前版本 {before['version']}）",
-                               data={"version": before["version"]})
+                raise AppError(
+                    ErrorCode.CONFLICT,
+                    f"version: 客户资料已被修改（当前版本 {before['version']}）",
+                    data={"version": before["version"]},
+                )
             sets = ", ".join(f"{k} = :{k}" for k in changes)
             uow.execute(
                 f"UPDATE biz_cust SET {sets + ', ' if sets else ''}version = version + 1, update_time = now()"
@@ -306,16 +435,42 @@ def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
                 _link_meter(uow, cmd.id, m)
             if cmd.invoice_info is not None:
                 _write_invoice(uow, cmd.id, cmd.invoice_info)
-            _write_bank_rel(uow, "biz_cust_collection_rel", "agreement_no", cmd.id, cmd.collection_rel,
-                            cmd.terminate_collection)
-            _write_bank_rel(uow, "biz_cust_withholding_rel", "sign_no", cmd.id, cmd.withholding_rel,
-                            cmd.terminate_withholding)
-            audit.record(uow, ctx, module=MODULE, operation="CUSTOMER_UPDATE", object_type="biz_cust",
-                         object_id=cmd.id, before={k: before[k] for k in fields},
-                         after=cmd.model_dump(by_alias=True, mode="json", exclude_none=True))
-            detail = _detail(uow, uow.one(
-                "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id"
-                " WHERE c.id = :id", {"id": cmd.id}) or {}, "all")
+            _write_bank_rel(
+                uow,
+                "biz_cust_collection_rel",
+                "agreement_no",
+                cmd.id,
+                cmd.collection_rel,
+                cmd.terminate_collection,
+            )
+            _write_bank_rel(
+                uow,
+                "biz_cust_withholding_rel",
+                "sign_no",
+                cmd.id,
+                cmd.withholding_rel,
+                cmd.terminate_withholding,
+            )
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="CUSTOMER_UPDATE",
+                object_type="biz_cust",
+                object_id=cmd.id,
+                before={k: before[k] for k in fields},
+                after=cmd.model_dump(by_alias=True, mode="json", exclude_none=True),
+            )
+            detail = _detail(
+                uow,
+                uow.one(
+                    "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id"
+                    " WHERE c.id = :id",
+                    {"id": cmd.id},
+                )
+                or {},
+                "all",
+            )
             uow.commit()
     except IntegrityError as exc:
         raise AppError(ErrorCode.CONFLICT, _integrity_detail(exc)) from exc
@@ -327,23 +482,45 @@ def change_status(ctx: RequestContext, cmd: StatusChange) -> dict[str, Any]:
         cust = _lock_customer(uow, ctx, cmd.id, allow_stopped=True)
         result: dict[str, Any] = {"id": cmd.id, "status": cust["status"]}
         if cmd.status is not None and cmd.status != cust["status"]:
-            uow.execute("UPDATE biz_cust SET status = :s, version = version + 1, update_time = now()"
-                        " WHERE id = :id", {"s": cmd.status, "id": cmd.id})
-            audit.record(uow, ctx, module=MODULE, operation="CUSTOMER_STATUS", object_type="biz_cust",
-                         object_id=cmd.id, before={"status": cust["status"]}, after={"status": cmd.status},
-                         remark=cmd.reason)
+            uow.execute(
+                "UPDATE biz_cust SET status = :s, version = version + 1, update_time = now() WHERE id = :id",
+                {"s": cmd.status, "id": cmd.id},
+            )
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="CUSTOMER_STATUS",
+                object_type="biz_cust",
+                object_id=cmd.id,
+                before={"status": cust["status"]},
+                after={"status": cmd.status},
+                remark=cmd.reason,
+            )
             result["status"] = cmd.status
         if cmd.account_id is not None:
-            account = uow.one("SELECT id, status FROM biz_account WHERE id = :a AND cust_id = :c FOR UPDATE",
-                              {"a": cmd.account_id, "c": cmd.id})
+            account = uow.one(
+                "SELECT id, status FROM biz_account WHERE id = :a AND cust_id = :c FOR UPDATE",
+                {"a": cmd.account_id, "c": cmd.id},
+            )
             if account is None:
                 raise AppError(ErrorCode.NOT_FOUND, f"accountId: 账户 {cmd.account_id} 不属于该客户")
             if account["status"] != cmd.account_status:
-                uow.execute("UPDATE biz_account SET status = :s WHERE id = :a",
-                            {"s": cmd.account_status, "a": cmd.account_id})
-                audit.record(uow, ctx, module=MODULE, operation="ACCOUNT_STATUS", object_type="biz_account",
-                             object_id=cmd.account_id, before={"status": account["status"]},
-                             after={"status": cmd.account_status}, remark=cmd.reason)
+                uow.execute(
+                    "UPDATE biz_account SET status = :s WHERE id = :a",
+                    {"s": cmd.account_status, "a": cmd.account_id},
+                )
+                audit.record(
+                    uow,
+                    ctx,
+                    module=MODULE,
+                    operation="ACCOUNT_STATUS",
+                    object_type="biz_account",
+                    object_id=cmd.account_id,
+                    before={"status": account["status"]},
+                    after={"status": cmd.account_status},
+                    remark=cmd.reason,
+                )
             result.update(accountId=cmd.account_id, accountStatus=cmd.account_status)
         uow.commit()
     return result

@@ -17,8 +17,16 @@ def dict_data(dict_type: str | None) -> list[dict[str, Any]]:
             " ORDER BY d.dict_type, d.sort, d.id",
             {"t": dict_type},
         )
-    return [{"dictType": r["dict_type"], "label": r["label"], "value": r["value"], "sort": r["sort"],
-             "colorType": r["color_type"]} for r in rows]
+    return [
+        {
+            "dictType": r["dict_type"],
+            "label": r["label"],
+            "value": r["value"],
+            "sort": r["sort"],
+            "colorType": r["color_type"],
+        }
+        for r in rows
+    ]
 
 
 def parameter(code: str, dept_id: int | None) -> dict[str, Any]:
@@ -34,7 +42,13 @@ def parameter(code: str, dept_id: int | None) -> dict[str, Any]:
         )
     if row is None:
         raise AppError(ErrorCode.NOT_FOUND, f"参数 {code} 不存在")
-    return {"configId": row["id"], "configType": row["config_type"], "configCode": row["config_code"],
-            "configValue": row["config_value"], "configVersion": str(row["config_version"]),
-            "effectScope": "DEPT" if row["dept_id"] else "GLOBAL", "effectStatus": row["effect_status"],
-            "effectiveDate": row["effective_date"]}
+    return {
+        "configId": row["id"],
+        "configType": row["config_type"],
+        "configCode": row["config_code"],
+        "configValue": row["config_value"],
+        "configVersion": str(row["config_version"]),
+        "effectScope": "DEPT" if row["dept_id"] else "GLOBAL",
+        "effectStatus": row["effect_status"],
+        "effectiveDate": row["effective_date"],
+    }

@@ -392,14 +392,38 @@ CREATE TABLE biz_invoice (
 CREATE INDEX ix_biz_invoice_cust ON biz_invoice (cust_id, create_time DESC);
 """
 
-TABLES = (
-    "biz_invoice biz_collection biz_charge_detail biz_charge biz_message_outbox biz_channel_nonce "
-    "biz_verify_code biz_cust_app_binds biz_channel_user biz_cust_withholding_rel "
-    "biz_cust_collection_rel biz_cust_invoice biz_cust_meter biz_meter biz_cust_contact biz_account "
-    "biz_cust biz_operat_log biz_parameter_settings system_dict_data system_dict_type "
-    "system_login_log system_oauth2_refresh_token system_oauth2_access_token system_user_role "
-    "system_role_menu system_menu system_role system_users system_dept"
-).split()
+TABLES = [
+    "biz_invoice",
+    "biz_collection",
+    "biz_charge_detail",
+    "biz_charge",
+    "biz_message_outbox",
+    "biz_channel_nonce",
+    "biz_verify_code",
+    "biz_cust_app_binds",
+    "biz_channel_user",
+    "biz_cust_withholding_rel",
+    "biz_cust_collection_rel",
+    "biz_cust_invoice",
+    "biz_cust_meter",
+    "biz_meter",
+    "biz_cust_contact",
+    "biz_account",
+    "biz_cust",
+    "biz_operat_log",
+    "biz_parameter_settings",
+    "system_dict_data",
+    "system_dict_type",
+    "system_login_log",
+    "system_oauth2_refresh_token",
+    "system_oauth2_access_token",
+    "system_user_role",
+    "system_role_menu",
+    "system_menu",
+    "system_role",
+    "system_users",
+    "system_dept",
+]
 
 
 def upgrade() -> None:

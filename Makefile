@@ -1,0 +1,59 @@
+# Two commands matter: `make run` and `make test`. Both create the environment on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Reinstall whenever pyproject.toml changes.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUNTIME_DEPS = $(shell $(PY) -c "import tomllib;print(' '.join(tomllib.load(open('pyproject.toml','rb'))['project']['dependencies']))")
+
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install run test lint format bench synth invoke layer-deps deploy clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: install  ## the local stack on http://127.0.0.1:$${WATERREV_PORT:-3000}
+	$(BIN)/python -m waterrev.local.run
+
+test: install  ## lint, then unit + integration + infra + e2e on a real PostgreSQL
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/core/python functions
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy layers/core/python functions
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install  ## figures, printed; never asserted
+	$(BIN)/python benchmarks/run.py
+
+synth: install  ## CloudFormation into cdk.out, offline
+	CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py
+
+invoke: install  ## make invoke FN=cs_bill_history EVENT=events/cs_bill_history/history.json
+	$(BIN)/python -m waterrev.local.invoke $(FN) $(EVENT)
+
+layer-deps:  ## the dependencies layer for Lambda (arm64), from PyPI wheels
+	rm -rf build/layers/deps && mkdir -p build/layers/deps/python
+	$(PY) -m pip install -q --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 \
+		--only-binary=:all: --target build/layers/deps/python $(RUNTIME_DEPS)
+
+deploy: install layer-deps synth  ## needs AWS credentials and the aws-cdk CLI
+	npx aws-cdk@2 deploy --app cdk.out
+
+clean:
+	rm -rf $(VENV) cdk.out build .local .test-pgdata

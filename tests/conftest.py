@@ -1,0 +1,68 @@
+"""Session-wide: a real PostgreSQL (embedded pgserver unless WATERREV_TEST_DATABASE_URL is set),
+migrated once, with the demo data set loaded; settings for the test environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `functions.<name>.handler`, as the gateway imports them
+
+os.environ.update(
+    WATERREV_ENV="test",
+    WATERREV_CHANNEL_LOGIN_SECRET="test-channel-secret-not-for-production",
+    WATERREV_DB_POOL_SIZE="8",
+    POWERTOOLS_SERVICE_NAME="waterrev",
+    POWERTOOLS_METRICS_NAMESPACE="waterrev",
+    AWS_DEFAULT_REGION="cn-north-1",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+)
+
+
+def _needs_db(session: pytest.Session) -> bool:
+    return any("unit" not in str(item.path) and "infra" not in str(item.path) for item in session.items)
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    from waterrev.local import pg
+
+    server = None
+    base = os.environ.get("WATERREV_TEST_DATABASE_URL")
+    if not base:
+        server, base = pg.start(ROOT / ".test-pgdata", cleanup=True)
+    url = pg.create_database(base, "waterrev_test")
+    yield url
+    if server is not None:
+        from waterrev.db import dispose_engine
+
+        dispose_engine()
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def db(database_url: str) -> str:
+    """A migrated database with the demo data set; returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    os.environ["WATERREV_DATABASE_URL"] = database_url
+    from waterrev import demo, migrate
+    from waterrev.db import dispose_engine
+    from waterrev.settings import reset_settings
+
+    reset_settings()
+    dispose_engine()
+    migrate.upgrade()
+    demo.load(months=12)
+    return database_url

@@ -1,0 +1,238 @@
+"""Test helpers: call a function through its API Gateway v2 event, log in, create data."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from waterrev.local.gateway import FakeLambdaContext, Target, build_targets, to_event
+
+_targets: list[Target] | None = None
+_seq = itertools.count(1)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def code(self) -> int:
+        return int(self.body["code"])
+
+    @property
+    def data(self) -> Any:
+        return self.body["data"]
+
+    @property
+    def msg(self) -> str:
+        return str(self.body["msg"])
+
+
+def call(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    token: str | None = None,
+    query: str = "",
+    raw_body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
+    """Route like API Gateway, build the v2 event, run the function's handler."""
+    global _targets
+    if _targets is None:
+        _targets = build_targets()
+    all_headers = {"content-type": "application/json", "user-agent": "pytest", **(headers or {})}
+    if token:
+        all_headers["authorization"] = f"Bearer {token}"
+    payload = raw_body if raw_body is not None else (b"" if body is None else json.dumps(body).encode())
+    for target in _targets:
+        match = target.pattern.match(path) if target.route.method == method else None
+        if match:
+            event = to_event(method, path, query, all_headers, payload, target, match.groupdict(), "10.0.0.8")
+            result = target.handler(event, FakeLambdaContext(target.interface.function or "-"))
+            return Reply(result["statusCode"], json.loads(result["body"]))
+    raise AssertionError(f"no route for {method} {path}")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{int(time.time() * 1000) % 10**8:08d}{next(_seq):04d}"
+
+
+def admin_login(username: str = "admin", password: str = "admin123") -> str:
+    reply = call("POST", "/admin-api/system/auth/login", {"username": username, "password": password})
+    assert reply.code == 0, reply.body
+    return str(reply.data["accessToken"])
+
+
+def channel_login(channel_user_id: str, channel_type: str = "WECHAT") -> str:
+    from waterrev.services.channel import sign_channel_login
+    from waterrev.settings import get_settings
+
+    ts, nonce = int(time.time()), secrets.token_hex(8)
+    secret = get_settings().channel_login_secret or ""
+    signature = sign_channel_login(secret, channel_type, channel_user_id, ts, nonce)
+    reply = call(
+        "POST",
+        "/app-api/customer/auth/channel-login",
+        {
+            "channelType": channel_type,
+            "channelUserId": channel_user_id,
+            "timestamp": ts,
+            "nonce": nonce,
+            "signature": signature,
+        },
+    )
+    assert reply.code == 0, reply.body
+    return str(reply.data["accessToken"])
+
+
+GULOU_DEPT = 2  # demo depts: 1 group (root), 2 鼓楼营业所, 3 台江营业所
+TAIJIANG_DEPT = 3
+
+
+def new_customer(
+    token: str, *, dept_id: int = GULOU_DEPT, mobile: str = "13712345678", **extra: Any
+) -> dict[str, Any]:
+    body = {
+        "name": "测试客户",
+        "custType": "RESIDENT",
+        "mobile": mobile,
+        "address": "鼓楼区测试路 1 号",
+        "deptId": dept_id,
+        "idType": "ID_CARD",
+        "idNo": "11010519491231002X",
+        "meterList": [{"meterNo": unique("M"), "caliber": "DN20"}],
+        **extra,
+    }
+    reply = call("POST", "/admin-api/revenue/customer/create", body, token=token)
+    assert reply.code == 0, reply.body
+    return dict(reply.data)
+
+
+def latest_verify_code(cust_id: int) -> str:
+    """The code SYS-010 would deliver by SMS: read from the message outbox."""
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        payload = uow.scalar(
+            "SELECT payload FROM biz_message_outbox WHERE message_type = 'SMS'"
+            " AND payload ->> 'custId' = :c ORDER BY id DESC LIMIT 1",
+            {"c": str(cust_id)},
+        )
+    return str(payload["params"]["code"])
+
+
+def bind(member_token: str, channel_user_id: str, cust_id: int, **extra: Any) -> Reply:
+    sent = call("POST", "/app-api/customer/auth/send-verify-code", {"custId": cust_id}, token=member_token)
+    assert sent.code == 0, sent.body
+    body = {
+        "action": "BIND",
+        "channelType": "WECHAT",
+        "channelUserId": channel_user_id,
+        "custId": cust_id,
+        "verifyCode": latest_verify_code(cust_id),
+        **extra,
+    }
+    return call("POST", "/app-api/customer/account/bind", body, token=member_token)
+
+
+# ---- added for the integration suite: direct SQL, own users, error-envelope checks ----------
+def sql_scalar(sql: str, params: dict[str, Any] | None = None) -> Any:
+    """Read one value straight from the database (tests look behind the API)."""
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        return uow.scalar(sql, params or {})
+
+
+def sql_all(sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        return uow.all(sql, params or {})
+
+
+def sql_exec(sql: str, params: dict[str, Any] | None = None) -> Any:
+    """Change data behind the API (expire a token, lift a lock); committed; returns RETURNING's value."""
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        result = uow.execute(sql, params or {})
+        value = result.scalar() if result.returns_rows else None
+        uow.commit()
+    return value
+
+
+def new_admin_user(
+    password: str = "Passw0rd!",
+    *,
+    dept_id: int = GULOU_DEPT,
+    permissions: tuple[str, ...] | None = None,
+    data_scope: str = "DEPT_AND_CHILD",
+    status: int = 0,
+) -> str:
+    """A back-office user of its own (a fresh role): `permissions` None means every demo permission."""
+    from waterrev.security import hash_password
+
+    username = unique("u")
+    role_code = unique("role")
+    with_perms = "" if permissions is None else " AND permission = ANY(CAST(:perms AS varchar[]))"
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        role = uow.scalar(
+            "INSERT INTO system_role (code, name, data_scope) VALUES (:c, :c, :s) RETURNING id",
+            {"c": role_code, "s": data_scope},
+        )
+        uow.execute(
+            "INSERT INTO system_role_menu SELECT :r, id FROM system_menu WHERE status = 0" + with_perms,
+            {"r": role, "perms": list(permissions or ())},
+        )
+        user = uow.scalar(
+            "INSERT INTO system_users (username, password, nickname, dept_id, status)"
+            " VALUES (:u, :p, :u, :d, :s) RETURNING id",
+            {"u": username, "p": hash_password(password), "d": dept_id, "s": status},
+        )
+        uow.execute("INSERT INTO system_user_role VALUES (:u, :r)", {"u": user, "r": role})
+        uow.commit()
+    return username
+
+
+def customer_id(code: str) -> int:
+    return int(sql_scalar("SELECT id FROM biz_cust WHERE code = :c", {"c": code}))
+
+
+def member_id(channel_user_id: str, channel_type: str = "WECHAT") -> int:
+    return int(
+        sql_scalar(
+            "SELECT id FROM biz_channel_user WHERE channel_type = :t AND channel_user_id = :u",
+            {"t": channel_type, "u": channel_user_id},
+        )
+    )
+
+
+def audit_rows(object_type: str, object_id: object, operation: str | None = None) -> list[dict[str, Any]]:
+    return sql_all(
+        "SELECT * FROM biz_operat_log WHERE object_type = :t AND object_id = :o"
+        " AND (CAST(:op AS varchar) IS NULL OR operation = :op) ORDER BY id",
+        {"t": object_type, "o": str(object_id), "op": operation},
+    )
+
+
+def expect_error(reply: Reply, code: int, *, mentions: str | None = None) -> Reply:
+    """An error answer: exactly {code, data, msg}, the catalogue's HTTP status, the field named in msg."""
+    from waterrev.errors import ErrorCode
+
+    assert set(reply.body) == {"code", "data", "msg"}, reply.body
+    assert reply.code == code, reply.body
+    statuses = {e.code: e.http_status for e in ErrorCode}
+    assert reply.status == statuses[code], (reply.status, reply.body)
+    if mentions is not None:
+        assert mentions in reply.msg, reply.body
+    return reply
