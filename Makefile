@@ -56,4 +56,4 @@ deploy: install layer-deps synth  ## needs AWS credentials and the aws-cdk CLI
 	npx aws-cdk@2 deploy --app cdk.out
 
 clean:
-	rm -rf $(VENV) cdk.out build .local .test-pgdata
+	rm -rf $(VENV) cdk.out build .local .pgtest

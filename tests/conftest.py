@@ -36,7 +36,7 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     server = None
     base = os.environ.get("WATERREV_TEST_DATABASE_URL")
     if not base:
-        server, base = pg.start(ROOT / ".test-pgdata", cleanup=True)
+        server, base = pg.start(ROOT / ".pgtest" / "pgdata", cleanup=True)
     url = pg.create_database(base, "waterrev_test")
     yield url
     if server is not None:
