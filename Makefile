@@ -26,13 +26,13 @@ run: install  ## the local stack on http://127.0.0.1:$${WATERREV_PORT:-3000}
 test: install  ## lint, then unit + integration + infra + e2e on a real PostgreSQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/core/python functions
+	$(BIN)/mypy layers/core/python functions infra
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/core/python functions
+	$(BIN)/mypy layers/core/python functions infra
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -42,7 +42,7 @@ bench: install  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/run.py
 
 synth: install  ## CloudFormation into cdk.out, offline
-	CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py
+	PATH=$(CURDIR)/$(BIN):$$PATH CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py
 
 invoke: install  ## make invoke FN=cs_bill_history EVENT=events/cs_bill_history/history.json
 	$(BIN)/python -m waterrev.local.invoke $(FN) $(EVENT)

@@ -18,11 +18,11 @@ for _path in (str(_REPO_ROOT), str(_REPO_ROOT / "layers" / "core" / "python")):
         sys.path.insert(0, _path)
 
 from aws_cdk import App  # noqa: E402
-from waterrev import catalog  # noqa: E402
 
 from infra.assets import SourcePaths  # noqa: E402
 from infra.nag import add_checks  # noqa: E402
 from infra.stack import WaterRevStack  # noqa: E402
+from waterrev import catalog  # noqa: E402
 
 ENV_CONTEXT_KEY = "waterrev:env"
 

@@ -11,14 +11,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # `--python-version 3.12` to pip, because pydantic-core and friends ship per-version wheels.
 PYTHON_VERSION = "3.12"
 
-# `waterrev.local` (local gateway, simulators) never ships to Lambda; neither do build leftovers.
-CORE_LAYER_EXCLUDE = (
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/local",
-    "**/local/**",
-    "**/*.egg-info",
-)
+# Bytecode and packaging leftovers never ship; neither does `waterrev.local` (the local stack).
+CODE_EXCLUDE = ("**/__pycache__", "**/*.pyc", "**/*.egg-info")
+CORE_LAYER_EXCLUDE = (*CODE_EXCLUDE, "**/local", "**/local/**")
 
 _DEPS_PLACEHOLDER = (
     "Placeholder written by infra/assets.py so that synth works before `make layer-deps` ran.\n"

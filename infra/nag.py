@@ -12,9 +12,6 @@ from aws_cdk import Acknowledgment, App, Validations
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
 
-LAMBDA_BASIC_EXECUTION = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-LAMBDA_VPC_ACCESS = "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
-
 
 def add_checks(app: App) -> AwsSolutionsChecks:
     checks = AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)

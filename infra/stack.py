@@ -14,6 +14,7 @@ from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.secrets import AppSecrets
 
 
 class WaterRevStack(Stack):
@@ -28,11 +29,13 @@ class WaterRevStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        Tags.of(self).add("project", "waterrev")
-        Tags.of(self).add("environment", env_name)
+        for key, value in (("project", "waterrev"), ("environment", env_name)):
+            # The tag aspect wrongly reaches proxy target groups, which CloudFormation cannot tag.
+            Tags.of(self).add(key, value, exclude_resource_types=["AWS::RDS::DBProxyTargetGroup"])
 
         data = Data(self, "Data", env_name=env_name)
         layers = Layers(self, "Layers", paths=paths)
+        secrets = AppSecrets(self, "Secrets")
         api = Api(
             self,
             "Api",
@@ -49,6 +52,7 @@ class WaterRevStack(Stack):
                 db_host=data.db_host,
                 db_name=data.db_name,
             ),
+            interface_secrets=secrets.by_interface,
         )
         monitoring = Monitoring(self, "Monitoring", functions=api.functions, http_api=api.http_api)
 
@@ -57,3 +61,4 @@ class WaterRevStack(Stack):
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
+        CfnOutput(self, "ChannelLoginSecretArn", value=secrets.channel_login.secret_arn)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import jsii
 from aws_cdk import aws_apigateway as apigw
@@ -11,6 +11,7 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.constructs.function_factory import FunctionFactory, FunctionSettings, InterfaceSpec, RouteSpec
@@ -70,6 +71,7 @@ class Api(Construct):
         env_name: str,
         interfaces: Sequence[InterfaceSpec],
         function_settings: FunctionSettings,
+        interface_secrets: Mapping[str, Mapping[str, secretsmanager.ISecret]],
     ) -> None:
         super().__init__(scope, construct_id)
         self.http_api = apigwv2.HttpApi(
@@ -89,7 +91,7 @@ class Api(Construct):
         factory = FunctionFactory(Construct(self, "Functions"), function_settings)
         self.functions: dict[str, lambda_.Function] = {}
         for interface in interfaces:
-            fn = factory.create(interface)
+            fn = factory.create(interface, secrets=interface_secrets.get(interface.if_id))
             self.functions[interface.if_id] = fn
             integration = integrations.HttpLambdaIntegration(
                 f"{interface.if_id}-Integration",

@@ -9,8 +9,6 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.nag import acknowledge
-
 DB_NAME = "waterrev"
 DB_PORT = 5432
 DB_ADMIN_USER = "waterrev_admin"
@@ -33,6 +31,7 @@ class Data(Construct):
         self.lambda_sg = self._security_group("LambdaSg", "Lambda functions: out to the proxy and endpoints")
         proxy_sg = self._security_group("ProxySg", "RDS Proxy: in from functions, out to the cluster")
         db_sg = self._security_group("DbSg", "Aurora cluster: in from the proxy and secret rotation")
+        rotation_sg = self._security_group("RotationSg", "Secret rotation: out to the cluster and endpoint")
         endpoint_sg = self._security_group("EndpointSg", "Secrets Manager endpoint: in over HTTPS")
 
         self.secrets_endpoint = self.vpc.add_interface_endpoint(
@@ -42,7 +41,12 @@ class Data(Construct):
             security_groups=[endpoint_sg],
             open=False,
         )
-        self.secrets_endpoint.connections.allow_default_port_from(self.lambda_sg, "functions read the DB secret")
+        self.secrets_endpoint.connections.allow_default_port_from(
+            self.lambda_sg, "functions read the DB secret"
+        )
+        self.secrets_endpoint.connections.allow_default_port_from(
+            rotation_sg, "rotation updates the DB secret"
+        )
 
         self.cluster = self._cluster(env_name, db_sg)
         self.secret: secretsmanager.ISecret = self._required_secret()
@@ -50,6 +54,7 @@ class Data(Construct):
             automatically_after=Duration.days(30),
             vpc_subnets=self.subnets,
             endpoint=self.secrets_endpoint,
+            security_group=rotation_sg,
         )
 
         self.proxy = self.cluster.add_proxy(
@@ -63,7 +68,6 @@ class Data(Construct):
             iam_auth=False,
             idle_client_timeout=Duration.minutes(15),
         )
-        self.cluster.connections.allow_default_port_from(proxy_sg, "proxy to cluster")
         proxy_sg.connections.allow_from(self.lambda_sg, ec2.Port.tcp(DB_PORT), "functions to proxy")
 
     @property
@@ -78,7 +82,9 @@ class Data(Construct):
             max_azs=2,
             nat_gateways=0,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22)
+                ec2.SubnetConfiguration(
+                    name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
+                )
             ],
         )
         # Rejected flows only: the record that matters when a security group blocks a path,
@@ -109,7 +115,9 @@ class Data(Construct):
         cluster = rds.DatabaseCluster(
             self,
             "Cluster",
-            engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_16_11),
+            engine=rds.DatabaseClusterEngine.aurora_postgres(
+                version=rds.AuroraPostgresEngineVersion.VER_16_11
+            ),
             cluster_identifier=cluster_identifier,
             default_database_name=DB_NAME,
             credentials=rds.Credentials.from_generated_secret(DB_ADMIN_USER),
@@ -130,13 +138,6 @@ class Data(Construct):
             removal_policy=RemovalPolicy.SNAPSHOT,
         )
         cluster.node.add_dependency(postgres_logs)
-        acknowledge(
-            cluster,
-            "AwsSolutions-RDS11",
-            "PostgreSQL keeps its standard port 5432: the cluster has no public address, sits in isolated "
-            "subnets and its security group admits only the RDS Proxy and the rotation function, so a "
-            "non-standard port would add no protection.",
-        )
         return cluster
 
     def _required_secret(self) -> secretsmanager.ISecret:

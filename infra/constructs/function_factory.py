@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.assets import PYTHON_VERSION, SourcePaths
-from infra.nag import LAMBDA_BASIC_EXECUTION, LAMBDA_VPC_ACCESS, acknowledge
+from infra.assets import CODE_EXCLUDE, PYTHON_VERSION, SourcePaths
+from infra.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.handler"
 INTERFACE_ID_ENV = "WATERREV_INTERFACE_ID"
+
+# What AWSLambdaVPCAccessExecutionRole grants besides logs.
+_VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
 
 
 class RouteSpec(Protocol):
@@ -69,11 +80,17 @@ class FunctionFactory:
         self._scope = scope
         self._settings = settings
 
-    def create(self, interface: InterfaceSpec) -> lambda_.Function:
+    def create(
+        self, interface: InterfaceSpec, *, secrets: Mapping[str, secretsmanager.ISecret] | None = None
+    ) -> lambda_.Function:
+        """The function of a built interface; `secrets` maps extra env vars to secrets it may read."""
         if interface.function is None:
             raise ValueError(f"{interface.if_id} is not built yet: it has no function folder")
         s = self._settings
-        log_group = logs.LogGroup(self._scope, f"{interface.if_id}-Logs", retention=logs.RetentionDays.ONE_MONTH)
+        log_group = logs.LogGroup(
+            self._scope, f"{interface.if_id}-Logs", retention=logs.RetentionDays.ONE_MONTH
+        )
+        role = self._role(interface.if_id, log_group)
         fn = lambda_.Function(
             self._scope,
             interface.if_id,
@@ -81,7 +98,10 @@ class FunctionFactory:
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
-            code=lambda_.Code.from_asset(str(s.paths.function_code(interface.function))),
+            role=role,
+            code=lambda_.Code.from_asset(
+                str(s.paths.function_code(interface.function)), exclude=list(CODE_EXCLUDE)
+            ),
             layers=list(s.layers),
             timeout=Duration.seconds(interface.timeout_s),
             memory_size=interface.memory_mb,
@@ -96,37 +116,39 @@ class FunctionFactory:
                 "WATERREV_DB_NAME": s.db_name,
                 "POWERTOOLS_SERVICE_NAME": interface.function,
                 "POWERTOOLS_LOG_LEVEL": s.log_level,
+                **{env: secret.secret_arn for env, secret in (secrets or {}).items()},
             },
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             tracing=lambda_.Tracing.ACTIVE,
         )
-        s.db_secret.grant_read(fn)
-        self._acknowledge(fn)
-        return fn
-
-    @staticmethod
-    def _acknowledge(fn: lambda_.Function) -> None:
-        acknowledge(
-            fn,
-            f"AwsSolutions-IAM4[{LAMBDA_BASIC_EXECUTION}]",
-            "AWSLambdaBasicExecutionRole only allows writing the function's own CloudWatch logs.",
-        )
-        acknowledge(
-            fn,
-            f"AwsSolutions-IAM4[{LAMBDA_VPC_ACCESS}]",
-            "AWSLambdaVPCAccessExecutionRole is the AWS-maintained set of ENI permissions a function "
-            "needs to run in the VPC next to RDS Proxy.",
-        )
-        acknowledge(
-            fn,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) uses Resource '*': "
-            "those actions support no resource-level permissions.",
-        )
+        # Lambda checks the ENI permissions when it creates a VPC function: the policy must exist first.
+        fn.node.add_dependency(role)
+        for secret in (s.db_secret, *(secrets or {}).values()):
+            secret.grant_read(fn)
         acknowledge(
             fn,
             "AwsSolutions-L1",
             f"Pinned to Python {PYTHON_VERSION}: the dependencies layer is built with pip for that "
             "interpreter (per-version wheels), and moving runtimes is a deliberate, tested change.",
         )
+        return fn
+
+    def _role(self, if_id: str, log_group: logs.ILogGroup) -> iam.Role:
+        """An execution role instead of the AWS managed ones, so logs go to this function's group only."""
+        role = iam.Role(
+            self._scope,
+            f"{if_id}-Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{if_id} execution role",
+        )
+        log_group.grant_write(role)
+        role.add_to_policy(iam.PolicyStatement(actions=list(_VPC_ENI_ACTIONS), resources=["*"]))
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Resource '*' is limited to the EC2 network-interface actions Lambda needs to attach the "
+            "function to the VPC (the set in AWSLambdaVPCAccessExecutionRole) and to X-Ray "
+            "PutTraceSegments/PutTelemetryRecords; none of them supports resource-level permissions.",
+        )
+        return role

@@ -1,0 +1,183 @@
+"""The catalog drives the API: one function per built interface, one route per catalog route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.assets import PYTHON_VERSION
+from infra.constructs.api import THROTTLE_BURST, THROTTLE_RATE_PER_S
+from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME
+from infra.constructs.secrets import CHANNEL_LOGIN_ENV, CHANNEL_LOGIN_INTERFACES
+from waterrev import catalog
+
+pytestmark = pytest.mark.infra
+
+Resources = dict[str, dict[str, Any]]
+
+
+def interface_functions(template: Template) -> dict[str, str]:
+    """Interface id -> logical id of its Lambda function."""
+    functions: Resources = template.find_resources("AWS::Lambda::Function")
+    return {
+        props["Environment"]["Variables"][INTERFACE_ID_ENV]: logical_id
+        for logical_id, resource in functions.items()
+        if INTERFACE_ID_ENV in (props := resource["Properties"]).get("Environment", {}).get("Variables", {})
+    }
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def logical_id_of(template: Template, resource_type: str, prefix: str) -> str:
+    (logical_id,) = (k for k in template.find_resources(resource_type) if k.startswith(prefix))
+    return logical_id
+
+
+def test_given_the_catalog_then_each_built_interface_has_exactly_one_function(template: Template) -> None:
+    functions: Resources = template.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"Environment": {"Variables": {INTERFACE_ID_ENV: Match.any_value()}}}},
+    )
+    ids = [r["Properties"]["Environment"]["Variables"][INTERFACE_ID_ENV] for r in functions.values()]
+
+    assert sorted(ids) == sorted(i.if_id for i in catalog.built())
+    assert not {i.if_id for i in catalog.CATALOG if not i.built} & set(ids)
+
+
+def test_given_a_function_then_it_has_the_factory_shape(template: Template) -> None:
+    layer_refs = [
+        {"Ref": logical_id_of(template, "AWS::Lambda::LayerVersion", p)} for p in ("LayersCore", "LayersDeps")
+    ]
+    vpc_subnets = sorted(template.find_resources("AWS::EC2::Subnet"))
+    lambda_sg = logical_id_of(template, "AWS::EC2::SecurityGroup", "DataLambdaSg")
+    functions: Resources = template.find_resources("AWS::Lambda::Function")
+
+    for if_id, logical_id in interface_functions(template).items():
+        interface = catalog.by_id(if_id)
+        props = functions[logical_id]["Properties"]
+        assert props["Runtime"] == RUNTIME.name == f"python{PYTHON_VERSION}"
+        assert props["Architectures"] == ["arm64"]
+        assert props["Handler"] == "handler.handler"
+        assert props["Layers"] == layer_refs
+        assert props["Timeout"] == interface.timeout_s
+        assert props["MemorySize"] == interface.memory_mb
+        assert sorted(s["Ref"] for s in props["VpcConfig"]["SubnetIds"]) == vpc_subnets
+        assert props["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [lambda_sg, "GroupId"]}]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["LoggingConfig"]["LogFormat"] == "JSON"
+        assert "ReservedConcurrentExecutions" not in props
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == interface.function
+        assert {
+            "WATERREV_ENV",
+            "WATERREV_DB_SECRET_ARN",
+            "WATERREV_DB_HOST",
+            "WATERREV_DB_NAME",
+            "POWERTOOLS_LOG_LEVEL",
+        } <= env.keys()
+
+
+def test_given_a_function_then_its_log_group_has_a_retention(template: Template) -> None:
+    functions: Resources = template.find_resources("AWS::Lambda::Function")
+    log_groups: Resources = template.find_resources("AWS::Logs::LogGroup")
+
+    for logical_id in interface_functions(template).values():
+        log_group = functions[logical_id]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert log_groups[log_group]["Properties"]["RetentionInDays"] > 0
+
+
+def test_given_the_catalog_then_each_route_is_one_api_route_to_its_interface_function(
+    template: Template,
+) -> None:
+    routes: Resources = template.find_resources("AWS::ApiGatewayV2::Route")
+    integrations: Resources = template.find_resources("AWS::ApiGatewayV2::Integration")
+    function_of = interface_functions(template)
+    expected = {r.route_key: i.if_id for i in catalog.built() for r in i.routes}
+
+    route_keys = [r["Properties"]["RouteKey"] for r in routes.values()]
+    assert sorted(route_keys) == sorted(expected)
+    for route in routes.values():
+        prefix, integration_ref = route["Properties"]["Target"]["Fn::Join"][1]
+        assert prefix == "integrations/"
+        integration = integrations[integration_ref["Ref"]]["Properties"]
+        assert integration["IntegrationType"] == "AWS_PROXY"
+        assert integration["PayloadFormatVersion"] == "2.0"
+        wanted = function_of[expected[route["Properties"]["RouteKey"]]]
+        assert integration["IntegrationUri"] == {"Fn::GetAtt": [wanted, "Arn"]}
+
+
+def test_given_a_path_parameter_then_the_route_keeps_it_verbatim(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Route", {"RouteKey": "GET /admin-api/revenue/customer/{id}"}
+    )
+
+
+def test_given_the_stage_then_it_throttles_and_writes_access_logs(template: Template) -> None:
+    template.resource_count_is("AWS::ApiGatewayV2::Stage", 1)
+    template.has_resource_properties(
+        "AWS::ApiGatewayV2::Stage",
+        {
+            "StageName": "$default",
+            "AutoDeploy": True,
+            "DefaultRouteSettings": {
+                "ThrottlingRateLimit": THROTTLE_RATE_PER_S,
+                "ThrottlingBurstLimit": THROTTLE_BURST,
+            },
+            "AccessLogSettings": {
+                "DestinationArn": {"Fn::GetAtt": [Match.string_like_regexp("^ApiAccessLogs"), "Arn"]},
+                "Format": Match.string_like_regexp(r"\$context\.requestId"),
+            },
+        },
+    )
+
+
+def test_given_a_function_role_then_it_reads_the_db_secret_and_has_no_wildcard_action(
+    template: Template,
+) -> None:
+    functions: Resources = template.find_resources("AWS::Lambda::Function")
+    roles: Resources = template.find_resources("AWS::IAM::Role")
+    policies: Resources = template.find_resources("AWS::IAM::Policy")
+    secret = {
+        "Ref": logical_id_of(template, "AWS::SecretsManager::SecretTargetAttachment", "DataClusterSecret")
+    }
+
+    for logical_id in interface_functions(template).values():
+        role = functions[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert "ManagedPolicyArns" not in roles[role]["Properties"]
+        statements = [
+            statement
+            for policy in policies.values()
+            if {"Ref": role} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        actions = [a for s in statements for a in as_list(s["Action"])]
+        assert not [a for a in actions if "*" in a]
+        assert any(
+            "secretsmanager:GetSecretValue" in as_list(s["Action"]) and secret in as_list(s["Resource"])
+            for s in statements
+        )
+
+
+def test_given_the_channel_login_secret_then_only_its_interface_function_may_read_it(
+    template: Template,
+) -> None:
+    functions: Resources = template.find_resources("AWS::Lambda::Function")
+    policies: Resources = template.find_resources("AWS::IAM::Policy")
+    secret = {"Ref": logical_id_of(template, "AWS::SecretsManager::Secret", "SecretsChannelLogin")}
+
+    readers = {
+        policy["Properties"]["Roles"][0]["Ref"]
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if secret in as_list(statement["Resource"])
+    }
+    for if_id, logical_id in interface_functions(template).items():
+        props = functions[logical_id]["Properties"]
+        role = props["Role"]["Fn::GetAtt"][0]
+        has_env = props["Environment"]["Variables"].get(CHANNEL_LOGIN_ENV) == secret
+        expected = if_id in CHANNEL_LOGIN_INTERFACES
+        assert (has_env, role in readers) == (expected, expected), if_id
