@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import traceback
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from waterrev.context import Principal, RequestContext, UserType
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.logs import get_logger
+from waterrev.masking import mask_text
 from waterrev.security import load_principal
 
 _decimal_json = functools.partial(json.loads, parse_float=Decimal)
@@ -33,6 +35,7 @@ def new_app() -> APIGatewayHttpResolver:
 
     @app.exception_handler(AppError)
     def _app_error(exc: AppError) -> Response:
+        get_logger().info("rejected", extra={"error_code": exc.error.code, "error": exc.msg})
         return respond(exc.error.http_status, envelope.fail(exc.error.code, exc.msg, exc.data))
 
     @app.exception_handler(RequestValidationError)
@@ -43,7 +46,22 @@ def new_app() -> APIGatewayHttpResolver:
     def _not_found(_: Exception) -> Response:
         return error_response(AppError(ErrorCode.NOT_FOUND))
 
+    @app.exception_handler(Exception)
+    def _unhandled(exc: Exception) -> Response:
+        # Handled here so the resolver does not log the raw exception text itself (unmasked).
+        ctx = app.context.get("ctx")
+        return internal_error(exc, ctx.request_id if isinstance(ctx, RequestContext) else "-")
+
     return app
+
+
+def internal_error(exc: Exception, request_id: str) -> Response:
+    """Log an unexpected failure with its trace masked (exception texts quote parameters) and answer 500."""
+    trace = "".join(traceback.format_exception(exc))
+    get_logger().error(
+        "unhandled error", extra={"exception_name": type(exc).__name__, "exception": mask_text(trace)}
+    )
+    return respond(500, envelope.fail(ErrorCode.INTERNAL_ERROR.code, f"系统异常（请求号 {request_id}）"))
 
 
 def validation_message(errors: Any) -> str:
@@ -132,10 +150,8 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any
         except AppError as exc:
             logger.info("rejected", extra={"error_code": exc.error.code, "error": exc.msg})
             return _as_lambda(error_response(exc))
-        except Exception:
-            logger.exception("unhandled error")
-            body = envelope.fail(ErrorCode.INTERNAL_ERROR.code, f"系统异常（请求号 {request_id}）")
-            return _as_lambda(respond(500, body))
+        except Exception as exc:
+            return _as_lambda(internal_error(exc, request_id))
         finally:
             app.clear_context()
 

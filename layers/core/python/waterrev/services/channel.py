@@ -266,6 +266,16 @@ def _bind(
     if existing is not None and existing["status"] == "BOUND":
         if default_flag and not existing["is_default"]:
             _set_default(uow, ctx, existing["id"])
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="SET_DEFAULT",
+                object_type="biz_cust_app_binds",
+                object_id=existing["id"],
+                before={"isDefault": False},
+                after={"isDefault": True},
+            )
         return _reply(uow, existing["id"], "已绑定")
     _bindable_customer(uow, cust_id)
     account = uow.one(
@@ -326,6 +336,17 @@ def _unbind(uow: UnitOfWork, ctx: RequestContext, existing: dict[str, Any]) -> d
         )
         if successor is not None:
             _set_default(uow, ctx, successor)
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="SET_DEFAULT",
+                object_type="biz_cust_app_binds",
+                object_id=successor,
+                before={"isDefault": False},
+                after={"isDefault": True},
+                remark=f"默认绑定 {existing['id']} 解绑后顺延",
+            )
     audit.record(
         uow,
         ctx,

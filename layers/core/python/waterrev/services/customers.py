@@ -479,7 +479,8 @@ def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
 
 def change_status(ctx: RequestContext, cmd: StatusChange) -> dict[str, Any]:
     with UnitOfWork() as uow:
-        cust = _lock_customer(uow, ctx, cmd.id, allow_stopped=True)
+        # A stopped customer can only be reactivated; anything else is blocked (seed: 1_002_001_001).
+        cust = _lock_customer(uow, ctx, cmd.id, allow_stopped=cmd.status == "NORMAL")
         result: dict[str, Any] = {"id": cmd.id, "status": cust["status"]}
         if cmd.status is not None and cmd.status != cust["status"]:
             uow.execute(
