@@ -12,10 +12,11 @@ import json
 import traceback
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from waterrev import catalog, envelope
 from waterrev.context import Principal, RequestContext, UserType
@@ -26,6 +27,7 @@ from waterrev.masking import mask_text
 from waterrev.security import load_principal
 
 _decimal_json = functools.partial(json.loads, parse_float=Decimal)
+M = TypeVar("M", bound=BaseModel)
 
 
 def new_app() -> APIGatewayHttpResolver:
@@ -72,6 +74,14 @@ def validation_message(errors: Any) -> str:
     return "请求参数不正确：" + "; ".join(parts)
 
 
+def parse_body(model: type[M], raw: str) -> M:
+    """Validate a raw body against a model (routes that must read the raw body, e.g. webhooks)."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise AppError(ErrorCode.BAD_REQUEST, validation_message(exc.errors()).split("：", 1)[1]) from exc
+
+
 def respond(status: int, body: dict[str, Any]) -> Response:
     return Response(status_code=status, content_type="application/json", body=envelope.dumps(body))
 
@@ -104,8 +114,8 @@ def _bearer(headers: dict[str, str]) -> str | None:
 
 def authenticate(route: catalog.Route, headers: dict[str, str]) -> Principal | None:
     """The caller's principal, or an AppError (401/403). PUBLIC routes need no principal."""
-    if route.caller is catalog.Caller.PUBLIC:
-        return None
+    if route.caller in (catalog.Caller.PUBLIC, catalog.Caller.WEBHOOK):
+        return None  # webhooks verify their signature on the raw body in the route itself
     token = _bearer(headers)
     if token is None:
         raise AppError(ErrorCode.UNAUTHORIZED)

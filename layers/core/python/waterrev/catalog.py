@@ -44,7 +44,7 @@ class Interface:
         return self.function is not None
 
 
-A, C, P = Caller.ADMIN, Caller.CUSTOMER, Caller.PUBLIC
+A, C, P, W = Caller.ADMIN, Caller.CUSTOMER, Caller.PUBLIC, Caller.WEBHOOK
 
 CATALOG: tuple[Interface, ...] = (
     Interface(
@@ -115,9 +115,47 @@ CATALOG: tuple[Interface, ...] = (
         "cs_bill_history",
         (Route("GET", "/app-api/customer/bill/history", C),),
     ),
+    Interface(
+        "IF-REV-003",
+        "抄表任务下发接口",
+        "rev_meter_read_task",
+        (
+            Route("POST", "/admin-api/revenue/meter-book/save", A, "revenue:meter-read:task"),
+            Route("POST", "/admin-api/revenue/meter-read/generate", A, "revenue:meter-read:task"),
+        ),
+    ),
+    Interface(
+        "IF-REV-004",
+        "抄表数据提交接口",
+        "rev_reading_submit",
+        (
+            Route("POST", "/admin-api/revenue/reading-data/create", A, "revenue:reading:create"),
+            Route("POST", "/admin-api/revenue/reading-data/estimate", A, "revenue:reading:create"),
+            Route("POST", "/admin-api/revenue/reading-data/review", A, "revenue:reading:review"),
+        ),
+    ),
+    Interface(
+        "IF-REV-012",
+        "业务参数配置接口",
+        "rev_parameter_config",
+        (
+            Route("GET", "/admin-api/revenue/parameter/config", A, "revenue:parameter:query"),
+            Route("POST", "/admin-api/revenue/parameter/config", A, "revenue:parameter:update"),
+        ),
+    ),
+    Interface(
+        "IF-METER-004",
+        "集抄数据接收接口",
+        "meter_iot_reading",
+        (Route("POST", "/admin-api/meter/iot/reading/receive", A, "meter:iot:receive"),),
+    ),
+    Interface(
+        "IF-EXT-009",
+        "集抄数据接入接口",
+        "ext_iot_push",
+        (Route("POST", "/open-api/iot/reading/push", W),),
+    ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
-    Interface("IF-REV-003", "抄表任务下发接口", None),
-    Interface("IF-REV-004", "抄表数据提交接口", None),
     Interface("IF-REV-005", "账单生成接口", None),
     Interface("IF-REV-006", "缴费处理接口", None),
     Interface("IF-REV-007", "账务调整接口", None),
@@ -125,7 +163,6 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-REV-009", "发票结果查询接口", None),
     Interface("IF-REV-010", "统计查询接口", None),
     Interface("IF-REV-011", "银行代收协同接口", None),
-    Interface("IF-REV-012", "业务参数配置接口", None),
     Interface("IF-REV-013", "催缴任务生成与结果承接接口", None),
     Interface("IF-CS-003", "在线支付下单接口", None),
     Interface("IF-CS-004", "电子发票消费接口", None),
@@ -135,7 +172,6 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-METER-001", "水表档案查询接口", None),
     Interface("IF-METER-002", "表务工单处理接口", None),
     Interface("IF-METER-003", "库存出入库接口", None),
-    Interface("IF-METER-004", "集抄数据接收接口", None),
     Interface("IF-INST-001", "报装申请提交接口", None),
     Interface("IF-INST-002", "踏勘结果回填接口", None),
     Interface("IF-INST-003", "合同签署发起接口", None),
@@ -149,7 +185,6 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-EXT-006", "发票开具协同接口", None),
     Interface("IF-EXT-007", "发票结果回写接口", None),
     Interface("IF-EXT-008", "消息触达接口", None),
-    Interface("IF-EXT-009", "集抄数据接入接口", None),
 )
 
 

@@ -47,87 +47,119 @@ DICTS = {
 
 
 def load(months: int = 12) -> bool:
-    """Load the demo set unless it is there; return True if it was loaded now."""
+    """Load the stages of the demo set not loaded yet; return True if anything was loaded now."""
     with UnitOfWork() as uow:
         uow.execute("SELECT pg_advisory_xact_lock(20021002)")
-        if uow.scalar("SELECT 1 FROM biz_parameter_settings WHERE config_code = :c", {"c": MARKER}):
-            return False
-        root = uow.scalar(
-            "INSERT INTO system_dept (name, parent_id, tree_path) VALUES ('福建水务集团', 0, '') RETURNING id"
-        )
-        uow.execute("UPDATE system_dept SET tree_path = '/' || id || '/' WHERE id = :id", {"id": root})
-        depts = {}
-        for name in ("鼓楼营业所", "台江营业所"):
-            dept = uow.scalar(
-                "INSERT INTO system_dept (name, parent_id, tree_path) SELECT :n, id,"
-                " tree_path FROM system_dept WHERE id = :p RETURNING id",
-                {"n": name, "p": root},
-            )
-            uow.execute(
-                "UPDATE system_dept SET tree_path = tree_path || id || '/' WHERE id = :id", {"id": dept}
-            )
-            depts[name] = dept
-        menu_root = uow.scalar(
-            "INSERT INTO system_menu (name, type, path) VALUES ('营收管理', 1, '/revenue') RETURNING id"
-        )
-        customer_menu = uow.scalar(
-            "INSERT INTO system_menu (name, permission, type, parent_id, path) VALUES"
-            " ('客户资料', 'revenue:customer:query', 2, :p, 'customer') RETURNING id",
-            {"p": menu_root},
-        )
-        menu_ids = [menu_root, customer_menu] + [
+        loaded = int(
             uow.scalar(
-                "INSERT INTO system_menu (name, permission, type, parent_id) VALUES (:n, :perm, 3, :p)"
-                " RETURNING id",
-                {"n": n, "perm": perm, "p": customer_menu},
+                "SELECT config_value FROM biz_parameter_settings WHERE config_code = :c", {"c": MARKER}
             )
-            for n, perm in PERMISSIONS
-        ]
-        admin_role = uow.scalar(
-            "INSERT INTO system_role (code, name, data_scope) VALUES"
-            " ('super_admin', '超级管理员', 'ALL') RETURNING id"
+            or 0
         )
-        clerk_role = uow.scalar(
-            "INSERT INTO system_role (code, name, data_scope) VALUES"
-            " ('counter_clerk', '营业所收费员', 'DEPT_AND_CHILD') RETURNING id"
-        )
-        for role in (admin_role, clerk_role):
-            for menu in menu_ids:
-                uow.execute("INSERT INTO system_role_menu VALUES (:r, :m)", {"r": role, "m": menu})
-        for username, password, nickname, dept, role in (
-            ("admin", "admin123", "系统管理员", root, admin_role),
-            ("gulou", "gulou123", "鼓楼收费员", depts["鼓楼营业所"], clerk_role),
-            ("taijiang", "taijiang123", "台江收费员", depts["台江营业所"], clerk_role),
-        ):
-            uid = uow.scalar(
-                "INSERT INTO system_users (username, password, nickname, dept_id) VALUES"
-                " (:u, :p, :n, :d) RETURNING id",
-                {"u": username, "p": hash_password(password), "n": nickname, "d": dept},
-            )
-            uow.execute("INSERT INTO system_user_role VALUES (:u, :r)", {"u": uid, "r": role})
-        for dict_type, (name, items) in DICTS.items():
-            uow.execute(
-                "INSERT INTO system_dict_type (name, type) VALUES (:n, :t)", {"n": name, "t": dict_type}
-            )
-            for sort, (label, value) in enumerate(items):
-                uow.execute(
-                    "INSERT INTO system_dict_data (dict_type, label, value, sort) VALUES (:t, :l, :v, :s)",
-                    {"t": dict_type, "l": label, "v": value, "s": sort},
-                )
-        for code, value in (("revenue.charge.due-days", "15"), ("cs.verify-code.ttl-minutes", "5")):
-            uow.execute(
-                "INSERT INTO biz_parameter_settings (config_type, config_code, config_value)"
-                " VALUES ('RULE', :c, :v)",
-                {"c": code, "v": value},
-            )
-        _customers(uow, depts, months)
+        stages = ((1, _foundation), (2, _metering))
+        for number, stage in stages:
+            if number > loaded:
+                stage(uow, months)
+        _grant_permissions(uow)
         uow.execute(
             "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, visible)"
-            " VALUES ('RULE', :c, '1', false)",
-            {"c": MARKER},
+            " VALUES ('RULE', :c, :v, false) ON CONFLICT (config_code, config_version) DO UPDATE SET config_value = :v",
+            {"c": MARKER, "v": str(len(stages))},
         )
         uow.commit()
-    return True
+    return loaded < len(stages)
+
+
+def _grant_permissions(uow: UnitOfWork) -> None:
+    """Every permission in the catalog exists as a button; the demo roles hold what they need."""
+    from waterrev import catalog
+
+    parent = uow.scalar("SELECT id FROM system_menu WHERE name = '营收管理' AND parent_id = 0")
+    for interface in catalog.built():
+        for route in interface.routes:
+            exists = uow.scalar("SELECT 1 FROM system_menu WHERE permission = :p", {"p": route.permission})
+            if route.permission and not exists:
+                uow.execute(
+                    "INSERT INTO system_menu (name, permission, type, parent_id) VALUES (:n, :p, 3, :parent)",
+                    {"n": route.permission, "p": route.permission, "parent": parent},
+                )
+    uow.execute(
+        "INSERT INTO system_role_menu SELECT r.id, m.id FROM system_role r, system_menu m"
+        " WHERE r.code = 'super_admin' ON CONFLICT DO NOTHING"
+    )
+    uow.execute(
+        "INSERT INTO system_role_menu SELECT r.id, m.id FROM system_role r, system_menu m"
+        " WHERE r.code = 'counter_clerk' AND (m.permission LIKE 'revenue:customer:%'"
+        " OR m.permission LIKE 'revenue:reading:%') ON CONFLICT DO NOTHING"
+    )
+
+
+def _foundation(uow: UnitOfWork, months: int) -> None:
+    root = uow.scalar(
+        "INSERT INTO system_dept (name, parent_id, tree_path) VALUES ('福建水务集团', 0, '') RETURNING id"
+    )
+    uow.execute("UPDATE system_dept SET tree_path = '/' || id || '/' WHERE id = :id", {"id": root})
+    depts = {}
+    for name in ("鼓楼营业所", "台江营业所"):
+        dept = uow.scalar(
+            "INSERT INTO system_dept (name, parent_id, tree_path) SELECT :n, id,"
+            " tree_path FROM system_dept WHERE id = :p RETURNING id",
+            {"n": name, "p": root},
+        )
+        uow.execute("UPDATE system_dept SET tree_path = tree_path || id || '/' WHERE id = :id", {"id": dept})
+        depts[name] = dept
+    menu_root = uow.scalar(
+        "INSERT INTO system_menu (name, type, path) VALUES ('营收管理', 1, '/revenue') RETURNING id"
+    )
+    customer_menu = uow.scalar(
+        "INSERT INTO system_menu (name, permission, type, parent_id, path) VALUES"
+        " ('客户资料', 'revenue:customer:query', 2, :p, 'customer') RETURNING id",
+        {"p": menu_root},
+    )
+    menu_ids = [menu_root, customer_menu] + [
+        uow.scalar(
+            "INSERT INTO system_menu (name, permission, type, parent_id) VALUES (:n, :perm, 3, :p)"
+            " RETURNING id",
+            {"n": n, "perm": perm, "p": customer_menu},
+        )
+        for n, perm in PERMISSIONS
+    ]
+    admin_role = uow.scalar(
+        "INSERT INTO system_role (code, name, data_scope) VALUES"
+        " ('super_admin', '超级管理员', 'ALL') RETURNING id"
+    )
+    clerk_role = uow.scalar(
+        "INSERT INTO system_role (code, name, data_scope) VALUES"
+        " ('counter_clerk', '营业所收费员', 'DEPT_AND_CHILD') RETURNING id"
+    )
+    for role in (admin_role, clerk_role):
+        for menu in menu_ids:
+            uow.execute("INSERT INTO system_role_menu VALUES (:r, :m)", {"r": role, "m": menu})
+    for username, password, nickname, dept, role in (
+        ("admin", "admin123", "系统管理员", root, admin_role),
+        ("gulou", "gulou123", "鼓楼收费员", depts["鼓楼营业所"], clerk_role),
+        ("taijiang", "taijiang123", "台江收费员", depts["台江营业所"], clerk_role),
+    ):
+        uid = uow.scalar(
+            "INSERT INTO system_users (username, password, nickname, dept_id) VALUES"
+            " (:u, :p, :n, :d) RETURNING id",
+            {"u": username, "p": hash_password(password), "n": nickname, "d": dept},
+        )
+        uow.execute("INSERT INTO system_user_role VALUES (:u, :r)", {"u": uid, "r": role})
+    for dict_type, (name, items) in DICTS.items():
+        uow.execute("INSERT INTO system_dict_type (name, type) VALUES (:n, :t)", {"n": name, "t": dict_type})
+        for sort, (label, value) in enumerate(items):
+            uow.execute(
+                "INSERT INTO system_dict_data (dict_type, label, value, sort) VALUES (:t, :l, :v, :s)",
+                {"t": dict_type, "l": label, "v": value, "s": sort},
+            )
+    for code, value in (("revenue.charge.due-days", "15"), ("cs.verify-code.ttl-minutes", "5")):
+        uow.execute(
+            "INSERT INTO biz_parameter_settings (config_type, config_code, config_value)"
+            " VALUES ('RULE', :c, :v)",
+            {"c": code, "v": value},
+        )
+    _customers(uow, depts, months)
 
 
 def _customers(uow: UnitOfWork, depts: dict[str, int], months: int) -> None:
@@ -204,4 +236,67 @@ def _customers(uow: UnitOfWork, depts: dict[str, int], months: int) -> None:
             )
         uow.execute(
             "UPDATE biz_account SET arrears_amount = :a WHERE id = :id", {"a": arrears, "id": account}
+        )
+
+
+RESIDENT_PRICE = {
+    "name": "居民生活用水（年度阶梯）",
+    "tierMode": "ANNUAL",
+    "basePopulation": 4,
+    "tiers": [
+        {"tierNo": 1, "upperBound": "216", "populationStep": "54"},
+        {"tierNo": 2, "upperBound": "300", "populationStep": "75"},
+        {"tierNo": 3},
+    ],
+    "components": [
+        {"code": "WATER_FEE", "name": "水费", "taxRate": "0.09", "prices": ["2.15", "3.23", "6.45"]},
+        {"code": "SEWAGE_FEE", "name": "污水处理费", "taxRate": "0", "prices": ["1.00", "1.00", "1.00"]},
+        {"code": "RESOURCE_FEE", "name": "水资源费", "taxRate": "0", "prices": ["0.10", "0.10", "0.10"]},
+    ],
+}
+NON_RESIDENT_PRICE = {
+    "name": "非居民用水（月度阶梯）",
+    "tierMode": "MONTHLY",
+    "basePopulation": 1,
+    "tiers": [{"tierNo": 1, "upperBound": "500"}, {"tierNo": 2}],
+    "components": [
+        {"code": "WATER_FEE", "name": "水费", "taxRate": "0.09", "prices": ["3.10", "4.65"]},
+        {"code": "SEWAGE_FEE", "name": "污水处理费", "taxRate": "0", "prices": ["1.40", "1.40"]},
+        {"code": "RESOURCE_FEE", "name": "水资源费", "taxRate": "0", "prices": ["0.10", "0.10"]},
+    ],
+}
+
+
+def _metering(uow: UnitOfWork, months: int) -> None:
+    """Stage 2: active price templates for both customer families and a monthly meter book per dept."""
+    from waterrev.schemas.pricing import PriceTemplateSpec
+    from waterrev.services.pricing import write_template_body
+
+    for code, document in (("RESIDENT", RESIDENT_PRICE), ("NON_RESIDENT", NON_RESIDENT_PRICE)):
+        spec = PriceTemplateSpec.model_validate(document)
+        template = uow.scalar(
+            "INSERT INTO biz_price_template (code, name, version, tier_mode, base_population, status,"
+            " effective_date) VALUES (:c, :n, 1, :m, :b, 'ACTIVE', '2020-01-01') RETURNING id",
+            {"c": code, "n": spec.name, "m": spec.tier_mode, "b": spec.base_population},
+        )
+        write_template_body(uow, template, spec)
+    uow.execute(
+        "INSERT INTO biz_parameter_settings (config_type, config_code, config_value)"
+        " VALUES ('RULE', 'revenue.reading.warn-ratio', '3') ON CONFLICT DO NOTHING"
+    )
+    for dept in uow.all("SELECT id, name FROM system_dept WHERE parent_id <> 0 ORDER BY id"):
+        book = uow.scalar(
+            "INSERT INTO biz_meter_book (code, name, area_code, dept_id, read_cycle)"
+            " VALUES (:c, :n, :a, :d, 'MONTHLY') RETURNING id",
+            {
+                "c": f"BK-{dept['id']:03d}-01",
+                "n": f"{dept['name']}一册",
+                "a": f"AREA-{dept['id']:03d}",
+                "d": dept["id"],
+            },
+        )
+        uow.execute(
+            "UPDATE biz_meter m SET book_id = :b FROM biz_cust_meter cm JOIN biz_cust c ON c.id = cm.cust_id"
+            " WHERE cm.meter_id = m.id AND cm.status = 'ACTIVE' AND c.dept_id = :d",
+            {"b": book, "d": dept["id"]},
         )

@@ -13,9 +13,11 @@ SUCCESS_MSG = "success"
 
 
 def jsonable(value: Any) -> Any:
-    """Money as strings with two places (never floats); times in the seed's form."""
+    """Decimals as strings (at least two places, never floats); times in the seed's form."""
     if isinstance(value, Decimal):
-        return fmt(value)
+        # Money has two places; unit prices and tax rates keep their four. Never round here.
+        exponent = value.as_tuple().exponent
+        return fmt(value) if isinstance(exponent, int) and exponent > -2 else format(value, "f")
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):

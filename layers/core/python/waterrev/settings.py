@@ -26,6 +26,9 @@ class Settings(BaseModel):
     channel_login_secret: str | None = None
     channel_login_secret_arn: str | None = None
     channel_login_window_s: int = 300
+    # Webhook keys of outside platforms: JSON {"IOT": {"key-1": "secret"}}; from Secrets Manager in
+    # the cloud (injected at deploy), from the environment locally.
+    webhook_keys: str | None = None
 
 
 _PREFIX = "WATERREV_"

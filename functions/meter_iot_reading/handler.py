@@ -1,0 +1,16 @@
+"""IF-METER-004 集抄数据接收接口: readings, device status and alarms, one result per reading."""
+
+from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.envelope import ok
+from waterrev.schemas.metering import IotBatch
+from waterrev.services import metering
+
+app = new_app()
+
+
+@app.post("/admin-api/meter/iot/reading/receive")
+def receive(body: IotBatch) -> dict:
+    return ok(metering.receive_iot(request_context(app), body))
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,624 @@
+"""Reading tasks (IF-REV-003), reading submission and validation (IF-REV-004), estimates,
+reviews, and IoT readings (IF-METER-004 / IF-EXT-009).
+
+Usage = current - last valid reading (biz_last_reading), plus what a meter change carried over,
+plus any negative carry left by a real reading that came in below an estimate. A reading below
+the last one is a rollover when the last was near the meter's maximum, is allowed by an approved
+review, trues up an estimate, and is otherwise refused (1_002_002_002) with a review opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from waterrev import audit
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.errors import AppError, ErrorCode
+from waterrev.schemas.metering import (
+    EstimateRequest,
+    IotBatch,
+    IotReading,
+    MeterBookSave,
+    ReadingSubmit,
+    ReviewRequest,
+    TaskGenerate,
+)
+
+MODULE = "REV-002"
+ZERO = Decimal("0.00")
+ROLLOVER_SHARE = Decimal("0.9")  # the last reading must be in the top 10% of the dial to roll over
+CYCLE_MONTHS = {
+    "MONTHLY": set(range(1, 13)),
+    "ODD_MONTH": {1, 3, 5, 7, 9, 11},
+    "EVEN_MONTH": {2, 4, 6, 8, 10, 12},
+    "QUARTERLY": {3, 6, 9, 12},
+}
+
+
+def warn_ratio(uow: UnitOfWork) -> Decimal:
+    value = uow.scalar(
+        "SELECT config_value FROM biz_parameter_settings WHERE config_code = 'revenue.reading.warn-ratio'"
+        " AND effect_status = 'ACTIVE' ORDER BY config_version DESC LIMIT 1"
+    )
+    return Decimal(value) if value else Decimal("3")
+
+
+# ----------------------------------------------------------------------------- books, tasks --
+def save_book(ctx: RequestContext, cmd: MeterBookSave) -> dict[str, Any]:
+    if not ctx.principal.sees_dept(cmd.dept_id):
+        raise AppError(ErrorCode.FORBIDDEN, f"deptId: 无营业所 {cmd.dept_id} 的数据权限")
+    with UnitOfWork() as uow:
+        book_id = uow.scalar(
+            "INSERT INTO biz_meter_book (code, name, area_code, dept_id, read_cycle, reader_id)"
+            " VALUES (:c, :n, :a, :d, :r, :u) ON CONFLICT (code) DO UPDATE SET name = :n, area_code = :a,"
+            " dept_id = :d, read_cycle = :r, reader_id = :u RETURNING id",
+            {
+                "c": cmd.code,
+                "n": cmd.name,
+                "a": cmd.area_code,
+                "d": cmd.dept_id,
+                "r": cmd.read_cycle,
+                "u": cmd.reader_id,
+            },
+        )
+        if cmd.meter_ids:
+            found = uow.scalar(
+                "SELECT count(*) FROM biz_meter WHERE id = ANY(CAST(:ids AS bigint[]))",
+                {"ids": cmd.meter_ids},
+            )
+            if found != len(set(cmd.meter_ids)):
+                raise AppError(ErrorCode.BAD_REQUEST, "meterIds: 含不存在的水表")
+            uow.execute(
+                "UPDATE biz_meter SET book_id = :b WHERE id = ANY(CAST(:ids AS bigint[]))",
+                {"b": book_id, "ids": cmd.meter_ids},
+            )
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation="BOOK_SAVE",
+            object_type="biz_meter_book",
+            object_id=book_id,
+            after=cmd.model_dump(by_alias=True, mode="json"),
+        )
+        count = uow.scalar("SELECT count(*) FROM biz_meter WHERE book_id = :b", {"b": book_id})
+        uow.commit()
+    return {"bookId": book_id, "code": cmd.code, "meterCount": count}
+
+
+def generate_tasks(ctx: RequestContext, cmd: TaskGenerate) -> dict[str, Any]:
+    """One biz_meter_read per active meter of the books, once per period."""
+    month = int(cmd.bill_period[5:])
+    scope = _scope(ctx)
+    with UnitOfWork() as uow:
+        books = uow.all(
+            "SELECT id, code, read_cycle FROM biz_meter_book b WHERE status = 'ACTIVE'"
+            " AND (id = ANY(CAST(:ids AS bigint[])) OR area_code = :area)"
+            " AND (CAST(:all_depts AS boolean) OR dept_id = ANY(CAST(:depts AS bigint[])))",
+            {"ids": cmd.book_ids, "area": cmd.area_code, **scope},
+        )
+        missing = set(cmd.book_ids) - {b["id"] for b in books}
+        if missing:
+            raise AppError(ErrorCode.NOT_FOUND, f"bookIds: 册本 {sorted(missing)} 不存在或无权限")
+        due = [b["id"] for b in books if month in CYCLE_MONTHS[b["read_cycle"]]]
+        skipped = [b["code"] for b in books if b["id"] not in due]
+        created = uow.all(
+            "INSERT INTO biz_meter_read (book_id, meter_id, cust_id, bill_period, reading_batch_no)"
+            " SELECT m.book_id, m.id, cm.cust_id, :p, :batch FROM biz_meter m"
+            " JOIN biz_cust_meter cm ON cm.meter_id = m.id AND cm.status = 'ACTIVE'"
+            " JOIN biz_cust c ON c.id = cm.cust_id AND c.status = 'NORMAL'"
+            " WHERE m.book_id = ANY(CAST(:books AS bigint[])) AND m.status = 'ACTIVE'"
+            " ON CONFLICT (meter_id, bill_period) DO NOTHING RETURNING id",
+            {"p": cmd.bill_period, "batch": cmd.reading_batch_no, "books": due},
+        )
+        existing = uow.scalar(
+            "SELECT count(*) FROM biz_meter_read r JOIN biz_meter m ON m.id = r.meter_id"
+            " WHERE r.bill_period = :p AND m.book_id = ANY(CAST(:books AS bigint[]))",
+            {"p": cmd.bill_period, "books": due},
+        )
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation="TASK_GENERATE",
+            object_type="biz_meter_book",
+            object_id=",".join(str(b) for b in due) or "-",
+            after={"billPeriod": cmd.bill_period, "created": len(created)},
+        )
+        uow.commit()
+    return {
+        "billPeriod": cmd.bill_period,
+        "createdCount": len(created),
+        "taskCount": existing,
+        "skippedBooks": skipped,
+        "meterReadIds": [r["id"] for r in created][:1000],
+    }
+
+
+def _scope(ctx: RequestContext) -> dict[str, Any]:
+    depts = ctx.principal.dept_ids
+    return {"all_depts": depts is None, "depts": sorted(depts or ())}
+
+
+# ----------------------------------------------------------------------------- readings -----
+def _last(uow: UnitOfWork, meter: dict[str, Any]) -> dict[str, Any]:
+    row = uow.one("SELECT * FROM biz_last_reading WHERE meter_id = :m FOR UPDATE", {"m": meter["id"]})
+    if row is None:
+        uow.execute(
+            "INSERT INTO biz_last_reading (meter_id, reading_value) VALUES (:m, :v) ON CONFLICT DO NOTHING",
+            {"m": meter["id"], "v": meter["initial_reading"]},
+        )
+        row = uow.one("SELECT * FROM biz_last_reading WHERE meter_id = :m FOR UPDATE", {"m": meter["id"]})
+    assert row is not None
+    return row
+
+
+def recent_average(uow: UnitOfWork, meter_id: int) -> Decimal | None:
+    """Average usage of the meter's last three valid, actually read periods (None if none)."""
+    value = uow.scalar(
+        "SELECT avg(usage_amount) FROM (SELECT usage_amount FROM biz_reading_data WHERE meter_id = :m"
+        " AND status IN ('VALID', 'BILLED') AND NOT estimated ORDER BY read_time DESC LIMIT 3) t",
+        {"m": meter_id},
+    )
+    return None if value is None else Decimal(value).quantize(Decimal("0.01"))
+
+
+class Outcome:
+    def __init__(
+        self,
+        usage: Decimal,
+        carry: Decimal,
+        rollover: bool = False,
+        note: str = "",
+        review_id: int | None = None,
+        change_ids: list[int] | None = None,
+    ) -> None:
+        self.usage, self.carry, self.rollover, self.note = usage, carry, rollover, note
+        self.review_id, self.change_ids = review_id, change_ids or []
+
+
+def compute_usage(
+    uow: UnitOfWork, meter: dict[str, Any], last: dict[str, Any], current: Decimal, meter_read_id: int | None
+) -> Outcome:
+    base = Decimal(last["reading_value"])
+    changes = uow.all(
+        "SELECT id, carried_usage FROM biz_meter_change WHERE new_meter_id = :m AND NOT settled FOR UPDATE",
+        {"m": meter["id"]},
+    )
+    carried = sum((Decimal(c["carried_usage"]) for c in changes), ZERO)
+    delta = current - base
+    note = f"含换表结转 {carried}" if changes else ""
+    rollover, review_id = False, None
+    if delta < 0:
+        review = uow.one(
+            "SELECT id FROM biz_reading_review WHERE meter_id = :m AND status = 'APPROVED' AND reading_value = :v"
+            " ORDER BY id DESC LIMIT 1 FOR UPDATE",
+            {"m": meter["id"], "v": current},
+        )
+        maximum = Decimal(meter["max_reading"])
+        if review is not None:
+            review_id, delta, note = review["id"], ZERO, "异常审批通过：读数作为新起点"
+        elif last["estimated"]:
+            note = f"估抄校正：较估抄读数少 {-delta}"
+        elif base >= maximum * ROLLOVER_SHARE:
+            delta, rollover, note = maximum - base + current, True, "水表翻转"
+        else:
+            raise _below_last(uow, meter, base, current, meter_read_id)
+    usage = delta + Decimal(last["carry_usage"]) + carried
+    carry = ZERO
+    if usage < 0:
+        usage, carry = ZERO, usage
+    return Outcome(usage, carry, rollover, note, review_id, [c["id"] for c in changes])
+
+
+def _below_last(
+    uow: UnitOfWork, meter: dict[str, Any], base: Decimal, current: Decimal, meter_read_id: int | None
+) -> AppError:
+    """Refuse, but leave a review request a supervisor can approve, and a log line; both commit."""
+    review_id = uow.scalar(
+        "INSERT INTO biz_reading_review (meter_id, meter_read_id, reading_value, reason) VALUES (:m, :t, :v,"
+        " :r) RETURNING id",
+        {"m": meter["id"], "t": meter_read_id, "v": current, "r": f"本次读数 {current} 小于上次读数 {base}"},
+    )
+    uow.execute(
+        "INSERT INTO biz_reading_logs (meter_read_id, meter_id, action, result, remark) VALUES"
+        " (:t, :m, 'SUBMIT', 'REJECT', :r)",
+        {"t": meter_read_id, "m": meter["id"], "r": f"below last reading {base}"},
+    )
+    uow.commit()
+    return AppError(
+        ErrorCode.READING_BELOW_LAST,
+        f"本次读数 {current} 小于上次读数 {base}",
+        data={
+            "lastReading": base,
+            "currentReading": current,
+            "reviewId": review_id,
+            "validateStatus": "REJECT",
+            "nextAction": "RECHECK",
+        },
+    )
+
+
+def _lock_task(uow: UnitOfWork, meter_read_id: int) -> dict[str, Any]:
+    task = uow.one("SELECT * FROM biz_meter_read WHERE id = :id FOR UPDATE", {"id": meter_read_id})
+    if task is None:
+        raise AppError(ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED, f"meterReadId={meter_read_id} 不存在")
+    if task["status"] not in ("OPEN", "REVIEW"):
+        raise AppError(
+            ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED,
+            f"抄表任务 {meter_read_id} 状态为 {task['status']}",
+            data={"status": task["status"]},
+        )
+    return task
+
+
+def _meter(uow: UnitOfWork, meter_id: int) -> dict[str, Any]:
+    meter = uow.one("SELECT * FROM biz_meter WHERE id = :id", {"id": meter_id})
+    if meter is None:
+        raise AppError(ErrorCode.NOT_FOUND, f"meterId: 水表 {meter_id} 不存在")
+    return meter
+
+
+def record_reading(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    task: dict[str, Any],
+    meter: dict[str, Any],
+    current: Decimal,
+    read_time: dt.datetime,
+    read_type: str,
+    *,
+    abnormal: bool = False,
+    file_serial_no: str | None = None,
+    photos: list[str] | None = None,
+    gps: str | None = None,
+    remark: str | None = None,
+    estimated: bool = False,
+) -> dict[str, Any]:
+    """Validate and store one reading on a locked task; the caller commits."""
+    last = _last(uow, meter)
+    outcome = compute_usage(uow, meter, last, current, task["id"])
+    average = recent_average(uow, meter["id"])
+    ratio = warn_ratio(uow)
+    too_high = average is not None and average > 0 and outcome.usage > average * ratio
+    warn = (abnormal or too_high) and not estimated
+    status = "PENDING_REVIEW" if warn else "VALID"
+    uow.execute(
+        "UPDATE biz_reading_data SET status = 'SUPERSEDED' WHERE meter_read_id = :t"
+        " AND status = 'PENDING_REVIEW'",
+        {"t": task["id"]},
+    )
+    reading_id = uow.scalar(
+        "INSERT INTO biz_reading_data (meter_read_id, meter_id, cust_id, bill_period, read_time, previous_reading,"
+        " current_reading, usage_amount, read_type, estimated, rollover, validate_status, abnormal_flag, status,"
+        " file_serial_no, photo_list, gps, remark, operator_id) VALUES (:t, :m, :c, :p, :rt, :prev, :cur, :u,"
+        " :type, :est, :roll, :vs, :ab, :st, :fsn, CAST(:photos AS jsonb), :gps, :remark, :op) RETURNING id",
+        {
+            "t": task["id"],
+            "m": meter["id"],
+            "c": task["cust_id"],
+            "p": task["bill_period"],
+            "rt": read_time,
+            "prev": last["reading_value"],
+            "cur": current,
+            "u": outcome.usage,
+            "type": read_type,
+            "est": estimated,
+            "roll": outcome.rollover,
+            "vs": "WARN" if warn else "PASS",
+            "ab": warn,
+            "st": status,
+            "fsn": file_serial_no,
+            "photos": json.dumps(photos or []),
+            "gps": gps,
+            "remark": "; ".join(x for x in (remark, outcome.note) if x) or None,
+            "op": ctx.principal.user_id,
+        },
+    )
+    if not warn:
+        _advance(uow, meter["id"], reading_id, current, read_time, estimated, outcome)
+    uow.execute(
+        "UPDATE biz_meter_read SET status = :s WHERE id = :id",
+        {"s": "REVIEW" if warn else "READ", "id": task["id"]},
+    )
+    reason = (
+        f"用量 {outcome.usage} 超过近三期均量 {average} 的 {ratio} 倍"
+        if too_high
+        else "抄表员标记异常"
+        if warn
+        else outcome.note or "校验通过"
+    )
+    uow.execute(
+        "INSERT INTO biz_reading_logs (reading_id, meter_read_id, meter_id, action, result, remark,"
+        " operator_id) VALUES (:r, :t, :m, :a, :res, :rem, :op)",
+        {
+            "r": reading_id,
+            "t": task["id"],
+            "m": meter["id"],
+            "a": "ESTIMATE" if estimated else "SUBMIT",
+            "res": "WARN" if warn else "PASS",
+            "rem": reason,
+            "op": ctx.principal.user_id,
+        },
+    )
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="READING_SUBMIT",
+        object_type="biz_reading_data",
+        object_id=reading_id,
+        after={
+            "meterReadId": task["id"],
+            "currentReading": current,
+            "usageAmount": outcome.usage,
+            "status": status,
+        },
+    )
+    return {
+        "readingId": reading_id,
+        "meterReadId": task["id"],
+        "validateStatus": "WARN" if warn else "PASS",
+        "abnormalFlag": warn,
+        "nextAction": "MANUAL_REVIEW" if warn else "BILLING",
+        "usageAmount": outcome.usage,
+        "previousReading": last["reading_value"],
+        "estimated": estimated,
+        "msg": reason,
+    }
+
+
+def _advance(
+    uow: UnitOfWork,
+    meter_id: int,
+    reading_id: int,
+    value: Decimal,
+    read_time: dt.datetime,
+    estimated: bool,
+    outcome: Outcome,
+) -> None:
+    uow.execute(
+        "UPDATE biz_last_reading SET reading_id = :r, reading_value = :v, read_time = :t, estimated = :e,"
+        " carry_usage = :c, update_time = now() WHERE meter_id = :m",
+        {"r": reading_id, "v": value, "t": read_time, "e": estimated, "c": outcome.carry, "m": meter_id},
+    )
+    if outcome.change_ids:
+        uow.execute(
+            "UPDATE biz_meter_change SET settled = true WHERE id = ANY(CAST(:ids AS bigint[]))",
+            {"ids": outcome.change_ids},
+        )
+    if outcome.review_id is not None:
+        uow.execute("UPDATE biz_reading_review SET status = 'USED' WHERE id = :id", {"id": outcome.review_id})
+
+
+def submit(ctx: RequestContext, cmd: ReadingSubmit) -> dict[str, Any]:
+    with UnitOfWork() as uow:
+        task = _lock_task(uow, cmd.meter_read_id)
+        if task["meter_id"] != cmd.meter_id:
+            raise AppError(ErrorCode.BAD_REQUEST, f"meterId: 与抄表任务的水表 {task['meter_id']} 不一致")
+        reply = record_reading(
+            uow,
+            ctx,
+            task,
+            _meter(uow, cmd.meter_id),
+            cmd.current_reading,
+            cmd.read_time,
+            cmd.read_type,
+            abnormal=cmd.abnormal_flag,
+            photos=cmd.photo_list,
+            gps=cmd.gps,
+            remark=cmd.remark,
+        )
+        if cmd.usage_amount is not None and cmd.usage_amount != reply["usageAmount"]:
+            reply["msg"] += (
+                f"；上报用量 {cmd.usage_amount} 与系统计算 {reply['usageAmount']} 不一致，以系统为准"
+            )
+        uow.commit()
+    return reply
+
+
+def estimate(ctx: RequestContext, cmd: EstimateRequest) -> dict[str, Any]:
+    """An unreadable meter: the 3-period average, marked estimated, trued up by the next real reading."""
+    with UnitOfWork() as uow:
+        task = _lock_task(uow, cmd.meter_read_id)
+        meter = _meter(uow, task["meter_id"])
+        last = _last(uow, meter)
+        average = recent_average(uow, meter["id"]) or ZERO
+        reply = record_reading(
+            uow,
+            ctx,
+            task,
+            meter,
+            Decimal(last["reading_value"]) + average,
+            dt.datetime.now(dt.UTC),
+            "ESTIMATE",
+            remark=f"估抄：{cmd.reason}",
+            estimated=True,
+        )
+        uow.commit()
+    return reply
+
+
+def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
+    with UnitOfWork() as uow:
+        if cmd.review_id is not None:
+            row = uow.one("SELECT * FROM biz_reading_review WHERE id = :id FOR UPDATE", {"id": cmd.review_id})
+            if row is None or row["status"] != "PENDING":
+                raise AppError(ErrorCode.CONFLICT, f"reviewId: 审批单 {cmd.review_id} 不存在或已处理")
+            status = "APPROVED" if cmd.approve else "REJECTED"
+            uow.execute(
+                "UPDATE biz_reading_review SET status = :s, approver_id = :a WHERE id = :id",
+                {"s": status, "a": ctx.principal.user_id, "id": row["id"]},
+            )
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="READING_REVIEW",
+                object_type="biz_reading_review",
+                object_id=row["id"],
+                before={"status": "PENDING"},
+                after={"status": status},
+                remark=cmd.remark,
+            )
+            uow.commit()
+            return {"reviewId": row["id"], "status": status}
+        reading = uow.one("SELECT * FROM biz_reading_data WHERE id = :id FOR UPDATE", {"id": cmd.reading_id})
+        if reading is None or reading["status"] != "PENDING_REVIEW":
+            raise AppError(ErrorCode.CONFLICT, f"readingId: 读数 {cmd.reading_id} 不存在或不在待复核状态")
+        uow.one("SELECT id FROM biz_meter_read WHERE id = :t FOR UPDATE", {"t": reading["meter_read_id"]})
+        if cmd.approve:
+            meter = _meter(uow, reading["meter_id"])
+            last = _last(uow, meter)
+            outcome = compute_usage(
+                uow, meter, last, Decimal(reading["current_reading"]), reading["meter_read_id"]
+            )
+            uow.execute(
+                "UPDATE biz_reading_data SET status = 'VALID', usage_amount = :u WHERE id = :id",
+                {"u": outcome.usage, "id": reading["id"]},
+            )
+            _advance(
+                uow,
+                meter["id"],
+                reading["id"],
+                Decimal(reading["current_reading"]),
+                reading["read_time"],
+                reading["estimated"],
+                outcome,
+            )
+            task_status, status = "READ", "VALID"
+        else:
+            uow.execute(
+                "UPDATE biz_reading_data SET status = 'REJECTED' WHERE id = :id", {"id": reading["id"]}
+            )
+            task_status, status = "OPEN", "REJECTED"
+        uow.execute(
+            "UPDATE biz_meter_read SET status = :s WHERE id = :t",
+            {"s": task_status, "t": reading["meter_read_id"]},
+        )
+        uow.execute(
+            "INSERT INTO biz_reading_logs (reading_id, meter_read_id, meter_id, action, result, remark,"
+            " operator_id) VALUES (:r, :t, :m, 'REVIEW', :res, :rem, :op)",
+            {
+                "r": reading["id"],
+                "t": reading["meter_read_id"],
+                "m": reading["meter_id"],
+                "res": "PASS" if cmd.approve else "REJECT",
+                "rem": cmd.remark,
+                "op": ctx.principal.user_id,
+            },
+        )
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation="READING_REVIEW",
+            object_type="biz_reading_data",
+            object_id=reading["id"],
+            before={"status": "PENDING_REVIEW"},
+            after={"status": status},
+            remark=cmd.remark,
+        )
+        uow.commit()
+    return {
+        "readingId": reading["id"],
+        "status": status,
+        "nextAction": "BILLING" if cmd.approve else "RECHECK",
+    }
+
+
+# ---------------------------------------------------------------------------------- IoT -----
+ACCEPT = {"PASS": "SUCCESS", "WARN": "WARN"}
+
+
+def receive_iot(ctx: RequestContext, batch: IotBatch) -> dict[str, Any]:
+    """Each reading in its own transaction: one bad reading never blocks the others."""
+    results = [
+        _receive_one(ctx, batch.platform_code, item, index) for index, item in enumerate(batch.readings)
+    ]
+    counts = {s: sum(r["acceptStatus"] == s for r in results) for s in ("SUCCESS", "WARN", "REJECT")}
+    return {
+        "total": len(results),
+        **{k.lower() + "Count": v for k, v in counts.items()},
+        "resultList": results,
+    }
+
+
+def _receive_one(ctx: RequestContext, platform: str, item: IotReading, index: int) -> dict[str, Any]:
+    base = {
+        "index": index,
+        "fileSerialNo": item.file_serial_no,
+        "meterId": item.meter_id,
+        "meterNo": item.meter_no,
+    }
+    try:
+        with UnitOfWork() as uow:
+            meter = uow.one(
+                "SELECT * FROM biz_meter WHERE id = :id OR meter_no = :no ORDER BY id LIMIT 1",
+                {"id": item.meter_id, "no": item.meter_no},
+            )
+            if meter is None:
+                raise AppError(ErrorCode.NOT_FOUND, "水表不存在")
+            base["meterId"] = meter["id"]
+            uow.execute(
+                "INSERT INTO biz_meter_device_status (meter_id, device_status, alarm_codes, battery_level,"
+                " signal, report_time) VALUES (:m, :s, CAST(:a AS jsonb), :b, :g, :t)",
+                {
+                    "m": meter["id"],
+                    "s": item.device_status,
+                    "a": json.dumps(item.alarm_codes),
+                    "b": item.battery_level,
+                    "g": item.signal,
+                    "t": item.read_time,
+                },
+            )
+            duplicate = uow.one(
+                "SELECT id, validate_status FROM biz_reading_data WHERE (CAST(:f AS varchar) IS NOT NULL AND"
+                " file_serial_no = :f) OR (read_type = 'IOT' AND meter_id = :m AND read_time = :t) LIMIT 1",
+                {"f": item.file_serial_no, "m": meter["id"], "t": item.read_time},
+            )
+            if duplicate is not None:
+                uow.commit()  # the device status still counts
+                return base | {
+                    "readingId": duplicate["id"],
+                    "acceptStatus": ACCEPT.get(duplicate["validate_status"], "REJECT"),
+                    "duplicate": True,
+                    "msg": "重复推送，已忽略",
+                }
+            period = item.read_time.astimezone(dt.UTC).strftime("%Y-%m")
+            task_id = uow.scalar(
+                "SELECT id FROM biz_meter_read WHERE meter_id = :m AND bill_period = :p",
+                {"m": meter["id"], "p": period},
+            )
+            if task_id is None:
+                raise AppError(ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED, f"{period} 无抄表任务")
+            task = _lock_task(uow, task_id)
+            reply = record_reading(
+                uow,
+                ctx,
+                task,
+                meter,
+                item.current_reading,
+                item.read_time,
+                "IOT",
+                abnormal=bool(item.alarm_codes),
+                file_serial_no=item.file_serial_no,
+                remark=f"{platform} 推送"
+                + (f"，告警 {','.join(item.alarm_codes)}" if item.alarm_codes else ""),
+            )
+            uow.commit()
+            return base | {
+                "readingId": reply["readingId"],
+                "meterReadId": task_id,
+                "acceptStatus": ACCEPT[reply["validateStatus"]],
+                "validateStatus": reply["validateStatus"],
+                "nextAction": reply["nextAction"],
+                "usageAmount": reply["usageAmount"],
+                "msg": reply["msg"],
+            }
+    except AppError as exc:
+        return base | {"acceptStatus": "REJECT", "errorCode": exc.error.code, "msg": exc.msg}

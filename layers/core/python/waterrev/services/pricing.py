@@ -1,0 +1,372 @@
+"""Price templates (IF-REV-012, configType PRICE) and business parameters; the tariff loader.
+
+Templates are versioned: CREATE adds a DRAFT version, UPDATE edits a DRAFT or publishes it
+(effectStatus ACTIVE with an effectiveDate). Publishing ends the previous ACTIVE version the day
+before. A bill keeps its template id and the unit prices on its lines, so no price change can
+alter an issued bill. A version in use by a bill is never edited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from waterrev import audit
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.domain.tariff import Component, Tariff, TierMode
+from waterrev.errors import AppError, ErrorCode
+from waterrev.schemas.pricing import ConfigRequest, PriceTemplateSpec
+
+MODULE = "REV-009"
+
+
+def _parse_price(value: str | None) -> PriceTemplateSpec:
+    try:
+        return PriceTemplateSpec.model_validate_json(value or "")
+    except ValidationError as exc:
+        detail = "; ".join(
+            f"configValue.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
+            for e in exc.errors()
+        )
+        raise AppError(ErrorCode.BAD_REQUEST, detail) from exc
+
+
+def _effect_status(row: dict[str, Any], today: dt.date) -> str:
+    if row["status"] == "ACTIVE" and row["expire_date"] is not None and row["expire_date"] < today:
+        return "EXPIRED"
+    return str(row["status"])
+
+
+def _template_out(uow: UnitOfWork, row: dict[str, Any]) -> dict[str, Any]:
+    tiers = uow.all(
+        "SELECT tier_no, upper_bound, population_step FROM biz_price_tier_adjustment WHERE template_id = :t"
+        " ORDER BY tier_no",
+        {"t": row["id"]},
+    )
+    components = uow.all(
+        "SELECT c.id, c.code, c.name, c.tax_rate, array_agg(p.unit_price ORDER BY p.tier_no) AS prices"
+        " FROM biz_cost_component c JOIN biz_cost_component_price p ON p.component_id = c.id"
+        " WHERE c.template_id = :t GROUP BY c.id ORDER BY c.sort, c.id",
+        {"t": row["id"]},
+    )
+    value = {
+        "name": row["name"],
+        "tierMode": row["tier_mode"],
+        "basePopulation": row["base_population"],
+        "tiers": [
+            {"tierNo": t["tier_no"], "upperBound": t["upper_bound"], "populationStep": t["population_step"]}
+            for t in tiers
+        ],
+        "components": [
+            {"code": c["code"], "name": c["name"], "taxRate": c["tax_rate"], "prices": list(c["prices"])}
+            for c in components
+        ],
+    }
+    return {
+        "configId": row["id"],
+        "configType": "PRICE",
+        "configCode": row["code"],
+        "configVersion": str(row["version"]),
+        "effectScope": f"DEPT:{row['dept_id']}" if row["dept_id"] else "GLOBAL",
+        "effectStatus": _effect_status(row, dt.date.today()),
+        "effectiveDate": row["effective_date"],
+        "expireDate": row["expire_date"],
+        "configValue": value,
+    }
+
+
+def _param_out(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "configId": row["id"],
+        "configType": row["config_type"],
+        "configCode": row["config_code"],
+        "configVersion": str(row["config_version"]),
+        "configValue": row["config_value"],
+        "effectScope": f"DEPT:{row['dept_id']}" if row["dept_id"] else "GLOBAL",
+        "effectStatus": row["effect_status"],
+        "effectiveDate": row["effective_date"],
+    }
+
+
+def query(ctx: RequestContext, config_type: str, config_code: str | None) -> list[dict[str, Any]]:
+    with UnitOfWork() as uow:
+        if config_type == "PRICE":
+            rows = uow.all(
+                "SELECT * FROM biz_price_template WHERE (CAST(:c AS varchar) IS NULL OR code = :c)"
+                " ORDER BY code, version DESC",
+                {"c": config_code},
+            )
+            return [_template_out(uow, r) for r in rows]
+        rows = uow.all(
+            "SELECT * FROM biz_parameter_settings WHERE config_type = :t AND visible"
+            " AND (CAST(:c AS varchar) IS NULL OR config_code = :c) ORDER BY config_code, config_version DESC",
+            {"t": config_type, "c": config_code},
+        )
+        return [_param_out(r) for r in rows]
+
+
+def write_template_body(uow: UnitOfWork, template_id: int, spec: PriceTemplateSpec) -> None:
+    uow.execute(
+        "DELETE FROM biz_cost_component_price WHERE component_id IN"
+        " (SELECT id FROM biz_cost_component WHERE template_id = :t)",
+        {"t": template_id},
+    )
+    uow.execute("DELETE FROM biz_cost_component WHERE template_id = :t", {"t": template_id})
+    uow.execute("DELETE FROM biz_price_tier_adjustment WHERE template_id = :t", {"t": template_id})
+    for tier in spec.tiers:
+        uow.execute(
+            "INSERT INTO biz_price_tier_adjustment (template_id, tier_no, upper_bound, population_step)"
+            " VALUES (:t, :n, :u, :s)",
+            {"t": template_id, "n": tier.tier_no, "u": tier.upper_bound, "s": tier.population_step},
+        )
+    for sort, comp in enumerate(spec.components):
+        comp_id = uow.scalar(
+            "INSERT INTO biz_cost_component (template_id, code, name, tax_rate, sort) VALUES (:t, :c, :n, :r, :s)"
+            " RETURNING id",
+            {"t": template_id, "c": comp.code, "n": comp.name, "r": comp.tax_rate, "s": sort},
+        )
+        for tier_no, unit_price in enumerate(comp.prices, start=1):
+            uow.execute(
+                "INSERT INTO biz_cost_component_price VALUES (:c, :n, :p)",
+                {"c": comp_id, "n": tier_no, "p": unit_price},
+            )
+    uow.execute(
+        "UPDATE biz_price_template SET name = :n, tier_mode = :m, base_population = :b WHERE id = :t",
+        {"n": spec.name, "m": spec.tier_mode, "b": spec.base_population, "t": template_id},
+    )
+
+
+def _publish(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any], effective: dt.date) -> None:
+    previous = uow.all(
+        "SELECT id, effective_date FROM biz_price_template WHERE code = :c AND status = 'ACTIVE' AND id <> :id"
+        " AND (expire_date IS NULL OR expire_date >= :e) FOR UPDATE",
+        {"c": row["code"], "id": row["id"], "e": effective},
+    )
+    for prev in previous:
+        if prev["effective_date"] is not None and prev["effective_date"] >= effective:
+            raise AppError(
+                ErrorCode.CONFLICT, f"effectiveDate: 须晚于当前生效版本的生效日期 {prev['effective_date']}"
+            )
+        uow.execute(
+            "UPDATE biz_price_template SET expire_date = :x WHERE id = :id",
+            {"x": effective - dt.timedelta(days=1), "id": prev["id"]},
+        )
+    uow.execute(
+        "UPDATE biz_price_template SET status = 'ACTIVE', effective_date = :e WHERE id = :id",
+        {"e": effective, "id": row["id"]},
+    )
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="PRICE_PUBLISH",
+        object_type="biz_price_template",
+        object_id=row["id"],
+        before={"status": row["status"]},
+        after={"status": "ACTIVE", "effectiveDate": effective, "expired": [p["id"] for p in previous]},
+    )
+
+
+def save_price(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
+    assert cmd.config_code is not None
+    with UnitOfWork() as uow:
+        uow.execute("SELECT pg_advisory_xact_lock(hashtext(:c))", {"c": "price:" + cmd.config_code})
+        if cmd.action == "CREATE":
+            spec = _parse_price(cmd.config_value)
+            version = (
+                uow.scalar(
+                    "SELECT max(version) FROM biz_price_template WHERE code = :c", {"c": cmd.config_code}
+                )
+                or 0
+            ) + 1
+            template_id = uow.scalar(
+                "INSERT INTO biz_price_template (code, name, version, tier_mode, base_population, dept_id)"
+                " VALUES (:c, :n, :v, :m, :b, :d) RETURNING id",
+                {
+                    "c": cmd.config_code,
+                    "n": spec.name,
+                    "v": version,
+                    "m": spec.tier_mode,
+                    "b": spec.base_population,
+                    "d": cmd.dept_id,
+                },
+            )
+            write_template_body(uow, template_id, spec)
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="PRICE_CREATE",
+                object_type="biz_price_template",
+                object_id=template_id,
+                after=json.loads(cmd.config_value or "{}"),
+            )
+            if cmd.effect_status == "ACTIVE":
+                row = uow.one("SELECT * FROM biz_price_template WHERE id = :id", {"id": template_id})
+                assert row is not None
+                _publish(uow, ctx, row, cmd.effective_date or dt.date.today())
+        else:
+            row = uow.one(
+                "SELECT * FROM biz_price_template WHERE code = :c AND (CAST(:v AS int) IS NULL AND status = 'DRAFT'"
+                " OR version = :v) ORDER BY version DESC LIMIT 1 FOR UPDATE",
+                {"c": cmd.config_code, "v": cmd.config_version},
+            )
+            if row is None:
+                raise AppError(
+                    ErrorCode.NOT_FOUND, f"configCode: 价格模板 {cmd.config_code} 无可修改的草稿版本"
+                )
+            if row["status"] != "DRAFT":
+                raise AppError(
+                    ErrorCode.CONFLICT,
+                    f"configVersion: 版本 {row['version']} 已发布，不可修改；请新建版本",
+                    data={"effectStatus": row["status"]},
+                )
+            template_id = row["id"]
+            if cmd.config_value:
+                write_template_body(uow, template_id, _parse_price(cmd.config_value))
+                audit.record(
+                    uow,
+                    ctx,
+                    module=MODULE,
+                    operation="PRICE_UPDATE",
+                    object_type="biz_price_template",
+                    object_id=template_id,
+                    after=json.loads(cmd.config_value),
+                )
+            if cmd.effect_status == "ACTIVE":
+                _publish(uow, ctx, row, cmd.effective_date or dt.date.today())
+        out = uow.one("SELECT * FROM biz_price_template WHERE id = :id", {"id": template_id})
+        assert out is not None
+        reply = _template_out(uow, out)
+        uow.commit()
+    return reply | {"msg": "价格模板已保存"}
+
+
+def save_param(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
+    with UnitOfWork() as uow:
+        uow.execute("SELECT pg_advisory_xact_lock(hashtext(:c))", {"c": "param:" + (cmd.config_code or "")})
+        current = uow.one(
+            "SELECT * FROM biz_parameter_settings WHERE config_code = :c ORDER BY config_version DESC LIMIT 1",
+            {"c": cmd.config_code},
+        )
+        if cmd.action == "CREATE" and current is not None:
+            raise AppError(
+                ErrorCode.CONFLICT,
+                f"configCode: 参数 {cmd.config_code} 已存在",
+                data={"configId": current["id"]},
+            )
+        if cmd.action == "UPDATE" and (current is None or not current["visible"]):
+            raise AppError(ErrorCode.NOT_FOUND, f"configCode: 参数 {cmd.config_code} 不存在")
+        if cmd.config_value is None:
+            raise AppError(ErrorCode.BAD_REQUEST, "configValue: 须填写")
+        if current is not None and current["config_type"] != cmd.config_type:
+            raise AppError(
+                ErrorCode.CONFLICT, f"configType: 参数 {cmd.config_code} 的类型为 {current['config_type']}"
+            )
+        status = cmd.effect_status or "ACTIVE"
+        if status == "ACTIVE" and current is not None:
+            uow.execute(
+                "UPDATE biz_parameter_settings SET effect_status = 'EXPIRED' WHERE config_code = :c"
+                " AND effect_status = 'ACTIVE'",
+                {"c": cmd.config_code},
+            )
+        row = uow.one(
+            "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, config_version, dept_id,"
+            " effect_status, effective_date) VALUES (:t, :c, :v, :ver, :d, :s, :e) RETURNING *",
+            {
+                "t": cmd.config_type,
+                "c": cmd.config_code,
+                "v": cmd.config_value,
+                "ver": (current["config_version"] + 1) if current else 1,
+                "d": cmd.dept_id,
+                "s": status,
+                "e": cmd.effective_date,
+            },
+        )
+        assert row is not None
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation=f"PARAM_{cmd.action}",
+            object_type="biz_parameter_settings",
+            object_id=row["id"],
+            before=None if current is None else {"configValue": current["config_value"]},
+            after={"configValue": cmd.config_value, "effectStatus": status},
+        )
+        uow.commit()
+    return _param_out(row) | {"msg": "参数已保存"}
+
+
+def config(ctx: RequestContext, cmd: ConfigRequest) -> Any:
+    if cmd.action == "QUERY":
+        return query(ctx, cmd.config_type, cmd.config_code)
+    if cmd.config_type == "PRICE":
+        return save_price(ctx, cmd)
+    return save_param(ctx, cmd)
+
+
+# ------------------------------------------------------------------------------ tariffs -------
+def load_tariff(uow: UnitOfWork, template_id: int) -> Tariff:
+    row = uow.one("SELECT * FROM biz_price_template WHERE id = :id", {"id": template_id})
+    if row is None:
+        raise AppError(ErrorCode.PRICE_OR_COMPONENT_MISSING, f"价格模板 {template_id} 不存在")
+    tiers = uow.all(
+        "SELECT tier_no, upper_bound, population_step FROM biz_price_tier_adjustment"
+        " WHERE template_id = :t ORDER BY tier_no",
+        {"t": template_id},
+    )
+    components = uow.all(
+        "SELECT c.code, c.name, c.tax_rate, array_agg(p.unit_price ORDER BY p.tier_no) AS prices,"
+        " array_agg(p.tier_no ORDER BY p.tier_no) AS tier_nos FROM biz_cost_component c"
+        " LEFT JOIN biz_cost_component_price p ON p.component_id = c.id WHERE c.template_id = :t"
+        " GROUP BY c.id ORDER BY c.sort, c.id",
+        {"t": template_id},
+    )
+    if not tiers:
+        raise AppError(
+            ErrorCode.PRICE_OR_COMPONENT_MISSING, f"价格模板 {row['code']} v{row['version']} 缺少阶梯规则"
+        )
+    if not components:
+        raise AppError(
+            ErrorCode.PRICE_OR_COMPONENT_MISSING, f"价格模板 {row['code']} v{row['version']} 缺少费用组成"
+        )
+    expected = list(range(1, len(tiers) + 1))
+    for c in components:
+        if list(c["tier_nos"]) != expected:
+            raise AppError(
+                ErrorCode.PRICE_OR_COMPONENT_MISSING,
+                f"价格模板 {row['code']} v{row['version']} 费用组成 {c['code']} 缺少阶梯单价",
+            )
+    try:
+        return Tariff(
+            template_id=template_id,
+            tier_mode=TierMode(row["tier_mode"]),
+            bounds=tuple(Decimal(t["upper_bound"]) for t in tiers[:-1]),
+            components=tuple(
+                Component(
+                    c["code"], c["name"], Decimal(c["tax_rate"]), tuple(Decimal(p) for p in c["prices"])
+                )
+                for c in components
+            ),
+            base_population=row["base_population"],
+            population_step=tuple(Decimal(t["population_step"]) for t in tiers[:-1]),
+        )
+    except ValueError as exc:
+        raise AppError(
+            ErrorCode.PRICE_OR_COMPONENT_MISSING, f"价格模板 {row['code']} 阶梯规则无效：{exc}"
+        ) from exc
+
+
+def active_template_id(uow: UnitOfWork, code: str, on: dt.date) -> int | None:
+    value = uow.scalar(
+        "SELECT id FROM biz_price_template WHERE code = :c AND status = 'ACTIVE' AND effective_date <= :d"
+        " AND (expire_date IS NULL OR expire_date >= :d) ORDER BY effective_date DESC, version DESC LIMIT 1",
+        {"c": code, "d": on},
+    )
+    return None if value is None else int(value)
