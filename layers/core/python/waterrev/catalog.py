@@ -135,6 +135,14 @@ CATALOG: tuple[Interface, ...] = (
         ),
     ),
     Interface(
+        "IF-REV-005",
+        "账单生成接口",
+        "rev_charge_generate",
+        (Route("POST", "/admin-api/revenue/charge/generate", A, "revenue:charge:generate"),),
+        timeout_s=300,
+        memory_mb=1024,
+    ),
+    Interface(
         "IF-REV-012",
         "业务参数配置接口",
         "rev_parameter_config",
@@ -156,7 +164,6 @@ CATALOG: tuple[Interface, ...] = (
         (Route("POST", "/open-api/iot/reading/push", W),),
     ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
-    Interface("IF-REV-005", "账单生成接口", None),
     Interface("IF-REV-006", "缴费处理接口", None),
     Interface("IF-REV-007", "账务调整接口", None),
     Interface("IF-REV-008", "发票申请接口", None),
