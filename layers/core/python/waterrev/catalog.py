@@ -138,7 +138,11 @@ CATALOG: tuple[Interface, ...] = (
         "IF-REV-005",
         "账单生成接口",
         "rev_charge_generate",
-        (Route("POST", "/admin-api/revenue/charge/generate", A, "revenue:charge:generate"),),
+        (
+            Route("POST", "/admin-api/revenue/charge/generate", A, "revenue:charge:generate"),
+            Route("POST", "/admin-api/revenue/charge/bill-run", A, "revenue:charge:generate"),
+            Route("GET", "/admin-api/revenue/charge/bill-run/{runNo}", A, "revenue:charge:generate"),
+        ),
         timeout_s=300,
         memory_mb=1024,
     ),
@@ -192,6 +196,21 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-EXT-006", "发票开具协同接口", None),
     Interface("IF-EXT-007", "发票结果回写接口", None),
     Interface("IF-EXT-008", "消息触达接口", None),
+)
+
+
+@dataclass(frozen=True)
+class TaskFunction:
+    """A function that is not an HTTP interface: a workflow task, a queue consumer, a schedule."""
+
+    function: str
+    purpose: str
+    timeout_s: int = 60
+    memory_mb: int = 1024
+
+
+TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
+    TaskFunction("wf_bill_run", "bill-run workflow steps: prepare, bill_chunk, finish", 900, 1769),
 )
 
 

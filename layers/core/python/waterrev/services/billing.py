@@ -73,7 +73,7 @@ SELECT r.id AS reading_id, r.meter_read_id, r.meter_id, r.usage_amount, r.bill_p
   FROM biz_reading_data r
   JOIN biz_meter_read t ON t.id = r.meter_read_id
   JOIN biz_cust c ON c.id = r.cust_id
- WHERE r.status = 'VALID' AND r.bill_period = :period AND r.id > :after
+ WHERE r.status = 'VALID' AND r.bill_period = :period AND r.id > :after AND r.id <= :upto
    AND (CAST(:batch AS varchar) IS NULL OR t.reading_batch_no = :batch)
    AND (cardinality(CAST(:custs AS bigint[])) = 0 OR r.cust_id = ANY(CAST(:custs AS bigint[])))
    AND (cardinality(CAST(:tasks AS bigint[])) = 0 OR r.meter_read_id = ANY(CAST(:tasks AS bigint[])))
@@ -90,13 +90,15 @@ def generate(
     run_id: int | None = None,
     chunk: int = CHUNK,
     keep_lists: bool = True,
+    id_range: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
+    """Bill the ready readings; `id_range` (exclusive low, inclusive high) limits a workflow chunk."""
     if cmd.due_date < dt.date.fromisoformat(cmd.bill_period + "-01"):
         raise AppError(ErrorCode.BAD_REQUEST, "dueDate: 不得早于账期首日")
     outcome = Outcome()
-    after = 0
+    after, upto = id_range or (0, 2**62)
     while True:
-        part, last_id = _bill_chunk(ctx, cmd, after, chunk, run_id)
+        part, last_id = _bill_chunk(ctx, cmd, after, upto, chunk, run_id)
         outcome.merge(part)
         if last_id is None:
             break
@@ -104,6 +106,7 @@ def generate(
     return {
         "generateCount": len(outcome.success),
         "totalAmount": outcome.total_amount,
+        "readingCount": outcome.readings,
         "failureCount": len(outcome.failures),
         "successList": outcome.success if keep_lists else [],
         "failureList": outcome.failures,
@@ -111,7 +114,7 @@ def generate(
 
 
 def _bill_chunk(
-    ctx: RequestContext, cmd: GenerateRequest, after: int, limit: int, run_id: int | None
+    ctx: RequestContext, cmd: GenerateRequest, after: int, upto: int, limit: int, run_id: int | None
 ) -> tuple[Outcome, int | None]:
     outcome = Outcome()
     with UnitOfWork() as uow:
@@ -119,6 +122,7 @@ def _bill_chunk(
             _SELECT,
             {
                 "period": cmd.bill_period,
+                "upto": upto,
                 "after": after,
                 "batch": cmd.reading_batch_no,
                 "custs": cmd.customer_ids,

@@ -46,7 +46,9 @@ def history(
     }
     with UnitOfWork() as uow:
         require_bound(uow, ctx, cust_id)
-        if query_type in ("BILL", "USAGE", "ARREARS"):
+        if query_type == "USAGE":
+            total, items = _usage(uow, params)
+        elif query_type in ("BILL", "ARREARS"):
             where = (
                 "cust_id = :c AND (CAST(:p AS varchar) IS NULL OR bill_period = :p)"
                 " AND (CAST(:s AS varchar) IS NULL OR status = :s) AND status <> 'CANCELLED'"
@@ -59,21 +61,10 @@ def history(
                 " LIMIT :lim OFFSET :off",
                 params,
             )
-            if query_type == "USAGE":
-                items = [
-                    {
-                        "chargeId": r["id"],
-                        "billPeriod": r["bill_period"],
-                        "meterId": r["meter_id"],
-                        "usageAmount": r["usage_amount"],
-                    }
-                    for r in rows
-                ]
-            else:
-                items = [_bill(r) for r in rows]
-                if query_type == "ARREARS":
-                    for item in items:
-                        item["arrearsAmount"] = item["unpaidAmount"]
+            items = [_bill(r) for r in rows]
+            if query_type == "ARREARS":
+                for item in items:
+                    item["arrearsAmount"] = item["unpaidAmount"]
         elif query_type == "PAYMENT":
             total = uow.scalar("SELECT count(*) FROM biz_collection WHERE cust_id = :c", params)
             items = [
@@ -113,3 +104,43 @@ def history(
                 )
             ]
     return page(items, int(total), page_no, page_size)
+
+
+# Usage per reading (the seed's source, biz_reading_data.usage_amount), newest first; periods billed
+# without a reading (history migrated from the old system) show the bill's usage instead.
+_USAGE = """
+SELECT * FROM (
+    SELECT r.bill_period, r.read_time, r.meter_id, r.previous_reading, r.current_reading, r.usage_amount,
+           r.read_type, r.estimated, r.status, ch.id AS charge_id, r.id AS reading_id
+      FROM biz_reading_data r LEFT JOIN biz_charge ch ON ch.reading_id = r.id
+     WHERE r.cust_id = :c AND r.status IN ('VALID', 'BILLED')
+    UNION ALL
+    SELECT ch.bill_period, NULL, ch.meter_id, NULL, NULL, ch.usage_amount, 'HISTORY', false, 'BILLED', ch.id, NULL
+      FROM biz_charge ch
+     WHERE ch.cust_id = :c AND ch.reading_id IS NULL AND ch.status <> 'CANCELLED'
+) u
+WHERE CAST(:p AS varchar) IS NULL OR u.bill_period = :p
+"""
+
+
+def _usage(uow: UnitOfWork, params: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    total = int(uow.scalar(f"SELECT count(*) FROM ({_USAGE}) t", params))
+    rows = uow.all(
+        f"{_USAGE} ORDER BY bill_period DESC, read_time DESC NULLS LAST, reading_id DESC LIMIT :lim OFFSET :off",
+        params,
+    )
+    return total, [
+        {
+            "billPeriod": r["bill_period"],
+            "usageAmount": r["usage_amount"],
+            "meterId": r["meter_id"],
+            "readTime": r["read_time"],
+            "previousReading": r["previous_reading"],
+            "currentReading": r["current_reading"],
+            "readType": r["read_type"],
+            "estimated": r["estimated"],
+            "readingId": r["reading_id"],
+            "chargeId": r["charge_id"],
+        }
+        for r in rows
+    ]

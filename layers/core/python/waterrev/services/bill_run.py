@@ -1,0 +1,217 @@
+"""A whole period's bill run, as the Step Functions workflow drives it.
+
+prepare -> Map(bill_chunk, bounded concurrency, retried) -> finish. Chunks are ranges of reading
+ids, so the state payload stays small whatever the run's size. Every step is idempotent: a chunk
+retried after a crash bills only readings still VALID; a re-run of the period (a new run) bills
+only what is left. The summary is computed from the database, never from what the steps said.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from waterrev import audit
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.errors import AppError, ErrorCode
+from waterrev.schemas.billing import GenerateRequest
+from waterrev.services import billing
+
+MODULE = "REV-002"
+DEFAULT_CHUNK = 5000
+
+
+def previous_period(today: dt.date) -> str:
+    first = today.replace(day=1) - dt.timedelta(days=1)
+    return f"{first.year}-{first.month:02d}"
+
+
+def default_due_date(period: str, days: int = 15) -> dt.date:
+    year, month = int(period[:4]), int(period[5:])
+    next_month = dt.date(year + month // 12, month % 12 + 1, 1)
+    return next_month + dt.timedelta(days=days - 1)
+
+
+def prepare(
+    ctx: RequestContext,
+    bill_period: str | None,
+    due_date: dt.date | None,
+    run_no: str | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+    execution_arn: str | None = None,
+) -> dict[str, Any]:
+    period = bill_period or previous_period(dt.date.today())
+    GenerateRequest(bill_period=period, due_date=due_date or default_due_date(period))  # validates the period
+    due = due_date or default_due_date(period)
+    with UnitOfWork() as uow:
+        uow.execute("SELECT pg_advisory_xact_lock(hashtext(:k))", {"k": "bill-run:" + period})
+        run = uow.one("SELECT * FROM biz_bill_run WHERE run_no = :n", {"n": run_no}) if run_no else None
+        if run is None:
+            count = uow.scalar("SELECT count(*) FROM biz_bill_run WHERE bill_period = :p", {"p": period})
+            run_no = run_no or f"BR{period.replace('-', '')}-{count + 1:02d}"
+            run = uow.one(
+                "INSERT INTO biz_bill_run (run_no, bill_period, due_date, execution_arn) VALUES (:n, :p, :d, :x)"
+                " RETURNING *",
+                {"n": run_no, "p": period, "d": due, "x": execution_arn},
+            )
+            assert run is not None
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="BILL_RUN_START",
+                object_type="biz_bill_run",
+                object_id=run["id"],
+                after={"runNo": run_no, "billPeriod": period, "dueDate": due},
+            )
+        ids = [
+            int(r["id"])
+            for r in uow.all(
+                "SELECT id FROM biz_reading_data WHERE status = 'VALID' AND bill_period = :p ORDER BY id",
+                {"p": period},
+            )
+        ]
+        uow.execute(
+            "UPDATE biz_bill_run SET reading_count = :c WHERE id = :id", {"c": len(ids), "id": run["id"]}
+        )
+        uow.commit()
+    chunks = [
+        {
+            "runId": run["id"],
+            "billPeriod": period,
+            "dueDate": run["due_date"].isoformat(),
+            "afterId": ids[i - 1] if i else 0,
+            "uptoId": ids[min(i + chunk_size, len(ids)) - 1],
+        }
+        for i in range(0, len(ids), chunk_size)
+    ]
+    return {
+        "runId": run["id"],
+        "runNo": run["run_no"],
+        "billPeriod": period,
+        "dueDate": run["due_date"].isoformat(),
+        "readingCount": len(ids),
+        "chunks": chunks,
+    }
+
+
+def bill_chunk(ctx: RequestContext, chunk: dict[str, Any]) -> dict[str, Any]:
+    cmd = GenerateRequest(bill_period=chunk["billPeriod"], due_date=dt.date.fromisoformat(chunk["dueDate"]))
+    result = billing.generate(
+        ctx,
+        cmd,
+        run_id=int(chunk["runId"]),
+        keep_lists=False,
+        id_range=(int(chunk["afterId"]), int(chunk["uptoId"])),
+    )
+    return {
+        "afterId": chunk["afterId"],
+        "uptoId": chunk["uptoId"],
+        "billed": result["generateCount"],
+        "failed": result["failureCount"],
+        "amount": str(result["totalAmount"]),
+    }
+
+
+def finish(ctx: RequestContext, run_id: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Close the run: counts and amounts from the database; chunks that failed after their retries
+    are listed, never dropped (their readings stay VALID for the next run)."""
+    failed_chunks = [r for r in results if r.get("chunkFailed")]
+    with UnitOfWork() as uow:
+        run = uow.one("SELECT * FROM biz_bill_run WHERE id = :id FOR UPDATE", {"id": run_id})
+        if run is None:
+            raise AppError(ErrorCode.NOT_FOUND, f"bill run {run_id}")
+        billed = uow.one(
+            "SELECT count(*) AS n, coalesce(sum(total_amount), 0) AS amount FROM biz_charge"
+            " WHERE bill_run_id = :id",
+            {"id": run_id},
+        )
+        failures = uow.all(
+            "SELECT DISTINCT ON (reading_id) reading_id, cust_id, error_code, reason"
+            " FROM biz_bill_failure WHERE bill_run_id = :id ORDER BY reading_id, id DESC",
+            {"id": run_id},
+        )
+        left = uow.scalar(
+            "SELECT count(*) FROM biz_reading_data WHERE status = 'VALID' AND bill_period = :p",
+            {"p": run["bill_period"]},
+        )
+        assert billed is not None
+        status = (
+            "SUCCEEDED"
+            if not failures and not failed_chunks
+            else ("FAILED" if billed["n"] == 0 else "PARTIAL")
+        )
+        summary = {
+            "runNo": run["run_no"],
+            "billPeriod": run["bill_period"],
+            "readingCount": run["reading_count"],
+            "successCount": billed["n"],
+            "failureCount": len(failures),
+            "totalAmount": Decimal(billed["amount"]),
+            "unbilledLeft": left,
+            "failedChunks": [{k: c.get(k) for k in ("afterId", "uptoId", "error")} for c in failed_chunks],
+            "failures": [
+                {
+                    "readingId": f["reading_id"],
+                    "custId": f["cust_id"],
+                    "errorCode": f["error_code"],
+                    "reason": f["reason"],
+                }
+                for f in failures[:200]
+            ],
+        }
+        from waterrev.envelope import jsonable
+
+        uow.execute(
+            "UPDATE biz_bill_run SET status = :s, success_count = :ok, failure_count = :bad, total_amount = :amt,"
+            " summary = CAST(:summary AS jsonb), end_time = now() WHERE id = :id",
+            {
+                "s": status,
+                "ok": billed["n"],
+                "bad": len(failures),
+                "amt": billed["amount"],
+                "summary": _json(jsonable(summary)),
+                "id": run_id,
+            },
+        )
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation="BILL_RUN_FINISH",
+            object_type="biz_bill_run",
+            object_id=run_id,
+            before={"status": run["status"]},
+            after={"status": status, "successCount": billed["n"], "failureCount": len(failures)},
+        )
+        uow.commit()
+    return {"runId": run_id, "status": status, **summary}
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def get_run(run_no: str) -> dict[str, Any]:
+    with UnitOfWork() as uow:
+        run = uow.one("SELECT * FROM biz_bill_run WHERE run_no = :n", {"n": run_no})
+    if run is None:
+        raise AppError(ErrorCode.NOT_FOUND, f"runNo: 开账批次 {run_no} 不存在")
+    return {
+        "runId": run["id"],
+        "runNo": run["run_no"],
+        "billPeriod": run["bill_period"],
+        "dueDate": run["due_date"],
+        "status": run["status"],
+        "readingCount": run["reading_count"],
+        "successCount": run["success_count"],
+        "failureCount": run["failure_count"],
+        "totalAmount": run["total_amount"],
+        "summary": run["summary"],
+        "startTime": run["start_time"],
+        "endTime": run["end_time"],
+    }
