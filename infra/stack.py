@@ -11,10 +11,15 @@ from constructs import Construct
 from infra.assets import SourcePaths
 from infra.constructs.api import Api
 from infra.constructs.data import Data
-from infra.constructs.function_factory import FunctionSettings, InterfaceSpec
+from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import AppSecrets
+from infra.constructs.workflows import Workflows
+
+# The interfaces that start bill runs (IF-REV-005: POST /admin-api/revenue/charge/bill-run).
+BILL_RUN_STARTERS = ("IF-REV-005",)
 
 
 class WaterRevStack(Stack):
@@ -26,6 +31,7 @@ class WaterRevStack(Stack):
         env_name: str,
         interfaces: Sequence[InterfaceSpec],
         paths: SourcePaths,
+        tasks: Sequence[TaskSpec] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -36,29 +42,50 @@ class WaterRevStack(Stack):
         data = Data(self, "Data", env_name=env_name)
         layers = Layers(self, "Layers", paths=paths)
         secrets = AppSecrets(self, "Secrets")
+        function_settings = FunctionSettings(
+            env_name=env_name,
+            paths=paths,
+            layers=layers.all,
+            vpc=data.vpc,
+            subnets=data.subnets,
+            security_group=data.lambda_sg,
+            db_secret=data.secret,
+            db_host=data.db_host,
+            db_name=data.db_name,
+        )
         api = Api(
             self,
             "Api",
             env_name=env_name,
             interfaces=interfaces,
-            function_settings=FunctionSettings(
-                env_name=env_name,
-                paths=paths,
-                layers=layers.all,
-                vpc=data.vpc,
-                subnets=data.subnets,
-                security_group=data.lambda_sg,
-                db_secret=data.secret,
-                db_host=data.db_host,
-                db_name=data.db_name,
-            ),
+            function_settings=function_settings,
             interface_secrets=secrets.by_interface,
         )
-        monitoring = Monitoring(self, "Monitoring", functions=api.functions, http_api=api.http_api)
+        if tasks is None:
+            from waterrev import catalog  # app.py puts the core layer's source on sys.path
+
+            tasks = catalog.TASK_FUNCTIONS
+        workflows = Workflows(
+            self,
+            "Workflows",
+            env_name=env_name,
+            tasks=tasks,
+            function_settings=function_settings,
+            bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
+        )
+        schedules = Schedules(self, "Schedules", env_name=env_name, bill_run=workflows.bill_run)
+        monitoring = Monitoring(
+            self, "Monitoring", functions={**api.functions, **workflows.functions}, http_api=api.http_api
+        )
+        workflows.alarm_to(monitoring.topic)
+        schedules.alarm_to(monitoring.topic)
 
         self.api = api
         self.data = data
+        self.workflows = workflows
+        self.schedules = schedules
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
         CfnOutput(self, "ChannelLoginSecretArn", value=secrets.channel_login.secret_arn)
+        CfnOutput(self, "BillRunStateMachineArn", value=workflows.bill_run.state_machine_arn)

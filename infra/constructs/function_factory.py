@@ -21,6 +21,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.handler"
 INTERFACE_ID_ENV = "WATERREV_INTERFACE_ID"
+TASK_FUNCTION_ENV = "WATERREV_TASK_FUNCTION"
 
 # What AWSLambdaVPCAccessExecutionRole grants besides logs.
 _VPC_ENI_ACTIONS = (
@@ -59,6 +60,19 @@ class InterfaceSpec(Protocol):
     def memory_mb(self) -> int: ...
 
 
+class TaskSpec(Protocol):
+    """What infra reads from a `waterrev.catalog.TaskFunction`."""
+
+    @property
+    def function(self) -> str: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def timeout_s(self) -> int: ...
+    @property
+    def memory_mb(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class FunctionSettings:
     """What every function shares: code locations, layers, network and database access."""
@@ -86,35 +100,70 @@ class FunctionFactory:
         """The function of a built interface; `secrets` maps extra env vars to secrets it may read."""
         if interface.function is None:
             raise ValueError(f"{interface.if_id} is not built yet: it has no function folder")
-        s = self._settings
-        log_group = logs.LogGroup(
-            self._scope, f"{interface.if_id}-Logs", retention=logs.RetentionDays.ONE_MONTH
+        return self._function(
+            interface.if_id,
+            folder=interface.function,
+            description=f"{interface.if_id} ({interface.function})",
+            timeout_s=interface.timeout_s,
+            memory_mb=interface.memory_mb,
+            environment={INTERFACE_ID_ENV: interface.if_id},
+            secrets=secrets,
         )
-        role = self._role(interface.if_id, log_group)
+
+    def create_task(
+        self,
+        task: TaskSpec,
+        *,
+        environment: Mapping[str, str] | None = None,
+        secrets: Mapping[str, secretsmanager.ISecret] | None = None,
+    ) -> lambda_.Function:
+        """A function that serves no route (a workflow task, a consumer): same shape, no API."""
+        return self._function(
+            task.function,
+            folder=task.function,
+            description=f"{task.function}: {task.purpose}",
+            timeout_s=task.timeout_s,
+            memory_mb=task.memory_mb,
+            environment={TASK_FUNCTION_ENV: task.function, **(environment or {})},
+            secrets=secrets,
+        )
+
+    def _function(
+        self,
+        construct_id: str,
+        *,
+        folder: str,
+        description: str,
+        timeout_s: int,
+        memory_mb: int,
+        environment: Mapping[str, str],
+        secrets: Mapping[str, secretsmanager.ISecret] | None,
+    ) -> lambda_.Function:
+        s = self._settings
+        log_group = logs.LogGroup(self._scope, f"{construct_id}-Logs", retention=logs.RetentionDays.ONE_MONTH)
+        role = self._role(construct_id, log_group)
         fn = lambda_.Function(
             self._scope,
-            interface.if_id,
-            description=f"{interface.if_id} ({interface.function})",
+            construct_id,
+            description=description,
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
             handler=HANDLER,
             role=role,
-            code=lambda_.Code.from_asset(
-                str(s.paths.function_code(interface.function)), exclude=list(CODE_EXCLUDE)
-            ),
+            code=lambda_.Code.from_asset(str(s.paths.function_code(folder)), exclude=list(CODE_EXCLUDE)),
             layers=list(s.layers),
-            timeout=Duration.seconds(interface.timeout_s),
-            memory_size=interface.memory_mb,
+            timeout=Duration.seconds(timeout_s),
+            memory_size=memory_mb,
             vpc=s.vpc,
             vpc_subnets=s.subnets,
             security_groups=[s.security_group],
             environment={
                 "WATERREV_ENV": s.env_name,
-                INTERFACE_ID_ENV: interface.if_id,
+                **environment,
                 "WATERREV_DB_SECRET_ARN": s.db_secret.secret_arn,
                 "WATERREV_DB_HOST": s.db_host,
                 "WATERREV_DB_NAME": s.db_name,
-                "POWERTOOLS_SERVICE_NAME": interface.function,
+                "POWERTOOLS_SERVICE_NAME": folder,
                 "POWERTOOLS_LOG_LEVEL": s.log_level,
                 **{env: secret.secret_arn for env, secret in (secrets or {}).items()},
             },
@@ -134,13 +183,13 @@ class FunctionFactory:
         )
         return fn
 
-    def _role(self, if_id: str, log_group: logs.ILogGroup) -> iam.Role:
+    def _role(self, construct_id: str, log_group: logs.ILogGroup) -> iam.Role:
         """An execution role instead of the AWS managed ones, so logs go to this function's group only."""
         role = iam.Role(
             self._scope,
-            f"{if_id}-Role",
+            f"{construct_id}-Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=f"{if_id} execution role",
+            description=f"{construct_id} execution role",
         )
         log_group.grant_write(role)
         role.add_to_policy(iam.PolicyStatement(actions=list(_VPC_ENI_ACTIONS), resources=["*"]))

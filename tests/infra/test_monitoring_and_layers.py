@@ -24,7 +24,7 @@ def test_given_each_function_then_an_errors_alarm_notifies_the_topic(template: T
     (topic_id,) = template.find_resources("AWS::SNS::Topic")
 
     errors = [a["Properties"] for a in alarms.values() if a["Properties"].get("MetricName") == "Errors"]
-    assert len(errors) == len(catalog.built())
+    assert len(errors) == len(catalog.built()) + len(catalog.TASK_FUNCTIONS)
     server_errors = [a["Properties"] for a in alarms.values() if a["Properties"].get("MetricName") == "5xx"]
     assert len(server_errors) == 1
     for alarm in errors + server_errors:

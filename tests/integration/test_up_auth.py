@@ -4,6 +4,7 @@ logout, expiry, and the split between back-office and customer-channel tokens.""
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 from tests.support import (
     Reply,
@@ -49,7 +50,9 @@ def test_login_success_issues_tokens_and_logs_success() -> None:
 
     assert reply.status == 200 and reply.code == 0, reply.body
     assert {"accessToken", "refreshToken", "expiresTime"} <= set(reply.data)
-    expires = dt.datetime.strptime(reply.data["expiresTime"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+    expires = dt.datetime.strptime(reply.data["expiresTime"], "%Y-%m-%d %H:%M:%S").replace(
+        tzinfo=ZoneInfo("Asia/Shanghai")  # replies show times in the utility's zone
+    )
     assert dt.datetime.now(dt.UTC) < expires <= dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1800 + 5)
     assert call("GET", ME, token=reply.data["accessToken"]).data["user"]["username"] == username
     assert login_results(username) == ["SUCCESS"]

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from waterrev.money import fmt
 
 SUCCESS_MSG = "success"
+
+
+@functools.lru_cache(maxsize=1)
+def _display_zone() -> ZoneInfo:
+    from waterrev.settings import get_settings
+
+    return ZoneInfo(get_settings().display_time_zone)
 
 
 def jsonable(value: Any) -> Any:
@@ -19,7 +28,9 @@ def jsonable(value: Any) -> Any:
         exponent = value.as_tuple().exponent
         return fmt(value) if isinstance(exponent, int) and exponent > -2 else format(value, "f")
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
+        # Stored as timestamptz (UTC on the wire from PostgreSQL); shown in the utility's local time.
+        local = value.astimezone(_display_zone()) if value.tzinfo is not None else value
+        return local.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, dict):

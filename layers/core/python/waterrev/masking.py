@@ -11,9 +11,10 @@ def mask_mobile(mobile: str | None) -> str | None:
     if not mobile:
         return mobile
     digits = mobile.strip()
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}****{digits[-4:]}"
+    if len(digits) == 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    # Not a mainland mobile: show at most the last four, never the whole value.
+    return "*" * len(digits) if len(digits) <= 6 else "*" * (len(digits) - 4) + digits[-4:]
 
 
 def mask_id_no(id_no: str | None) -> str | None:
@@ -22,6 +23,8 @@ def mask_id_no(id_no: str | None) -> str | None:
     value = id_no.strip()
     if len(value) <= 8:
         return value[:1] + "*" * (len(value) - 1)
+    if len(value) <= 14:  # passports and other short documents: first two and last two
+        return f"{value[:2]}{'*' * (len(value) - 4)}{value[-2:]}"
     return f"{value[:6]}{'*' * (len(value) - 10)}{value[-4:]}"
 
 

@@ -19,7 +19,7 @@ def money(value: str | int | Decimal) -> Decimal:
         amount = value if isinstance(value, Decimal) else Decimal(str(value))
     except InvalidOperation as exc:
         raise ValueError(f"not an amount: {value!r}") from exc
-    if not amount.is_finite():
+    if not amount.is_finite() or amount.adjusted() > 11:  # NUMERIC(14,2) holds 12 integer digits
         raise ValueError(f"not an amount: {value!r}")
     return amount.quantize(FEN, rounding=ROUND_HALF_UP)
 

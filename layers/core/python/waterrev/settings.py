@@ -15,6 +15,7 @@ class Settings(BaseModel):
     db_host: str | None = None  # cloud: RDS Proxy endpoint
     db_name: str = "waterrev"
     db_pool_size: int = 1  # one connection per Lambda execution environment
+    display_time_zone: str = "Asia/Shanghai"  # times in replies; stored as timestamptz
     access_token_ttl_s: int = Field(default=1800, gt=0)
     refresh_token_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
     login_max_failures: int = Field(default=5, gt=0)
@@ -29,6 +30,8 @@ class Settings(BaseModel):
     # Webhook keys of outside platforms: JSON {"IOT": {"key-1": "secret"}}; from Secrets Manager in
     # the cloud (injected at deploy), from the environment locally.
     webhook_keys: str | None = None
+    # The bill-run state machine (cloud); unset locally, where moto's interpreter runs the workflow.
+    bill_run_state_machine_arn: str | None = None
 
 
 _PREFIX = "WATERREV_"

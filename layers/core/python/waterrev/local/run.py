@@ -44,6 +44,9 @@ def prepare() -> Any:
     migrate.upgrade()
     loaded = demo.load()
     print("demo data:", "loaded" if loaded else "already present", flush=True)
+    from waterrev.local import stepfunctions
+
+    stepfunctions.warm_up()  # moto's Step Functions on a background thread: start-up stays fast
     return server
 
 

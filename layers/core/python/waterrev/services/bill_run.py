@@ -42,12 +42,24 @@ def prepare(
     chunk_size: int = DEFAULT_CHUNK,
     execution_arn: str | None = None,
 ) -> dict[str, Any]:
-    period = bill_period or previous_period(dt.date.today())
+    from zoneinfo import ZoneInfo
+
+    from waterrev.settings import get_settings
+
+    # "Last month" where the utility is: the schedule fires at 02:00 on the 1st, Beijing time.
+    period = bill_period or previous_period(
+        dt.datetime.now(ZoneInfo(get_settings().display_time_zone)).date()
+    )
     GenerateRequest(bill_period=period, due_date=due_date or default_due_date(period))  # validates the period
     due = due_date or default_due_date(period)
     with UnitOfWork() as uow:
         uow.execute("SELECT pg_advisory_xact_lock(hashtext(:k))", {"k": "bill-run:" + period})
-        run = uow.one("SELECT * FROM biz_bill_run WHERE run_no = :n", {"n": run_no}) if run_no else None
+        # A retried Prepare (same execution) finds the run it already made.
+        run = uow.one(
+            "SELECT * FROM biz_bill_run WHERE (CAST(:n AS varchar) IS NOT NULL AND run_no = :n)"
+            " OR (CAST(:x AS varchar) IS NOT NULL AND execution_arn = :x) ORDER BY id LIMIT 1",
+            {"n": run_no, "x": execution_arn},
+        )
         if run is None:
             count = uow.scalar("SELECT count(*) FROM biz_bill_run WHERE bill_period = :p", {"p": period})
             run_no = run_no or f"BR{period.replace('-', '')}-{count + 1:02d}"
@@ -151,7 +163,14 @@ def finish(ctx: RequestContext, run_id: int, results: list[dict[str, Any]]) -> d
             "failureCount": len(failures),
             "totalAmount": Decimal(billed["amount"]),
             "unbilledLeft": left,
-            "failedChunks": [{k: c.get(k) for k in ("afterId", "uptoId", "error")} for c in failed_chunks],
+            "failedChunks": [
+                {
+                    "afterId": c.get("afterId"),
+                    "uptoId": c.get("uptoId"),
+                    "error": str(c.get("error") or "")[:500],
+                }
+                for c in failed_chunks
+            ],
             "failures": [
                 {
                     "readingId": f["reading_id"],

@@ -69,7 +69,7 @@ def billed_usage(settle_type: str, actual: Decimal, volume: Decimal | None, popu
 _SELECT = """
 SELECT r.id AS reading_id, r.meter_read_id, r.meter_id, r.usage_amount, r.bill_period,
        c.id AS cust_id, c.cust_type, c.price_code, c.population, c.settle_type, c.settle_volume, c.status,
-       (SELECT a.id FROM biz_account a WHERE a.cust_id = c.id ORDER BY a.id LIMIT 1) AS account_id
+       (SELECT min(a.id) FROM biz_account a WHERE a.cust_id = c.id) AS account_id
   FROM biz_reading_data r
   JOIN biz_meter_read t ON t.id = r.meter_read_id
   JOIN biz_cust c ON c.id = r.cust_id

@@ -107,27 +107,36 @@ def history(
 
 
 # Usage per reading (the seed's source, biz_reading_data.usage_amount), newest first; periods billed
-# without a reading (history migrated from the old system) show the bill's usage instead.
-_USAGE = """
-SELECT * FROM (
-    SELECT r.bill_period, r.read_time, r.meter_id, r.previous_reading, r.current_reading, r.usage_amount,
-           r.read_type, r.estimated, r.status, ch.id AS charge_id, r.id AS reading_id
-      FROM biz_reading_data r LEFT JOIN biz_charge ch ON ch.reading_id = r.id
-     WHERE r.cust_id = :c AND r.status IN ('VALID', 'BILLED')
-    UNION ALL
-    SELECT ch.bill_period, NULL, ch.meter_id, NULL, NULL, ch.usage_amount, 'HISTORY', false, 'BILLED', ch.id, NULL
-      FROM biz_charge ch
-     WHERE ch.cust_id = :c AND ch.reading_id IS NULL AND ch.status <> 'CANCELLED'
-) u
-WHERE CAST(:p AS varchar) IS NULL OR u.bill_period = :p
+# without a reading (history migrated from the old system) show the bill's usage instead. Each branch
+# is limited on its own index before the merge, so a page costs the same whatever the history's size.
+_READINGS = """
+SELECT r.bill_period, r.read_time, r.meter_id, r.previous_reading, r.current_reading, r.usage_amount,
+       r.read_type, r.estimated, ch.id AS charge_id, r.id AS reading_id
+  FROM biz_reading_data r LEFT JOIN biz_charge ch ON ch.reading_id = r.id
+ WHERE r.cust_id = :c AND r.status IN ('VALID', 'BILLED') AND (CAST(:p AS varchar) IS NULL OR r.bill_period = :p)
 """
+_HISTORY = """
+SELECT ch.bill_period, NULL::timestamptz AS read_time, ch.meter_id, NULL::numeric AS previous_reading,
+       NULL::numeric AS current_reading, ch.usage_amount, 'HISTORY' AS read_type, false AS estimated,
+       ch.id AS charge_id, NULL::bigint AS reading_id
+  FROM biz_charge ch
+ WHERE ch.cust_id = :c AND ch.reading_id IS NULL AND ch.status <> 'CANCELLED'
+   AND (CAST(:p AS varchar) IS NULL OR ch.bill_period = :p)
+"""
+_ORDER = " ORDER BY bill_period DESC, read_time DESC NULLS LAST, reading_id DESC NULLS LAST, charge_id DESC"
 
 
 def _usage(uow: UnitOfWork, params: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
-    total = int(uow.scalar(f"SELECT count(*) FROM ({_USAGE}) t", params))
+    total = int(
+        uow.scalar(
+            f"SELECT (SELECT count(*) FROM ({_READINGS}) a) + (SELECT count(*) FROM ({_HISTORY}) b)", params
+        )
+    )
+    window = {**params, "top": params["lim"] + params["off"]}
     rows = uow.all(
-        f"{_USAGE} ORDER BY bill_period DESC, read_time DESC NULLS LAST, reading_id DESC LIMIT :lim OFFSET :off",
-        params,
+        f"SELECT * FROM (({_READINGS}{_ORDER} LIMIT :top) UNION ALL ({_HISTORY}{_ORDER} LIMIT :top)) u"
+        f"{_ORDER} LIMIT :lim OFFSET :off",
+        window,
     )
     return total, [
         {

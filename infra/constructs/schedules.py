@@ -1,0 +1,75 @@
+"""EventBridge Scheduler: the monthly bill run, with a dead-letter queue for failed deliveries."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, TimeZone
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.nag import acknowledge
+
+# 02:00 Beijing time on the 1st of every month: Prepare then bills the month before.
+MONTHLY_BILL_RUN = {"minute": "0", "hour": "2", "day": "1", "month": "*", "year": "*"}
+# Every key, null where Prepare decides (period: the month before; due date: the 15th of the next
+# month; run number: the next of the period); from_text keeps the nulls (jsii would drop them).
+MONTHLY_BILL_RUN_INPUT = {"billPeriod": None, "dueDate": None, "runNo": None, "chunkSize": 5000}
+
+
+class Schedules(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, env_name: str, bill_run: sfn.IStateMachine
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letters,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue: it receives the schedule deliveries that "
+            "EventBridge Scheduler could not hand to Step Functions after its retries.",
+        )
+        self.monthly_bill_run = scheduler.Schedule(
+            self,
+            "MonthlyBillRun",
+            schedule=scheduler.ScheduleExpression.cron(time_zone=TimeZone.ASIA_SHANGHAI, **MONTHLY_BILL_RUN),
+            description=f"waterrev-{env_name}: bill the previous month (bill-run state machine)",
+            target=targets.StepFunctionsStartExecution(
+                bill_run,
+                input=scheduler.ScheduleTargetInput.from_text(json.dumps(MONTHLY_BILL_RUN_INPUT)),
+                dead_letter_queue=self.dead_letters,
+                # StartExecution carries no name here, so a retried delivery whose first attempt did
+                # start may start a second run: harmless (billing is idempotent per reading), but few.
+                retry_attempts=3,
+                max_event_age=Duration.hours(6),
+            ),
+        )
+
+    def alarm_to(self, topic: sns.ITopic) -> cloudwatch.Alarm:
+        """A delivery in the dead-letter queue means this month's bill run did not start."""
+        alarm = cloudwatch.Alarm(
+            self,
+            "DeadLettersVisible",
+            metric=self.dead_letters.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(5), statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description="a scheduled bill run could not be started (see the schedule DLQ)",
+        )
+        alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        return alarm

@@ -1,0 +1,152 @@
+"""Step Functions workflows: the bill run, its task function, and who may start it.
+
+The definition is the ASL file the local stack runs on moto (`waterrev/workflows/*.asl.json`),
+inlined as the DefinitionString; CloudFormation fills in its `${...}` placeholders from
+DefinitionSubstitutions, so the deployed and the local definitions are the same text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.assets import REPO_ROOT
+from infra.constructs.function_factory import FunctionFactory, FunctionSettings, TaskSpec
+from infra.nag import acknowledge
+
+WORKFLOWS_DIR = REPO_ROOT / "layers" / "core" / "python" / "waterrev" / "workflows"
+BILL_RUN_ASL = WORKFLOWS_DIR / "bill_run.asl.json"
+BILL_RUN_TASK = "wf_bill_run"
+BILL_RUN_ARN_ENV = "WATERREV_BILL_RUN_STATE_MACHINE_ARN"
+# Prepare's default period is "the month before today": the schedule fires at 02:00 Beijing time on
+# the 1st, when the UTC date is still the last day of the month before.
+BILL_RUN_TIME_ZONE = "Asia/Shanghai"
+
+
+def read_definition(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+class Workflows(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        tasks: Sequence[TaskSpec],
+        function_settings: FunctionSettings,
+        bill_run_starters: Sequence[lambda_.Function],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        by_name = {t.function: t for t in tasks}
+        if BILL_RUN_TASK not in by_name:
+            raise ValueError(f"the bill run needs the task function {BILL_RUN_TASK!r} in the catalog")
+        factory = FunctionFactory(Construct(self, "Functions"), function_settings)
+        self.bill_run_function = factory.create_task(
+            by_name[BILL_RUN_TASK], environment={"TZ": BILL_RUN_TIME_ZONE}
+        )
+        self.functions: dict[str, lambda_.Function] = {BILL_RUN_TASK: self.bill_run_function}
+        self.bill_run = self._bill_run(env_name, self.bill_run_function)
+
+        for starter in bill_run_starters:
+            starter.add_environment(BILL_RUN_ARN_ENV, self.bill_run.state_machine_arn)
+            self.bill_run.grant_start_execution(starter)
+        self.states_endpoint = self._states_endpoint(function_settings)
+
+    def _bill_run(self, env_name: str, task: lambda_.IFunction) -> sfn.StateMachine:
+        log_group = logs.LogGroup(
+            self,
+            "BillRunLogs",
+            log_group_name=f"/aws/vendedlogs/states/waterrev-{env_name}-bill-run",
+            retention=logs.RetentionDays.THREE_MONTHS,
+        )
+        role = iam.Role(
+            self,
+            "BillRunRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="bill-run state machine: invokes the bill-run task function only",
+        )
+        # Not task.grant_invoke(): that also grants `<arn>:*` (every version and alias).
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[task.function_arn])
+        )
+        machine = sfn.StateMachine(
+            self,
+            "BillRun",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(read_definition(BILL_RUN_ASL)),
+            definition_substitutions={"BillRunFunctionArn": task.function_arn, "Partition": Aws.PARTITION},
+            role=role,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Resource '*' only for what Step Functions needs to log and trace: the CloudWatch Logs "
+            "log-delivery actions (CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, "
+            "DeleteLogDelivery, ListLogDeliveries, PutResourcePolicy, DescribeResourcePolicies, "
+            "DescribeLogGroups) and X-Ray PutTraceSegments/PutTelemetryRecords/GetSamplingRules/"
+            "GetSamplingTargets, none of which supports resource-level permissions. Its only other "
+            "grant is lambda:InvokeFunction on the bill-run task function.",
+        )
+        return machine
+
+    def _states_endpoint(self, settings: FunctionSettings) -> ec2.InterfaceVpcEndpoint:
+        """The functions live in isolated subnets: the ones that start executions reach Step
+        Functions through an interface endpoint (cheaper than a NAT gateway, see docs/INFRA.md)."""
+        endpoint_sg = ec2.SecurityGroup(
+            self,
+            "StatesEndpointSg",
+            vpc=settings.vpc,
+            description="Step Functions endpoint: in over HTTPS from the functions",
+            allow_all_outbound=False,
+        )
+        endpoint = ec2.InterfaceVpcEndpoint(
+            self,
+            "StatesEndpoint",
+            vpc=settings.vpc,
+            service=ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS,
+            subnets=settings.subnets,
+            security_groups=[endpoint_sg],
+            private_dns_enabled=True,
+            open=False,  # not the whole VPC CIDR: only the functions' security group, below
+        )
+        endpoint.connections.allow_default_port_from(settings.security_group, "functions start executions")
+        return endpoint
+
+    def alarm_to(self, topic: sns.ITopic) -> Mapping[str, cloudwatch.Alarm]:
+        """A bill-run execution that failed, timed out or was aborted (not a chunk: those are in the
+        run's summary) notifies the alarm topic."""
+        alarms = {}
+        action = cw_actions.SnsAction(topic)
+        for name, metric in (
+            ("Failed", self.bill_run.metric_failed(period=Duration.minutes(5), statistic="Sum")),
+            ("TimedOut", self.bill_run.metric_timed_out(period=Duration.minutes(5), statistic="Sum")),
+            ("Aborted", self.bill_run.metric_aborted(period=Duration.minutes(5), statistic="Sum")),
+        ):
+            alarm = cloudwatch.Alarm(
+                self,
+                f"BillRun{name}",
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=f"bill-run execution {name.lower()}: the run stays RUNNING in biz_bill_run",
+            )
+            alarm.add_alarm_action(action)
+            alarms[name] = alarm
+        return alarms
