@@ -12,6 +12,7 @@ ready, so a run after the configuration is fixed bills exactly what is left.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -66,20 +67,26 @@ def billed_usage(settle_type: str, actual: Decimal, volume: Decimal | None, popu
     raise Blocked(f"未知结算方式 {settle_type}")
 
 
-_SELECT = """
-SELECT r.id AS reading_id, r.meter_read_id, r.meter_id, r.usage_amount, r.bill_period,
-       c.id AS cust_id, c.cust_type, c.price_code, c.population, c.settle_type, c.settle_volume, c.status,
+# Claim a chunk: lock the next ready readings (skipping any another run holds) and mark them BILLED
+# in the same statement; readings that cannot be billed are put back to VALID before commit.
+_CLAIM = """
+WITH picked AS (
+    SELECT r.id FROM biz_reading_data r JOIN biz_meter_read t ON t.id = r.meter_read_id
+     WHERE r.status = 'VALID' AND r.bill_period = :period AND r.id > :after AND r.id <= :upto
+       AND (CAST(:batch AS varchar) IS NULL OR t.reading_batch_no = :batch)
+       AND (cardinality(CAST(:custs AS bigint[])) = 0 OR r.cust_id = ANY(CAST(:custs AS bigint[])))
+       AND (cardinality(CAST(:tasks AS bigint[])) = 0 OR r.meter_read_id = ANY(CAST(:tasks AS bigint[])))
+     ORDER BY r.id LIMIT :limit
+       FOR UPDATE OF r SKIP LOCKED
+), claimed AS (
+    UPDATE biz_reading_data r SET status = 'BILLED' FROM picked WHERE r.id = picked.id
+    RETURNING r.id, r.meter_read_id, r.meter_id, r.cust_id, r.usage_amount
+)
+SELECT k.id AS reading_id, k.meter_read_id, k.meter_id, k.usage_amount, k.cust_id,
+       c.cust_type, c.price_code, c.population, c.settle_type, c.settle_volume,
        (SELECT min(a.id) FROM biz_account a WHERE a.cust_id = c.id) AS account_id
-  FROM biz_reading_data r
-  JOIN biz_meter_read t ON t.id = r.meter_read_id
-  JOIN biz_cust c ON c.id = r.cust_id
- WHERE r.status = 'VALID' AND r.bill_period = :period AND r.id > :after AND r.id <= :upto
-   AND (CAST(:batch AS varchar) IS NULL OR t.reading_batch_no = :batch)
-   AND (cardinality(CAST(:custs AS bigint[])) = 0 OR r.cust_id = ANY(CAST(:custs AS bigint[])))
-   AND (cardinality(CAST(:tasks AS bigint[])) = 0 OR r.meter_read_id = ANY(CAST(:tasks AS bigint[])))
- ORDER BY r.id
- LIMIT :limit
-   FOR UPDATE OF r SKIP LOCKED
+  FROM claimed k JOIN biz_cust c ON c.id = k.cust_id
+ ORDER BY k.id
 """
 
 
@@ -119,7 +126,7 @@ def _bill_chunk(
     outcome = Outcome()
     with UnitOfWork() as uow:
         rows = uow.all(
-            _SELECT,
+            _CLAIM,
             {
                 "period": cmd.bill_period,
                 "upto": upto,
@@ -134,6 +141,11 @@ def _bill_chunk(
             return outcome, None
         outcome.readings = len(rows)
         priced = _price_rows(uow, rows, cmd.bill_period, outcome)
+        if outcome.failures:
+            uow.execute(
+                "UPDATE biz_reading_data SET status = 'VALID' WHERE id = ANY(CAST(:ids AS bigint[]))",
+                {"ids": [f["readingId"] for f in outcome.failures]},
+            )
         if priced:
             _write(uow, ctx, cmd, priced, run_id, outcome)
         if run_id is not None and outcome.failures:
@@ -149,6 +161,21 @@ class Priced:
     usage: Decimal
     lines: list[Line]
     amount: Decimal
+    line_text: tuple[str, ...]  # COPY text of each line after its charge id
+
+
+@functools.lru_cache(maxsize=65536)
+def _priced_lines(
+    tariff: Tariff, usage: Decimal, population: int, before: Decimal
+) -> tuple[list[Line], Decimal, tuple[str, ...]]:
+    """The tariff is pure: the same inputs always give the same lines, so a run prices each
+    (tariff, usage, household size, usage so far) once, and formats its COPY text once."""
+    lines = price(tariff, usage, population, before)
+    text = tuple(
+        f"\t{line.component}\t{line.tier_no}\t{line.quantity}\t{line.unit_price}\t{line.amount}\t{line.tax_rate}\n"
+        for line in lines
+    )
+    return lines, total(lines), text
 
 
 def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcome: Outcome) -> list[Priced]:
@@ -181,10 +208,10 @@ def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcom
                 row["population"],
             )
             before = year_usage.get(row["cust_id"], ZERO) if tariff.tier_mode is TierMode.ANNUAL else ZERO
-            lines = price(tariff, usage, row["population"], before)
+            lines = _priced_lines(tariff, usage, row["population"], before)
             if tariff.tier_mode is TierMode.ANNUAL:
                 year_usage[row["cust_id"]] = before + usage
-            priced.append(Priced(row, tariff, usage, lines, total(lines)))
+            priced.append(Priced(row, tariff, usage, lines[0], lines[1], lines[2]))
         except Blocked as blocked:
             outcome.failures.append(
                 {
@@ -217,20 +244,13 @@ def _usage_this_year(uow: UnitOfWork, cust_ids: list[int], period: str) -> dict[
     return {int(r["cust_id"]): Decimal(r["used"]) for r in rows}
 
 
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def _copy(uow: UnitOfWork, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_copy_value(v) for v in row))
-        buffer.write("\n")
-    buffer.seek(0)
+def _copy(uow: UnitOfWork, table: str, columns: tuple[str, ...], text: str) -> None:
     raw = uow.conn.connection.dbapi_connection
-    raw.run(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream=buffer)  # type: ignore[union-attr]
+    raw.run(f"COPY {table} ({', '.join(columns)}) FROM STDIN", stream=io.StringIO(text))  # type: ignore[union-attr]
+
+
+def _n(value: object) -> str:
+    return "\\N" if value is None else str(value)
 
 
 def _write(
@@ -241,6 +261,8 @@ def _write(
     run_id: int | None,
     outcome: Outcome,
 ) -> None:
+    """COPY the bills and their lines. Every value is a number, a date, a period or a component code
+    (validated as [A-Z0-9_]), so no COPY escaping is needed."""
     n = len(priced)
     ids = [
         int(r["id"])
@@ -250,46 +272,26 @@ def _write(
         int(r["s"])
         for r in uow.all("SELECT nextval('biz_charge_code_seq') AS s FROM generate_series(1, :n)", {"n": n})
     ]
-    period_digits = cmd.bill_period.replace("-", "")
-    charges: list[tuple[Any, ...]] = []
-    details: list[tuple[Any, ...]] = []
+    period, digits, due, run = cmd.bill_period, cmd.bill_period.replace("-", ""), cmd.due_date, _n(run_id)
+    charges: list[str] = []
+    details: list[str] = []
+    success = outcome.success
+    amount_sum = ZERO
     for charge_id, seq, p in zip(ids, seqs, priced, strict=True):
-        code = f"ZD{period_digits}{seq:08d}"
         row = p.row
+        code = f"ZD{digits}{seq:08d}"
         charges.append(
-            (
-                charge_id,
-                code,
-                row["cust_id"],
-                row["account_id"],
-                row["meter_id"],
-                cmd.bill_period,
-                p.usage,
-                p.amount,
-                cmd.due_date,
-                row["meter_read_id"],
-                row["reading_id"],
-                p.tariff.template_id,
-                row["settle_type"],
-                run_id,
-            )
+            f"{charge_id}\t{code}\t{row['cust_id']}\t{row['account_id']}\t{row['meter_id']}\t{period}\t{p.usage}\t"
+            f"{p.amount}\t{due}\t{row['meter_read_id']}\t{row['reading_id']}\t{p.tariff.template_id}\t"
+            f"{row['settle_type']}\t{run}\n"
         )
-        details.extend(
-            (
-                charge_id,
-                line.component,
-                line.tier_no,
-                line.quantity,
-                line.unit_price,
-                line.amount,
-                line.tax_rate,
-            )
-            for line in p.lines
-        )
-        outcome.success.append(
+        prefix = str(charge_id)
+        details.extend(prefix + tail for tail in p.line_text)
+        success.append(
             {"chargeId": charge_id, "chargeCode": code, "custId": row["cust_id"], "totalAmount": p.amount}
         )
-        outcome.total_amount += p.amount
+        amount_sum += p.amount
+    outcome.total_amount += amount_sum
     _copy(
         uow,
         "biz_charge",
@@ -309,18 +311,13 @@ def _write(
             "settle_type",
             "bill_run_id",
         ),
-        charges,
+        "".join(charges),
     )
     _copy(
         uow,
         "biz_charge_detail",
         ("charge_id", "cost_component", "tier_no", "usage_amount", "unit_price", "amount", "tax_rate"),
-        details,
-    )
-    reading_ids = [p.row["reading_id"] for p in priced]
-    uow.execute(
-        "UPDATE biz_reading_data SET status = 'BILLED' WHERE id = ANY(CAST(:ids AS bigint[]))",
-        {"ids": reading_ids},
+        "".join(details),
     )
     uow.execute(
         "UPDATE biz_meter_read SET status = 'BILLED' WHERE id = ANY(CAST(:ids AS bigint[]))",
@@ -343,7 +340,7 @@ def _write(
             "billPeriod": cmd.bill_period,
             "billRunId": run_id,
             "count": n,
-            "totalAmount": sum((p.amount for p in priced), ZERO),
+            "totalAmount": amount_sum,
             "chargeIds": ids,
         },
     )
