@@ -345,3 +345,32 @@ def signed_headers(
         "X-Waterrev-Nonce": nonce,
         "X-Waterrev-Signature": sign(secret, ts, nonce, body),
     }
+
+
+# ---- added for the billing suite: bill generation (IF-REV-005), bills and their lines ------------
+CHARGE_GENERATE = "/admin-api/revenue/charge/generate"
+
+
+def charge_generate(token: str, period: str, *, due_date: str | None = None, **scope: Any) -> Reply:
+    """POST IF-REV-005 for `period` (due date: the 15th of the next month unless given); `scope` holds
+    readingBatchNo / customerIds / meterReadIds."""
+    from waterrev.services.bill_run import default_due_date
+
+    body = {"billPeriod": period, "dueDate": due_date or default_due_date(period).isoformat(), **scope}
+    return call("POST", CHARGE_GENERATE, body, token=token)
+
+
+def charge_of_reading(reading_id: int) -> dict[str, Any] | None:
+    rows = sql_all("SELECT * FROM biz_charge WHERE reading_id = :r", {"r": reading_id})
+    return rows[0] if rows else None
+
+
+def charge_lines(charge_id: int) -> list[dict[str, Any]]:
+    """A bill's lines in the order they were written (component by component, tier by tier)."""
+    return sql_all("SELECT * FROM biz_charge_detail WHERE charge_id = :c ORDER BY id", {"c": charge_id})
+
+
+def arrears_of(cust_id: int) -> Any:
+    return sql_scalar(
+        "SELECT arrears_amount FROM biz_account WHERE cust_id = :c ORDER BY id LIMIT 1", {"c": cust_id}
+    )

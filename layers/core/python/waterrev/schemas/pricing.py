@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Literal, Self
 
@@ -49,6 +50,9 @@ class PriceTemplateSpec(Model):
             raise ValueError("tiers: tierNo 须从 1 起连续")
         if self.tiers[-1].upper_bound is not None or any(t.upper_bound is None for t in self.tiers[:-1]):
             raise ValueError("tiers: 仅最后一级不设 upperBound")
+        bounds = [t.upper_bound for t in self.tiers[:-1]]
+        if any(b <= a for a, b in itertools.pairwise(bounds)):  # type: ignore[operator]
+            raise ValueError("tiers: upperBound 须逐级递增")
         for c in self.components:
             if len(c.prices) != len(self.tiers):
                 raise ValueError(f"components.{c.code}: 须为每一级阶梯给出单价（{len(self.tiers)} 个）")
@@ -74,6 +78,8 @@ class ConfigRequest(Model):
     def _needs(self) -> Self:
         if self.action != "QUERY" and not self.config_code:
             raise ValueError("configCode: CREATE/UPDATE 须填写")
+        if self.config_type == "PRICE" and self.config_code and len(self.config_code) > 32:
+            raise ValueError("configCode: 价格模板编码最长 32 位")  # biz_price_template.code
         if self.action == "CREATE" and not self.config_value:
             raise ValueError("configValue: CREATE 须填写")
         return self

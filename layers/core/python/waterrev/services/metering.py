@@ -13,6 +13,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from waterrev import audit
 from waterrev.context import RequestContext
@@ -27,10 +28,11 @@ from waterrev.schemas.metering import (
     ReviewRequest,
     TaskGenerate,
 )
+from waterrev.settings import get_settings
 
 MODULE = "REV-002"
 ZERO = Decimal("0.00")
-ROLLOVER_SHARE = Decimal("0.9")  # the last reading must be in the top 10% of the dial to roll over
+ROLLOVER_SHARE = Decimal("0.9")  # a rollover goes from the top 10% of the dial to the bottom 10%
 CYCLE_MONTHS = {
     "MONTHLY": set(range(1, 13)),
     "ODD_MONTH": {1, 3, 5, 7, 9, 11},
@@ -52,6 +54,9 @@ def save_book(ctx: RequestContext, cmd: MeterBookSave) -> dict[str, Any]:
     if not ctx.principal.sees_dept(cmd.dept_id):
         raise AppError(ErrorCode.FORBIDDEN, f"deptId: 无营业所 {cmd.dept_id} 的数据权限")
     with UnitOfWork() as uow:
+        owner = uow.scalar("SELECT dept_id FROM biz_meter_book WHERE code = :c FOR UPDATE", {"c": cmd.code})
+        if owner is not None and not ctx.principal.sees_dept(owner):
+            raise AppError(ErrorCode.FORBIDDEN, f"code: 册本 {cmd.code} 属于无数据权限的营业所")
         book_id = uow.scalar(
             "INSERT INTO biz_meter_book (code, name, area_code, dept_id, read_cycle, reader_id)"
             " VALUES (:c, :n, :a, :d, :r, :u) ON CONFLICT (code) DO UPDATE SET name = :n, area_code = :a,"
@@ -72,6 +77,19 @@ def save_book(ctx: RequestContext, cmd: MeterBookSave) -> dict[str, Any]:
             )
             if found != len(set(cmd.meter_ids)):
                 raise AppError(ErrorCode.BAD_REQUEST, "meterIds: 含不存在的水表")
+            scope = _scope(ctx)
+            foreign = uow.all(
+                "SELECT DISTINCT cm.meter_id FROM biz_cust_meter cm JOIN biz_cust c ON c.id = cm.cust_id"
+                " WHERE cm.meter_id = ANY(CAST(:ids AS bigint[])) AND cm.status = 'ACTIVE'"
+                " AND NOT (CAST(:all_depts AS boolean) OR c.dept_id = ANY(CAST(:depts AS bigint[])))"
+                " ORDER BY cm.meter_id",
+                {"ids": cmd.meter_ids, **scope},
+            )
+            if foreign:
+                raise AppError(
+                    ErrorCode.FORBIDDEN,
+                    f"meterIds: 水表 {[r['meter_id'] for r in foreign]} 属于无数据权限的营业所的客户",
+                )
             uow.execute(
                 "UPDATE biz_meter SET book_id = :b WHERE id = ANY(CAST(:ids AS bigint[]))",
                 {"b": book_id, "ids": cmd.meter_ids},
@@ -112,7 +130,7 @@ def generate_tasks(ctx: RequestContext, cmd: TaskGenerate) -> dict[str, Any]:
             " JOIN biz_cust_meter cm ON cm.meter_id = m.id AND cm.status = 'ACTIVE'"
             " JOIN biz_cust c ON c.id = cm.cust_id AND c.status = 'NORMAL'"
             " WHERE m.book_id = ANY(CAST(:books AS bigint[])) AND m.status = 'ACTIVE'"
-            " ON CONFLICT (meter_id, bill_period) DO NOTHING RETURNING id",
+            " ON CONFLICT (meter_id, bill_period) DO NOTHING RETURNING id, book_id",
             {"p": cmd.bill_period, "batch": cmd.reading_batch_no, "books": due},
         )
         existing = uow.scalar(
@@ -120,15 +138,19 @@ def generate_tasks(ctx: RequestContext, cmd: TaskGenerate) -> dict[str, Any]:
             " WHERE r.bill_period = :p AND m.book_id = ANY(CAST(:books AS bigint[]))",
             {"p": cmd.bill_period, "books": due},
         )
-        audit.record(
-            uow,
-            ctx,
-            module=MODULE,
-            operation="TASK_GENERATE",
-            object_type="biz_meter_book",
-            object_id=",".join(str(b) for b in due) or "-",
-            after={"billPeriod": cmd.bill_period, "created": len(created)},
-        )
+        for book_id in due:  # one audit row per book: the object id column holds one id
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="TASK_GENERATE",
+                object_type="biz_meter_book",
+                object_id=book_id,
+                after={
+                    "billPeriod": cmd.bill_period,
+                    "created": sum(r["book_id"] == book_id for r in created),
+                },
+            )
         uow.commit()
     return {
         "billPeriod": cmd.bill_period,
@@ -204,7 +226,7 @@ def compute_usage(
             review_id, delta, note = review["id"], ZERO, "异常审批通过：读数作为新起点"
         elif last["estimated"]:
             note = f"估抄校正：较估抄读数少 {-delta}"
-        elif base >= maximum * ROLLOVER_SHARE:
+        elif base >= maximum * ROLLOVER_SHARE and current <= maximum * (1 - ROLLOVER_SHARE):
             delta, rollover, note = maximum - base + current, True, "水表翻转"
         else:
             raise _below_last(uow, meter, base, current, meter_read_id)
@@ -243,9 +265,17 @@ def _below_last(
     )
 
 
-def _lock_task(uow: UnitOfWork, meter_read_id: int) -> dict[str, Any]:
+def _visible(uow: UnitOfWork, ctx: RequestContext, cust_id: int | None) -> bool:
+    """Whether the caller's data scope covers the customer (readings follow their customer's dept)."""
+    if ctx.principal.dept_ids is None:
+        return True
+    dept = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :c", {"c": cust_id})
+    return ctx.principal.sees_dept(dept)
+
+
+def _lock_task(uow: UnitOfWork, ctx: RequestContext, meter_read_id: int) -> dict[str, Any]:
     task = uow.one("SELECT * FROM biz_meter_read WHERE id = :id FOR UPDATE", {"id": meter_read_id})
-    if task is None:
+    if task is None or not _visible(uow, ctx, task["cust_id"]):
         raise AppError(ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED, f"meterReadId={meter_read_id} 不存在")
     if task["status"] not in ("OPEN", "REVIEW"):
         raise AppError(
@@ -397,7 +427,7 @@ def _advance(
 
 def submit(ctx: RequestContext, cmd: ReadingSubmit) -> dict[str, Any]:
     with UnitOfWork() as uow:
-        task = _lock_task(uow, cmd.meter_read_id)
+        task = _lock_task(uow, ctx, cmd.meter_read_id)
         if task["meter_id"] != cmd.meter_id:
             raise AppError(ErrorCode.BAD_REQUEST, f"meterId: 与抄表任务的水表 {task['meter_id']} 不一致")
         reply = record_reading(
@@ -424,7 +454,7 @@ def submit(ctx: RequestContext, cmd: ReadingSubmit) -> dict[str, Any]:
 def estimate(ctx: RequestContext, cmd: EstimateRequest) -> dict[str, Any]:
     """An unreadable meter: the 3-period average, marked estimated, trued up by the next real reading."""
     with UnitOfWork() as uow:
-        task = _lock_task(uow, cmd.meter_read_id)
+        task = _lock_task(uow, ctx, cmd.meter_read_id)
         meter = _meter(uow, task["meter_id"])
         last = _last(uow, meter)
         average = recent_average(uow, meter["id"]) or ZERO
@@ -447,7 +477,14 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
     with UnitOfWork() as uow:
         if cmd.review_id is not None:
             row = uow.one("SELECT * FROM biz_reading_review WHERE id = :id FOR UPDATE", {"id": cmd.review_id})
-            if row is None or row["status"] != "PENDING":
+            cust_id = (
+                None
+                if row is None
+                else uow.scalar(
+                    "SELECT cust_id FROM biz_meter_read WHERE id = :t", {"t": row["meter_read_id"]}
+                )
+            )
+            if row is None or row["status"] != "PENDING" or not _visible(uow, ctx, cust_id):
                 raise AppError(ErrorCode.CONFLICT, f"reviewId: 审批单 {cmd.review_id} 不存在或已处理")
             status = "APPROVED" if cmd.approve else "REJECTED"
             uow.execute(
@@ -468,7 +505,11 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
             uow.commit()
             return {"reviewId": row["id"], "status": status}
         reading = uow.one("SELECT * FROM biz_reading_data WHERE id = :id FOR UPDATE", {"id": cmd.reading_id})
-        if reading is None or reading["status"] != "PENDING_REVIEW":
+        if (
+            reading is None
+            or reading["status"] != "PENDING_REVIEW"
+            or not _visible(uow, ctx, reading["cust_id"])
+        ):
             raise AppError(ErrorCode.CONFLICT, f"readingId: 读数 {cmd.reading_id} 不存在或不在待复核状态")
         uow.one("SELECT id FROM biz_meter_read WHERE id = :t FOR UPDATE", {"t": reading["meter_read_id"]})
         if cmd.approve:
@@ -548,6 +589,22 @@ def receive_iot(ctx: RequestContext, batch: IotBatch) -> dict[str, Any]:
     }
 
 
+def _iot_duplicate(uow: UnitOfWork, item: IotReading, meter_id: int) -> dict[str, Any] | None:
+    duplicate = uow.one(
+        "SELECT id, validate_status FROM biz_reading_data WHERE (CAST(:f AS varchar) IS NOT NULL AND"
+        " file_serial_no = :f) OR (read_type = 'IOT' AND meter_id = :m AND read_time = :t) LIMIT 1",
+        {"f": item.file_serial_no, "m": meter_id, "t": item.read_time},
+    )
+    if duplicate is None:
+        return None
+    return {
+        "readingId": duplicate["id"],
+        "acceptStatus": ACCEPT.get(duplicate["validate_status"], "REJECT"),
+        "duplicate": True,
+        "msg": "重复推送，已忽略",
+    }
+
+
 def _receive_one(ctx: RequestContext, platform: str, item: IotReading, index: int) -> dict[str, Any]:
     base = {
         "index": index,
@@ -576,27 +633,24 @@ def _receive_one(ctx: RequestContext, platform: str, item: IotReading, index: in
                     "t": item.read_time,
                 },
             )
-            duplicate = uow.one(
-                "SELECT id, validate_status FROM biz_reading_data WHERE (CAST(:f AS varchar) IS NOT NULL AND"
-                " file_serial_no = :f) OR (read_type = 'IOT' AND meter_id = :m AND read_time = :t) LIMIT 1",
-                {"f": item.file_serial_no, "m": meter["id"], "t": item.read_time},
-            )
+            duplicate = _iot_duplicate(uow, item, meter["id"])
             if duplicate is not None:
                 uow.commit()  # the device status still counts
-                return base | {
-                    "readingId": duplicate["id"],
-                    "acceptStatus": ACCEPT.get(duplicate["validate_status"], "REJECT"),
-                    "duplicate": True,
-                    "msg": "重复推送，已忽略",
-                }
-            period = item.read_time.astimezone(dt.UTC).strftime("%Y-%m")
+                return base | duplicate
+            # the period of the reading where the utility is (a 07:00 reading on the 1st belongs to that month)
+            period = item.read_time.astimezone(ZoneInfo(get_settings().display_time_zone)).strftime("%Y-%m")
             task_id = uow.scalar(
-                "SELECT id FROM biz_meter_read WHERE meter_id = :m AND bill_period = :p",
+                "SELECT id FROM biz_meter_read WHERE meter_id = :m AND bill_period = :p FOR UPDATE",
                 {"m": meter["id"], "p": period},
             )
             if task_id is None:
                 raise AppError(ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED, f"{period} 无抄表任务")
-            task = _lock_task(uow, task_id)
+            # A repeat sent at the same moment waited for the task lock: it is a duplicate, not a re-read.
+            duplicate = _iot_duplicate(uow, item, meter["id"])
+            if duplicate is not None:
+                uow.commit()
+                return base | duplicate
+            task = _lock_task(uow, ctx, task_id)
             reply = record_reading(
                 uow,
                 ctx,

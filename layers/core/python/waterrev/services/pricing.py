@@ -25,15 +25,22 @@ from waterrev.schemas.pricing import ConfigRequest, PriceTemplateSpec
 MODULE = "REV-009"
 
 
+def _where(error: Any) -> str:
+    """One validation error of the document, named configValue.<field>."""
+    loc = ".".join(str(p) for p in error["loc"])
+    msg = str(error["msg"]).removeprefix("Value error, ")
+    if loc:
+        return f"configValue.{loc}: {msg}"
+    if error["type"] == "value_error":  # the document's own checks start with the field ("tiers: ...")
+        return f"configValue.{msg}"
+    return f"configValue: {msg}"
+
+
 def _parse_price(value: str | None) -> PriceTemplateSpec:
     try:
         return PriceTemplateSpec.model_validate_json(value or "")
     except ValidationError as exc:
-        detail = "; ".join(
-            f"configValue.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" if e["loc"] else e["msg"]
-            for e in exc.errors()
-        )
-        raise AppError(ErrorCode.BAD_REQUEST, detail) from exc
+        raise AppError(ErrorCode.BAD_REQUEST, "; ".join(_where(e) for e in exc.errors())) from exc
 
 
 def _effect_status(row: dict[str, Any], today: dt.date) -> str:

@@ -1,0 +1,421 @@
+"""IoT readings: the back-office receiver (IF-METER-004) and the platform's signed push (IF-EXT-009).
+Same validation as manual readings; idempotent by fileSerialNo or meter + readTime; device status and
+alarms recorded; per-reading results in a batch; the push is refused (401) unless signed with a known
+key, fresh and not replayed, and a malformed body is 400."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.support import (
+    admin_login,
+    call,
+    expect_error,
+    generate,
+    metered,
+    read_history,
+    read_time,
+    signed_headers,
+    sql_all,
+    sql_scalar,
+    task_of,
+    unique,
+)
+
+RECEIVE = "/admin-api/meter/iot/reading/receive"
+PUSH = "/open-api/iot/reading/push"
+SECRET = "iot-test-secret"
+
+
+@pytest.fixture(scope="module")
+def admin() -> str:
+    return admin_login()
+
+
+@pytest.fixture
+def iot_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from waterrev.settings import reset_settings
+
+    monkeypatch.setenv("WATERREV_WEBHOOK_KEYS", json.dumps({"IOT": {"key-1": SECRET}}))
+    reset_settings()
+    yield
+    monkeypatch.delenv("WATERREV_WEBHOOK_KEYS")
+    reset_settings()
+
+
+def item(meter_id: int, value: str | int, period: str = "2025-01", **extra: Any) -> dict[str, Any]:
+    return {"meterId": meter_id, "readTime": read_time(period), "currentReading": str(value), **extra}
+
+
+def readings_of(meter_id: int) -> list[dict[str, Any]]:
+    return sql_all("SELECT * FROM biz_reading_data WHERE meter_id = :m ORDER BY id", {"m": meter_id})
+
+
+def device_rows(meter_id: int) -> list[dict[str, Any]]:
+    return sql_all("SELECT * FROM biz_meter_device_status WHERE meter_id = :m ORDER BY id", {"m": meter_id})
+
+
+def waiting_on_locks() -> int:
+    return int(
+        sql_scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+    )
+
+
+def open_meter(admin: str, period: str = "2025-01", **meter: Any) -> int:
+    meter_id, book = metered(admin, **meter)
+    generate(admin, book, period)
+    return meter_id
+
+
+def push(body: dict[str, Any] | str, **sign: Any) -> Any:
+    raw = body if isinstance(body, str) else json.dumps(body)
+    return call("POST", PUSH, raw_body=raw.encode(), headers=signed_headers(raw, secret=SECRET, **sign))
+
+
+# ------------------------------------------------------------------ IF-METER-004 receiver -------
+def test_an_iot_reading_is_validated_stored_and_its_device_status_recorded(admin: str) -> None:
+    """Given a meter with an open 2025-01 task, when the IoT receiver gets reading 12 with a serial number,
+    battery and signal, then SUCCESS / PASS with usage 12; the reading is an IOT reading on that task,
+    VALID, the task READ, and one device status row holds the status, battery and signal."""
+    meter = open_meter(admin)
+    serial = unique("FSN")
+    body = {"readings": [item(meter, 12, fileSerialNo=serial, batteryLevel="87.5", signal=-70)]}
+
+    reply = call("POST", RECEIVE, body, token=admin)
+
+    assert reply.code == 0, reply.body
+    assert (reply.data["total"], reply.data["successCount"], reply.data["rejectCount"]) == (1, 1, 0)
+    result = reply.data["resultList"][0]
+    assert result["acceptStatus"] == "SUCCESS" and result["validateStatus"] == "PASS"
+    assert result["meterReadId"] == task_of(meter, "2025-01") and Decimal(str(result["usageAmount"])) == 12
+    [row] = readings_of(meter)
+    assert (row["id"], row["read_type"], row["status"], row["file_serial_no"]) == (
+        result["readingId"],
+        "IOT",
+        "VALID",
+        serial,
+    )
+    assert (
+        sql_scalar("SELECT status FROM biz_meter_read WHERE id = :t", {"t": result["meterReadId"]}) == "READ"
+    )
+    [status] = device_rows(meter)
+    assert (status["device_status"], status["battery_level"], status["signal"], status["alarm_codes"]) == (
+        "ONLINE",
+        Decimal("87.5"),
+        -70,
+        [],
+    )
+
+
+def test_a_meter_can_be_named_by_its_number(admin: str) -> None:
+    """Given a meter named only by meterNo, when its reading is received, then it is stored on that meter."""
+    meter = open_meter(admin)
+    meter_no = sql_scalar("SELECT meter_no FROM biz_meter WHERE id = :m", {"m": meter})
+    body = {"readings": [{"meterNo": meter_no, "readTime": read_time("2025-01"), "currentReading": "3"}]}
+
+    reply = call("POST", RECEIVE, body, token=admin)
+
+    assert reply.data["resultList"][0]["acceptStatus"] == "SUCCESS", reply.body
+    assert reply.data["resultList"][0]["meterId"] == meter and len(readings_of(meter)) == 1
+
+
+def test_a_repeated_serial_number_is_a_duplicate_with_the_original_reading(admin: str) -> None:
+    """Given a received reading with a serial number, when the same serial arrives again (even with another
+    value), then it answers duplicate with the original readingId and no second reading is written; the
+    device status is still recorded."""
+    meter = open_meter(admin)
+    serial = unique("FSN")
+    first = call("POST", RECEIVE, {"readings": [item(meter, 12, fileSerialNo=serial)]}, token=admin)
+
+    again = call(
+        "POST", RECEIVE, {"readings": [item(meter, 15, "2025-02", fileSerialNo=serial)]}, token=admin
+    )
+
+    original = first.data["resultList"][0]["readingId"]
+    result = again.data["resultList"][0]
+    assert result["duplicate"] is True and result["readingId"] == original, again.body
+    assert result["acceptStatus"] == "SUCCESS"
+    assert [r["id"] for r in readings_of(meter)] == [original]
+    assert len(device_rows(meter)) == 2
+
+
+def test_a_repeat_without_serial_is_recognised_by_meter_and_read_time(admin: str) -> None:
+    """Given a received reading without serial number, when the same meter and readTime arrive again, then
+    duplicate with the original readingId and still one reading."""
+    meter = open_meter(admin)
+    first = call("POST", RECEIVE, {"readings": [item(meter, 12)]}, token=admin)
+
+    again = call("POST", RECEIVE, {"readings": [item(meter, 12)]}, token=admin)
+
+    assert again.data["resultList"][0]["duplicate"] is True, again.body
+    assert again.data["resultList"][0]["readingId"] == first.data["resultList"][0]["readingId"]
+    assert len(readings_of(meter)) == 1
+
+
+def test_alarms_are_recorded_and_make_the_reading_warn(admin: str) -> None:
+    """Given a reading that comes with alarm codes and FAULT status, when received, then acceptStatus WARN,
+    the reading is held for review (PENDING_REVIEW, task REVIEW) and the alarms are in the device status."""
+    meter = open_meter(admin)
+    body = {"readings": [item(meter, 12, deviceStatus="FAULT", alarmCodes=["LOW_BATTERY", "REVERSE_FLOW"])]}
+
+    reply = call("POST", RECEIVE, body, token=admin)
+
+    result = reply.data["resultList"][0]
+    assert result["acceptStatus"] == "WARN" and result["nextAction"] == "MANUAL_REVIEW", reply.body
+    assert reply.data["warnCount"] == 1
+    [row] = readings_of(meter)
+    assert row["status"] == "PENDING_REVIEW" and row["validate_status"] == "WARN"
+    assert (
+        sql_scalar("SELECT status FROM biz_meter_read WHERE id = :t", {"t": task_of(meter, "2025-01")})
+        == "REVIEW"
+    )
+    [status] = device_rows(meter)
+    assert status["device_status"] == "FAULT" and status["alarm_codes"] == ["LOW_BATTERY", "REVERSE_FLOW"]
+
+
+def test_iot_usage_far_above_the_average_warns(admin: str) -> None:
+    """Given three valid periods of 10 m3 (last 30), when an IoT reading of 70 (usage 40) arrives for
+    2025-04, then WARN, like a manual reading."""
+    meter, book = metered(admin)
+    read_history(admin, meter, book, {"2025-01": 10, "2025-02": 20, "2025-03": 30})
+    generate(admin, book, "2025-04")
+
+    reply = call("POST", RECEIVE, {"readings": [item(meter, 70, "2025-04")]}, token=admin)
+
+    assert reply.data["resultList"][0]["acceptStatus"] == "WARN", reply.body
+
+
+def test_a_batch_reports_each_reading_and_one_bad_reading_blocks_no_other(admin: str) -> None:
+    """Given a batch of a good reading, an unknown meter, a reading below the last one, a meter without a
+    task for the month, and another good reading, when received, then the good ones succeed and are stored,
+    each bad one is REJECT with its error code, and the counts add up."""
+    good, below, untasked, good2 = (open_meter(admin, initialReading=i) for i in ("0", "50", "0", "0"))
+    body = {
+        "readings": [
+            item(good, 5),
+            {"meterNo": unique("NOPE"), "readTime": read_time("2025-01"), "currentReading": "1"},
+            item(below, 40),
+            item(untasked, 5, "2025-02"),
+            item(good2, 6),
+        ]
+    }
+
+    reply = call("POST", RECEIVE, body, token=admin)
+
+    assert reply.code == 0, reply.body
+    results = reply.data["resultList"]
+    assert [r["acceptStatus"] for r in results] == ["SUCCESS", "REJECT", "REJECT", "REJECT", "SUCCESS"]
+    assert [r.get("errorCode") for r in results] == [None, 404, 1_002_002_002, 1_002_002_001, None]
+    assert [r["index"] for r in results] == [0, 1, 2, 3, 4]
+    assert (
+        reply.data["total"],
+        reply.data["successCount"],
+        reply.data["warnCount"],
+        reply.data["rejectCount"],
+    ) == (
+        5,
+        2,
+        0,
+        3,
+    )
+    assert len(readings_of(good)) == 1 and len(readings_of(good2)) == 1
+    assert readings_of(below) == [] and readings_of(untasked) == []
+    assert sql_scalar("SELECT status FROM biz_reading_review WHERE meter_id = :m", {"m": below}) == "PENDING"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"readings": []}, "readings"),
+        ({"readings": [{"readTime": "2025-01-15T09:30:00+08:00", "currentReading": "1"}]}, "meterId"),
+        (
+            {"readings": [{"meterId": 1, "readTime": "2025-01-15T09:30:00+08:00", "currentReading": "-1"}]},
+            "currentReading",
+        ),
+        ({"readings": [{"meterId": 1, "readTime": "x", "currentReading": "1"}]}, "readTime"),
+        (
+            {
+                "readings": [
+                    {
+                        "meterId": 1,
+                        "readTime": "2025-01-15T09:30:00+08:00",
+                        "currentReading": "1",
+                        "deviceStatus": "ASLEEP",
+                    }
+                ]
+            },
+            "deviceStatus",
+        ),
+    ],
+    ids=["empty", "no meter", "negative", "bad time", "bad device status"],
+)
+def test_an_invalid_batch_is_400(admin: str, body: dict[str, Any], field: str) -> None:
+    """Given an invalid batch, when received, then 400 naming the field."""
+    expect_error(call("POST", RECEIVE, body, token=admin), 400, mentions=field)
+
+
+def test_the_receiver_needs_its_permission(admin: str) -> None:
+    """Given gulou (no meter:iot:receive), when it sends a reading, then 403 and nothing is stored."""
+    meter = open_meter(admin)
+
+    reply = call("POST", RECEIVE, {"readings": [item(meter, 5)]}, token=admin_login("gulou", "gulou123"))
+
+    expect_error(reply, 403, mentions="meter:iot:receive")
+    assert readings_of(meter) == [] and device_rows(meter) == []
+
+
+# --------------------------------------------------------------------- IF-EXT-009 push ---------
+@pytest.mark.usefixtures("iot_keys")
+def test_a_signed_push_is_accepted_and_stored(admin: str) -> None:
+    """Given the platform's key, when it pushes a signed reading, then SUCCESS and the reading is stored as
+    an IOT reading, audited as the platform."""
+    meter = open_meter(admin)
+    serial = unique("FSN")
+
+    reply = push({"platformCode": "IOT", "readings": [item(meter, 9, fileSerialNo=serial)]})
+
+    assert reply.status == 200 and reply.code == 0, reply.body
+    assert reply.data["resultList"][0]["acceptStatus"] == "SUCCESS"
+    [row] = readings_of(meter)
+    assert row["file_serial_no"] == serial and row["read_type"] == "IOT"
+    assert (
+        sql_scalar(
+            "SELECT user_name FROM biz_operat_log WHERE object_type = 'biz_reading_data' AND object_id = :o",
+            {"o": str(row["id"])},
+        )
+        == "platform:IOT"
+    )
+
+
+@pytest.mark.usefixtures("iot_keys")
+def test_a_pushed_duplicate_answers_the_original_reading(admin: str) -> None:
+    """Given a pushed reading, when the platform pushes the same serial again (new nonce), then duplicate
+    with the original readingId and one reading."""
+    meter = open_meter(admin)
+    body = {"readings": [item(meter, 9, fileSerialNo=unique("FSN"))]}
+    first = push(body)
+
+    again = push(body)
+
+    assert again.data["resultList"][0]["duplicate"] is True, again.body
+    assert again.data["resultList"][0]["readingId"] == first.data["resultList"][0]["readingId"]
+    assert len(readings_of(meter)) == 1
+
+
+BAD_SIGNING = {
+    "bad signature": {"secret": "not-the-secret"},
+    "unknown key id": {"key_id": "key-9"},
+    "stale timestamp": {"timestamp": int(time.time()) - 3600},
+    "future timestamp": {"timestamp": int(time.time()) + 3600},
+}
+
+
+@pytest.mark.usefixtures("iot_keys")
+@pytest.mark.parametrize("signing", list(BAD_SIGNING.values()), ids=list(BAD_SIGNING))
+def test_a_push_not_signed_right_is_401_and_writes_nothing(admin: str, signing: dict[str, Any]) -> None:
+    """Given a push signed wrongly, with an unknown key, or outside the time window, when sent, then 401,
+    and neither a reading nor a device status is written."""
+    meter = open_meter(admin)
+    raw = json.dumps({"readings": [item(meter, 9, fileSerialNo=unique("FSN"))]})
+    headers = signed_headers(raw, **{"secret": SECRET, **signing})
+
+    reply = call("POST", PUSH, raw_body=raw.encode(), headers=headers)
+
+    expect_error(reply, 401)
+    assert readings_of(meter) == [] and device_rows(meter) == []
+
+
+@pytest.mark.usefixtures("iot_keys")
+def test_a_push_without_signature_headers_is_401(admin: str) -> None:
+    """Given a push with no signature headers at all, when sent, then 401 and nothing is written."""
+    meter = open_meter(admin)
+
+    reply = call("POST", PUSH, {"readings": [item(meter, 9)]})
+
+    expect_error(reply, 401)
+    assert readings_of(meter) == []
+
+
+@pytest.mark.usefixtures("iot_keys")
+def test_a_replayed_nonce_is_401_and_writes_nothing(admin: str) -> None:
+    """Given an accepted push with a nonce, when another push (different reading, properly signed) reuses
+    that nonce, then 401 and its reading is not written."""
+    first_meter, second_meter = open_meter(admin), open_meter(admin)
+    nonce = unique("nonce")
+    assert push({"readings": [item(first_meter, 9)]}, nonce=nonce).code == 0
+
+    reply = push({"readings": [item(second_meter, 9)]}, nonce=nonce)
+
+    expect_error(reply, 401)
+    assert readings_of(second_meter) == [] and device_rows(second_meter) == []
+
+
+@pytest.fixture
+def no_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    from waterrev.settings import reset_settings
+
+    monkeypatch.delenv("WATERREV_WEBHOOK_KEYS", raising=False)
+    reset_settings()
+    yield
+    monkeypatch.undo()
+    reset_settings()
+
+
+@pytest.mark.usefixtures("no_keys")
+def test_a_push_is_401_when_no_platform_key_is_configured(admin: str) -> None:
+    """Given no webhook keys configured, when a push arrives signed with some secret, then 401."""
+    meter = open_meter(admin)
+
+    expect_error(push({"readings": [item(meter, 9)]}), 401)
+    assert readings_of(meter) == []
+
+
+@pytest.mark.usefixtures("iot_keys")
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"readings": [',
+        '{"readings": []}',
+        '{"readings": [{"meterId": 1}]}',
+        '{"platformCode": "iot!", "readings": []}',
+    ],
+    ids=["not json", "empty batch", "missing fields", "bad platform code"],
+)
+def test_a_signed_but_malformed_push_is_400(raw: str) -> None:
+    """Given a properly signed push whose body is malformed, when sent, then 400 (not a 500)."""
+    expect_error(push(raw), 400)
+
+
+def test_a_repeat_arriving_at_the_same_time_is_still_a_duplicate(admin: str) -> None:
+    """Given the same reading (same serial) received twice at the same moment (both past the duplicate check
+    while the task is busy), when both are processed, then one is stored and the other answers duplicate
+    with its readingId, not a rejection."""
+    from waterrev.db import UnitOfWork
+
+    meter = open_meter(admin)
+    body = {"readings": [item(meter, 12, fileSerialNo=unique("FSN"))]}
+    with ThreadPoolExecutor(2) as pool:
+        with UnitOfWork() as holder:  # the task is busy: both requests get past the duplicate check
+            holder.execute(
+                "SELECT 1 FROM biz_meter_read WHERE id = :t FOR UPDATE", {"t": task_of(meter, "2025-01")}
+            )
+            futures = [pool.submit(call, "POST", RECEIVE, body, token=admin) for _ in range(2)]
+            deadline = time.monotonic() + 10
+            while waiting_on_locks() < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            holder.commit()
+        replies = [f.result(timeout=30) for f in futures]
+
+    results = sorted((r.data["resultList"][0] for r in replies), key=lambda r: bool(r.get("duplicate")))
+    assert [r["acceptStatus"] for r in results] == ["SUCCESS", "SUCCESS"], results
+    assert results[1].get("duplicate") is True and results[0]["readingId"] == results[1]["readingId"]
+    assert len(readings_of(meter)) == 1

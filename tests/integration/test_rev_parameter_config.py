@@ -1,0 +1,515 @@
+"""IF-REV-012 业务参数配置: versioned price templates (DRAFT -> ACTIVE, the previous version ends the day
+before, published versions are read-only), validated tiers and components, versioned RULE parameters,
+audit of every change, the tariff loader's 1_002_002_003 for incomplete templates, permissions."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.support import (
+    admin_login,
+    audit_rows,
+    call,
+    expect_error,
+    sql_exec,
+    sql_scalar,
+    unique,
+)
+
+CONFIG = "/admin-api/revenue/parameter/config"
+PRICE = {
+    "name": "测试阶梯水价",
+    "tierMode": "MONTHLY",
+    "basePopulation": 4,
+    "tiers": [
+        {"tierNo": 1, "upperBound": "20", "populationStep": "5"},
+        {"tierNo": 2, "upperBound": "30", "populationStep": "5"},
+        {"tierNo": 3},
+    ],
+    "components": [
+        {"code": "WATER_FEE", "name": "水费", "taxRate": "0.09", "prices": ["2.15", "3.23", "6.45"]},
+        {"code": "SEWAGE_FEE", "name": "污水处理费", "taxRate": "0", "prices": ["1.00", "1.00", "1.00"]},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def admin() -> str:
+    return admin_login()
+
+
+def price_doc(**change: Any) -> dict[str, Any]:
+    return {**copy.deepcopy(PRICE), **change}
+
+
+def save(
+    token: str, action: str, code: str, value: Any = None, config_type: str = "PRICE", **extra: Any
+) -> Any:
+    body: dict[str, Any] = {"action": action, "configType": config_type, "configCode": code, **extra}
+    if value is not None:
+        body["configValue"] = value if isinstance(value, str) else json.dumps(value)
+    return call("POST", CONFIG, body, token=token)
+
+
+def versions(token: str, code: str, config_type: str = "PRICE") -> list[dict[str, Any]]:
+    reply = call("GET", CONFIG, token=token, query=f"configType={config_type}&configCode={code}")
+    assert reply.code == 0, reply.body
+    return list(reply.data)
+
+
+def templates(code: str) -> int:
+    return int(sql_scalar("SELECT count(*) FROM biz_price_template WHERE code = :c", {"c": code}))
+
+
+def template_id(code: str, version: int) -> int:
+    return int(
+        sql_scalar(
+            "SELECT id FROM biz_price_template WHERE code = :c AND version = :v", {"c": code, "v": version}
+        )
+    )
+
+
+def published(admin: str, code: str, effective: str) -> dict[str, Any]:
+    reply = save(admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate=effective)
+    assert reply.code == 0, reply.body
+    return dict(reply.data)
+
+
+# ----------------------------------------------------------------------------- PRICE ----------
+def test_create_price_makes_a_draft_version_with_tiers_and_components(admin: str) -> None:
+    """Given a complete price document, when CREATE PRICE is sent, then version 1 is a DRAFT holding the
+    three tiers and both components with their tier prices, QUERY lists it, and PRICE_CREATE is audited."""
+    code = unique("P")
+
+    reply = save(admin, "CREATE", code, price_doc())
+
+    assert reply.code == 0, reply.body
+    data = reply.data
+    assert (data["configCode"], data["configVersion"], data["effectStatus"]) == (code, "1", "DRAFT")
+    value = data["configValue"]
+    assert [(t["tierNo"], t["upperBound"]) for t in value["tiers"]] == [(1, "20.00"), (2, "30.00"), (3, None)]
+    assert [(c["code"], [Decimal(p) for p in c["prices"]]) for c in value["components"]] == [
+        ("WATER_FEE", [Decimal("2.15"), Decimal("3.23"), Decimal("6.45")]),
+        ("SEWAGE_FEE", [Decimal(1)] * 3),
+    ]
+    [listed] = versions(admin, code)
+    assert listed["configId"] == data["configId"] and listed["effectStatus"] == "DRAFT"
+    assert [r["operation"] for r in audit_rows("biz_price_template", data["configId"])] == ["PRICE_CREATE"]
+
+
+def _tiers(*tiers: dict[str, Any]) -> dict[str, Any]:
+    return {"tiers": list(tiers)}
+
+
+INVALID_PRICES: dict[str, tuple[dict[str, Any], str]] = {
+    "tiers not numbered from 1": (
+        _tiers({"tierNo": 2, "upperBound": "20"}, {"tierNo": 3, "upperBound": "30"}, {"tierNo": 4}),
+        "configValue.tiers",
+    ),
+    "tier numbers with a gap": (
+        _tiers({"tierNo": 1, "upperBound": "20"}, {"tierNo": 3, "upperBound": "30"}, {"tierNo": 4}),
+        "configValue.tiers",
+    ),
+    "a middle tier left open": (
+        _tiers({"tierNo": 1, "upperBound": "20"}, {"tierNo": 2}, {"tierNo": 3}),
+        "configValue.tiers",
+    ),
+    "the last tier bounded": (
+        _tiers(
+            {"tierNo": 1, "upperBound": "20"},
+            {"tierNo": 2, "upperBound": "30"},
+            {"tierNo": 3, "upperBound": "40"},
+        ),
+        "configValue.tiers",
+    ),
+    "bounds not increasing": (
+        _tiers({"tierNo": 1, "upperBound": "30"}, {"tierNo": 2, "upperBound": "20"}, {"tierNo": 3}),
+        "configValue.tiers",
+    ),
+    "a negative population step": (
+        _tiers(
+            {"tierNo": 1, "upperBound": "20", "populationStep": "-1"},
+            {"tierNo": 2, "upperBound": "30"},
+            {"tierNo": 3},
+        ),
+        "configValue.tiers.0.populationStep",
+    ),
+    "a component missing a tier price": (
+        {"components": [{"code": "WATER_FEE", "name": "水费", "taxRate": "0", "prices": ["1", "2"]}]},
+        "configValue.components",
+    ),
+    "a negative price": (
+        {"components": [{"code": "WATER_FEE", "name": "水费", "taxRate": "0", "prices": ["1", "-2", "3"]}]},
+        "configValue.components",
+    ),
+    "duplicate component codes": (
+        {
+            "components": [
+                {"code": "WATER_FEE", "name": "水费", "taxRate": "0", "prices": ["1", "2", "3"]},
+                {"code": "WATER_FEE", "name": "水费二", "taxRate": "0", "prices": ["1", "2", "3"]},
+            ]
+        },
+        "configValue.components",
+    ),
+    "a tax rate of 100%": (
+        {"components": [{"code": "WATER_FEE", "name": "水费", "taxRate": "1", "prices": ["1", "2", "3"]}]},
+        "configValue.components.0.taxRate",
+    ),
+    "no components": ({"components": []}, "configValue.components"),
+    "unknown tier mode": ({"tierMode": "DAILY"}, "configValue.tierMode"),
+    "an unknown field": ({"discount": "0.5"}, "configValue.discount"),
+}
+
+
+@pytest.mark.parametrize(("change", "field"), list(INVALID_PRICES.values()), ids=list(INVALID_PRICES))
+def test_create_price_rejects_an_invalid_document_naming_the_field(
+    admin: str, change: dict[str, Any], field: str
+) -> None:
+    """Given a price document with one defect, when CREATE PRICE is sent, then 400 naming configValue.<field>
+    and no template version is written."""
+    code = unique("P")
+
+    reply = save(admin, "CREATE", code, price_doc(**change))
+
+    expect_error(reply, 400, mentions=field)
+    assert templates(code) == 0
+
+
+def test_create_price_with_a_value_that_is_not_json_is_400(admin: str) -> None:
+    """Given a configValue that is not JSON, when CREATE PRICE is sent, then 400 naming configValue."""
+    code = unique("P")
+
+    expect_error(save(admin, "CREATE", code, "{tiers:"), 400, mentions="configValue")
+    assert templates(code) == 0
+
+
+def test_a_price_code_longer_than_the_template_code_is_400(admin: str) -> None:
+    """Given a configCode of 40 characters (templates keep 32), when CREATE PRICE is sent, then 400 naming
+    configCode, not a server error."""
+    code = "P" + unique("X") * 3
+
+    expect_error(save(admin, "CREATE", code[:40], price_doc()), 400, mentions="configCode")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "CREATE", "configType": "PRICE"}, "configCode"),
+        ({"action": "CREATE", "configType": "PRICE", "configCode": "PX"}, "configValue"),
+        ({"action": "DELETE", "configType": "PRICE", "configCode": "PX"}, "action"),
+        ({"action": "QUERY", "configType": "SECRET"}, "configType"),
+        (
+            {"action": "UPDATE", "configType": "PRICE", "configCode": "PX", "effectStatus": "EXPIRED"},
+            "effectStatus",
+        ),
+    ],
+    ids=["no code", "no value", "unknown action", "unknown type", "cannot set EXPIRED"],
+)
+def test_an_invalid_config_request_is_400(admin: str, body: dict[str, Any], field: str) -> None:
+    """Given a config request missing or misusing a field, when sent, then 400 naming it."""
+    expect_error(call("POST", CONFIG, body, token=admin), 400, mentions=field)
+
+
+def test_update_edits_a_draft(admin: str) -> None:
+    """Given a DRAFT price version, when UPDATE sends a new document, then the same version holds the new
+    prices, is still DRAFT, and PRICE_UPDATE is audited."""
+    code = unique("P")
+    created = save(admin, "CREATE", code, price_doc()).data
+    changed = price_doc()
+    changed["components"][0]["prices"] = ["2.50", "3.50", "7.00"]
+
+    reply = save(admin, "UPDATE", code, changed)
+
+    assert reply.code == 0, reply.body
+    assert reply.data["configId"] == created["configId"] and reply.data["effectStatus"] == "DRAFT"
+    assert [Decimal(p) for p in reply.data["configValue"]["components"][0]["prices"]] == [
+        Decimal("2.50"),
+        Decimal("3.50"),
+        Decimal("7.00"),
+    ]
+    assert templates(code) == 1
+    assert [r["operation"] for r in audit_rows("biz_price_template", created["configId"])] == [
+        "PRICE_CREATE",
+        "PRICE_UPDATE",
+    ]
+
+
+def test_an_invalid_update_keeps_the_draft_as_it_was(admin: str) -> None:
+    """Given a DRAFT, when UPDATE sends a document with a bad tier, then 400 and the draft keeps its three
+    tiers."""
+    code = unique("P")
+    save(admin, "CREATE", code, price_doc())
+
+    reply = save(admin, "UPDATE", code, price_doc(**_tiers({"tierNo": 1}, {"tierNo": 2})))
+
+    expect_error(reply, 400, mentions="configValue.tiers")
+    assert len(versions(admin, code)[0]["configValue"]["tiers"]) == 3
+
+
+def test_publishing_ends_the_previous_version_the_day_before(admin: str) -> None:
+    """Given version 1 ACTIVE since 2024-01-01 and a DRAFT version 2, when version 2 is published effective
+    2024-07-01, then version 1 expires 2024-06-30 (EXPIRED in QUERY), version 2 is ACTIVE, PRICE_PUBLISH is
+    audited, and the active template is v1 on 2024-06-30 and v2 from 2024-07-01."""
+    from waterrev.db import UnitOfWork
+    from waterrev.services.pricing import active_template_id
+
+    code = unique("P")
+    v1 = published(admin, code, "2024-01-01")
+    save(admin, "CREATE", code, price_doc())
+
+    reply = save(admin, "UPDATE", code, effectStatus="ACTIVE", effectiveDate="2024-07-01")
+
+    assert reply.code == 0, reply.body
+    assert (reply.data["configVersion"], reply.data["effectStatus"], reply.data["effectiveDate"]) == (
+        "2",
+        "ACTIVE",
+        "2024-07-01",
+    )
+    listed = {v["configVersion"]: v for v in versions(admin, code)}
+    assert listed["1"]["effectStatus"] == "EXPIRED" and listed["1"]["expireDate"] == "2024-06-30"
+    assert listed["2"]["effectStatus"] == "ACTIVE" and listed["2"]["expireDate"] is None
+    assert "PRICE_PUBLISH" in [
+        r["operation"] for r in audit_rows("biz_price_template", reply.data["configId"])
+    ]
+    with UnitOfWork() as uow:
+        assert active_template_id(uow, code, dt.date(2024, 6, 30)) == v1["configId"]
+        assert active_template_id(uow, code, dt.date(2024, 7, 1)) == reply.data["configId"]
+        assert active_template_id(uow, code, dt.date(2023, 12, 31)) is None
+
+
+def test_create_with_active_publishes_at_once(admin: str) -> None:
+    """Given an ACTIVE version 1, when version 2 is created with effectStatus ACTIVE and an effectiveDate,
+    then it is published at once and version 1 ends the day before."""
+    code = unique("P")
+    published(admin, code, "2023-01-01")
+
+    reply = save(admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate="2023-03-01")
+
+    assert reply.code == 0 and reply.data["effectStatus"] == "ACTIVE", reply.body
+    assert str(
+        sql_scalar("SELECT expire_date FROM biz_price_template WHERE id = :id", {"id": template_id(code, 1)})
+    ) == ("2023-02-28")
+
+
+def test_a_future_version_leaves_the_current_one_active_until_then(admin: str) -> None:
+    """Given an ACTIVE version, when a new one is published effective in the future, then the current one
+    is still ACTIVE in QUERY (its expire date is ahead)."""
+    code = unique("P")
+    published(admin, code, "2020-01-01")
+    future = dt.date.today() + dt.timedelta(days=30)
+
+    save(admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate=future.isoformat())
+
+    listed = {v["configVersion"]: v for v in versions(admin, code)}
+    assert listed["1"]["effectStatus"] == "ACTIVE"
+    assert listed["1"]["expireDate"] == (future - dt.timedelta(days=1)).isoformat()
+
+
+def test_a_published_version_cannot_be_edited(admin: str) -> None:
+    """Given a published version 1 and no draft, when UPDATE names version 1, then 409 and the version keeps
+    its prices; UPDATE without a version finds no draft (404)."""
+    code = unique("P")
+    published(admin, code, "2024-01-01")
+    changed = price_doc()
+    changed["components"][0]["prices"] = ["9", "9", "9"]
+
+    named = save(admin, "UPDATE", code, changed, configVersion=1)
+    unnamed = save(admin, "UPDATE", code, changed)
+
+    expect_error(named, 409, mentions="configVersion")
+    assert named.data == {"effectStatus": "ACTIVE"}
+    expect_error(unnamed, 404, mentions="configCode")
+    assert versions(admin, code)[0]["configValue"]["components"][0]["prices"][0] == "2.1500"
+
+
+def test_publishing_before_the_current_version_is_refused(admin: str) -> None:
+    """Given version 1 ACTIVE since 2024-01-01 and a DRAFT version 2, when version 2 is published effective
+    2023-12-01, then 409 naming effectiveDate; version 2 stays DRAFT and version 1 keeps no expire date."""
+    code = unique("P")
+    published(admin, code, "2024-01-01")
+    save(admin, "CREATE", code, price_doc())
+
+    reply = save(admin, "UPDATE", code, effectStatus="ACTIVE", effectiveDate="2023-12-01")
+
+    expect_error(reply, 409, mentions="effectiveDate")
+    listed = {v["configVersion"]: v for v in versions(admin, code)}
+    assert listed["2"]["effectStatus"] == "DRAFT" and listed["1"]["expireDate"] is None
+
+
+def test_query_lists_versions_newest_first(admin: str) -> None:
+    """Given three versions of a template, when QUERY is asked by GET and by POST, then both list versions
+    3, 2, 1."""
+    code = unique("P")
+    for _ in range(3):
+        save(admin, "CREATE", code, price_doc())
+
+    by_get = [v["configVersion"] for v in versions(admin, code)]
+    by_post = call(
+        "POST", CONFIG, {"action": "QUERY", "configType": "PRICE", "configCode": code}, token=admin
+    )
+
+    assert by_get == ["3", "2", "1"]
+    assert [v["configVersion"] for v in by_post.data] == ["3", "2", "1"], by_post.body
+
+
+# ------------------------------------------------------------------------------ RULE -----------
+def test_rule_parameters_are_versioned(admin: str) -> None:
+    """Given a new RULE parameter, when it is created, created again, and updated, then v1 is ACTIVE, the
+    second CREATE is 409 with the existing id, the UPDATE makes v2 ACTIVE and v1 EXPIRED, and each change is
+    audited (PARAM_CREATE, PARAM_UPDATE)."""
+    code = unique("rule.test.")
+
+    created = save(admin, "CREATE", code, "7", config_type="RULE")
+    twice = save(admin, "CREATE", code, "8", config_type="RULE")
+    updated = save(admin, "UPDATE", code, "9", config_type="RULE")
+
+    assert created.code == 0 and (created.data["configVersion"], created.data["effectStatus"]) == (
+        "1",
+        "ACTIVE",
+    )
+    expect_error(twice, 409, mentions="configCode")
+    assert twice.data == {"configId": created.data["configId"]}
+    assert updated.code == 0 and (updated.data["configVersion"], updated.data["configValue"]) == ("2", "9")
+    listed = [
+        (v["configVersion"], v["configValue"], v["effectStatus"]) for v in versions(admin, code, "RULE")
+    ]
+    assert listed == [("2", "9", "ACTIVE"), ("1", "7", "EXPIRED")]
+    assert [r["operation"] for r in audit_rows("biz_parameter_settings", created.data["configId"])] == [
+        "PARAM_CREATE"
+    ]
+    assert [r["operation"] for r in audit_rows("biz_parameter_settings", updated.data["configId"])] == [
+        "PARAM_UPDATE"
+    ]
+
+
+def test_updating_an_unknown_or_hidden_parameter_is_404(admin: str) -> None:
+    """Given a code that is no parameter and the hidden demo marker, when UPDATE is sent for either, then
+    404, and the hidden marker is not listed by QUERY."""
+    marker_before = sql_scalar(
+        "SELECT count(*) FROM biz_parameter_settings WHERE config_code = 'demo.dataset.version'"
+    )
+
+    expect_error(
+        save(admin, "UPDATE", unique("rule.none."), "1", config_type="RULE"), 404, mentions="configCode"
+    )
+    expect_error(save(admin, "UPDATE", "demo.dataset.version", "1", config_type="RULE"), 404)
+
+    assert versions(admin, "demo.dataset.version", "RULE") == []
+    assert sql_scalar(
+        "SELECT count(*) FROM biz_parameter_settings WHERE config_code = 'demo.dataset.version'"
+    ) == (marker_before)
+
+
+def test_a_parameter_keeps_its_type(admin: str) -> None:
+    """Given a RULE parameter, when it is updated as a PAGE parameter, then 409 naming configType."""
+    code = unique("rule.typed.")
+    save(admin, "CREATE", code, "1", config_type="RULE")
+
+    expect_error(save(admin, "UPDATE", code, "2", config_type="PAGE"), 409, mentions="configType")
+
+
+# ----------------------------------------------------------------------------- tariffs ---------
+def test_the_demo_resident_tariff_loads(admin: str) -> None:
+    """Given the demo RESIDENT template, when its tariff is loaded, then it has the annual tiers 216/300
+    widened by 54/75 per person above 4, and the three components."""
+    from waterrev.db import UnitOfWork
+    from waterrev.services.pricing import active_template_id, load_tariff
+
+    with UnitOfWork() as uow:
+        template = active_template_id(uow, "RESIDENT", dt.date(2024, 1, 1))
+        assert template is not None
+        tariff = load_tariff(uow, template)
+
+    assert tariff.tier_mode == "ANNUAL" and tariff.base_population == 4
+    assert tariff.bounds == (Decimal(216), Decimal(300)) and tariff.population_step == (
+        Decimal(54),
+        Decimal(75),
+    )
+    assert [c.code for c in tariff.components] == ["WATER_FEE", "SEWAGE_FEE", "RESOURCE_FEE"]
+
+
+def _broken_template(defect: str) -> int:
+    code = unique("BRK")
+    tid = int(
+        sql_exec(
+            "INSERT INTO biz_price_template (code, name, version, tier_mode, status, effective_date)"
+            " VALUES (:c, 'broken', 1, 'MONTHLY', 'ACTIVE', '2020-01-01') RETURNING id",
+            {"c": code},
+        )
+    )
+    if defect != "no tiers":
+        sql_exec(
+            "INSERT INTO biz_price_tier_adjustment (template_id, tier_no, upper_bound) VALUES (:t, 1, 20), (:t, 2, NULL)",
+            {"t": tid},
+        )
+    if defect != "no components":
+        comp = sql_exec(
+            "INSERT INTO biz_cost_component (template_id, code, name, tax_rate) VALUES (:t, 'WATER_FEE', '水费', 0)"
+            " RETURNING id",
+            {"t": tid},
+        )
+        prices = (
+            "(:c, 1, 2.15)" if defect == "a component missing a tier price" else "(:c, 1, 2.15), (:c, 2, 3.2)"
+        )
+        sql_exec(f"INSERT INTO biz_cost_component_price VALUES {prices}", {"c": comp})
+    return tid
+
+
+@pytest.mark.parametrize("defect", ["no tiers", "no components", "a component missing a tier price", "none"])
+def test_load_tariff_refuses_an_incomplete_template_with_1_002_002_003(defect: str) -> None:
+    """Given a template (written behind the API) with no tiers, no components, or a component lacking a
+    tier's price, when its tariff is loaded, then AppError 1_002_002_003; the same template complete loads."""
+    from waterrev.db import UnitOfWork
+    from waterrev.errors import AppError
+    from waterrev.services.pricing import load_tariff
+
+    tid = _broken_template(defect)
+
+    with UnitOfWork() as uow:
+        if defect == "none":
+            assert load_tariff(uow, tid).tier_count == 2
+            return
+        with pytest.raises(AppError) as raised:
+            load_tariff(uow, tid)
+
+    assert raised.value.error.code == 1_002_002_003
+
+
+def test_load_tariff_of_a_missing_template_is_1_002_002_003() -> None:
+    """Given a template id that does not exist, when its tariff is loaded, then 1_002_002_003."""
+    from waterrev.db import UnitOfWork
+    from waterrev.errors import AppError
+    from waterrev.services.pricing import load_tariff
+
+    with UnitOfWork() as uow, pytest.raises(AppError) as raised:
+        load_tariff(uow, 987654321)
+
+    assert raised.value.error.code == 1_002_002_003
+
+
+# ------------------------------------------------------------------------- permissions ---------
+@pytest.mark.parametrize(
+    ("method", "permission"),
+    [("GET", "revenue:parameter:query"), ("POST", "revenue:parameter:update")],
+)
+def test_a_user_without_the_parameter_permission_gets_403(method: str, permission: str) -> None:
+    """Given gulou (no revenue:parameter:*), when it queries or creates a parameter, then 403 naming the
+    permission and nothing is written."""
+    token = admin_login("gulou", "gulou123")
+    code = unique("rule.denied.")
+    body = (
+        None
+        if method == "GET"
+        else {"action": "CREATE", "configType": "RULE", "configCode": code, "configValue": "1"}
+    )
+
+    reply = call(method, CONFIG, body, token=token, query="configType=RULE" if method == "GET" else "")
+
+    expect_error(reply, 403, mentions=permission)
+    assert sql_scalar("SELECT count(*) FROM biz_parameter_settings WHERE config_code = :c", {"c": code}) == 0
