@@ -9,7 +9,7 @@ RUNTIME_DEPS = $(shell $(PY) -c "import tomllib;print(' '.join(tomllib.load(open
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint format bench synth invoke layer-deps deploy clean
+.PHONY: install run test lint format bench synth invoke layer-deps build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -38,8 +38,9 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install  ## figures, printed; never asserted
+bench: install build  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/bill_run.py
 
 synth: install  ## CloudFormation into cdk.out, offline
 	PATH=$(CURDIR)/$(BIN):$$PATH CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py
@@ -47,12 +48,20 @@ synth: install  ## CloudFormation into cdk.out, offline
 invoke: install  ## make invoke FN=cs_bill_history EVENT=events/cs_bill_history/history.json
 	$(BIN)/python -m waterrev.local.invoke $(FN) $(EVENT)
 
-layer-deps:  ## the dependencies layer for Lambda (arm64), from PyPI wheels
+layer-deps:  ## the dependencies layer for Lambda (arm64, Python 3.11), from PyPI wheels
 	rm -rf build/layers/deps && mkdir -p build/layers/deps/python
-	$(PY) -m pip install -q --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 \
+	$(PY) -m pip install -q --platform manylinux2014_aarch64 --implementation cp --python-version 3.11 \
 		--only-binary=:all: --target build/layers/deps/python $(RUNTIME_DEPS)
 
-deploy: install layer-deps synth  ## needs AWS credentials and the aws-cdk CLI
+build: install  ## deployable copies of functions/ and the core layer, with precompiled bytecode
+	rm -rf build/functions build/layers/core && mkdir -p build/layers/core/python
+	cp -r functions build/functions
+	cp -r layers/core/python/waterrev build/layers/core/python/waterrev
+	rm -rf build/layers/core/python/waterrev/local
+	find build/functions build/layers/core -name __pycache__ -prune -exec rm -rf {} +
+	$(BIN)/python -m compileall -q --invalidation-mode unchecked-hash build/functions build/layers/core
+
+deploy: install layer-deps build synth  ## needs AWS credentials and the aws-cdk CLI
 	npx aws-cdk@2 deploy --app cdk.out
 
 clean:

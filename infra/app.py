@@ -42,7 +42,7 @@ def build_app(outdir: str | None = None, *, paths: SourcePaths | None = None) ->
         f"WaterRev-{env_name}",
         env_name=env_name,
         interfaces=catalog.built(),
-        paths=paths or SourcePaths(),
+        paths=paths or SourcePaths.for_deploy(),
         description="waterrev: water-utility revenue platform (HTTP API, Lambda, Aurora PostgreSQL)",
     )
     add_checks(app)

@@ -7,13 +7,16 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# The Lambda runtime the dependencies layer is built for: `make layer-deps` must pass
-# `--python-version 3.12` to pip, because pydantic-core and friends ship per-version wheels.
-PYTHON_VERSION = "3.12"
+# The Lambda runtime: the interpreter every test runs on (3.11), so what is tested is what runs.
+# `make layer-deps` passes it to pip (pydantic-core ships per-version wheels) and `make build`
+# precompiles our code's bytecode with it (bytecode is per-version too).
+PYTHON_VERSION = "3.11"
 
-# Bytecode and packaging leftovers never ship; neither does `waterrev.local` (the local stack).
-CODE_EXCLUDE = ("**/__pycache__", "**/*.pyc", "**/*.egg-info")
-CORE_LAYER_EXCLUDE = (*CODE_EXCLUDE, "**/local", "**/local/**")
+# Packaging leftovers never ship, nor does `waterrev.local` (the local stack). Bytecode ships only
+# from `make build` output, where it was compiled for the runtime; a source tree's stray .pyc never.
+_LEFTOVERS = ("**/*.egg-info",)
+_BYTECODE = ("**/__pycache__", "**/*.pyc")
+_LOCAL = ("**/local", "**/local/**")
 
 _DEPS_PLACEHOLDER = (
     "Placeholder written by infra/assets.py so that synth works before `make layer-deps` ran.\n"
@@ -28,6 +31,24 @@ class SourcePaths:
     functions: Path = REPO_ROOT / "functions"
     core_layer: Path = REPO_ROOT / "layers" / "core"
     deps_layer: Path = REPO_ROOT / "build" / "layers" / "deps"
+    precompiled: bool = False
+
+    @property
+    def code_exclude(self) -> tuple[str, ...]:
+        return _LEFTOVERS if self.precompiled else (*_LEFTOVERS, *_BYTECODE)
+
+    @property
+    def core_layer_exclude(self) -> tuple[str, ...]:
+        return (*self.code_exclude, *_LOCAL)
+
+    @classmethod
+    def for_deploy(cls) -> SourcePaths:
+        """`make build` output when present: the same code with precompiled bytecode, so a cold start
+        does not compile our modules on Lambda's read-only file system; the sources otherwise."""
+        built = REPO_ROOT / "build"
+        if (built / "functions").is_dir() and (built / "layers" / "core" / "python").is_dir():
+            return cls(functions=built / "functions", core_layer=built / "layers" / "core", precompiled=True)
+        return cls()
 
     def function_code(self, function: str) -> Path:
         return self.functions / function

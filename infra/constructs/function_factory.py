@@ -14,10 +14,10 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra.assets import CODE_EXCLUDE, PYTHON_VERSION, SourcePaths
+from infra.assets import PYTHON_VERSION, SourcePaths
 from infra.nag import acknowledge
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
+RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.ARM_64
 HANDLER = "handler.handler"
 INTERFACE_ID_ENV = "WATERREV_INTERFACE_ID"
@@ -150,7 +150,9 @@ class FunctionFactory:
             architecture=ARCHITECTURE,
             handler=HANDLER,
             role=role,
-            code=lambda_.Code.from_asset(str(s.paths.function_code(folder)), exclude=list(CODE_EXCLUDE)),
+            code=lambda_.Code.from_asset(
+                str(s.paths.function_code(folder)), exclude=list(s.paths.code_exclude)
+            ),
             layers=list(s.layers),
             timeout=Duration.seconds(timeout_s),
             memory_size=memory_mb,

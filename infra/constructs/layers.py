@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.assets import CORE_LAYER_EXCLUDE, SourcePaths, ensure_deps_layer
+from infra.assets import SourcePaths, ensure_deps_layer
 from infra.constructs.function_factory import ARCHITECTURE, RUNTIME
 
 
@@ -15,7 +15,7 @@ class Layers(Construct):
         self.core = lambda_.LayerVersion(
             self,
             "Core",
-            code=lambda_.Code.from_asset(str(paths.core_layer), exclude=list(CORE_LAYER_EXCLUDE)),
+            code=lambda_.Code.from_asset(str(paths.core_layer), exclude=list(paths.core_layer_exclude)),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             description="waterrev domain, services, adapters and interface catalog",

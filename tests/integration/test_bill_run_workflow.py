@@ -220,21 +220,23 @@ def test_given_chunks_that_keep_failing_when_the_run_executes_then_they_are_retr
     # Given 10 readings cut into chunks of 4: the second chunk's database call keeps failing, the
     # third fails with a business error
     period = "2024-08"
-    ids = [r["readingId"] for r in customers_with_readings(admin, period, 10)]
+    readers = customers_with_readings(admin, period, 10)
+    ids = [r["readingId"] for r in readers]
+    custs = [r["custId"] for r in readers]  # chunks are customer ranges; one reading each here
     outage, business = RuntimeError("simulated outage"), AppError(ErrorCode.BAD_REQUEST, "simulated")
-    failing_chunks[ids[3]] = (outage, [])
-    failing_chunks[ids[7]] = (business, [])
+    failing_chunks[custs[3]] = (outage, [])
+    failing_chunks[custs[7]] = (business, [])
 
     # When the bill run executes
     arn, summary = execute(runtime, {"billPeriod": period, "chunkSize": 4})
 
     # Then the outage was tried three times (two retries), the business error once (never retried)
-    assert len(failing_chunks[ids[3]][1]) == 3
-    assert len(failing_chunks[ids[7]][1]) == 1
+    assert len(failing_chunks[custs[3]][1]) == 3
+    assert len(failing_chunks[custs[7]][1]) == 1
     assert chunk_invocations(runtime, arn) == 1 + 3 + 1
     # ... both chunks are in the summary, and their readings stay VALID for the next run
     failed = sorted(summary["failedChunks"], key=lambda c: c["afterId"])
-    assert [(c["afterId"], c["uptoId"]) for c in failed] == [(ids[3], ids[7]), (ids[7], ids[9])]
+    assert [(c["afterId"], c["uptoId"]) for c in failed] == [(custs[3], custs[7]), (custs[7], custs[9])]
     assert "simulated outage" in failed[0]["error"] and "RuntimeError" in failed[0]["error"]
     assert "AppError" in failed[1]["error"]
     assert (summary["status"], summary["successCount"], summary["unbilledLeft"]) == ("PARTIAL", 4, 6)

@@ -1,14 +1,31 @@
-"""Typed settings read from the environment (WATERREV_*), built once per execution environment."""
+"""Typed settings read from the environment (WATERREV_*), built once per execution environment.
+
+A plain dataclass (not a pydantic model): every function reads settings on its cold path, and
+building a model class costs more import time than parsing a dozen variables by hand.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, Field
+_POSITIVE = frozenset(
+    {
+        "db_pool_size",
+        "access_token_ttl_s",
+        "refresh_token_ttl_s",
+        "login_max_failures",
+        "login_lock_s",
+        "verify_code_ttl_s",
+        "verify_code_max_attempts",
+        "channel_login_window_s",
+    }
+)
 
 
-class Settings(BaseModel):
+@dataclasses.dataclass(frozen=True)
+class Settings:
     env: str = "local"  # local | test | dev | prod
     database_url: str | None = None  # full SQLAlchemy URL (local, tests)
     db_secret_arn: str | None = None  # cloud: Secrets Manager secret with username/password
@@ -16,12 +33,12 @@ class Settings(BaseModel):
     db_name: str = "waterrev"
     db_pool_size: int = 1  # one connection per Lambda execution environment
     display_time_zone: str = "Asia/Shanghai"  # times in replies; stored as timestamptz
-    access_token_ttl_s: int = Field(default=1800, gt=0)
-    refresh_token_ttl_s: int = Field(default=7 * 24 * 3600, gt=0)
-    login_max_failures: int = Field(default=5, gt=0)
-    login_lock_s: int = Field(default=900, gt=0)
-    verify_code_ttl_s: int = Field(default=300, gt=0)
-    verify_code_max_attempts: int = Field(default=5, gt=0)
+    access_token_ttl_s: int = 1800
+    refresh_token_ttl_s: int = 7 * 24 * 3600
+    login_max_failures: int = 5
+    login_lock_s: int = 900
+    verify_code_ttl_s: int = 300
+    verify_code_max_attempts: int = 5
     # Shared secret the channel front ends (WeChat/Alipay mini-program back ends) sign channel
     # logins with. Never in code: from the environment locally, from Secrets Manager in the cloud.
     channel_login_secret: str | None = None
@@ -38,12 +55,22 @@ _PREFIX = "WATERREV_"
 
 
 def _from_env() -> Settings:
-    values = {
-        name: os.environ[_PREFIX + name.upper()]
-        for name in Settings.model_fields
-        if _PREFIX + name.upper() in os.environ
-    }
-    return Settings.model_validate(values)
+    values: dict[str, object] = {}
+    for field in dataclasses.fields(Settings):
+        raw = os.environ.get(_PREFIX + field.name.upper())
+        if raw is None:
+            continue
+        if field.type in ("int", int):
+            try:
+                number = int(raw)
+            except ValueError:
+                raise ValueError(f"{_PREFIX}{field.name.upper()} must be an integer, not {raw!r}") from None
+            if field.name in _POSITIVE and number <= 0:
+                raise ValueError(f"{_PREFIX}{field.name.upper()} must be greater than 0")
+            values[field.name] = number
+        else:
+            values[field.name] = raw
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=1)

@@ -1,6 +1,6 @@
 """A whole period's bill run, as the Step Functions workflow drives it.
 
-prepare -> Map(bill_chunk, bounded concurrency, retried) -> finish. Chunks are ranges of reading
+prepare -> Map(bill_chunk, bounded concurrency, retried) -> finish. Chunks are ranges of customer
 ids, so the state payload stays small whatever the run's size. Every step is idempotent: a chunk
 retried after a crash bills only readings still VALID; a re-run of the period (a new run) bills
 only what is left. The summary is computed from the database, never from what the steps said.
@@ -78,33 +78,39 @@ def prepare(
                 object_id=run["id"],
                 after={"runNo": run_no, "billPeriod": period, "dueDate": due},
             )
-        ids = [
-            int(r["id"])
-            for r in uow.all(
-                "SELECT id FROM biz_reading_data WHERE status = 'VALID' AND bill_period = :p ORDER BY id",
-                {"p": period},
-            )
-        ]
+        # Chunks are ranges of customers holding about `chunk_size` ready readings each: a household
+        # is never split between chunks running at the same time (annual tiers count its bills).
+        per_customer = uow.all(
+            "SELECT cust_id, count(*) AS n FROM biz_reading_data WHERE status = 'VALID' AND bill_period = :p"
+            " GROUP BY cust_id ORDER BY cust_id",
+            {"p": period},
+        )
+        total = sum(int(r["n"]) for r in per_customer)
         uow.execute(
-            "UPDATE biz_bill_run SET reading_count = :c WHERE id = :id", {"c": len(ids), "id": run["id"]}
+            "UPDATE biz_bill_run SET reading_count = :c WHERE id = :id", {"c": total, "id": run["id"]}
         )
         uow.commit()
-    chunks = [
-        {
-            "runId": run["id"],
-            "billPeriod": period,
-            "dueDate": run["due_date"].isoformat(),
-            "afterId": ids[i - 1] if i else 0,
-            "uptoId": ids[min(i + chunk_size, len(ids)) - 1],
-        }
-        for i in range(0, len(ids), chunk_size)
-    ]
+    chunks: list[dict[str, Any]] = []
+    after, size = 0, 0
+    for index, row in enumerate(per_customer):
+        size += int(row["n"])
+        if size >= chunk_size or index == len(per_customer) - 1:
+            chunks.append(
+                {
+                    "runId": run["id"],
+                    "billPeriod": period,
+                    "dueDate": run["due_date"].isoformat(),
+                    "afterId": after,
+                    "uptoId": int(row["cust_id"]),
+                }
+            )  # customer ids
+            after, size = int(row["cust_id"]), 0
     return {
         "runId": run["id"],
         "runNo": run["run_no"],
         "billPeriod": period,
         "dueDate": run["due_date"].isoformat(),
-        "readingCount": len(ids),
+        "readingCount": total,
         "chunks": chunks,
     }
 
@@ -116,7 +122,7 @@ def bill_chunk(ctx: RequestContext, chunk: dict[str, Any]) -> dict[str, Any]:
         cmd,
         run_id=int(chunk["runId"]),
         keep_lists=False,
-        id_range=(int(chunk["afterId"]), int(chunk["uptoId"])),
+        cust_range=(int(chunk["afterId"]), int(chunk["uptoId"])),
     )
     return {
         "afterId": chunk["afterId"],

@@ -72,11 +72,14 @@ def billed_usage(settle_type: str, actual: Decimal, volume: Decimal | None, popu
 _CLAIM = """
 WITH picked AS (
     SELECT r.id FROM biz_reading_data r JOIN biz_meter_read t ON t.id = r.meter_read_id
-     WHERE r.status = 'VALID' AND r.bill_period = :period AND r.id > :after AND r.id <= :upto
+      JOIN biz_cust sc ON sc.id = r.cust_id
+     WHERE r.status = 'VALID' AND r.bill_period = :period
+       AND (r.cust_id, r.id) > (:after_cust, :after_id) AND r.cust_id <= :upto_cust
+       AND (CAST(:all_depts AS boolean) OR sc.dept_id = ANY(CAST(:depts AS bigint[])))
        AND (CAST(:batch AS varchar) IS NULL OR t.reading_batch_no = :batch)
        AND (cardinality(CAST(:custs AS bigint[])) = 0 OR r.cust_id = ANY(CAST(:custs AS bigint[])))
        AND (cardinality(CAST(:tasks AS bigint[])) = 0 OR r.meter_read_id = ANY(CAST(:tasks AS bigint[])))
-     ORDER BY r.id LIMIT :limit
+     ORDER BY r.cust_id, r.id LIMIT :limit
        FOR UPDATE OF r SKIP LOCKED
 ), claimed AS (
     UPDATE biz_reading_data r SET status = 'BILLED' FROM picked WHERE r.id = picked.id
@@ -86,7 +89,7 @@ SELECT k.id AS reading_id, k.meter_read_id, k.meter_id, k.usage_amount, k.cust_i
        c.cust_type, c.price_code, c.population, c.settle_type, c.settle_volume,
        (SELECT min(a.id) FROM biz_account a WHERE a.cust_id = c.id) AS account_id
   FROM claimed k JOIN biz_cust c ON c.id = k.cust_id
- ORDER BY k.id
+ ORDER BY k.cust_id, k.id
 """
 
 
@@ -97,19 +100,19 @@ def generate(
     run_id: int | None = None,
     chunk: int = CHUNK,
     keep_lists: bool = True,
-    id_range: tuple[int, int] | None = None,
+    cust_range: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Bill the ready readings; `id_range` (exclusive low, inclusive high) limits a workflow chunk."""
+    """Bill the ready readings the caller's data scope reaches. `cust_range` (exclusive low,
+    inclusive high customer id) limits a workflow chunk: a household's readings are always billed
+    by one chunk, in order, so its annual tiers count every bill before it."""
     if cmd.due_date < dt.date.fromisoformat(cmd.bill_period + "-01"):
         raise AppError(ErrorCode.BAD_REQUEST, "dueDate: 不得早于账期首日")
     outcome = Outcome()
-    after, upto = id_range or (0, 2**62)
-    while True:
-        part, last_id = _bill_chunk(ctx, cmd, after, upto, chunk, run_id)
+    after_cust, upto_cust = cust_range or (0, 2**62)
+    cursor: tuple[int, int] | None = (after_cust, 0)
+    while cursor is not None:
+        part, cursor = _bill_chunk(ctx, cmd, cursor, upto_cust, chunk, run_id)
         outcome.merge(part)
-        if last_id is None:
-            break
-        after = last_id
     return {
         "generateCount": len(outcome.success),
         "totalAmount": outcome.total_amount,
@@ -121,16 +124,24 @@ def generate(
 
 
 def _bill_chunk(
-    ctx: RequestContext, cmd: GenerateRequest, after: int, upto: int, limit: int, run_id: int | None
-) -> tuple[Outcome, int | None]:
+    ctx: RequestContext,
+    cmd: GenerateRequest,
+    after: tuple[int, int],
+    upto_cust: int,
+    limit: int,
+    run_id: int | None,
+) -> tuple[Outcome, tuple[int, int] | None]:
     outcome = Outcome()
     with UnitOfWork() as uow:
         rows = uow.all(
             _CLAIM,
             {
                 "period": cmd.bill_period,
-                "upto": upto,
-                "after": after,
+                "after_cust": after[0],
+                "after_id": after[1],
+                "upto_cust": upto_cust,
+                "all_depts": ctx.principal.dept_ids is None,
+                "depts": sorted(ctx.principal.dept_ids or ()),
                 "batch": cmd.reading_batch_no,
                 "custs": cmd.customer_ids,
                 "tasks": cmd.meter_read_ids,
@@ -151,7 +162,8 @@ def _bill_chunk(
         if run_id is not None and outcome.failures:
             _record_failures(uow, run_id, outcome.failures)
         uow.commit()
-    return outcome, int(rows[-1]["reading_id"]) if len(rows) == limit else None
+    last = rows[-1]
+    return outcome, (int(last["cust_id"]), int(last["reading_id"])) if len(rows) == limit else None
 
 
 @dataclass
@@ -238,7 +250,7 @@ def _templates(uow: UnitOfWork, codes: set[str], on: dt.date) -> dict[str, int]:
 def _usage_this_year(uow: UnitOfWork, cust_ids: list[int], period: str) -> dict[int, Decimal]:
     rows = uow.all(
         "SELECT cust_id, sum(usage_amount) AS used FROM biz_charge WHERE cust_id = ANY(CAST(:c AS bigint[]))"
-        " AND bill_period >= :start AND bill_period < :period AND status <> 'CANCELLED' GROUP BY cust_id",
+        " AND bill_period >= :start AND bill_period <= :period AND status <> 'CANCELLED' GROUP BY cust_id",
         {"c": sorted(set(cust_ids)), "start": period[:4] + "-01", "period": period},
     )
     return {int(r["cust_id"]): Decimal(r["used"]) for r in rows}

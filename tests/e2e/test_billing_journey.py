@@ -1,0 +1,206 @@
+"""The billing journey on the local stack as `make run` starts it, over HTTP only: a clerk opens two
+customers in one meter book, reads one meter by hand while the other's IoT meter pushes its reading,
+starts the period's bill run (Step Functions on moto) and follows it to its end; a WeChat user who
+binds one of the customers then sees its bill and its usage."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.test_local_stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+PERIOD, DUE = "2024-03", "2024-04-15"
+READ_TIME = "2024-03-15T09:30:00+08:00"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("billing-stack"))
+    try:
+        running.wait_ready()
+        yield running
+    finally:
+        if running.proc.poll() is None:
+            running.proc.send_signal(signal.SIGINT)
+            running.proc.wait(timeout=30)
+
+
+def ok(reply: httpx.Response) -> Any:
+    body = reply.json()
+    assert reply.status_code == 200 and body["code"] == 0, (reply.status_code, body)
+    return body["data"]
+
+
+def test_a_bill_run_bills_manual_and_iot_readings_and_the_customer_sees_its_bill(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.base, timeout=10) as client:
+        login = ok(
+            client.post("/admin-api/system/auth/login", json={"username": "admin", "password": "admin123"})
+        )
+        admin = {"Authorization": f"Bearer {login['accessToken']}"}
+
+        # Given two RESIDENT households of 3, each with a new meter, in one new monthly meter book
+        tag = f"{time.time_ns() % 10**8:08d}"
+        customers = [
+            ok(
+                client.post(
+                    "/admin-api/revenue/customer/create",
+                    headers=admin,
+                    json={
+                        "name": name,
+                        "custType": "RESIDENT",
+                        "mobile": mobile,
+                        "address": "鼓楼区开账路 1 号",
+                        "deptId": 2,
+                        "population": 3,
+                        "meterList": [{"meterNo": f"E2EB{tag}{n}", "caliber": "DN20"}],
+                    },
+                )
+            )
+            for n, (name, mobile) in enumerate((("钱七", "13612345671"), ("孙八", "13612345672")))
+        ]
+        (manual_meter,), (iot_meter,) = (c["meterIds"] for c in customers)
+        book = ok(
+            client.post(
+                "/admin-api/revenue/meter-book/save",
+                headers=admin,
+                json={
+                    "code": f"BK-E2E-{tag}",
+                    "name": "开账旅程册",
+                    "areaCode": f"AR-{tag}",
+                    "deptId": 2,
+                    "readCycle": "MONTHLY",
+                    "meterIds": [manual_meter, iot_meter],
+                },
+            )
+        )
+        assert book["meterCount"] == 2
+
+        # ... with reading tasks for the period: 18 m3 read by hand, 25 m3 pushed by the IoT platform
+        tasks = ok(
+            client.post(
+                "/admin-api/revenue/meter-read/generate",
+                headers=admin,
+                json={"billPeriod": PERIOD, "bookIds": [book["bookId"]]},
+            )
+        )
+        assert tasks["createdCount"] == 2
+        submitted = None
+        for task_id in tasks["meterReadIds"]:  # the reply lists the tasks, not which meter each is for
+            reply = client.post(
+                "/admin-api/revenue/reading-data/create",
+                headers=admin,
+                json={
+                    "meterReadId": task_id,
+                    "meterId": manual_meter,
+                    "readTime": READ_TIME,
+                    "currentReading": "18",
+                    "readType": "MANUAL",
+                },
+            ).json()
+            if reply["code"] == 0:
+                submitted = reply["data"]
+                break
+            assert reply["code"] == 400 and "meterId" in reply["msg"], reply
+        assert submitted is not None and submitted["validateStatus"] == "PASS", submitted
+        pushed = ok(
+            client.post(
+                "/admin-api/meter/iot/reading/receive",
+                headers=admin,
+                json={
+                    "platformCode": "IOT",
+                    "readings": [
+                        {
+                            "meterId": iot_meter,
+                            "readTime": READ_TIME,
+                            "currentReading": "25",
+                            "fileSerialNo": f"E2E-{tag}",
+                        }
+                    ],
+                },
+            )
+        )
+        assert pushed["successCount"] == 1 and pushed["resultList"][0]["acceptStatus"] == "SUCCESS", pushed
+
+        # When the period's bill run is started and followed until it ends (at most ~30 s)
+        run = ok(
+            client.post(
+                "/admin-api/revenue/charge/bill-run",
+                headers=admin,
+                json={"billPeriod": PERIOD, "dueDate": DUE},
+            )
+        )
+        assert (run["status"], run["billPeriod"]) == ("RUNNING", PERIOD)
+        result: dict[str, Any] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            reply = client.get(f"/admin-api/revenue/charge/bill-run/{run['runNo']}", headers=admin)
+            body = reply.json()
+            if body["code"] == 0 and body["data"]["status"] != "RUNNING":
+                result = body["data"]
+                break
+            assert body["code"] in (0, 404), body  # 404 until Prepare has recorded the run
+            time.sleep(0.5)
+
+        # Then it succeeded: both readings billed at 3.25 a m3 (tier 1), 58.50 + 81.25
+        assert result, f"bill run {run['runNo']} did not end within 30 s"
+        assert (result["status"], result["successCount"], result["failureCount"]) == ("SUCCEEDED", 2, 0), (
+            result
+        )
+        assert (result["totalAmount"], result["dueDate"]) == ("139.75", DUE)
+
+        # When a WeChat user binds the IoT customer with the code sent by SMS
+        iot_cust = customers[1]["id"]
+        openid = f"e2e-bill-{tag}"
+        owner = {"Authorization": f"Bearer {stack.channel_token(client, openid)}"}
+        ok(client.post("/app-api/customer/auth/send-verify-code", headers=owner, json={"custId": iot_cust}))
+        bound = ok(
+            client.post(
+                "/app-api/customer/account/bind",
+                headers=owner,
+                json={
+                    "action": "BIND",
+                    "channelType": "WECHAT",
+                    "channelUserId": openid,
+                    "custId": iot_cust,
+                    "verifyCode": stack.sms_code(),
+                },
+            )
+        )
+        assert bound["bindStatus"] == "BOUND", bound
+
+        # Then IF-CS-002 shows the new bill, unpaid, and the IoT reading behind it
+        def history(query_type: str) -> dict[str, Any]:
+            return dict(
+                ok(
+                    client.get(
+                        "/app-api/customer/bill/history",
+                        headers=owner,
+                        params={"custId": iot_cust, "queryType": query_type, "billPeriod": PERIOD},
+                    )
+                )
+            )
+
+        bills = history("BILL")
+        assert bills["total"] == 1, bills
+        (bill,) = bills["list"]
+        assert bill["chargeCode"].startswith("ZD202403")
+        assert (bill["totalAmount"], bill["payStatus"], bill["usageAmount"], bill["dueDate"]) == (
+            "81.25",
+            "UNPAID",
+            "25.00",
+            DUE,
+        )
+        (usage,) = history("USAGE")["list"]
+        assert (usage["readType"], usage["usageAmount"], usage["chargeId"]) == (
+            "IOT",
+            "25.00",
+            bill["chargeId"],
+        )
