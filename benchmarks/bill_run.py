@@ -147,6 +147,7 @@ def floor() -> tuple[float, int, int]:
     )
     detail_cols = (
         "charge_id",
+        "line_no",
         "cost_component",
         "tier_no",
         "usage_amount",
@@ -205,8 +206,11 @@ def main() -> None:
         print(f"  end to end               {elapsed:>10.2f} s   {rate:>10,.0f} bills/s")
         print(f"  floor: COPY precomputed  {floor_s:>10.2f} s   {floor_rate:>10,.0f} bills/s")
         print(f"  ratio to floor           {rate / floor_rate:>12.0%}")
-        ok = rate >= 10_000 and rate >= 0.6 * floor_rate
-        print(f"  target >= 10,000 bills/s and within 40% of the floor: {'MET' if ok else 'NOT MET'}")
+        print(f"  target >= 10,000 bills/s per worker:        {'MET' if rate >= 10_000 else 'NOT MET'}")
+        print(
+            f"  within 40% of the COPY floor (>= 60%):      {'MET' if rate >= 0.6 * floor_rate else 'NOT MET'}"
+            "  (the issue equates the two for a ~17k/s floor; see benchmarks/README.md)"
+        )
     finally:
         from waterrev.db import dispose_engine
 

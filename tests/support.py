@@ -367,7 +367,7 @@ def charge_of_reading(reading_id: int) -> dict[str, Any] | None:
 
 def charge_lines(charge_id: int) -> list[dict[str, Any]]:
     """A bill's lines in the order they were written (component by component, tier by tier)."""
-    return sql_all("SELECT * FROM biz_charge_detail WHERE charge_id = :c ORDER BY id", {"c": charge_id})
+    return sql_all("SELECT * FROM biz_charge_detail WHERE charge_id = :c ORDER BY line_no", {"c": charge_id})
 
 
 def arrears_of(cust_id: int) -> Any:

@@ -410,8 +410,6 @@ def test_missing_configuration_blocks_only_that_customers_bill_until_fixed(admin
     price_code([tierless], tierless_code)
     price_code([unpriced], unpriced_code)
 
-    detail_mark = sql_scalar("SELECT coalesce(max(id), 0) FROM biz_charge_detail")
-
     # When the five are billed in one call
     data = billed(admin, "2023-06", people)
 
@@ -442,11 +440,9 @@ def test_missing_configuration_blocks_only_that_customers_bill_until_fixed(admin
         == 0
     )
     orphans = sql_scalar(
-        "SELECT count(*) FROM biz_charge_detail d WHERE d.id > :m"
-        " AND NOT EXISTS (SELECT 1 FROM biz_charge c WHERE c.id = d.charge_id)",
-        {"m": detail_mark},
+        "SELECT count(*) FROM biz_charge_detail d WHERE NOT EXISTS (SELECT 1 FROM biz_charge c WHERE c.id = d.charge_id)"
     )
-    assert orphans == 0  # no line written without its bill (lines have no foreign key since 0003)
+    assert orphans == 0  # no line anywhere without its bill (lines have no foreign key since 0003)
     assert {arrears_of(p.cust_id) for p in blocked} == {D("0")}
 
     # When the draft is published and the five are billed again

@@ -12,7 +12,6 @@ ready, so a run after the configuration is fixed bills exactly what is left.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,28 +66,32 @@ def billed_usage(settle_type: str, actual: Decimal, volume: Decimal | None, popu
     raise Blocked(f"未知结算方式 {settle_type}")
 
 
-# Claim a chunk: lock the next ready readings (skipping any another run holds) and mark them BILLED
-# in the same statement; readings that cannot be billed are put back to VALID before commit.
+# Claim a chunk: lock the next ready readings (skipping any another run holds) and mark them and
+# their tasks BILLED in the same statement; readings that cannot be billed are put back to VALID
+# (their tasks to READ) before commit.
 _CLAIM = """
 WITH picked AS (
-    SELECT r.id FROM biz_reading_data r JOIN biz_meter_read t ON t.id = r.meter_read_id
-      JOIN biz_cust sc ON sc.id = r.cust_id
+    SELECT r.id, sc.cust_type, sc.price_code, sc.population, sc.settle_type, sc.settle_volume
+      FROM biz_reading_data r JOIN biz_cust sc ON sc.id = r.cust_id
      WHERE r.status = 'VALID' AND r.bill_period = :period
-       AND (r.cust_id, r.id) > (:after_cust, :after_id) AND r.cust_id <= :upto_cust
+       AND r.cust_id >= :after_cust AND (r.cust_id > :after_cust OR r.id > :after_id) AND r.cust_id <= :upto_cust
        AND (CAST(:all_depts AS boolean) OR sc.dept_id = ANY(CAST(:depts AS bigint[])))
-       AND (CAST(:batch AS varchar) IS NULL OR t.reading_batch_no = :batch)
+       AND (CAST(:batch AS varchar) IS NULL OR EXISTS (SELECT 1 FROM biz_meter_read t
+                                                       WHERE t.id = r.meter_read_id AND t.reading_batch_no = :batch))
        AND (cardinality(CAST(:custs AS bigint[])) = 0 OR r.cust_id = ANY(CAST(:custs AS bigint[])))
        AND (cardinality(CAST(:tasks AS bigint[])) = 0 OR r.meter_read_id = ANY(CAST(:tasks AS bigint[])))
      ORDER BY r.cust_id, r.id LIMIT :limit
        FOR UPDATE OF r SKIP LOCKED
 ), claimed AS (
-    UPDATE biz_reading_data r SET status = 'BILLED' FROM picked WHERE r.id = picked.id
+    UPDATE biz_reading_data r SET status = 'BILLED' WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING r.id, r.meter_read_id, r.meter_id, r.cust_id, r.usage_amount
+), tasks AS (
+    UPDATE biz_meter_read t SET status = 'BILLED' WHERE t.id = ANY(ARRAY(SELECT meter_read_id FROM claimed))
 )
 SELECT k.id AS reading_id, k.meter_read_id, k.meter_id, k.usage_amount, k.cust_id,
-       c.cust_type, c.price_code, c.population, c.settle_type, c.settle_volume,
-       (SELECT min(a.id) FROM biz_account a WHERE a.cust_id = c.id) AS account_id
-  FROM claimed k JOIN biz_cust c ON c.id = k.cust_id
+       p.cust_type, p.price_code, p.population, p.settle_type, p.settle_volume,
+       (SELECT min(a.id) FROM biz_account a WHERE a.cust_id = k.cust_id) AS account_id
+  FROM claimed k JOIN picked p ON p.id = k.id
  ORDER BY k.cust_id, k.id
 """
 
@@ -153,9 +156,16 @@ def _bill_chunk(
         outcome.readings = len(rows)
         priced = _price_rows(uow, rows, cmd.bill_period, outcome)
         if outcome.failures:
+            unbilled = {
+                "ids": [f["readingId"] for f in outcome.failures],
+                "tasks": [f["meterReadId"] for f in outcome.failures],
+            }
             uow.execute(
                 "UPDATE biz_reading_data SET status = 'VALID' WHERE id = ANY(CAST(:ids AS bigint[]))",
-                {"ids": [f["readingId"] for f in outcome.failures]},
+                unbilled,
+            )
+            uow.execute(
+                "UPDATE biz_meter_read SET status = 'READ' WHERE id = ANY(CAST(:tasks AS bigint[]))", unbilled
             )
         if priced:
             _write(uow, ctx, cmd, priced, run_id, outcome)
@@ -176,25 +186,40 @@ class Priced:
     line_text: tuple[str, ...]  # COPY text of each line after its charge id
 
 
-@functools.lru_cache(maxsize=65536)
+Memo = dict[tuple[int, Decimal, int, Decimal], tuple[list[Line], Decimal, tuple[str, ...]]]
+
+
 def _priced_lines(
-    tariff: Tariff, usage: Decimal, population: int, before: Decimal
+    memo: Memo, tariff: Tariff, usage: Decimal, population: int, before: Decimal
 ) -> tuple[list[Line], Decimal, tuple[str, ...]]:
-    """The tariff is pure: the same inputs always give the same lines, so a run prices each
-    (tariff, usage, household size, usage so far) once, and formats its COPY text once."""
-    lines = price(tariff, usage, population, before)
-    text = tuple(
-        f"\t{line.component}\t{line.tier_no}\t{line.quantity}\t{line.unit_price}\t{line.amount}\t{line.tax_rate}\n"
-        for line in lines
-    )
-    return lines, total(lines), text
+    """The tariff is pure: within one chunk (one loaded version per template) the same inputs give
+    the same lines, so each distinct (version, usage, household size, usage so far) is priced and
+    formatted once."""
+    key = (tariff.template_id, usage, population, before)
+    found = memo.get(key)
+    if found is None:
+        lines = price(tariff, usage, population, before)
+        text = tuple(
+            f"\t{n}\t{line.component}\t{line.tier_no}\t{line.quantity}\t{line.unit_price}\t{line.amount}"
+            f"\t{line.tax_rate}\n"
+            for n, line in enumerate(lines, start=1)
+        )
+        found = memo[key] = (lines, total(lines), text)
+    return found
 
 
 def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcome: Outcome) -> list[Priced]:
     period_start = dt.date.fromisoformat(period + "-01")
     templates = _templates(uow, {r["price_code"] or r["cust_type"] for r in rows}, period_start)
     tariffs: dict[int, Tariff | str] = {}
-    year_usage = _usage_this_year(uow, [r["cust_id"] for r in rows], period)
+    memo: Memo = {}
+    year_usage: dict[int, Decimal] = {}
+    annual = uow.scalar(
+        "SELECT bool_or(tier_mode = 'ANNUAL') FROM biz_price_template WHERE id = ANY(CAST(:ids AS bigint[]))",
+        {"ids": list(templates.values())},
+    )
+    if annual:
+        year_usage = _usage_this_year(uow, [r["cust_id"] for r in rows], period)
     priced: list[Priced] = []
     for row in rows:
         code = row["price_code"] or row["cust_type"]
@@ -220,7 +245,7 @@ def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcom
                 row["population"],
             )
             before = year_usage.get(row["cust_id"], ZERO) if tariff.tier_mode is TierMode.ANNUAL else ZERO
-            lines = _priced_lines(tariff, usage, row["population"], before)
+            lines = _priced_lines(memo, tariff, usage, row["population"], before)
             if tariff.tier_mode is TierMode.ANNUAL:
                 year_usage[row["cust_id"]] = before + usage
             priced.append(Priced(row, tariff, usage, lines[0], lines[1], lines[2]))
@@ -276,22 +301,19 @@ def _write(
     """COPY the bills and their lines. Every value is a number, a date, a period or a component code
     (validated as [A-Z0-9_]), so no COPY escaping is needed."""
     n = len(priced)
-    ids = [
-        int(r["id"])
-        for r in uow.all("SELECT nextval('biz_charge_id_seq') AS id FROM generate_series(1, :n)", {"n": n})
-    ]
-    seqs = [
-        int(r["s"])
-        for r in uow.all("SELECT nextval('biz_charge_code_seq') AS s FROM generate_series(1, :n)", {"n": n})
-    ]
+    ids: list[int] = uow.scalar(
+        "SELECT array_agg(nextval('biz_charge_id_seq')) FROM generate_series(1, :n)", {"n": n}
+    )
     period, digits, due, run = cmd.bill_period, cmd.bill_period.replace("-", ""), cmd.due_date, _n(run_id)
     charges: list[str] = []
     details: list[str] = []
     success = outcome.success
     amount_sum = ZERO
-    for charge_id, seq, p in zip(ids, seqs, priced, strict=True):
+    arrears: dict[int, Decimal] = {}
+    for charge_id, p in zip(ids, priced, strict=True):
         row = p.row
-        code = f"ZD{digits}{seq:08d}"
+        code = f"ZD{digits}{charge_id:010d}"  # unique with the id, readable with the period
+        arrears[row["account_id"]] = arrears.get(row["account_id"], ZERO) + p.amount
         charges.append(
             f"{charge_id}\t{code}\t{row['cust_id']}\t{row['account_id']}\t{row['meter_id']}\t{period}\t{p.usage}\t"
             f"{p.amount}\t{due}\t{row['meter_read_id']}\t{row['reading_id']}\t{p.tariff.template_id}\t"
@@ -328,18 +350,23 @@ def _write(
     _copy(
         uow,
         "biz_charge_detail",
-        ("charge_id", "cost_component", "tier_no", "usage_amount", "unit_price", "amount", "tax_rate"),
+        (
+            "charge_id",
+            "line_no",
+            "cost_component",
+            "tier_no",
+            "usage_amount",
+            "unit_price",
+            "amount",
+            "tax_rate",
+        ),
         "".join(details),
     )
     uow.execute(
-        "UPDATE biz_meter_read SET status = 'BILLED' WHERE id = ANY(CAST(:ids AS bigint[]))",
-        {"ids": [p.row["meter_read_id"] for p in priced]},
-    )
-    uow.execute(
-        "UPDATE biz_account a SET arrears_amount = a.arrears_amount + s.amount FROM (SELECT account_id,"
-        " sum(total_amount) AS amount FROM biz_charge WHERE id = ANY(CAST(:ids AS bigint[])) GROUP BY account_id) s"
-        " WHERE a.id = s.account_id",
-        {"ids": ids},
+        "UPDATE biz_account a SET arrears_amount = a.arrears_amount + d.amount FROM"
+        " unnest(CAST(:accounts AS bigint[]), CAST(:amounts AS numeric[])) AS d(account_id, amount)"
+        " WHERE a.id = d.account_id",
+        {"accounts": list(arrears), "amounts": [str(v) for v in arrears.values()]},
     )
     audit.record(
         uow,
