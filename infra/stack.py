@@ -73,7 +73,13 @@ class WaterRevStack(Stack):
             function_settings=function_settings,
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
         )
-        schedules = Schedules(self, "Schedules", env_name=env_name, bill_run=workflows.bill_run)
+        schedules = Schedules(
+            self,
+            "Schedules",
+            env_name=env_name,
+            bill_run=workflows.bill_run,
+            payment_compensation=workflows.functions.get("job_pay_compensate"),
+        )
         monitoring = Monitoring(
             self, "Monitoring", functions={**api.functions, **workflows.functions}, http_api=api.http_api
         )

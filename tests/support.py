@@ -55,7 +55,8 @@ def call(
         match = target.pattern.match(path) if target.route.method == method else None
         if match:
             event = to_event(method, path, query, all_headers, payload, target, match.groupdict(), "10.0.0.8")
-            result = target.handler(event, FakeLambdaContext(target.interface.function or "-"))
+            with target.lock:  # one request at a time per function, as in one Lambda environment
+                result = target.handler(event, FakeLambdaContext(target.interface.function or "-"))
             return Reply(result["statusCode"], json.loads(result["body"]))
     raise AssertionError(f"no route for {method} {path}")
 
@@ -374,3 +375,138 @@ def arrears_of(cust_id: int) -> Any:
     return sql_scalar(
         "SELECT arrears_amount FROM biz_account WHERE cust_id = :c ORDER BY id LIMIT 1", {"c": cust_id}
     )
+
+
+# ---- payments: a relay that hands SYS-009's notifications to the real IF-EXT-005 handler --------
+class NotifyRelay:
+    """A loopback HTTP server standing where API Gateway would: the raw body and headers of each
+    notification go, as an API Gateway v2 event, to the ext_pay_notify handler; its answer goes back."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, fmt: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                reply = call(
+                    "POST",
+                    "/open-api/pay/notify",
+                    raw_body=raw,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                )
+                relay.answers.append(reply)
+                body = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.answers: list[Reply] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open-api/pay/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# ---- added for the payments suite: bills to pay, the partial-payment switch, signed notifications ----
+def new_bills(token: str, periods: list[str], *, step: int = 20) -> tuple[int, list[dict[str, Any]]]:
+    """A new customer with one meter read in each period (`step` m3 a month) and billed by IF-REV-005;
+    returns (custId, its bills oldest first)."""
+    meter, book = metered(token)
+    read_ids = []
+    for n, period in enumerate(periods, start=1):
+        generate(token, book, period)
+        reply = submit_reading(token, meter, period, step * n)
+        assert reply.code == 0, reply.body
+        read_ids.append((period, reply.data))
+    charges = []
+    for period, data in read_ids:
+        generated = charge_generate(token, period, meterReadIds=[data["meterReadId"]])
+        assert generated.code == 0, generated.body
+        charge = charge_of_reading(data["readingId"])
+        assert charge is not None and charge["total_amount"] > 0, charge
+        charges.append(charge)
+    return int(charges[0]["cust_id"]), charges
+
+
+def charge_row(charge_id: int) -> dict[str, Any]:
+    return sql_all("SELECT * FROM biz_charge WHERE id = :c", {"c": charge_id})[0]
+
+
+def set_allow_partial(token: str, value: bool) -> None:
+    """RULE revenue.collection.allow-partial, ACTIVE with `value` (CREATE the first time, else UPDATE)."""
+    body = {
+        "configType": "RULE",
+        "configCode": "revenue.collection.allow-partial",
+        "configValue": "true" if value else "false",
+    }
+    reply = call("POST", "/admin-api/revenue/parameter/config", {"action": "CREATE", **body}, token=token)
+    if reply.code != 0:
+        reply = call("POST", "/admin-api/revenue/parameter/config", {"action": "UPDATE", **body}, token=token)
+    assert reply.code == 0, reply.body
+
+
+def signed_notification(
+    private_pem: str,
+    payload: dict[str, Any],
+    *,
+    serial: str | None = None,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> tuple[dict[str, str], bytes]:
+    """A SYS-009 notification as the platform sends it: (headers, raw body), RSA-signed with paysign."""
+    from waterrev.adapters import paysign
+
+    raw = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(16)
+    if serial is None:
+        serial = paysign.key_serial(paysign.public_pem_of(private_pem))
+    return {
+        "content-type": "application/json; charset=utf-8",
+        "x-sys009-timestamp": ts,
+        "x-sys009-nonce": nonce,
+        "x-sys009-serial": serial,
+        "x-sys009-signature": paysign.sign_notification(private_pem, ts, nonce, raw),
+    }, raw
+
+
+def notify_payload(
+    trade_no: str, order_no: str, status: str, amount: Any, *, notify_time: str | None = None
+) -> dict[str, Any]:
+    """The body of one SYS-009 notification (docs: IF-EXT-005)."""
+    import datetime as dt
+
+    return {
+        "id": secrets.token_hex(16),
+        "tradeNo": trade_no,
+        "businessOrderNo": order_no,
+        "tradeStatus": status,
+        "tradeAmount": str(amount),
+        "successAmount": str(amount) if status == "SUCCESS" else "0.00",
+        "channelCode": "WECHAT",
+        "notifyTime": notify_time or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def wait_for(predicate: Any, timeout_s: float = 10.0, what: str = "condition") -> Any:
+    """Poll until `predicate()` is truthy; its value."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

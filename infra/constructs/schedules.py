@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, TimeZone
+from aws_cdk import Duration, Stack, TimeZone
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sns as sns
@@ -25,7 +27,13 @@ MONTHLY_BILL_RUN_INPUT = {"billPeriod": None, "dueDate": None, "runNo": None, "c
 
 class Schedules(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, env_name: str, bill_run: sfn.IStateMachine
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        bill_run: sfn.IStateMachine,
+        payment_compensation: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -56,6 +64,38 @@ class Schedules(Construct):
                 max_event_age=Duration.hours(6),
             ),
         )
+
+        if payment_compensation is not None:
+            # Orders that saw no callback are queried at SYS-009 (each with its own backoff inside).
+            role = iam.Role(
+                self,
+                "PaymentCompensationRole",
+                assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                description="payment-compensation schedule: invokes that one function, dead-letters to the DLQ",
+            )
+            self.payment_compensation = scheduler.Schedule(
+                self,
+                "PaymentCompensation",
+                schedule=scheduler.ScheduleExpression.rate(Duration.minutes(5)),
+                description=f"waterrev-{env_name}: query SYS-009 for orders without a result, close expired",
+                target=targets.LambdaInvoke(
+                    payment_compensation,
+                    role=role,
+                    input=scheduler.ScheduleTargetInput.from_object({"limit": 200}),
+                    dead_letter_queue=self.dead_letters,
+                    retry_attempts=2,
+                    max_event_age=Duration.minutes(10),
+                ),
+            )
+            function_id = Stack.of(self).get_logical_id(
+                payment_compensation.node.default_child  # type: ignore[arg-type]
+            )
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+                "The Lambda target grants `<payment-compensation function arn>:*` (its versions and aliases) "
+                "besides the function itself; no other function or action.",
+            )
 
     def alarm_to(self, topic: sns.ITopic) -> cloudwatch.Alarm:
         """A delivery in the dead-letter queue means this month's bill run did not start."""

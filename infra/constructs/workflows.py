@@ -58,6 +58,10 @@ class Workflows(Construct):
             by_name[BILL_RUN_TASK], environment={"TZ": BILL_RUN_TIME_ZONE}
         )
         self.functions: dict[str, lambda_.Function] = {BILL_RUN_TASK: self.bill_run_function}
+        # Scheduled jobs (not workflow steps) come from the same factory.
+        for task in tasks:
+            if task.function != BILL_RUN_TASK:
+                self.functions[task.function] = factory.create_task(task)
         self.bill_run = self._bill_run(env_name, self.bill_run_function)
 
         for starter in bill_run_starters:

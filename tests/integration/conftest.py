@@ -4,3 +4,30 @@ import pytest
 @pytest.fixture(autouse=True)
 def _database(db: str) -> None:
     """Every integration test runs on the migrated database with the demo data set."""
+
+
+@pytest.fixture
+def sys009(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The SYS-009 simulator on a free loopback port, our settings pointing at it. Notifications go
+    to a small HTTP server that hands them to the real IF-EXT-005 handler (as API Gateway would)."""
+    import json
+    import secrets
+
+    from tests.support import NotifyRelay
+    from waterrev.local import sys009_sim
+    from waterrev.settings import reset_settings
+
+    relay = NotifyRelay()
+    app_secret = secrets.token_hex(16)
+    sim = sys009_sim.start(port=0, app_id="waterrev-test", app_secret=app_secret, retry_scale=0.001)
+    monkeypatch.setenv("WATERREV_SYS009_BASE_URL", sim.base_url)
+    monkeypatch.setenv("WATERREV_SYS009_APP_ID", "waterrev-test")
+    monkeypatch.setenv("WATERREV_SYS009_APP_SECRET", app_secret)
+    monkeypatch.setenv("WATERREV_SYS009_PLATFORM_KEYS", json.dumps(sim.public_keys()))
+    monkeypatch.setenv("WATERREV_SYS009_NOTIFY_URL", relay.url)
+    reset_settings()
+    yield sim
+    sim.stop()
+    relay.stop()
+    monkeypatch.undo()
+    reset_settings()

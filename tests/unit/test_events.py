@@ -13,11 +13,13 @@ from waterrev import catalog
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted((ROOT / "events").glob("*/*.json"))
 TASKS = {t.function for t in catalog.TASK_FUNCTIONS}
-API_EVENTS = [p for p in EVENTS if p.parent.name not in TASKS]
-TASK_EVENTS = [p for p in EVENTS if p.parent.name in TASKS]
-WORKFLOWS = sorted((ROOT / "layers" / "core" / "python" / "waterrev" / "workflows").glob("*.asl.json"))
-# The DefinitionSubstitutions placeholder each task function's ARN fills in.
+# The DefinitionSubstitutions placeholder each workflow task function's ARN fills in.
 TASK_PLACEHOLDER = {"wf_bill_run": "${BillRunFunctionArn}"}
+SCHEDULED = TASKS - set(TASK_PLACEHOLDER)  # invoked by an EventBridge schedule, not a workflow
+API_EVENTS = [p for p in EVENTS if p.parent.name not in TASKS]
+TASK_EVENTS = [p for p in EVENTS if p.parent.name in TASK_PLACEHOLDER]
+SCHEDULE_EVENTS = [p for p in EVENTS if p.parent.name in SCHEDULED]
+WORKFLOWS = sorted((ROOT / "layers" / "core" / "python" / "waterrev" / "workflows").glob("*.asl.json"))
 
 
 def _task_states(states: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -65,7 +67,14 @@ def test_task_event_is_the_payload_a_workflow_sends(path: Path) -> None:
     assert set(event) == sent[event["step"]]
 
 
-@pytest.mark.parametrize("function", sorted(TASKS))
+@pytest.mark.parametrize("path", SCHEDULE_EVENTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_scheduled_event_is_an_eventbridge_scheduled_event(path: Path) -> None:
+    event = json.loads(path.read_text(encoding="utf-8"))
+
+    assert event["detail-type"] == "Scheduled Event" and "time" in event
+
+
+@pytest.mark.parametrize("function", sorted(TASK_PLACEHOLDER))
 def test_every_step_a_workflow_sends_has_a_sample_event(function: str) -> None:
     samples = {p.stem for p in TASK_EVENTS if p.parent.name == function}
 

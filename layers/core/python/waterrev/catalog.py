@@ -147,6 +147,48 @@ CATALOG: tuple[Interface, ...] = (
         memory_mb=1024,
     ),
     Interface(
+        "IF-REV-006",
+        "缴费处理接口",
+        "rev_collection",
+        (Route("POST", "/admin-api/revenue/collection/create", A, "revenue:collection:create"),),
+    ),
+    Interface(
+        "IF-CS-003",
+        "在线支付下单接口",
+        "cs_payment_order",
+        (
+            Route("POST", "/app-api/customer/payment/order", C),
+            Route("GET", "/app-api/customer/payment/order/{bizOrderNo}", C),
+        ),
+    ),
+    Interface(
+        "IF-CS-007",
+        "柜面扫码支付接口",
+        "cs_counter_scan_pay",
+        (
+            Route("POST", "/admin-api/counter/scan-pay/create", A, "revenue:collection:create"),
+            Route("POST", "/admin-api/counter/scan-pay/renew", A, "revenue:collection:create"),
+            Route("GET", "/admin-api/counter/scan-pay/{bizOrderNo}", A, "revenue:collection:create"),
+            Route("GET", "/admin-api/counter/scan-pay/{bizOrderNo}/qrcode", A, "revenue:collection:create"),
+            Route("GET", "/admin-api/counter/scan-pay/{bizOrderNo}/receipt", A, "revenue:collection:create"),
+        ),
+    ),
+    Interface(
+        "IF-EXT-003",
+        "银行实时收费接口",
+        "ext_bank_realtime",
+        (
+            Route("POST", "/open-api/bank/charge/query", W),
+            Route("POST", "/open-api/bank/charge/pay", W),
+        ),
+    ),
+    Interface(
+        "IF-EXT-005",
+        "聚合支付结果回调接口",
+        "ext_pay_notify",
+        (Route("POST", "/open-api/pay/notify", W),),
+    ),
+    Interface(
         "IF-REV-012",
         "业务参数配置接口",
         "rev_parameter_config",
@@ -168,18 +210,15 @@ CATALOG: tuple[Interface, ...] = (
         (Route("POST", "/open-api/iot/reading/push", W),),
     ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
-    Interface("IF-REV-006", "缴费处理接口", None),
     Interface("IF-REV-007", "账务调整接口", None),
     Interface("IF-REV-008", "发票申请接口", None),
     Interface("IF-REV-009", "发票结果查询接口", None),
     Interface("IF-REV-010", "统计查询接口", None),
     Interface("IF-REV-011", "银行代收协同接口", None),
     Interface("IF-REV-013", "催缴任务生成与结果承接接口", None),
-    Interface("IF-CS-003", "在线支付下单接口", None),
     Interface("IF-CS-004", "电子发票消费接口", None),
     Interface("IF-CS-005", "网点与业务办理接口", None),
     Interface("IF-CS-006", "业务办理进度接口", None),
-    Interface("IF-CS-007", "柜面扫码支付接口", None),
     Interface("IF-METER-001", "水表档案查询接口", None),
     Interface("IF-METER-002", "表务工单处理接口", None),
     Interface("IF-METER-003", "库存出入库接口", None),
@@ -190,9 +229,7 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-INST-005", "报装归档接口", None),
     Interface("IF-EXT-001", "银行代扣批次下发接口", None),
     Interface("IF-EXT-002", "银行代扣回盘接收接口", None),
-    Interface("IF-EXT-003", "银行实时收费接口", None),
     Interface("IF-EXT-004", "聚合支付下单接口", None),
-    Interface("IF-EXT-005", "聚合支付结果回调接口", None),
     Interface("IF-EXT-006", "发票开具协同接口", None),
     Interface("IF-EXT-007", "发票结果回写接口", None),
     Interface("IF-EXT-008", "消息触达接口", None),
@@ -211,6 +248,9 @@ class TaskFunction:
 
 TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
     TaskFunction("wf_bill_run", "bill-run workflow steps: prepare, bill_chunk, finish", 900, 1769),
+    TaskFunction(
+        "job_pay_compensate", "scheduled: query SYS-009 for orders without a result, close expired", 300, 512
+    ),
 )
 
 

@@ -49,6 +49,14 @@ class Settings:
     webhook_keys: str | None = None
     # The bill-run state machine (cloud); unset locally, where moto's interpreter runs the workflow.
     bill_run_state_machine_arn: str | None = None
+    # Where SYS-009 sends payment notifications (our IF-EXT-005 route behind API Gateway).
+    sys009_notify_url: str | None = None
+    # The SYS-009 payment platform (docs/SYS009.md): where to call it, our app id and secret, and
+    # its public keys for notifications, JSON {serial: publicKeyPem}.
+    sys009_base_url: str | None = None
+    sys009_app_id: str | None = None
+    sys009_app_secret: str | None = None
+    sys009_platform_keys: str | None = None
 
 
 _PREFIX = "WATERREV_"

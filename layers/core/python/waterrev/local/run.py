@@ -50,11 +50,36 @@ def prepare() -> Any:
     return server
 
 
+def start_payment_platform(notify_base: str) -> Any:
+    """The SYS-009 simulator on a free loopback port, unless WATERREV_SYS009_BASE_URL names a real one;
+    our settings point at it (credentials generated per start, its public keys for the callbacks)."""
+    import json
+    import secrets
+
+    if os.environ.get("WATERREV_SYS009_BASE_URL"):
+        return None
+    from waterrev.local import sys009_sim
+    from waterrev.settings import reset_settings
+
+    app_id, app_secret = "waterrev-local", secrets.token_hex(16)
+    sim = sys009_sim.start(port=0, app_id=app_id, app_secret=app_secret, retry_scale=0.01)
+    os.environ.update(
+        WATERREV_SYS009_BASE_URL=sim.base_url,
+        WATERREV_SYS009_APP_ID=app_id,
+        WATERREV_SYS009_APP_SECRET=app_secret,
+        WATERREV_SYS009_PLATFORM_KEYS=json.dumps(sim.public_keys()),
+        WATERREV_SYS009_NOTIFY_URL=f"{notify_base}/open-api/pay/notify",
+    )
+    reset_settings()
+    return sim
+
+
 def main() -> None:
     port = int(os.environ.get("WATERREV_PORT", "3000"))
     host = os.environ.get("WATERREV_HOST", "127.0.0.1")
     pg_server = prepare()
     http = make_server(host, port)
+    sim = start_payment_platform(f"http://{host}:{http.server_address[1]}")
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -65,6 +90,8 @@ def main() -> None:
         f"  OpenAPI  http://{host}:{port}/openapi.json   Swagger UI  http://{host}:{port}/docs\n"
         "  back office login: admin / admin123  (also gulou / gulou123, taijiang / taijiang123)\n"
         "  channel login:     .venv/bin/python -m waterrev.local.channel_login WECHAT <openid>\n"
+        f"  SYS-009 simulator: {sim.base_url if sim else os.environ.get('WATERREV_SYS009_BASE_URL')}"
+        " (pay an order by hand at its /pay/<tradeNo> page)\n"
         "Ctrl-C stops everything, the database included.",
         flush=True,
     )
@@ -74,6 +101,8 @@ def main() -> None:
         pass
     finally:
         http.server_close()
+        if sim is not None:
+            sim.stop()
         from waterrev.db import dispose_engine
 
         dispose_engine()

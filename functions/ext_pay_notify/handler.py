@@ -1,0 +1,17 @@
+"""IF-EXT-005 聚合支付结果回调接口: SYS-009's signed payment notifications (raw body verified)."""
+
+from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.envelope import ok
+from waterrev.services import payment_notify
+
+app = new_app()
+
+
+@app.post("/open-api/pay/notify")
+def notify() -> dict:
+    event = app.current_event
+    raw = event.decoded_body or ""
+    return ok(payment_notify.handle(request_context(app), dict(event.headers), raw.encode("utf-8")))
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,16 @@
+"""Scheduled (EventBridge): query SYS-009 for orders that saw no callback, close expired ones."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from waterrev.context import SYSTEM, RequestContext
+from waterrev.logs import get_logger
+from waterrev.services import payments
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    ctx = RequestContext(request_id=str(getattr(context, "aws_request_id", "-")), principal=SYSTEM)
+    counts = payments.compensate(ctx, limit=int(event.get("limit") or 200))
+    get_logger().info("payment compensation", extra=counts)
+    return counts

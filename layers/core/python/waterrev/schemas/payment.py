@@ -1,0 +1,57 @@
+"""IF-REV-006 / IF-CS-003 / IF-CS-007 request models (seed field names)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from waterrev.schemas.common import Amount, Model
+
+Channel = Literal["CASH", "WECHAT", "ALIPAY", "BANK", "PREPAY"]
+
+
+class CollectionCreate(Model):
+    cust_id: int = Field(gt=0)
+    charge_ids: list[int] = Field(min_length=1, max_length=200)
+    payment_channel: Channel
+    payment_amount: Amount
+    actual_amount: Amount | None = None
+    trade_no: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_\-]{4,64}$")
+    outlet_code: str | None = Field(default=None, max_length=32)
+    remark: str | None = Field(default=None, max_length=255)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.payment_amount <= 0:
+            raise ValueError("paymentAmount 须大于 0")
+        if len(set(self.charge_ids)) != len(self.charge_ids):
+            raise ValueError("chargeIds 中有重复账单")
+        if (
+            self.payment_channel == "CASH"
+            and self.actual_amount is not None
+            and self.actual_amount < self.payment_amount
+        ):
+            raise ValueError("actualAmount 不得小于 paymentAmount")
+        if self.payment_channel != "CASH" and self.actual_amount is not None:
+            raise ValueError("actualAmount 仅用于现金收费")
+        return self
+
+
+class OrderCreate(Model):
+    cust_id: int = Field(gt=0)
+    charge_ids: list[int] = Field(min_length=1, max_length=200)
+    payment_channel: Literal["WECHAT", "ALIPAY"]
+    payment_amount: Amount
+    open_id: str | None = Field(default=None, max_length=64)
+    return_url: str | None = Field(default=None, max_length=512)
+    notify_url: str | None = Field(default=None, max_length=512)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.charge_ids)) != len(self.charge_ids):
+            raise ValueError("chargeIds 中有重复账单")
+        if self.payment_amount <= Decimal("0"):
+            raise ValueError("paymentAmount 须大于 0")
+        return self

@@ -1,0 +1,325 @@
+"""IF-REV-006 collection and the one write-off every payment goes through.
+
+Write-off rules: the bills are locked in id order (no deadlocks between payments of overlapping
+bills); a bill already paid, or held by another live online order, refuses the payment
+(1_002_003_001); an amount short of what is due is written off oldest bill first when partial
+payment is allowed (parameter revenue.collection.allow-partial) and refused with the difference
+(1_002_003_002) otherwise; any excess goes to the account balance. Every collection has its
+write-off lines, the account's arrears and balance move in the same transaction, and the audit log
+records it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from waterrev import audit
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.errors import AppError, ErrorCode
+from waterrev.schemas.payment import CollectionCreate
+
+MODULE = "REV-003"
+ZERO = Decimal("0.00")
+
+
+@dataclass
+class WriteOff:
+    collection_id: int
+    collection_code: str
+    status: str  # SUCCESS | PARTIAL
+    written_off: Decimal
+    to_balance: Decimal
+    remain: Decimal
+    charges: list[dict[str, Any]]
+
+
+def allow_partial(uow: UnitOfWork) -> bool:
+    value = uow.scalar(
+        "SELECT config_value FROM biz_parameter_settings WHERE config_code = 'revenue.collection.allow-partial'"
+        " AND effect_status = 'ACTIVE' ORDER BY config_version DESC LIMIT 1"
+    )
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def new_collection_code(uow: UnitOfWork, prefix: str = "SF") -> str:
+    seq = uow.scalar("SELECT nextval('biz_collection_code_seq')")
+    return f"{prefix}{dt.datetime.now(dt.UTC):%Y%m%d}{int(seq):08d}"
+
+
+def lock_account(uow: UnitOfWork, cust_id: int) -> dict[str, Any]:
+    account = uow.one(
+        "SELECT id, balance, arrears_amount, status FROM biz_account WHERE cust_id = :c ORDER BY id LIMIT 1 FOR UPDATE",
+        {"c": cust_id},
+    )
+    if account is None:
+        raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id} 无账户")
+    return account
+
+
+def lock_charges(
+    uow: UnitOfWork, cust_id: int, charge_ids: list[int], *, order_no: str | None = None
+) -> list[dict[str, Any]]:
+    """The bills, locked in id order; refuses bills paid, cancelled, or held by another live order."""
+    rows = uow.all(
+        "SELECT c.id, c.code, c.bill_period, c.total_amount, c.paid_amount, c.status, c.invoice_status,"
+        " (SELECT o.biz_order_no FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live) AS live_order"
+        " FROM biz_charge c WHERE c.id = ANY(CAST(:ids AS bigint[])) AND c.cust_id = :c ORDER BY c.id FOR UPDATE",
+        {"ids": sorted(charge_ids), "c": cust_id},
+    )
+    missing = sorted(set(charge_ids) - {r["id"] for r in rows})
+    if missing:
+        raise AppError(ErrorCode.NOT_FOUND, f"chargeIds: 账单 {missing} 不存在或不属于该客户")
+    blocked = [
+        r
+        for r in rows
+        if r["status"] in ("PAID", "CANCELLED")
+        or (r["live_order"] is not None and r["live_order"] != order_no)
+    ]
+    if blocked:
+        raise AppError(
+            ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,
+            "账单 " + ", ".join(r["code"] for r in blocked) + " 已核销或正在支付中",
+            data=[
+                {
+                    "chargeId": r["id"],
+                    "payStatus": r["status"],
+                    "writeOffStatus": "SUCCESS" if r["status"] == "PAID" else "PENDING",
+                    "liveOrder": r["live_order"],
+                }
+                for r in blocked
+            ],
+        )
+    return rows
+
+
+def due(charges: list[dict[str, Any]]) -> Decimal:
+    return sum((Decimal(c["total_amount"]) - Decimal(c["paid_amount"]) for c in charges), ZERO)
+
+
+def write_off(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    *,
+    cust_id: int,
+    account: dict[str, Any],
+    charges: list[dict[str, Any]],
+    amount: Decimal,
+    channel: str,
+    source: str,
+    trade_no: str | None,
+    idempotency_key: str | None,
+    code: str | None = None,
+    partial_ok: bool = False,
+    actual_amount: Decimal | None = None,
+    outlet: str | None = None,
+    remark: str | None = None,
+) -> WriteOff:
+    """Apply `amount` to the locked bills (oldest period first); the excess goes to the balance."""
+    owed = due(charges)
+    if amount < owed and not partial_ok:
+        raise AppError(
+            ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+            f"应缴 {owed}，本次支付 {amount}，差额 {owed - amount}",
+            data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
+        )
+    code = code or new_collection_code(uow)
+    left = amount
+    lines: list[tuple[dict[str, Any], Decimal]] = []
+    for charge in sorted(charges, key=lambda c: (c["bill_period"], c["id"])):
+        unpaid = Decimal(charge["total_amount"]) - Decimal(charge["paid_amount"])
+        part = min(unpaid, left)
+        if part > 0:
+            lines.append((charge, part))
+            left -= part
+    written = amount - left
+    status = "SUCCESS" if written == owed else "PARTIAL"
+    collection_id = uow.scalar(
+        "INSERT INTO biz_collection (code, cust_id, account_id, amount, channel, trade_no, status, outlet_code,"
+        " operator_id, remark, pay_time, source, actual_amount, change_amount, written_off, to_balance,"
+        " idempotency_key) VALUES (:code, :c, :a, :amt, :ch, :trade, :st, :outlet, :op, :remark, now(), :src,"
+        " :actual, :change, :w, :bal, :key) RETURNING id",
+        {
+            "code": code,
+            "c": cust_id,
+            "a": account["id"],
+            "amt": amount,
+            "ch": channel,
+            "trade": trade_no,
+            "st": status,
+            "outlet": outlet,
+            "op": ctx.principal.user_id or None,
+            "remark": remark,
+            "src": source,
+            "actual": actual_amount,
+            "change": (actual_amount - amount) if actual_amount is not None else ZERO,
+            "w": written,
+            "bal": left,
+            "key": idempotency_key,
+        },
+    )
+    for charge, part in lines:
+        uow.execute(
+            "UPDATE biz_charge SET paid_amount = paid_amount + :p, status = CASE WHEN paid_amount + :p >= total_amount"
+            " THEN 'PAID' ELSE 'PARTIAL' END, paid_time = CASE WHEN paid_amount + :p >= total_amount THEN now()"
+            " ELSE paid_time END WHERE id = :id",
+            {"p": part, "id": charge["id"]},
+        )
+        uow.execute(
+            "INSERT INTO biz_collection_item (collection_id, charge_id, amount) VALUES (:c, :ch, :a)",
+            {"c": collection_id, "ch": charge["id"], "a": part},
+        )
+    balance = Decimal(account["balance"]) + left
+    uow.execute(
+        "UPDATE biz_account SET arrears_amount = GREATEST(arrears_amount - :w, 0), balance = :b WHERE id = :id",
+        {"w": written, "b": balance, "id": account["id"]},
+    )
+    if left > 0:
+        uow.execute(
+            "INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)"
+            " VALUES (:a, :amt, :b, 'OVERPAY', :ref)",
+            {"a": account["id"], "amt": left, "b": balance, "ref": code},
+        )
+    account["balance"] = balance
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="WRITE_OFF",
+        object_type="biz_collection",
+        object_id=collection_id,
+        before={
+            "charges": [
+                {"chargeId": c["id"], "paidAmount": c["paid_amount"], "status": c["status"]} for c, _ in lines
+            ]
+        },
+        after={
+            "code": code,
+            "channel": channel,
+            "amount": amount,
+            "writtenOff": written,
+            "toBalance": left,
+            "tradeNo": trade_no,
+            "lines": [{"chargeId": c["id"], "amount": p} for c, p in lines],
+        },
+    )
+    remain = owed - written
+    return WriteOff(
+        collection_id,
+        code,
+        status,
+        written,
+        left,
+        remain,
+        [{"chargeId": c["id"], "amount": p} for c, p in lines],
+    )
+
+
+def collect(ctx: RequestContext, cmd: CollectionCreate) -> dict[str, Any]:
+    """IF-REV-006: counter collection (CASH, WECHAT/ALIPAY/BANK confirmed at the counter, PREPAY)."""
+    with UnitOfWork() as uow:
+        if cmd.trade_no:
+            done = uow.one(
+                "SELECT * FROM biz_collection WHERE idempotency_key = :k", {"k": f"TRADE:{cmd.trade_no}"}
+            )
+            if done is not None:  # the same outside trade again: the same answer
+                return _reply(uow, done, replay=True)
+        cust = uow.one("SELECT id, status, dept_id FROM biz_cust WHERE id = :c", {"c": cmd.cust_id})
+        if cust is None or not ctx.principal.sees_dept(cust["dept_id"]):
+            raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cmd.cust_id}")
+        account = lock_account(uow, cmd.cust_id)
+        charges = lock_charges(uow, cmd.cust_id, cmd.charge_ids)
+        amount = cmd.payment_amount
+        if cmd.payment_channel == "PREPAY":
+            owed = due(charges)
+            amount = min(amount, owed)
+            if Decimal(account["balance"]) < amount:
+                raise AppError(
+                    ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+                    f"余额 {account['balance']} 不足以支付 {amount}",
+                    data={
+                        "balance": account["balance"],
+                        "paymentAmount": amount,
+                        "difference": amount - Decimal(account["balance"]),
+                    },
+                )
+            account["balance"] = Decimal(account["balance"]) - amount
+            uow.execute(
+                "UPDATE biz_account SET balance = :b WHERE id = :id",
+                {"b": account["balance"], "id": account["id"]},
+            )
+        result = write_off(
+            uow,
+            ctx,
+            cust_id=cmd.cust_id,
+            account=account,
+            charges=charges,
+            amount=amount,
+            channel=cmd.payment_channel,
+            source="COUNTER",
+            trade_no=cmd.trade_no,
+            idempotency_key=f"TRADE:{cmd.trade_no}" if cmd.trade_no else None,
+            partial_ok=allow_partial(uow),
+            actual_amount=cmd.actual_amount,
+            outlet=cmd.outlet_code,
+            remark=cmd.remark,
+        )
+        uow.execute(  # the transaction record of IF-REV-006 (bk_transaction): the counter trade, settled
+            "INSERT INTO bk_transaction (biz_order_no, trade_no, cust_id, channel_code, scene, trade_amount, status,"
+            " success_amount, expire_time, paid_time, notify_time, request_key, operator_id) VALUES (:o, :t, :c,"
+            " :ch, 'COUNTER', :amt, 'SUCCESS', :amt, now(), now(), now(), :k, :op)",
+            {
+                "o": result.collection_code,
+                "t": cmd.trade_no,
+                "c": cmd.cust_id,
+                "ch": cmd.payment_channel,
+                "amt": amount,
+                "k": f"COUNTER|{result.collection_code}",
+                "op": ctx.principal.user_id or None,
+            },
+        )
+        if cmd.payment_channel == "PREPAY":
+            uow.execute(
+                "INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)"
+                " VALUES (:a, :amt, :b, 'PREPAY_USE', :ref)",
+                {
+                    "a": account["id"],
+                    "amt": -amount,
+                    "b": account["balance"] - result.to_balance,
+                    "ref": result.collection_code,
+                },
+            )
+        row = uow.one("SELECT * FROM biz_collection WHERE id = :id", {"id": result.collection_id})
+        assert row is not None
+        reply = _reply(uow, row)
+        uow.commit()
+    return reply
+
+
+def _reply(uow: UnitOfWork, row: dict[str, Any], replay: bool = False) -> dict[str, Any]:
+    items = uow.all(
+        "SELECT i.charge_id, i.amount, c.status, c.total_amount - c.paid_amount AS unpaid,"
+        " c.invoice_status FROM biz_collection_item i JOIN biz_charge c ON c.id = i.charge_id"
+        " WHERE i.collection_id = :id ORDER BY i.id",
+        {"id": row["id"]},
+    )
+    remain = sum((Decimal(i["unpaid"]) for i in items), ZERO)
+    return {
+        "collectionId": row["id"],
+        "collectionCode": row["code"],
+        "writeOffStatus": row["status"],
+        "paidAmount": row["amount"],
+        "writtenOffAmount": row["written_off"],
+        "remainAmount": remain,
+        "balanceAdded": row["to_balance"],
+        "changeAmount": row["change_amount"],
+        "tradeNo": row["trade_no"],
+        "invoiceAvailable": row["status"] == "SUCCESS" and all(i["invoice_status"] == "NONE" for i in items),
+        "chargeList": [
+            {"chargeId": i["charge_id"], "amount": i["amount"], "payStatus": i["status"]} for i in items
+        ],
+        "replay": replay,
+    }

@@ -1,0 +1,118 @@
+"""IF-EXT-005: SYS-009's payment notifications.
+
+The signature is checked on the raw body (RSA-SHA256, the platform key named by its serial, so
+keys can rotate) with a 5-minute window; a failure answers 1_002_003_003 and is kept as a rejected
+callback and an exception record, never touching the books. Every verified notification is kept
+in bk_transaction_callback; its key (tradeNo, tradeStatus, notifyTime) makes a repeat - even 50 at
+once - a harmless duplicate that answers success.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.errors import AppError, ErrorCode
+from waterrev.settings import get_settings
+
+WINDOW_S = 300
+_HEADERS = ("x-sys009-timestamp", "x-sys009-nonce", "x-sys009-serial", "x-sys009-signature")
+
+
+def _platform_keys() -> dict[str, str]:
+    raw = get_settings().sys009_platform_keys
+    return dict(json.loads(raw)) if raw else {}
+
+
+def _reject(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
+    with UnitOfWork() as uow:
+        uow.execute(
+            "INSERT INTO bk_transaction_callback (verified, outcome, headers, raw_body) VALUES (false, 'REJECTED',"
+            " CAST(:h AS jsonb), :b)",
+            {"h": json.dumps(headers), "b": raw.decode("utf-8", "replace")[:20000]},
+        )
+        uow.execute(
+            "INSERT INTO bk_transaction_exception (exception_type, detail) VALUES ('SIGNATURE_INVALID', CAST(:d AS jsonb))",
+            {"d": json.dumps({"reason": reason, "serial": headers.get("x-sys009-serial")})},
+        )
+        uow.commit()
+    return AppError(ErrorCode.CALLBACK_SIGNATURE_INVALID, reason)
+
+
+def verify(headers: dict[str, str], raw: bytes) -> None:
+    from waterrev.adapters.paysign import verify_notification
+
+    ts, nonce, serial, signature = (headers.get(h, "") for h in _HEADERS)
+    if not (ts.isdigit() and nonce and serial and signature):
+        raise _reject(headers, raw, "签名头缺失")
+    if abs(time.time() - int(ts)) > WINDOW_S:
+        raise _reject(headers, raw, f"时间戳超出 {WINDOW_S} 秒有效期")
+    keys = _platform_keys()
+    if serial not in keys:
+        raise _reject(headers, raw, f"未知的平台证书序列号 {serial}")
+    if not verify_notification(keys, serial, ts, nonce, signature, raw):
+        raise _reject(headers, raw, "签名不匹配")
+
+
+def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
+    from waterrev.services import payments
+
+    headers = {k.lower(): v for k, v in headers.items() if k.lower().startswith(("x-sys009", "content-type"))}
+    verify(headers, raw)
+    try:
+        body = json.loads(raw, parse_float=str)
+        trade_no, status, notify_time = (
+            str(body["tradeNo"]),
+            str(body["tradeStatus"]),
+            str(body["notifyTime"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise AppError(ErrorCode.BAD_REQUEST, f"通知报文无法解析：{exc}") from exc
+    with UnitOfWork() as uow:
+        callback_id = uow.scalar(
+            "INSERT INTO bk_transaction_callback (trade_no, trade_status, notify_time, notify_id, verified,"
+            " is_primary, outcome, headers, raw_body) VALUES (:t, :s, :n, :i, true, true, 'PROCESSED',"
+            " CAST(:h AS jsonb), :b) ON CONFLICT (trade_no, trade_status, notify_time) WHERE is_primary"
+            " DO NOTHING RETURNING id",
+            {
+                "t": trade_no,
+                "s": status,
+                "n": notify_time,
+                "i": str(body.get("id") or ""),
+                "h": json.dumps(headers),
+                "b": raw.decode("utf-8"),
+            },
+        )
+        if callback_id is None:
+            uow.execute(
+                "INSERT INTO bk_transaction_callback (trade_no, trade_status, notify_time, notify_id, verified, outcome,"
+                " headers, raw_body) VALUES (:t, :s, :n, :i, true, 'DUPLICATE', CAST(:h AS jsonb), :b)",
+                {
+                    "t": trade_no,
+                    "s": status,
+                    "n": notify_time,
+                    "i": str(body.get("id") or ""),
+                    "h": json.dumps(headers),
+                    "b": raw.decode("utf-8"),
+                },
+            )
+            uow.commit()
+            return {"writeBackStatus": "DUPLICATE", "tradeNo": trade_no}
+        outcome = payments.apply_platform_status(
+            uow,
+            ctx,
+            trade_no=trade_no,
+            status=status,
+            success_amount=body.get("successAmount"),
+            business_order_no=body.get("businessOrderNo"),
+            notify_time=notify_time,
+        )
+        uow.execute(
+            "UPDATE bk_transaction_callback SET outcome = :o WHERE id = :id",
+            {"o": outcome["callbackOutcome"], "id": callback_id},
+        )
+        uow.commit()
+    return {"writeBackStatus": outcome["writeBackStatus"], "tradeNo": trade_no}

@@ -1,0 +1,534 @@
+"""Online and counter-QR payment orders (IF-CS-003, IF-CS-007) and their results.
+
+An order is created in our database first (bk_transaction INIT, its bills marked as held by a live
+order), committed, and only then sent to SYS-009, outside any transaction; the answer is written in
+a second transaction. A crash in between leaves an INIT order that compensation queries at SYS-009
+and settles like a callback would. `apply_platform_status` is the one place where a platform
+result changes the books, whether it came by callback or by query.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+from waterrev import audit
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.errors import AppError, ErrorCode
+from waterrev.services.collection import due, lock_account, lock_charges, write_off
+
+MODULE = "REV-003"
+LIVE = ("INIT", "PAYING")
+ORDER_TTL = dt.timedelta(hours=2)  # a native QR code_url is valid for 2 hours
+
+
+def apply_platform_status(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    *,
+    trade_no: str | None,
+    status: str,
+    success_amount: Any,
+    business_order_no: str | None = None,
+    notify_time: str | None = None,
+) -> dict[str, str]:
+    """Settle a platform result on the locked transaction. SUCCESS is final: never undone by a late
+    FAIL; a FAIL followed by SUCCESS ends SUCCESS. A paid amount that differs from the order is not
+    written off but raised for review. Money for bills paid elsewhere meanwhile goes to the balance
+    and is raised as a refund candidate."""
+    txn = uow.one(
+        "SELECT * FROM bk_transaction WHERE trade_no = :t OR (CAST(:b AS varchar) IS NOT NULL"
+        " AND biz_order_no = :b) ORDER BY id LIMIT 1 FOR UPDATE",
+        {"t": trade_no, "b": business_order_no},
+    )
+    if txn is None:
+        _exception(uow, trade_no, business_order_no, "UNKNOWN_TRADE", {"status": status})
+        return {"writeBackStatus": "EXCEPTION", "callbackOutcome": "EXCEPTION"}
+    if trade_no and not txn["trade_no"]:
+        uow.execute(
+            "UPDATE bk_transaction SET trade_no = :t WHERE id = :id", {"t": trade_no, "id": txn["id"]}
+        )
+    if txn["status"] == "SUCCESS":
+        return {"writeBackStatus": "SUCCESS", "callbackOutcome": "IGNORED"}
+    if status in ("FAIL", "CLOSED"):
+        if txn["status"] in LIVE:
+            _end(uow, ctx, txn, status)
+        return {"writeBackStatus": status, "callbackOutcome": "PROCESSED"}
+    if status != "SUCCESS":
+        return {"writeBackStatus": txn["status"], "callbackOutcome": "IGNORED"}
+    paid = Decimal(str(success_amount)) if success_amount is not None else Decimal(txn["trade_amount"])
+    if paid != Decimal(txn["trade_amount"]):
+        _exception(
+            uow,
+            txn["trade_no"],
+            txn["biz_order_no"],
+            "AMOUNT_MISMATCH",
+            {"tradeAmount": str(txn["trade_amount"]), "successAmount": str(paid), "notifyTime": notify_time},
+        )
+        uow.execute(
+            "UPDATE bk_transaction SET last_error = 'AMOUNT_MISMATCH', update_time = now() WHERE id = :id",
+            {"id": txn["id"]},
+        )
+        return {"writeBackStatus": "EXCEPTION", "callbackOutcome": "EXCEPTION"}
+    _settle(uow, ctx, txn, paid)
+    return {"writeBackStatus": "SUCCESS", "callbackOutcome": "PROCESSED"}
+
+
+def _settle(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], paid: Decimal) -> None:
+    account = lock_account(uow, txn["cust_id"])
+    ids = [
+        r["charge_id"]
+        for r in uow.all(
+            "SELECT charge_id FROM biz_order_charge WHERE biz_order_no = :o", {"o": txn["biz_order_no"]}
+        )
+    ]
+    rows = uow.all(
+        "SELECT id, code, bill_period, total_amount, paid_amount, status, invoice_status FROM biz_charge"
+        " WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE",
+        {"ids": ids},
+    )
+    open_bills = [r for r in rows if r["status"] in ("UNPAID", "PARTIAL")]
+    elsewhere = [r["id"] for r in rows if r not in open_bills]
+    channel = txn["channel_code"]
+    if open_bills:
+        write_off(
+            uow,
+            ctx,
+            cust_id=txn["cust_id"],
+            account=account,
+            charges=open_bills,
+            amount=paid,
+            channel=channel,
+            source=txn["scene"],
+            trade_no=txn["trade_no"],
+            idempotency_key=f"ORDER:{txn['biz_order_no']}",
+            code=txn["biz_order_no"],
+            partial_ok=True,
+        )
+    else:
+        balance = Decimal(account["balance"]) + paid
+        uow.execute("UPDATE biz_account SET balance = :b WHERE id = :id", {"b": balance, "id": account["id"]})
+        uow.execute(
+            "INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)"
+            " VALUES (:a, :amt, :b, 'PAID_ELSEWHERE', :ref)",
+            {"a": account["id"], "amt": paid, "b": balance, "ref": txn["biz_order_no"]},
+        )
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation="PAID_ELSEWHERE",
+            object_type="bk_transaction",
+            object_id=txn["id"],
+            after={"toBalance": paid, "chargeIds": ids},
+        )
+    if elsewhere:
+        _exception(
+            uow,
+            txn["trade_no"],
+            txn["biz_order_no"],
+            "PAID_ELSEWHERE",
+            {"chargeIds": elsewhere, "amount": str(paid), "action": "OVERPAYMENT_TO_BALANCE_OR_REFUND"},
+        )
+    uow.execute(
+        "UPDATE bk_transaction SET status = 'SUCCESS', success_amount = :p, paid_time = now(),"
+        " notify_time = now(), update_time = now() WHERE id = :id",
+        {"p": paid, "id": txn["id"]},
+    )
+    uow.execute(
+        "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": txn["biz_order_no"]}
+    )
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="ORDER_SUCCESS",
+        object_type="bk_transaction",
+        object_id=txn["id"],
+        before={"status": txn["status"]},
+        after={"status": "SUCCESS", "successAmount": paid, "paidElsewhere": elsewhere},
+    )
+
+
+def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: str) -> None:
+    uow.execute(
+        "UPDATE bk_transaction SET status = :s, update_time = now() WHERE id = :id",
+        {"s": status, "id": txn["id"]},
+    )
+    uow.execute(
+        "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": txn["biz_order_no"]}
+    )
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation=f"ORDER_{status}",
+        object_type="bk_transaction",
+        object_id=txn["id"],
+        before={"status": txn["status"]},
+        after={"status": status},
+    )
+
+
+def _exception(
+    uow: UnitOfWork, trade_no: str | None, order_no: str | None, kind: str, detail: dict[str, Any]
+) -> None:
+    uow.execute(
+        "INSERT INTO bk_transaction_exception (trade_no, biz_order_no, exception_type, detail)"
+        " VALUES (:t, :o, :k, CAST(:d AS jsonb))",
+        {"t": trade_no, "o": order_no, "k": kind, "d": json.dumps(detail, ensure_ascii=False)},
+    )
+
+
+def order_view(txn: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "bizOrderNo": txn["biz_order_no"],
+        "tradeNo": txn["trade_no"],
+        "orderStatus": txn["status"],
+        "payUrl": txn["pay_url"],
+        "prepayInfo": txn["prepay_info"],
+        "expireTime": txn["expire_time"],
+        "tradeAmount": txn["trade_amount"],
+        "paymentChannel": txn["channel_code"],
+    }
+
+
+# ---------------------------------------------------------------------------------- orders --
+def _platform() -> Any:
+    """The SYS-009 client (a port: tests and the local stack point it at the simulator)."""
+    from waterrev.adapters.sys009 import client_from_settings
+
+    return client_from_settings()
+
+
+def _notify_url() -> str:
+    from waterrev.settings import get_settings
+
+    url = get_settings().sys009_notify_url
+    if not url:
+        raise AppError(ErrorCode.INTERNAL_ERROR, "支付回调地址未配置")
+    return url
+
+
+def create_order(
+    ctx: RequestContext,
+    *,
+    cust_id: int,
+    charge_ids: list[int],
+    channel: str,
+    amount: Decimal,
+    scene: str,
+    open_id: str | None = None,
+) -> dict[str, Any]:
+    """The same request (customer, bills, channel, scene) while an order is live returns that order."""
+    from sqlalchemy.exc import IntegrityError
+
+    request_key = f"{cust_id}|{','.join(str(i) for i in sorted(charge_ids))}|{channel}|{scene}"
+    try:
+        with UnitOfWork() as uow:
+            live = uow.one(
+                "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')"
+                " FOR UPDATE",
+                {"k": request_key},
+            )
+            if live is not None and live["expire_time"] > dt.datetime.now(dt.UTC):
+                return order_view(live) | {"reused": True}
+            if live is not None:
+                _end(uow, ctx, live, "CLOSED")  # expired: its bills are free again
+            account = lock_account(uow, cust_id)
+            charges = lock_charges(uow, cust_id, charge_ids)
+            owed = due(charges)
+            if amount != owed:
+                raise AppError(
+                    ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+                    f"应缴 {owed}，支付金额 {amount}，差额 {owed - amount}",
+                    data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
+                )
+            from waterrev.services.collection import new_collection_code
+
+            order_no = new_collection_code(uow, "DD")
+            expire = dt.datetime.now(dt.UTC).replace(microsecond=0) + ORDER_TTL
+            txn = uow.one(
+                "INSERT INTO bk_transaction (biz_order_no, cust_id, channel_code, scene, trade_amount, expire_time,"
+                " request_key, next_query_time, operator_id) VALUES (:o, :c, :ch, :sc, :amt, :exp, :k,"
+                " now() + interval '1 minute', :op) RETURNING *",
+                {
+                    "o": order_no,
+                    "c": cust_id,
+                    "ch": channel,
+                    "sc": scene,
+                    "amt": amount,
+                    "exp": expire,
+                    "k": request_key,
+                    "op": ctx.principal.user_id or None,
+                },
+            )
+            assert txn is not None
+            for charge in charges:
+                uow.execute(
+                    "INSERT INTO biz_order_charge (biz_order_no, charge_id, amount) VALUES (:o, :c, :a)",
+                    {
+                        "o": order_no,
+                        "c": charge["id"],
+                        "a": Decimal(charge["total_amount"]) - Decimal(charge["paid_amount"]),
+                    },
+                )
+            audit.record(
+                uow,
+                ctx,
+                module=MODULE,
+                operation="ORDER_CREATE",
+                object_type="bk_transaction",
+                object_id=txn["id"],
+                after={
+                    "bizOrderNo": order_no,
+                    "chargeIds": sorted(charge_ids),
+                    "amount": amount,
+                    "channel": channel,
+                    "scene": scene,
+                    "accountId": account["id"],
+                },
+            )
+            uow.commit()
+    except IntegrityError:
+        with UnitOfWork() as uow:  # a concurrent identical request won: answer with its order
+            live = uow.one(
+                "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')",
+                {"k": request_key},
+            )
+        if live is None:
+            raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, "账单正在其他订单中支付") from None
+        return order_view(live) | {"reused": True}
+    return submit_to_platform(ctx, txn, charges, open_id)
+
+
+def submit_to_platform(
+    ctx: RequestContext, txn: dict[str, Any], charges: list[dict[str, Any]], open_id: str | None
+) -> dict[str, Any]:
+    """Outside any transaction: IF-EXT-004 at SYS-009, then the answer in a transaction of its own."""
+    from waterrev.adapters.sys009 import Sys009Error, Sys009Timeout
+
+    try:
+        answer = _platform().create_order(
+            business_order_no=txn["biz_order_no"],
+            items=[(c["id"], Decimal(c["total_amount"]) - Decimal(c["paid_amount"])) for c in charges],
+            customer_id=txn["cust_id"],
+            trade_amount=Decimal(txn["trade_amount"]),
+            channel_code=txn["channel_code"],
+            notify_url=_notify_url(),
+            expire_time=txn["expire_time"],
+            scene=txn["scene"],
+            open_id=open_id,
+        )
+    except (Sys009Timeout, Sys009Error) as exc:
+        with UnitOfWork() as uow:
+            uow.execute(
+                "UPDATE bk_transaction SET last_error = :e, update_time = now() WHERE id = :id",
+                {"e": f"create: {exc}"[:500], "id": txn["id"]},
+            )
+            uow.commit()
+        return order_view(txn) | {"msg": "支付平台暂未受理，稍后将自动查询补偿"}
+    with UnitOfWork() as uow:
+        row = uow.one(
+            "UPDATE bk_transaction SET trade_no = :t, status = 'PAYING', pay_url = :u, prepay_info = CAST(:p AS jsonb),"
+            " update_time = now() WHERE id = :id AND status = 'INIT' RETURNING *",
+            {
+                "t": answer["tradeNo"],
+                "u": answer.get("payUrl"),
+                "p": json.dumps(answer.get("payParams") or {}),
+                "id": txn["id"],
+            },
+        ) or uow.one("SELECT * FROM bk_transaction WHERE id = :id", {"id": txn["id"]})
+        uow.commit()
+    assert row is not None
+    return order_view(row)
+
+
+def get_order(order_no: str, cust_id: int | None = None) -> dict[str, Any]:
+    with UnitOfWork() as uow:
+        txn = uow.one(
+            "SELECT * FROM bk_transaction WHERE biz_order_no = :o AND (CAST(:c AS bigint) IS NULL"
+            " OR cust_id = :c)",
+            {"o": order_no, "c": cust_id},
+        )
+    if txn is None:
+        raise AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
+    return order_view(txn)
+
+
+# ----------------------------------------------------------------------------- compensation --
+def compensate(ctx: RequestContext, *, limit: int = 200) -> dict[str, int]:
+    """Query SYS-009 for live orders without a result (backoff 1, 2, 4 ... 60 minutes); close the
+    expired ones; settle whatever the platform says exactly as a callback would."""
+    from waterrev.adapters.sys009 import Sys009Error, Sys009Timeout
+
+    with UnitOfWork() as uow:
+        due_rows = uow.all(
+            "SELECT id, biz_order_no, trade_no, expire_time, query_count FROM bk_transaction"
+            " WHERE status IN ('INIT', 'PAYING') AND next_query_time <= now()"
+            " ORDER BY next_query_time LIMIT :n",
+            {"n": limit},
+        )
+    counts = {"queried": 0, "settled": 0, "closed": 0, "failed": 0}
+    client = _platform()
+    now = dt.datetime.now(dt.UTC)
+    for row in due_rows:
+        counts["queried"] += 1
+        try:
+            remote = (
+                client.query_order(row["trade_no"])
+                if row["trade_no"]
+                else client.query_by_business_order(row["biz_order_no"])
+            )
+            expired = row["expire_time"] <= now
+            if (remote is None or remote.get("tradeStatus") in ("PAYING", "INIT")) and expired:
+                if remote is not None:
+                    client.close_order(remote["tradeNo"])
+                    remote = client.query_order(remote["tradeNo"])  # it may have been paid just now
+                status = (
+                    remote["tradeStatus"] if remote and remote.get("tradeStatus") == "SUCCESS" else "CLOSED"
+                )
+            else:
+                status = remote.get("tradeStatus") if remote else "INIT"
+        except (Sys009Timeout, Sys009Error) as exc:
+            _backoff(row, f"query: {exc}")
+            counts["failed"] += 1
+            continue
+        with UnitOfWork() as uow:
+            if status in ("SUCCESS", "FAIL", "CLOSED"):
+                apply_platform_status(
+                    uow,
+                    ctx,
+                    trade_no=(remote or {}).get("tradeNo") or row["trade_no"],
+                    business_order_no=row["biz_order_no"],
+                    status=status,
+                    success_amount=(remote or {}).get("successAmount"),
+                )
+                counts["settled" if status == "SUCCESS" else "closed"] += 1
+            uow.commit()
+        if status not in ("SUCCESS", "FAIL", "CLOSED"):
+            _backoff(row, None)
+    return counts
+
+
+def _backoff(row: dict[str, Any], error: str | None) -> None:
+    minutes = min(60, 2 ** min(row["query_count"], 6))
+    with UnitOfWork() as uow:
+        uow.execute(
+            "UPDATE bk_transaction SET query_count = query_count + 1, last_error = COALESCE(:e, last_error),"
+            " next_query_time = now() + make_interval(mins => :m), update_time = now() WHERE id = :id",
+            {"e": error, "m": minutes, "id": row["id"]},
+        )
+        uow.commit()
+
+
+# --------------------------------------------------------------------------- counter helpers --
+def order_customer(order_no: str) -> int:
+    with UnitOfWork() as uow:
+        cust = uow.scalar("SELECT cust_id FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})
+    if cust is None:
+        raise AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
+    return int(cust)
+
+
+def require_customer_in_scope(ctx: RequestContext, cust_id: int) -> None:
+    with UnitOfWork() as uow:
+        dept = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :c AND status = 'NORMAL'", {"c": cust_id})
+    if dept is None or not ctx.principal.sees_dept(dept):
+        raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
+
+
+def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
+    """A counter QR that expired or was lost: close the old order (at SYS-009 too) and make a new one
+    for the same bills. A paid order is never renewed."""
+    from waterrev.adapters.sys009 import Sys009Error, Sys009Timeout
+
+    cust_id = order_customer(order_no)
+    require_customer_in_scope(ctx, cust_id)
+    with UnitOfWork() as uow:
+        txn = uow.one("SELECT * FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})
+        assert txn is not None
+        charge_ids = [
+            r["charge_id"]
+            for r in uow.all(
+                "SELECT charge_id FROM biz_order_charge WHERE biz_order_no = :o", {"o": order_no}
+            )
+        ]
+    if txn["status"] == "SUCCESS":
+        raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, f"订单 {order_no} 已支付", data=order_view(txn))
+    if txn["status"] in LIVE and txn["trade_no"]:
+        try:
+            _platform().close_order(txn["trade_no"])
+        except Sys009Error as exc:
+            if exc.code == "ORDER_PAID":
+                raise AppError(
+                    ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, f"订单 {order_no} 已支付，等待结果回写"
+                ) from exc
+            raise AppError(ErrorCode.CONFLICT, f"支付平台拒绝关闭订单：{exc}") from exc
+        except Sys009Timeout as exc:
+            raise AppError(ErrorCode.MESSAGE_CHANNEL_TIMEOUT, "支付平台超时，请稍后重试") from exc
+    with UnitOfWork() as uow:
+        live = uow.one("SELECT * FROM bk_transaction WHERE id = :id FOR UPDATE", {"id": txn["id"]})
+        assert live is not None
+        if live["status"] in LIVE:
+            _end(uow, ctx, live, "CLOSED")
+        uow.commit()
+    return create_order(
+        ctx,
+        cust_id=cust_id,
+        charge_ids=charge_ids,
+        channel=txn["channel_code"],
+        amount=Decimal(txn["trade_amount"]),
+        scene=txn["scene"],
+    )
+
+
+def receipt(order_no: str) -> dict[str, Any]:
+    """The payment voucher (收费凭证) the counter prints or shows once the order is paid."""
+    with UnitOfWork() as uow:
+        row = uow.one(
+            "SELECT t.*, c.code AS cust_code, c.name AS cust_name, c.address, col.id AS collection_id,"
+            " col.code AS collection_code, col.written_off, col.to_balance, col.pay_time"
+            " FROM bk_transaction t JOIN biz_cust c ON c.id = t.cust_id"
+            " LEFT JOIN biz_collection col ON col.code = t.biz_order_no WHERE t.biz_order_no = :o",
+            {"o": order_no},
+        )
+        if row is None:
+            raise AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
+        if row["status"] != "SUCCESS" or row["collection_id"] is None:
+            raise AppError(
+                ErrorCode.CONFLICT,
+                f"订单 {order_no} 尚未支付成功（{row['status']}），不能出具凭证",
+                data={"orderStatus": row["status"]},
+            )
+        lines = uow.all(
+            "SELECT ch.code, ch.bill_period, ch.usage_amount, i.amount FROM biz_collection_item i"
+            " JOIN biz_charge ch ON ch.id = i.charge_id WHERE i.collection_id = :c ORDER BY ch.bill_period",
+            {"c": row["collection_id"]},
+        )
+    return {
+        "title": "收费凭证",
+        "collectionCode": row["collection_code"],
+        "bizOrderNo": order_no,
+        "tradeNo": row["trade_no"],
+        "paymentChannel": row["channel_code"],
+        "custCode": row["cust_code"],
+        "custName": row["cust_name"],
+        "address": row["address"],
+        "paidAmount": row["success_amount"],
+        "writtenOffAmount": row["written_off"],
+        "toBalance": row["to_balance"],
+        "payTime": row["pay_time"],
+        "bills": [
+            {
+                "chargeCode": r["code"],
+                "billPeriod": r["bill_period"],
+                "usageAmount": r["usage_amount"],
+                "amount": r["amount"],
+            }
+            for r in lines
+        ],
+    }
