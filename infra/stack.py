@@ -15,7 +15,7 @@ from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, T
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
-from infra.constructs.secrets import AppSecrets
+from infra.constructs.secrets import SYS009_ENV, AppSecrets
 from infra.constructs.workflows import Workflows
 
 # The interfaces that start bill runs (IF-REV-005: POST /admin-api/revenue/charge/bill-run).
@@ -72,6 +72,7 @@ class WaterRevStack(Stack):
             tasks=tasks,
             function_settings=function_settings,
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
+            task_secrets={"job_pay_compensate": {SYS009_ENV: secrets.sys009}},
         )
         schedules = Schedules(
             self,

@@ -510,3 +510,18 @@ def wait_for(predicate: Any, timeout_s: float = 10.0, what: str = "condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def call_raw(method: str, path: str, *, token: str | None = None) -> dict[str, Any]:
+    """Like `call`, but the Lambda's result as it is (for answers that are not JSON, e.g. a PNG)."""
+    global _targets
+    if _targets is None:
+        _targets = build_targets()
+    headers = {"user-agent": "pytest", **({"authorization": f"Bearer {token}"} if token else {})}
+    for target in _targets:
+        match = target.pattern.match(path) if target.route.method == method else None
+        if match:
+            event = to_event(method, path, "", headers, b"", target, match.groupdict(), "10.0.0.8")
+            with target.lock:
+                return dict(target.handler(event, FakeLambdaContext(target.interface.function or "-")))
+    raise AssertionError(f"no route for {method} {path}")

@@ -17,6 +17,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -48,6 +49,7 @@ class Workflows(Construct):
         tasks: Sequence[TaskSpec],
         function_settings: FunctionSettings,
         bill_run_starters: Sequence[lambda_.Function],
+        task_secrets: Mapping[str, Mapping[str, secretsmanager.ISecret]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         by_name = {t.function: t for t in tasks}
@@ -61,7 +63,9 @@ class Workflows(Construct):
         # Scheduled jobs (not workflow steps) come from the same factory.
         for task in tasks:
             if task.function != BILL_RUN_TASK:
-                self.functions[task.function] = factory.create_task(task)
+                self.functions[task.function] = factory.create_task(
+                    task, secrets=task_secrets.get(task.function) if task_secrets else None
+                )
         self.bill_run = self._bill_run(env_name, self.bill_run_function)
 
         for starter in bill_run_starters:

@@ -10,7 +10,12 @@ from aws_cdk.assertions import Match, Template
 from infra.assets import PYTHON_VERSION
 from infra.constructs.api import THROTTLE_BURST, THROTTLE_RATE_PER_S
 from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME
-from infra.constructs.secrets import CHANNEL_LOGIN_ENV, CHANNEL_LOGIN_INTERFACES
+from infra.constructs.secrets import (
+    CHANNEL_LOGIN_ENV,
+    CHANNEL_LOGIN_INTERFACES,
+    SYS009_ENV,
+    SYS009_INTERFACES,
+)
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -181,3 +186,29 @@ def test_given_the_channel_login_secret_then_only_its_interface_function_may_rea
         has_env = props["Environment"]["Variables"].get(CHANNEL_LOGIN_ENV) == secret
         expected = if_id in CHANNEL_LOGIN_INTERFACES
         assert (has_env, role in readers) == (expected, expected), if_id
+
+
+def test_given_the_sys009_secret_then_only_the_payment_functions_may_read_it(template: Template) -> None:
+    functions: Resources = template.find_resources("AWS::Lambda::Function")
+    policies: Resources = template.find_resources("AWS::IAM::Policy")
+    secret = {"Ref": logical_id_of(template, "AWS::SecretsManager::Secret", "SecretsSys009")}
+
+    readers = {
+        policy["Properties"]["Roles"][0]["Ref"]
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if secret in as_list(statement["Resource"])
+    }
+    for if_id, logical_id in interface_functions(template).items():
+        props = functions[logical_id]["Properties"]
+        role = props["Role"]["Fn::GetAtt"][0]
+        has_env = props["Environment"]["Variables"].get(SYS009_ENV) == secret
+        expected = if_id in SYS009_INTERFACES
+        assert (has_env, role in readers) == (expected, expected), if_id
+    compensation = [
+        p["Properties"]
+        for p in functions.values()
+        if p["Properties"].get("Environment", {}).get("Variables", {}).get("WATERREV_TASK_FUNCTION")
+        == "job_pay_compensate"
+    ]
+    assert compensation and compensation[0]["Environment"]["Variables"].get(SYS009_ENV) == secret

@@ -51,6 +51,8 @@ class Settings:
     bill_run_state_machine_arn: str | None = None
     # Where SYS-009 sends payment notifications (our IF-EXT-005 route behind API Gateway).
     sys009_notify_url: str | None = None
+    # Cloud: a Secrets Manager JSON secret with the SYS-009 connection (see adapters/sys009.py).
+    sys009_secret_arn: str | None = None
     # The SYS-009 payment platform (docs/SYS009.md): where to call it, our app id and secret, and
     # its public keys for notifications, JSON {serial: publicKeyPem}.
     sys009_base_url: str | None = None

@@ -190,25 +190,44 @@ class Sys009Client:
         return data
 
 
-def client_from_settings() -> Sys009Client:
-    """The client configured by WATERREV_SYS009_BASE_URL / _APP_ID / _APP_SECRET."""
+_secret_config: dict[str, Any] = {}
+
+
+def _config() -> dict[str, Any]:
+    """SYS-009 connection settings: WATERREV_SYS009_* values, or (in the cloud) the JSON secret named by
+    WATERREV_SYS009_SECRET_ARN: {"baseUrl", "appId", "appSecret", "platformKeys": {serial: pem}}."""
     from waterrev.settings import get_settings
 
     s = get_settings()
-    if not (s.sys009_base_url and s.sys009_app_id and s.sys009_app_secret):
+    if s.sys009_secret_arn and not s.sys009_base_url:
+        if not _secret_config:
+            import boto3
+
+            raw = boto3.client("secretsmanager").get_secret_value(SecretId=s.sys009_secret_arn)["SecretString"]
+            _secret_config.update(json.loads(raw))
+        return dict(_secret_config)
+    return {
+        "baseUrl": s.sys009_base_url,
+        "appId": s.sys009_app_id,
+        "appSecret": s.sys009_app_secret,
+        "platformKeys": json.loads(s.sys009_platform_keys) if s.sys009_platform_keys else {},
+    }
+
+
+def client_from_settings() -> Sys009Client:
+    """The client configured by WATERREV_SYS009_BASE_URL / _APP_ID / _APP_SECRET (or the secret)."""
+    c = _config()
+    if not (c.get("baseUrl") and c.get("appId") and c.get("appSecret")):
         raise RuntimeError(
             "SYS-009 is not configured: set WATERREV_SYS009_BASE_URL, WATERREV_SYS009_APP_ID "
-            "and WATERREV_SYS009_APP_SECRET"
+            "and WATERREV_SYS009_APP_SECRET (or WATERREV_SYS009_SECRET_ARN)"
         )
-    return Sys009Client(s.sys009_base_url, s.sys009_app_id, s.sys009_app_secret)
+    return Sys009Client(c["baseUrl"], c["appId"], c["appSecret"])
 
 
 def platform_keys_from_settings() -> dict[str, str]:
-    """{serial: publicKeyPem} from WATERREV_SYS009_PLATFORM_KEYS (empty when unset)."""
-    from waterrev.settings import get_settings
-
-    raw = get_settings().sys009_platform_keys
-    return {str(k): str(v) for k, v in json.loads(raw).items()} if raw else {}
+    """{serial: publicKeyPem} of the platform's notification keys (empty when unset)."""
+    return {str(k): str(v) for k, v in (_config().get("platformKeys") or {}).items()}
 
 
 def verify_notification_headers(

@@ -16,15 +16,15 @@ from typing import Any
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.settings import get_settings
 
 WINDOW_S = 300
 _HEADERS = ("x-sys009-timestamp", "x-sys009-nonce", "x-sys009-serial", "x-sys009-signature")
 
 
 def _platform_keys() -> dict[str, str]:
-    raw = get_settings().sys009_platform_keys
-    return dict(json.loads(raw)) if raw else {}
+    from waterrev.adapters.sys009 import platform_keys_from_settings
+
+    return platform_keys_from_settings()
 
 
 def _reject(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
