@@ -198,3 +198,15 @@ def test_mask_text_keeps_length_and_leaves_no_mobile(text: str) -> None:
         assert masked[found.start() : found.end()] != found.group()
         assert "****" in masked[found.start() : found.end()]
     assert not [run for run in DIGIT_RUN.findall(masked) if MOBILE_RUN.fullmatch(run)]
+
+
+def test_our_document_numbers_stay_readable_in_logs_while_card_numbers_are_masked() -> None:
+    """Given a log line with a bill code, an order number and a bank card number
+    When masked
+    Then the codes (two letters then digits) stay searchable and the card number is masked."""
+    from waterrev.masking import mask_text
+
+    masked = mask_text("账单 ZD2020030000000025 订单 DD2026112200000001 卡号6222021234567890123")
+
+    assert "ZD2020030000000025" in masked and "DD2026112200000001" in masked
+    assert "6222021234567890123" not in masked and "6222***********0123" in masked

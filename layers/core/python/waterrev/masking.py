@@ -40,7 +40,7 @@ def mask_bank_account(account: str | None) -> str | None:
 # Patterns for free text (log messages): mainland ID numbers (18, last may be X), mobiles
 # (11 digits starting with 1), bank card numbers (16-19 digits). Longest first, digit-bounded.
 _ID_RE = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_BANK_RE = re.compile(r"(?<!\d)(\d{4})\d{8,11}(\d{4})(?!\d)")
+_BANK_RE = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{8,11}(\d{4})(?!\d)")  # our codes: 2 letters + digits
 _MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
