@@ -42,7 +42,9 @@ def partial_allowed(admin: str) -> Iterator[None]:
         set_allow_partial(admin, False)
 
 
-def collect(token: str, cust_id: int, charge_ids: list[int], channel: str, amount: Any, **extra: Any) -> Reply:
+def collect(
+    token: str, cust_id: int, charge_ids: list[int], channel: str, amount: Any, **extra: Any
+) -> Reply:
     body = {
         "custId": cust_id,
         "chargeIds": charge_ids,
@@ -54,7 +56,9 @@ def collect(token: str, cust_id: int, charge_ids: list[int], channel: str, amoun
 
 
 def balance(cust_id: int) -> Decimal:
-    return Decimal(sql_scalar("SELECT balance FROM biz_account WHERE cust_id = :c ORDER BY id LIMIT 1", {"c": cust_id}))
+    return Decimal(
+        sql_scalar("SELECT balance FROM biz_account WHERE cust_id = :c ORDER BY id LIMIT 1", {"c": cust_id})
+    )
 
 
 def collections_of(cust_id: int) -> list[dict[str, Any]]:
@@ -81,9 +85,16 @@ def test_a_full_payment_writes_the_bill_off(admin: str, channel: str) -> None:
     after = charge_row(bill["id"])
     assert after["status"] == "PAID" and after["paid_amount"] == due and after["paid_time"] is not None
     (row,) = collections_of(cust)
-    assert (row["id"], row["channel"], row["amount"], row["status"]) == (data["collectionId"], channel, due, "SUCCESS")
+    assert (row["id"], row["channel"], row["amount"], row["status"]) == (
+        data["collectionId"],
+        channel,
+        due,
+        "SUCCESS",
+    )
     assert row["outlet_code"] == "GL-01" and row["source"] == "COUNTER"
-    items = sql_all("SELECT charge_id, amount FROM biz_collection_item WHERE collection_id = :c", {"c": row["id"]})
+    items = sql_all(
+        "SELECT charge_id, amount FROM biz_collection_item WHERE collection_id = :c", {"c": row["id"]}
+    )
     assert items == [{"charge_id": bill["id"], "amount": due}]
     txn = sql_all("SELECT * FROM bk_transaction WHERE biz_order_no = :c", {"c": row["code"]})
     assert len(txn) == 1 and txn[0]["status"] == "SUCCESS" and txn[0]["success_amount"] == due
@@ -136,7 +147,10 @@ def test_a_short_amount_is_written_off_oldest_bill_first_when_partial_payment_is
     assert reply.data["writeOffStatus"] == "PARTIAL" and reply.data["invoiceAvailable"] is False
     assert Decimal(reply.data["remainAmount"]) == Decimal(newer["total_amount"]) - 1
     assert charge_row(older["id"])["status"] == "PAID"
-    assert (charge_row(newer["id"])["status"], charge_row(newer["id"])["paid_amount"]) == ("PARTIAL", Decimal("1.00"))
+    assert (charge_row(newer["id"])["status"], charge_row(newer["id"])["paid_amount"]) == (
+        "PARTIAL",
+        Decimal("1.00"),
+    )
     (row,) = collections_of(cust)
     assert row["status"] == "PARTIAL" and row["written_off"] == amount and row["to_balance"] == 0
 
@@ -159,7 +173,9 @@ def test_an_overpayment_goes_to_the_balance_and_the_same_trade_again_is_the_same
         {"c": cust},
     )
     assert flows == [{"biz_type": "OVERPAY", "change_amount": Decimal("5.00")}]
-    assert again.code == 0 and again.data["collectionId"] == first.data["collectionId"] and again.data["replay"]
+    assert (
+        again.code == 0 and again.data["collectionId"] == first.data["collectionId"] and again.data["replay"]
+    )
     assert len(collections_of(cust)) == 1 and balance(cust) == Decimal("5.00")
 
 
@@ -200,5 +216,7 @@ def test_a_bill_already_written_off_is_refused(admin: str) -> None:
     reply = collect(admin, cust, [bill["id"]], "CASH", due)
 
     expect_error(reply, 1_002_003_001, mentions=bill["code"])
-    assert reply.data == [{"chargeId": bill["id"], "payStatus": "PAID", "writeOffStatus": "SUCCESS", "liveOrder": None}]
+    assert reply.data == [
+        {"chargeId": bill["id"], "payStatus": "PAID", "writeOffStatus": "SUCCESS", "liveOrder": None}
+    ]
     assert len(collections_of(cust)) == 1 and charge_row(bill["id"])["paid_amount"] == due

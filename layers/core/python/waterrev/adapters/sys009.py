@@ -203,7 +203,9 @@ def _config() -> dict[str, Any]:
         if not _secret_config:
             import boto3
 
-            raw = boto3.client("secretsmanager").get_secret_value(SecretId=s.sys009_secret_arn)["SecretString"]
+            raw = boto3.client("secretsmanager").get_secret_value(SecretId=s.sys009_secret_arn)[
+                "SecretString"
+            ]
             _secret_config.update(json.loads(raw))
         return dict(_secret_config)
     return {

@@ -111,6 +111,22 @@ def _settle(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], paid: Dec
     else:
         balance = Decimal(account["balance"]) + paid
         uow.execute("UPDATE biz_account SET balance = :b WHERE id = :id", {"b": balance, "id": account["id"]})
+        uow.execute(  # the money did arrive: a collection with nothing written off, all of it to the balance
+            "INSERT INTO biz_collection (code, cust_id, account_id, amount, channel, trade_no, status, operator_id,"
+            " remark, pay_time, source, written_off, to_balance, idempotency_key) VALUES (:code, :c, :a, :amt, :ch,"
+            " :trade, 'SUCCESS', :op, '账单已在别处支付，转入余额', now(), :src, 0, :amt, :key)",
+            {
+                "code": txn["biz_order_no"],
+                "c": txn["cust_id"],
+                "a": account["id"],
+                "amt": paid,
+                "ch": channel,
+                "trade": txn["trade_no"],
+                "op": ctx.principal.user_id or None,
+                "src": txn["scene"],
+                "key": f"ORDER:{txn['biz_order_no']}",
+            },
+        )
         uow.execute(
             "INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)"
             " VALUES (:a, :amt, :b, 'PAID_ELSEWHERE', :ref)",

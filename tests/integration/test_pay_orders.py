@@ -1,0 +1,346 @@
+"""IF-CS-003 在线支付下单 and IF-CS-007 柜面扫码支付 against the SYS-009 simulator, and the compensation job:
+orders for a bound customer's own bills, the same request answered with the same live order, bills in a
+live order refused elsewhere, the counter QR as a PNG, renewal closing the old order at SYS-009 too, the
+receipt once paid; orders without a callback settled or closed by `payments.compensate`."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import (
+    admin_login,
+    bind,
+    call,
+    call_raw,
+    channel_login,
+    charge_row,
+    expect_error,
+    new_bills,
+    sql_all,
+    sql_exec,
+    sql_scalar,
+    unique,
+    wait_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+ORDER = "/app-api/customer/payment/order"
+SCAN = "/admin-api/counter/scan-pay"
+
+
+@pytest.fixture(scope="module")
+def admin() -> str:
+    return admin_login()
+
+
+def bound_member(cust_id: int) -> str:
+    openid = unique("wx-pay-")
+    token = channel_login(openid)
+    assert bind(token, openid, cust_id).code == 0
+    return token
+
+
+def order_body(cust: int, bills: list[dict[str, Any]], amount: Any = None, **extra: Any) -> dict[str, Any]:
+    total = sum((Decimal(b["total_amount"]) for b in bills), Decimal("0"))
+    return {
+        "custId": cust,
+        "chargeIds": [b["id"] for b in bills],
+        "paymentChannel": "WECHAT",
+        "paymentAmount": str(total if amount is None else amount),
+        **extra,
+    }
+
+
+def shown_time(value: str) -> dt.datetime:
+    """A time as the envelope shows it: local (display zone), seconds, no offset."""
+    from zoneinfo import ZoneInfo
+
+    from waterrev.settings import get_settings
+
+    return dt.datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(
+        tzinfo=ZoneInfo(get_settings().display_time_zone)
+    )
+
+
+def txn(order_no: str) -> dict[str, Any]:
+    return sql_all("SELECT * FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})[0]
+
+
+def settled(order_no: str, status: str = "SUCCESS") -> dict[str, Any]:
+    return wait_for(lambda: (row := txn(order_no))["status"] == status and row, what=f"{order_no} {status}")
+
+
+def ctx() -> Any:
+    from waterrev.context import SYSTEM, RequestContext
+
+    return RequestContext(request_id=unique("job-"), principal=SYSTEM)
+
+
+def make_due(order_no: str, *, expired: bool = False) -> None:
+    sql_exec(
+        "UPDATE bk_transaction SET next_query_time = now() - interval '1 minute',"
+        " expire_time = CASE WHEN :e THEN now() - interval '1 minute' ELSE expire_time END WHERE biz_order_no = :o",
+        {"o": order_no, "e": expired},
+    )
+
+
+# ------------------------------------------------------------------------------ IF-CS-003 -----
+def test_an_online_order_is_created_at_sys009_reused_and_settled_by_the_callback(
+    admin: str, sys009: Any
+) -> None:
+    """Given a bound customer with two bills, when it orders both, then PAYING with tradeNo, payUrl,
+    prepayInfo and an expireTime within 2 hours; the same request again is the same order; when SYS-009
+    reports the payment, the callback writes both bills off and the order reads SUCCESS."""
+    cust, bills = new_bills(admin, ["2020-01", "2020-02"])
+    member = bound_member(cust)
+    total = sum((Decimal(b["total_amount"]) for b in bills), Decimal("0"))
+
+    first = call("POST", ORDER, order_body(cust, bills, openId="o-test-openid"), token=member)
+    again = call("POST", ORDER, order_body(cust, bills, openId="o-test-openid"), token=member)
+
+    assert first.code == 0, first.body
+    order = first.data
+    assert (
+        order["orderStatus"] == "PAYING" and order["tradeNo"] and order["payUrl"].startswith(sys009.base_url)
+    )
+    assert order["prepayInfo"]["package"].startswith("prepay_id=") and Decimal(order["tradeAmount"]) == total
+    expire = shown_time(order["expireTime"])
+    assert dt.timedelta(0) < expire - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=2)
+    assert (
+        again.code == 0 and again.data["bizOrderNo"] == order["bizOrderNo"] and again.data["reused"] is True
+    )
+    assert sql_scalar("SELECT count(*) FROM bk_transaction WHERE cust_id = :c", {"c": cust}) == 1
+    assert sys009.trade(order["tradeNo"])["tradeAmount"] == f"{total:.2f}"
+
+    sys009.pay(order["tradeNo"])
+    row = settled(order["bizOrderNo"])
+
+    assert row["success_amount"] == total and row["paid_time"] is not None
+    assert [charge_row(b["id"])["status"] for b in bills] == ["PAID", "PAID"]
+    status = call("GET", f"{ORDER}/{order['bizOrderNo']}", token=member)
+    assert status.code == 0 and status.data["orderStatus"] == "SUCCESS"
+    (collection,) = sql_all("SELECT * FROM biz_collection WHERE code = :o", {"o": order["bizOrderNo"]})
+    assert (
+        collection["source"] == "ONLINE"
+        and collection["amount"] == total
+        and collection["trade_no"] == order["tradeNo"]
+    )
+
+
+def test_a_bill_inside_a_live_order_cannot_be_paid_elsewhere(admin: str, sys009: Any) -> None:
+    """Given a live online order for a bill, when the counter collects it or another order (other channel)
+    is made for it, then both are 1_002_003_001 and the bill stays UNPAID."""
+    cust, (bill,) = new_bills(admin, ["2020-03"])
+    member = bound_member(cust)
+    order = call("POST", ORDER, order_body(cust, [bill]), token=member)
+    assert order.code == 0, order.body
+
+    counter = call(
+        "POST",
+        "/admin-api/revenue/collection/create",
+        {
+            "custId": cust,
+            "chargeIds": [bill["id"]],
+            "paymentChannel": "CASH",
+            "paymentAmount": str(bill["total_amount"]),
+        },
+        token=admin,
+    )
+    other = call("POST", ORDER, order_body(cust, [bill], paymentChannel="ALIPAY"), token=member)
+
+    expect_error(counter, 1_002_003_001)
+    assert counter.data[0]["liveOrder"] == order.data["bizOrderNo"]
+    expect_error(other, 1_002_003_001)
+    assert charge_row(bill["id"])["status"] == "UNPAID"
+    assert sql_scalar("SELECT count(*) FROM biz_collection WHERE cust_id = :c", {"c": cust}) == 0
+
+
+def test_an_amount_other_than_due_and_an_unbound_customer_are_refused(admin: str, sys009: Any) -> None:
+    """Given a bill, when its bound owner orders it for 0.01 less, then 1_002_003_002 with the difference;
+    when a WeChat user bound to nobody orders it, then 1_002_001_002; no order is made either way."""
+    cust, (bill,) = new_bills(admin, ["2020-04"])
+    member = bound_member(cust)
+    stranger = channel_login(unique("wx-stranger-"))
+
+    short = call(
+        "POST", ORDER, order_body(cust, [bill], Decimal(bill["total_amount"]) - Decimal("0.01")), token=member
+    )
+    foreign = call("POST", ORDER, order_body(cust, [bill]), token=stranger)
+
+    expect_error(short, 1_002_003_002)
+    assert Decimal(short.data["difference"]) == Decimal("0.01")
+    expect_error(foreign, 1_002_001_002)
+    assert sql_scalar("SELECT count(*) FROM bk_transaction WHERE cust_id = :c", {"c": cust}) == 0
+
+
+# ------------------------------------------------------------------------------ IF-CS-007 -----
+def test_the_counter_qr_image_is_served_as_a_png(admin: str, sys009: Any) -> None:
+    """Given a counter QR order, when its qrImagePath is fetched, then 200 image/png whose bytes start with the
+    PNG signature."""
+    cust, (bill,) = new_bills(admin, ["2020-09"])
+    order = call("POST", f"{SCAN}/create", order_body(cust, [bill]), token=admin)
+    assert order.code == 0, order.body
+
+    image = call_raw("GET", order.data["qrImagePath"], token=admin)
+
+    assert image["statusCode"] == 200, image
+    assert image["headers"]["Content-Type"] == "image/png"
+    png = base64.b64decode(image["body"]) if image.get("isBase64Encoded") else image["body"].encode("latin-1")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 200
+
+
+def test_the_counter_qr_is_renewed_on_request_and_paid_with_a_receipt(admin: str, sys009: Any) -> None:
+    """Given a bill, when the counter makes a QR order, then qrCode is the platform's code URL, the order
+    expires within 2 h, and the receipt is 409 before payment; when renewed, the old order
+    is CLOSED here and at SYS-009 and a new one is live; when the new one is paid, the bill is written off as
+    at the counter and the receipt lists it."""
+    cust, (bill,) = new_bills(admin, ["2020-05"])
+    due = Decimal(bill["total_amount"])
+
+    created = call("POST", f"{SCAN}/create", order_body(cust, [bill]), token=admin)
+
+    assert created.code == 0, created.body
+    old = created.data
+    assert old["qrCode"].startswith("weixin://wxpay/bizpayurl?pr=") and old["qrCode"] == old["payUrl"]
+    assert old["qrImagePath"] == f"{SCAN}/{old['bizOrderNo']}/qrcode"
+    assert dt.timedelta(0) < shown_time(old["expireTime"]) - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=2)
+    early = call("GET", f"{SCAN}/{old['bizOrderNo']}/receipt", token=admin)
+    expect_error(early, 409)
+    assert early.data == {"orderStatus": "PAYING"}
+
+    renewed = call("POST", f"{SCAN}/renew", {"bizOrderNo": old["bizOrderNo"]}, token=admin)
+
+    assert renewed.code == 0, renewed.body
+    new = renewed.data
+    assert new["bizOrderNo"] != old["bizOrderNo"] and new["orderStatus"] == "PAYING"
+    assert (
+        txn(old["bizOrderNo"])["status"] == "CLOSED"
+        and sys009.trade(old["tradeNo"])["tradeStatus"] == "CLOSED"
+    )
+    status = call("GET", f"{SCAN}/{new['bizOrderNo']}", token=admin)
+    assert status.code == 0 and status.data["orderStatus"] == "PAYING"
+
+    sys009.pay(new["tradeNo"])
+    settled(new["bizOrderNo"])
+    receipt = call("GET", f"{SCAN}/{new['bizOrderNo']}/receipt", token=admin)
+
+    assert charge_row(bill["id"])["status"] == "PAID"
+    assert receipt.code == 0, receipt.body
+    assert receipt.data["collectionCode"] == new["bizOrderNo"] and receipt.data["tradeNo"] == new["tradeNo"]
+    assert Decimal(receipt.data["paidAmount"]) == due and Decimal(receipt.data["writtenOffAmount"]) == due
+    assert [(b["chargeCode"], Decimal(b["amount"])) for b in receipt.data["bills"]] == [(bill["code"], due)]
+    source = sql_scalar("SELECT source FROM biz_collection WHERE code = :o", {"o": new["bizOrderNo"]})
+    assert source == "COUNTER_QR"
+    again = call("POST", f"{SCAN}/renew", {"bizOrderNo": new["bizOrderNo"]}, token=admin)
+    expect_error(again, 1_002_003_001)
+
+
+# --------------------------------------------------------------------------- compensation -----
+def test_an_order_without_a_callback_is_settled_by_compensation(admin: str, sys009: Any) -> None:
+    """Given notifications dropped and an online order paid at SYS-009, when compensation runs once the
+    order is due for a query, then the order is SUCCESS and the bill written off as a callback would."""
+    from waterrev.services import payments
+
+    sys009.behaviour(dropNotifications=True)
+    cust, (bill,) = new_bills(admin, ["2020-06"])
+    order = call("POST", ORDER, order_body(cust, [bill]), token=bound_member(cust)).data
+    sys009.pay(order["tradeNo"])
+    assert txn(order["bizOrderNo"])["status"] == "PAYING" and sys009.notifications() == []
+    make_due(order["bizOrderNo"])
+
+    counts = payments.compensate(ctx())
+
+    assert counts["settled"] >= 1
+    row = txn(order["bizOrderNo"])
+    assert row["status"] == "SUCCESS" and row["success_amount"] == Decimal(bill["total_amount"])
+    assert charge_row(bill["id"])["status"] == "PAID"
+    assert sql_scalar("SELECT count(*) FROM biz_collection WHERE code = :o", {"o": order["bizOrderNo"]}) == 1
+
+
+def test_an_expired_order_is_closed_by_the_scheduled_job_and_its_bill_freed(admin: str, sys009: Any) -> None:
+    """Given an unpaid online order past its expireTime, when the scheduled job runs with its sample event,
+    then the order is CLOSED here and at SYS-009, and the bill can be paid at the counter."""
+    from functions.job_pay_compensate.handler import handler
+    from waterrev.local.gateway import FakeLambdaContext
+
+    sys009.behaviour(dropNotifications=True)
+    cust, (bill,) = new_bills(admin, ["2020-07"])
+    order = call("POST", ORDER, order_body(cust, [bill]), token=bound_member(cust)).data
+    make_due(order["bizOrderNo"], expired=True)
+    event = json.loads((ROOT / "events/job_pay_compensate/scheduled.json").read_text())
+
+    counts = handler(event, FakeLambdaContext("job_pay_compensate"))
+
+    assert counts["closed"] >= 1 and counts["queried"] >= 1
+    assert txn(order["bizOrderNo"])["status"] == "CLOSED"
+    assert sys009.trade(order["tradeNo"])["tradeStatus"] == "CLOSED"
+    paid = call(
+        "POST",
+        "/admin-api/revenue/collection/create",
+        {
+            "custId": cust,
+            "chargeIds": [bill["id"]],
+            "paymentChannel": "CASH",
+            "paymentAmount": str(bill["total_amount"]),
+        },
+        token=admin,
+    )
+    assert paid.code == 0 and paid.data["writeOffStatus"] == "SUCCESS", paid.body
+
+
+@pytest.fixture
+def impatient_client(sys009: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Our SYS-009 client with a 0.3 s timeout (the simulator answers after 1 s while timeoutSeconds=1)."""
+    from waterrev.adapters.sys009 import Sys009Client
+    from waterrev.services import payments
+    from waterrev.settings import get_settings
+
+    s = get_settings()
+    client = Sys009Client(
+        s.sys009_base_url or "", s.sys009_app_id or "", s.sys009_app_secret or "", timeout_s=0.3
+    )
+    monkeypatch.setattr(payments, "_platform", lambda: client)
+    return client
+
+
+def test_a_timeout_at_create_leaves_the_order_init_and_compensation_settles_or_closes_it(
+    admin: str, sys009: Any, impatient_client: Any
+) -> None:
+    """Given SYS-009 answering too late, when two orders are made, then both are INIT without a tradeNo;
+    when the first is paid at SYS-009 (no callback) and the second expires, then compensation settles the
+    first (learning its tradeNo) and closes the second, here and at SYS-009."""
+    from waterrev.services import payments
+
+    sys009.behaviour(timeoutSeconds=1, dropNotifications=True)
+    cust_a, (bill_a,) = new_bills(admin, ["2020-08"])
+    cust_b, (bill_b,) = new_bills(admin, ["2020-08"])
+    paid = call("POST", ORDER, order_body(cust_a, [bill_a]), token=bound_member(cust_a))
+    lapsed = call("POST", ORDER, order_body(cust_b, [bill_b]), token=bound_member(cust_b))
+    sys009.behaviour(timeoutSeconds=0)
+
+    assert paid.code == 0 and (paid.data["orderStatus"], paid.data["tradeNo"]) == ("INIT", None), paid.body
+    assert lapsed.code == 0 and lapsed.data["orderStatus"] == "INIT"
+    assert txn(paid.data["bizOrderNo"])["last_error"].startswith("create:")
+    trade_a = impatient_client.query_by_business_order(paid.data["bizOrderNo"])["tradeNo"]
+    trade_b = impatient_client.query_by_business_order(lapsed.data["bizOrderNo"])["tradeNo"]
+    sys009.pay(trade_a)
+    make_due(paid.data["bizOrderNo"])
+    make_due(lapsed.data["bizOrderNo"], expired=True)
+
+    payments.compensate(ctx())
+
+    row_a, row_b = txn(paid.data["bizOrderNo"]), txn(lapsed.data["bizOrderNo"])
+    assert (row_a["status"], row_a["trade_no"]) == ("SUCCESS", trade_a)
+    assert charge_row(bill_a["id"])["status"] == "PAID"
+    assert row_b["status"] == "CLOSED" and sys009.trade(trade_b)["tradeStatus"] == "CLOSED"
+    assert charge_row(bill_b["id"])["status"] == "UNPAID"
+    assert not sql_scalar(
+        "SELECT bool_or(live) FROM biz_order_charge WHERE charge_id = :c", {"c": bill_b["id"]}
+    )
