@@ -131,18 +131,40 @@ def events(private_pem: str, orders: list[dict[str, Any]], target: Any) -> list[
     return out
 
 
-STATEMENTS = [0]
+ROUND_TRIPS = [0]
 
 
-def count_statements() -> None:
-    """Count the SQL statements sent (to print round trips per callback)."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
+def count_round_trips() -> None:
+    """Count round trips to the database (pg8000 flushes its socket once per exchange it waits for)."""
+    from pg8000 import core
 
-    def _count(*_: Any) -> None:
-        STATEMENTS[0] += 1
+    flush = core._flush
 
-    event.listen(Engine, "before_cursor_execute", _count)
+    def _counted(sock: Any) -> None:
+        ROUND_TRIPS[0] += 1
+        flush(sock)
+
+    core._flush = _counted
+
+
+def floors(n: int = 1000) -> dict[str, float]:
+    """What the machine gives right now, through the same engine: a bare round trip, and a one-row
+    INSERT with its durable commit (the least any callback that keeps something can cost)."""
+    from waterrev.db import call_atomic
+
+    call_atomic("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int)")
+    out = {}
+    for label, statement, args in (
+        ("round trip (SELECT 1)", "SELECT 1", ()),
+        ("INSERT + commit", "INSERT INTO bench_floor (v) VALUES ($1) RETURNING id", (1,)),
+    ):
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            call_atomic(statement, *args)
+            times.append(time.perf_counter() - t)
+        out[label] = statistics.median(times) * 1000
+    return out
 
 
 def timed(target: Any, batch: list[dict[str, Any]]) -> tuple[float, list[float], dict[str, int]]:
@@ -150,7 +172,7 @@ def timed(target: Any, batch: list[dict[str, Any]]) -> tuple[float, list[float],
 
     context = FakeLambdaContext("ext_pay_notify")
     latencies, outcomes = [], {}
-    STATEMENTS[0] = 0
+    ROUND_TRIPS[0] = 0
     start = time.perf_counter()
     for event in batch:
         t = time.perf_counter()
@@ -170,7 +192,7 @@ def report(label: str, elapsed: float, latencies: list[float], outcomes: dict[st
     print(f"  {'':<34} p50 {q[49]:.2f} ms  p90 {q[89]:.2f} ms  p99 {q[98]:.2f} ms  max {ms[-1]:.2f} ms")
     print(
         f"  {'':<34} answers {dict(sorted(outcomes.items()))};"
-        f" {STATEMENTS[0] / len(ms):.1f} SQL statements per callback (+ commit)"
+        f" {ROUND_TRIPS[0] / len(ms):.1f} database round trips per callback"
     )
     return rate
 
@@ -198,12 +220,17 @@ def main() -> None:
             f"seeded {len(orders):,} orders and signed {len(distinct_events) + 1:,} notifications"
             f" in {time.perf_counter() - t:.1f} s"
         )
-        count_statements()
+        count_round_trips()
         timed(target, events(private, warm, target))  # untimed: imports, connection, caches
+        before = floors()
 
         print("\nIF-EXT-005 callbacks through the ext_pay_notify handler (in-process, one worker)")
         rate = report("distinct orders (settle + write-off)", *timed(target, distinct_events))
         report("one order, all duplicates", *timed(target, duplicate_events))
+        after = floors()
+        print("\nthis machine now (p50, before / after the runs):")
+        for label in before:
+            print(f"  {label:<34} {before[label]:.3f} ms / {after[label]:.3f} ms")
         print(f"  target >= 500 distinct callbacks/s per worker: {'MET' if rate >= 500 else 'NOT MET'}")
     finally:
         from waterrev.db import dispose_engine

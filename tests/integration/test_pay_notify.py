@@ -14,6 +14,7 @@ import pytest
 from tests.support import (
     Reply,
     admin_login,
+    audit_rows,
     bind,
     call,
     channel_login,
@@ -104,6 +105,31 @@ def test_duplicate_notifications_write_off_once_and_are_all_kept(admin: str, sys
     assert txn(order["bizOrderNo"])["status"] == "SUCCESS" and charge_row(bill["id"])["status"] == "PAID"
     assert collections(order["bizOrderNo"]) == 1
     assert sql_scalar("SELECT count(*) FROM biz_collection_item WHERE charge_id = :c", {"c": bill["id"]}) == 1
+
+
+def test_a_settled_notification_is_audited_with_its_write_off(admin: str, sys009: Any) -> None:
+    """Given a live order, when its SUCCESS notification settles it, then the audit log holds the order's
+    change (PAYING -> SUCCESS) and the write-off (bill, amount, trade), both by the webhook's request."""
+    sys009.behaviour(dropNotifications=True)
+    order, bill = online_order(admin, "2020-03")
+    due = f"{Decimal(bill['total_amount']):.2f}"
+
+    reply = send(sys009, order, "SUCCESS", bill["total_amount"])
+
+    assert reply.code == 0 and reply.data["writeBackStatus"] == "SUCCESS", reply.body
+    (changed,) = audit_rows("bk_transaction", txn(order["bizOrderNo"])["id"], "ORDER_SUCCESS")
+    assert changed["before_data"] == {"status": "PAYING"}
+    assert changed["after_data"] == {"status": "SUCCESS", "successAmount": due, "paidElsewhere": []}
+    collection_id = sql_scalar("SELECT id FROM biz_collection WHERE code = :o", {"o": order["bizOrderNo"]})
+    (written,) = audit_rows("biz_collection", collection_id, "WRITE_OFF")
+    assert written["before_data"] == {
+        "charges": [{"chargeId": bill["id"], "paidAmount": "0.00", "status": "UNPAID"}]
+    }
+    assert written["after_data"]["lines"] == [{"chargeId": bill["id"], "amount": due}]
+    assert (written["after_data"]["tradeNo"], written["after_data"]["writtenOff"]) == (order["tradeNo"], due)
+    for row in (changed, written):
+        assert (row["module"], row["user_type"], row["user_id"]) == ("REV-003", "SYSTEM", 0)
+        assert row["request_id"] and row["request_id"] == changed["request_id"]
 
 
 def test_a_repeated_notification_answers_success_and_changes_nothing(admin: str, sys009: Any) -> None:

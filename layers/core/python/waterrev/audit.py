@@ -47,3 +47,13 @@ def record(
             "remark": remark,
         },
     )
+
+
+def actor(ctx: RequestContext) -> str:
+    """Who caused a change, as the database's settlement functions write it into biz_operat_log
+    (rev_audit): the same request id, user id, user type and name `record` writes."""
+    p = ctx.principal
+    return json.dumps(
+        {"requestId": ctx.request_id, "userId": p.user_id, "userType": p.user_type.value, "userName": p.name},
+        ensure_ascii=False,
+    )

@@ -2,17 +2,24 @@
 
 One engine per execution environment, built on first use (never at import). In Lambda the pool
 holds one connection and keeps no session state, so RDS Proxy can multiplex without pinning.
+
+A connection is checked with a ping only when it has sat idle for `db_ping_after_idle_s` (a Lambda
+environment thawed after a pause, a proxy that may have dropped it); one used a moment ago is not
+pinged again, which would cost a round trip on every request. A connection that breaks while busy
+fails its request, is thrown away, and the next request gets a new one.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any, Self
 
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, text
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 
 from waterrev.settings import get_settings
 
@@ -59,11 +66,57 @@ def get_engine() -> Engine:
                     url,
                     pool_size=pool_size,
                     max_overflow=0 if pool_size == 1 else pool_size,
-                    pool_pre_ping=True,
+                    pool_pre_ping=False,  # see _ping_if_idle
                     pool_recycle=300,
                     connect_args=connect_args,
                 )
+                if get_settings().db_one_trip:
+                    event.listen(_engine, "do_connect", _one_trip_connect)
+                event.listen(_engine, "checkin", _note_idle)
+                event.listen(_engine, "checkout", _ping_if_idle)
     return _engine
+
+
+def _one_trip_connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    from waterrev.pgwire import connect
+
+    return connect(*cargs, **cparams)
+
+
+def _note_idle(_dbapi_conn: Any, record: Any) -> None:
+    record.info["idle_since"] = time.time()  # wall clock: it moves on while a Lambda is frozen
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    since = record.info.get("idle_since")
+    if since is None or time.time() - since < get_settings().db_ping_after_idle_s:
+        return
+    try:
+        dbapi_conn.execute_simple(";")  # one round trip, outside any transaction
+    except Exception as exc:  # any failure means: not this connection
+        raise DisconnectionError(f"idle connection failed its ping: {exc}") from exc
+
+
+def call_atomic(statement: str, *values: Any) -> Any:
+    """Run one statement with positional parameters ($1, $2 ...) as its own transaction and return
+    the first column of its first row: one round trip in all, no BEGIN and no COMMIT, and none of the
+    statement compilation the SQL layer does per call. Only for a statement that does all its work
+    itself - a database function such as pay_notify_accept - which PostgreSQL runs all or nothing.
+
+    A failed statement raises the driver's error; a connection that broke is thrown away."""
+    from pg8000.exceptions import InterfaceError
+
+    with get_engine().connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        if raw._in_transaction:  # never after a checkout (the pool rolls back on return)
+            raw.rollback()
+        try:
+            rows = raw.execute_unnamed(statement, values).rows
+        except (InterfaceError, OSError):  # pg8000 lets a reset socket's first read error through raw
+            conn.invalidate()
+            raise
+        return rows[0][0] if rows else None
 
 
 def dispose_engine() -> None:

@@ -32,6 +32,8 @@ class Settings:
     db_host: str | None = None  # cloud: RDS Proxy endpoint
     db_name: str = "waterrev"
     db_pool_size: int = 1  # one connection per Lambda execution environment
+    db_ping_after_idle_s: int = 10  # a pooled connection idle this long is pinged before use
+    db_one_trip: int = 1  # 1: each statement in one round trip (waterrev.pgwire); 0: pg8000's own path
     display_time_zone: str = "Asia/Shanghai"  # times in replies; stored as timestamptz
     access_token_ttl_s: int = 1800
     refresh_token_ttl_s: int = 7 * 24 * 3600

@@ -6,7 +6,8 @@ bills); a bill already paid, or held by another live online order, refuses the p
 payment is allowed (parameter revenue.collection.allow-partial) and refused with the difference
 (1_002_003_002) otherwise; any excess goes to the account balance. Every collection has its
 write-off lines, the account's arrears and balance move in the same transaction, and the audit log
-records it.
+records it. The write-off itself is the database function rev_write_off (migration 0006), the same
+one the settlement of online and QR orders runs; the checks that answer with an error stay here.
 """
 
 from __future__ import annotations
@@ -127,94 +128,36 @@ def write_off(
             data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
         )
     code = code or new_collection_code(uow)
-    left = amount
-    lines: list[tuple[dict[str, Any], Decimal]] = []
-    for charge in sorted(charges, key=lambda c: (c["bill_period"], c["id"])):
-        unpaid = Decimal(charge["total_amount"]) - Decimal(charge["paid_amount"])
-        part = min(unpaid, left)
-        if part > 0:
-            lines.append((charge, part))
-            left -= part
-    written = amount - left
-    status = "SUCCESS" if written == owed else "PARTIAL"
-    collection_id = uow.scalar(
-        "INSERT INTO biz_collection (code, cust_id, account_id, amount, channel, trade_no, status, outlet_code,"
-        " operator_id, remark, pay_time, source, actual_amount, change_amount, written_off, to_balance,"
-        " idempotency_key) VALUES (:code, :c, :a, :amt, :ch, :trade, :st, :outlet, :op, :remark, now(), :src,"
-        " :actual, :change, :w, :bal, :key) RETURNING id",
+    result = uow.scalar(
+        "SELECT rev_write_off(CAST(:actor AS jsonb), :c, :a, CAST(:ids AS bigint[]), :amt, :ch, :src, :trade, :key,"
+        " :code, :actual, :outlet, :remark, :op)",
         {
-            "code": code,
+            "actor": audit.actor(ctx),
             "c": cust_id,
             "a": account["id"],
+            "ids": [c["id"] for c in charges],
             "amt": amount,
             "ch": channel,
-            "trade": trade_no,
-            "st": status,
-            "outlet": outlet,
-            "op": ctx.principal.user_id or None,
-            "remark": remark,
             "src": source,
-            "actual": actual_amount,
-            "change": (actual_amount - amount) if actual_amount is not None else ZERO,
-            "w": written,
-            "bal": left,
+            "trade": trade_no,
             "key": idempotency_key,
-        },
-    )
-    for charge, part in lines:
-        uow.execute(
-            "UPDATE biz_charge SET paid_amount = paid_amount + :p, status = CASE WHEN paid_amount + :p >= total_amount"
-            " THEN 'PAID' ELSE 'PARTIAL' END, paid_time = CASE WHEN paid_amount + :p >= total_amount THEN now()"
-            " ELSE paid_time END WHERE id = :id",
-            {"p": part, "id": charge["id"]},
-        )
-        uow.execute(
-            "INSERT INTO biz_collection_item (collection_id, charge_id, amount) VALUES (:c, :ch, :a)",
-            {"c": collection_id, "ch": charge["id"], "a": part},
-        )
-    balance = Decimal(account["balance"]) + left
-    uow.execute(
-        "UPDATE biz_account SET arrears_amount = GREATEST(arrears_amount - :w, 0), balance = :b WHERE id = :id",
-        {"w": written, "b": balance, "id": account["id"]},
-    )
-    if left > 0:
-        uow.execute(
-            "INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)"
-            " VALUES (:a, :amt, :b, 'OVERPAY', :ref)",
-            {"a": account["id"], "amt": left, "b": balance, "ref": code},
-        )
-    account["balance"] = balance
-    audit.record(
-        uow,
-        ctx,
-        module=MODULE,
-        operation="WRITE_OFF",
-        object_type="biz_collection",
-        object_id=collection_id,
-        before={
-            "charges": [
-                {"chargeId": c["id"], "paidAmount": c["paid_amount"], "status": c["status"]} for c, _ in lines
-            ]
-        },
-        after={
             "code": code,
-            "channel": channel,
-            "amount": amount,
-            "writtenOff": written,
-            "toBalance": left,
-            "tradeNo": trade_no,
-            "lines": [{"chargeId": c["id"], "amount": p} for c, p in lines],
+            "actual": actual_amount,
+            "outlet": outlet,
+            "remark": remark,
+            "op": ctx.principal.user_id or None,
         },
     )
-    remain = owed - written
+    to_balance = Decimal(result["toBalance"])
+    account["balance"] = Decimal(account["balance"]) + to_balance
     return WriteOff(
-        collection_id,
-        code,
-        status,
-        written,
-        left,
-        remain,
-        [{"chargeId": c["id"], "amount": p} for c, p in lines],
+        int(result["collectionId"]),
+        str(result["code"]),
+        str(result["status"]),
+        Decimal(result["writtenOff"]),
+        to_balance,
+        Decimal(result["remain"]),
+        [{"chargeId": line["chargeId"], "amount": Decimal(line["amount"])} for line in result["lines"]],
     )
 
 

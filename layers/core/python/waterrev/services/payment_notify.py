@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 from typing import Any
 
 from waterrev.context import RequestContext
-from waterrev.db import UnitOfWork
+from waterrev.db import UnitOfWork, call_atomic
 from waterrev.errors import AppError, ErrorCode
 
 WINDOW_S = 300
@@ -58,7 +59,8 @@ def verify(headers: dict[str, str], raw: bytes) -> None:
 
 
 def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str, Any]:
-    from waterrev.services import payments
+    """Verify, keep and settle one notification in one database round trip (pay_notify_accept)."""
+    from waterrev.audit import actor
 
     headers = {k.lower(): v for k, v in headers.items() if k.lower().startswith(("x-sys009", "content-type"))}
     verify(headers, raw)
@@ -69,50 +71,22 @@ def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
             str(body["tradeStatus"]),
             str(body["notifyTime"]),
         )
-    except (ValueError, KeyError, TypeError) as exc:
+        amount = body.get("successAmount")
+        success_amount = None if amount is None else Decimal(str(amount))
+        if success_amount is not None and not success_amount.is_finite():
+            raise ValueError(f"successAmount {amount!r}")
+    except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
         raise AppError(ErrorCode.BAD_REQUEST, f"通知报文无法解析：{exc}") from exc
-    with UnitOfWork() as uow:
-        callback_id = uow.scalar(
-            "INSERT INTO bk_transaction_callback (trade_no, trade_status, notify_time, notify_id, verified,"
-            " is_primary, outcome, headers, raw_body) VALUES (:t, :s, :n, :i, true, true, 'PROCESSED',"
-            " CAST(:h AS jsonb), :b) ON CONFLICT (trade_no, trade_status, notify_time) WHERE is_primary"
-            " DO NOTHING RETURNING id",
-            {
-                "t": trade_no,
-                "s": status,
-                "n": notify_time,
-                "i": str(body.get("id") or ""),
-                "h": json.dumps(headers),
-                "b": raw.decode("utf-8"),
-            },
-        )
-        if callback_id is None:
-            uow.execute(
-                "INSERT INTO bk_transaction_callback (trade_no, trade_status, notify_time, notify_id, verified, outcome,"
-                " headers, raw_body) VALUES (:t, :s, :n, :i, true, 'DUPLICATE', CAST(:h AS jsonb), :b)",
-                {
-                    "t": trade_no,
-                    "s": status,
-                    "n": notify_time,
-                    "i": str(body.get("id") or ""),
-                    "h": json.dumps(headers),
-                    "b": raw.decode("utf-8"),
-                },
-            )
-            uow.commit()
-            return {"writeBackStatus": "DUPLICATE", "tradeNo": trade_no}
-        outcome = payments.apply_platform_status(
-            uow,
-            ctx,
-            trade_no=trade_no,
-            status=status,
-            success_amount=body.get("successAmount"),
-            business_order_no=body.get("businessOrderNo"),
-            notify_time=notify_time,
-        )
-        uow.execute(
-            "UPDATE bk_transaction_callback SET outcome = :o WHERE id = :id",
-            {"o": outcome["callbackOutcome"], "id": callback_id},
-        )
-        uow.commit()
+    outcome = call_atomic(
+        "SELECT pay_notify_accept(CAST($1 AS jsonb), $2, $3, $4, $5, CAST($6 AS jsonb), $7, CAST($8 AS numeric), $9)",
+        actor(ctx),
+        trade_no,
+        status,
+        notify_time,
+        str(body.get("id") or ""),
+        json.dumps(headers),
+        raw.decode("utf-8"),
+        None if success_amount is None else str(success_amount),
+        None if body.get("businessOrderNo") is None else str(body["businessOrderNo"]),
+    )
     return {"writeBackStatus": outcome["writeBackStatus"], "tradeNo": trade_no}

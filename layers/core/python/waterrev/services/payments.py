@@ -18,7 +18,7 @@ from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.services.collection import due, lock_account, lock_charges, write_off
+from waterrev.services.collection import due, lock_account, lock_charges
 
 MODULE = "REV-003"
 LIVE = ("INIT", "PAYING")
@@ -35,138 +35,27 @@ def apply_platform_status(
     business_order_no: str | None = None,
     notify_time: str | None = None,
 ) -> dict[str, str]:
-    """Settle a platform result on the locked transaction. SUCCESS is final: never undone by a late
-    FAIL; a FAIL followed by SUCCESS ends SUCCESS. A paid amount that differs from the order is not
-    written off but raised for review. Money for bills paid elsewhere meanwhile goes to the balance
-    and is raised as a refund candidate."""
-    txn = uow.one(
-        "SELECT * FROM bk_transaction WHERE trade_no = :t OR (CAST(:b AS varchar) IS NOT NULL"
-        " AND biz_order_no = :b) ORDER BY id LIMIT 1 FOR UPDATE",
-        {"t": trade_no, "b": business_order_no},
+    """Settle a platform result on the locked transaction (the database function pay_apply_status,
+    migration 0006). SUCCESS is final: never undone by a late FAIL; a FAIL followed by SUCCESS ends
+    SUCCESS. A paid amount that differs from the order is not written off but raised for review.
+    Money for bills paid elsewhere meanwhile goes to the balance and is raised as a refund candidate.
+    Returns {"writeBackStatus", "callbackOutcome"}."""
+    result = uow.scalar(
+        "SELECT pay_apply_status(CAST(:actor AS jsonb), :t, :b, :s, :amt, :n, :op)",
+        {
+            "actor": audit.actor(ctx),
+            "t": trade_no,
+            "b": business_order_no,
+            "s": status,
+            "amt": None if success_amount is None else Decimal(str(success_amount)),
+            "n": notify_time,
+            "op": ctx.principal.user_id or None,
+        },
     )
-    if txn is None:
-        _exception(uow, trade_no, business_order_no, "UNKNOWN_TRADE", {"status": status})
-        return {"writeBackStatus": "EXCEPTION", "callbackOutcome": "EXCEPTION"}
-    if trade_no and not txn["trade_no"]:
-        uow.execute(
-            "UPDATE bk_transaction SET trade_no = :t WHERE id = :id", {"t": trade_no, "id": txn["id"]}
-        )
-    if txn["status"] == "SUCCESS":
-        return {"writeBackStatus": "SUCCESS", "callbackOutcome": "IGNORED"}
-    if status in ("FAIL", "CLOSED"):
-        if txn["status"] in LIVE:
-            _end(uow, ctx, txn, status)
-        return {"writeBackStatus": status, "callbackOutcome": "PROCESSED"}
-    if status != "SUCCESS":
-        return {"writeBackStatus": txn["status"], "callbackOutcome": "IGNORED"}
-    paid = Decimal(str(success_amount)) if success_amount is not None else Decimal(txn["trade_amount"])
-    if paid != Decimal(txn["trade_amount"]):
-        _exception(
-            uow,
-            txn["trade_no"],
-            txn["biz_order_no"],
-            "AMOUNT_MISMATCH",
-            {"tradeAmount": str(txn["trade_amount"]), "successAmount": str(paid), "notifyTime": notify_time},
-        )
-        uow.execute(
-            "UPDATE bk_transaction SET last_error = 'AMOUNT_MISMATCH', update_time = now() WHERE id = :id",
-            {"id": txn["id"]},
-        )
-        return {"writeBackStatus": "EXCEPTION", "callbackOutcome": "EXCEPTION"}
-    _settle(uow, ctx, txn, paid)
-    return {"writeBackStatus": "SUCCESS", "callbackOutcome": "PROCESSED"}
-
-
-def _settle(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], paid: Decimal) -> None:
-    account = lock_account(uow, txn["cust_id"])
-    ids = [
-        r["charge_id"]
-        for r in uow.all(
-            "SELECT charge_id FROM biz_order_charge WHERE biz_order_no = :o", {"o": txn["biz_order_no"]}
-        )
-    ]
-    rows = uow.all(
-        "SELECT id, code, bill_period, total_amount, paid_amount, status, invoice_status FROM biz_charge"
-        " WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY id FOR UPDATE",
-        {"ids": ids},
-    )
-    open_bills = [r for r in rows if r["status"] in ("UNPAID", "PARTIAL")]
-    elsewhere = [r["id"] for r in rows if r not in open_bills]
-    channel = txn["channel_code"]
-    if open_bills:
-        write_off(
-            uow,
-            ctx,
-            cust_id=txn["cust_id"],
-            account=account,
-            charges=open_bills,
-            amount=paid,
-            channel=channel,
-            source=txn["scene"],
-            trade_no=txn["trade_no"],
-            idempotency_key=f"ORDER:{txn['biz_order_no']}",
-            code=txn["biz_order_no"],
-            partial_ok=True,
-        )
-    else:
-        balance = Decimal(account["balance"]) + paid
-        uow.execute("UPDATE biz_account SET balance = :b WHERE id = :id", {"b": balance, "id": account["id"]})
-        uow.execute(  # the money did arrive: a collection with nothing written off, all of it to the balance
-            "INSERT INTO biz_collection (code, cust_id, account_id, amount, channel, trade_no, status, operator_id,"
-            " remark, pay_time, source, written_off, to_balance, idempotency_key) VALUES (:code, :c, :a, :amt, :ch,"
-            " :trade, 'SUCCESS', :op, '账单已在别处支付，转入余额', now(), :src, 0, :amt, :key)",
-            {
-                "code": txn["biz_order_no"],
-                "c": txn["cust_id"],
-                "a": account["id"],
-                "amt": paid,
-                "ch": channel,
-                "trade": txn["trade_no"],
-                "op": ctx.principal.user_id or None,
-                "src": txn["scene"],
-                "key": f"ORDER:{txn['biz_order_no']}",
-            },
-        )
-        uow.execute(
-            "INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)"
-            " VALUES (:a, :amt, :b, 'PAID_ELSEWHERE', :ref)",
-            {"a": account["id"], "amt": paid, "b": balance, "ref": txn["biz_order_no"]},
-        )
-        audit.record(
-            uow,
-            ctx,
-            module=MODULE,
-            operation="PAID_ELSEWHERE",
-            object_type="bk_transaction",
-            object_id=txn["id"],
-            after={"toBalance": paid, "chargeIds": ids},
-        )
-    if elsewhere:
-        _exception(
-            uow,
-            txn["trade_no"],
-            txn["biz_order_no"],
-            "PAID_ELSEWHERE",
-            {"chargeIds": elsewhere, "amount": str(paid), "action": "OVERPAYMENT_TO_BALANCE_OR_REFUND"},
-        )
-    uow.execute(
-        "UPDATE bk_transaction SET status = 'SUCCESS', success_amount = :p, paid_time = now(),"
-        " notify_time = now(), update_time = now() WHERE id = :id",
-        {"p": paid, "id": txn["id"]},
-    )
-    uow.execute(
-        "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": txn["biz_order_no"]}
-    )
-    audit.record(
-        uow,
-        ctx,
-        module=MODULE,
-        operation="ORDER_SUCCESS",
-        object_type="bk_transaction",
-        object_id=txn["id"],
-        before={"status": txn["status"]},
-        after={"status": "SUCCESS", "successAmount": paid, "paidElsewhere": elsewhere},
-    )
+    return {
+        "writeBackStatus": str(result["writeBackStatus"]),
+        "callbackOutcome": str(result["callbackOutcome"]),
+    }
 
 
 def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: str) -> None:
@@ -186,16 +75,6 @@ def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: str)
         object_id=txn["id"],
         before={"status": txn["status"]},
         after={"status": status},
-    )
-
-
-def _exception(
-    uow: UnitOfWork, trade_no: str | None, order_no: str | None, kind: str, detail: dict[str, Any]
-) -> None:
-    uow.execute(
-        "INSERT INTO bk_transaction_exception (trade_no, biz_order_no, exception_type, detail)"
-        " VALUES (:t, :o, :k, CAST(:d AS jsonb))",
-        {"t": trade_no, "o": order_no, "k": kind, "d": json.dumps(detail, ensure_ascii=False)},
     )
 
 
