@@ -4,7 +4,7 @@ from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.services import payment_notify
 
-app = new_app()
+app = new_app(validation=False)  # the raw body is verified and parsed by payment_notify
 
 
 @app.post("/open-api/pay/notify")

@@ -30,9 +30,11 @@ _decimal_json = functools.partial(json.loads, parse_float=Decimal)
 M = TypeVar("M", bound=BaseModel)
 
 
-def new_app() -> APIGatewayHttpResolver:
+def new_app(*, validation: bool = True) -> APIGatewayHttpResolver:
+    """The resolver every function uses. `validation=False` only for a route that takes the raw body
+    and checks it itself (a webhook verifying a signature over the exact bytes)."""
     app = APIGatewayHttpResolver(
-        enable_validation=True, json_body_deserializer=_decimal_json, serializer=envelope.dumps
+        enable_validation=validation, json_body_deserializer=_decimal_json, serializer=envelope.dumps
     )
 
     @app.exception_handler(AppError)

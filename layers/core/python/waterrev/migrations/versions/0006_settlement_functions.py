@@ -122,9 +122,11 @@ DECLARE
   v_open      bigint[];
   v_elsewhere bigint[];
 BEGIN
-  SELECT * INTO t FROM bk_transaction
-   WHERE trade_no = p_trade_no OR (p_biz_order_no IS NOT NULL AND biz_order_no = p_biz_order_no)
-   ORDER BY id LIMIT 1 FOR UPDATE;
+  -- the platform's trade number first; the business order number for an order that has none yet
+  SELECT * INTO t FROM bk_transaction WHERE trade_no = p_trade_no FOR UPDATE;
+  IF NOT FOUND AND p_biz_order_no IS NOT NULL THEN
+    SELECT * INTO t FROM bk_transaction WHERE biz_order_no = p_biz_order_no FOR UPDATE;
+  END IF;
   IF NOT FOUND THEN
     INSERT INTO bk_transaction_exception (trade_no, biz_order_no, exception_type, detail)
       VALUES (p_trade_no, p_biz_order_no, 'UNKNOWN_TRADE', jsonb_build_object('status', p_status));
