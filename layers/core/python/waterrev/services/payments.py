@@ -59,22 +59,15 @@ def apply_platform_status(
 
 
 def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: str) -> None:
-    uow.execute(
-        "UPDATE bk_transaction SET status = :s, update_time = now() WHERE id = :id",
-        {"s": status, "id": txn["id"]},
-    )
-    uow.execute(
-        "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": txn["biz_order_no"]}
-    )
-    audit.record(
+    """Close a live order of ours (expired, or replaced by a renewal): the same step as a platform
+    FAIL/CLOSED - status, its bills released, audit - done by pay_apply_status."""
+    apply_platform_status(
         uow,
         ctx,
-        module=MODULE,
-        operation=f"ORDER_{status}",
-        object_type="bk_transaction",
-        object_id=txn["id"],
-        before={"status": txn["status"]},
-        after={"status": status},
+        trade_no=txn["trade_no"],
+        business_order_no=txn["biz_order_no"],
+        status=status,
+        success_amount=None,
     )
 
 
