@@ -15,11 +15,15 @@ from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, T
 from infra.constructs.layers import Layers
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
-from infra.constructs.secrets import SYS009_ENV, AppSecrets
+from infra.constructs.secrets import SYS009_CALLER_INTERFACES, SYS009_CALLER_TASKS, AppSecrets
 from infra.constructs.workflows import Workflows
 
 # The interfaces that start bill runs (IF-REV-005: POST /admin-api/revenue/charge/bill-run).
 BILL_RUN_STARTERS = ("IF-REV-005",)
+# SYS-009 notifies payment results to IF-EXT-005's route; the interfaces that create orders there
+# (the SYS-009 callers) send its URL as notifyUrl.
+SYS009_NOTIFY_INTERFACE = "IF-EXT-005"
+SYS009_NOTIFY_URL_ENV = "WATERREV_SYS009_NOTIFY_URL"
 
 
 class WaterRevStack(Stack):
@@ -52,6 +56,8 @@ class WaterRevStack(Stack):
             db_secret=data.secret,
             db_host=data.db_host,
             db_name=data.db_name,
+            egress_subnets=data.egress_subnets,
+            egress_security_group=data.egress_sg,
         )
         api = Api(
             self,
@@ -60,7 +66,13 @@ class WaterRevStack(Stack):
             interfaces=interfaces,
             function_settings=function_settings,
             interface_secrets=secrets.by_interface,
+            egress_interfaces=SYS009_CALLER_INTERFACES,
         )
+        order_creators = [api.functions[i] for i in SYS009_CALLER_INTERFACES if i in api.functions]
+        if order_creators:
+            notify_url = api.route_url(SYS009_NOTIFY_INTERFACE)
+            for fn in order_creators:
+                fn.add_environment(SYS009_NOTIFY_URL_ENV, notify_url)
         if tasks is None:
             from waterrev import catalog  # app.py puts the core layer's source on sys.path
 
@@ -72,7 +84,8 @@ class WaterRevStack(Stack):
             tasks=tasks,
             function_settings=function_settings,
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
-            task_secrets={"job_pay_compensate": {SYS009_ENV: secrets.sys009}},
+            task_secrets=secrets.by_task,
+            egress_tasks=SYS009_CALLER_TASKS,
         )
         schedules = Schedules(
             self,
@@ -95,4 +108,5 @@ class WaterRevStack(Stack):
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
         CfnOutput(self, "ChannelLoginSecretArn", value=secrets.channel_login.secret_arn)
+        CfnOutput(self, "WebhookKeysSecretArn", value=secrets.webhooks.secret_arn)
         CfnOutput(self, "BillRunStateMachineArn", value=workflows.bill_run.state_machine_arn)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import jsii
+from aws_cdk import Fn
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -72,8 +73,12 @@ class Api(Construct):
         interfaces: Sequence[InterfaceSpec],
         function_settings: FunctionSettings,
         interface_secrets: Mapping[str, Mapping[str, secretsmanager.ISecret]],
+        egress_interfaces: Collection[str] = (),
     ) -> None:
+        """`egress_interfaces`: the interfaces whose functions call outside systems (FunctionFactory's
+        `egress`); every other function stays isolated."""
         super().__init__(scope, construct_id)
+        self._interfaces = {i.if_id: i for i in interfaces}
         self.http_api = apigwv2.HttpApi(
             self, "HttpApi", api_name=f"waterrev-{env_name}", create_default_stage=False
         )
@@ -91,7 +96,11 @@ class Api(Construct):
         factory = FunctionFactory(Construct(self, "Functions"), function_settings)
         self.functions: dict[str, lambda_.Function] = {}
         for interface in interfaces:
-            fn = factory.create(interface, secrets=interface_secrets.get(interface.if_id))
+            fn = factory.create(
+                interface,
+                secrets=interface_secrets.get(interface.if_id),
+                egress=interface.if_id in egress_interfaces,
+            )
             self.functions[interface.if_id] = fn
             integration = integrations.HttpLambdaIntegration(
                 f"{interface.if_id}-Integration",
@@ -104,6 +113,15 @@ class Api(Construct):
     @property
     def url(self) -> str:
         return self.stage.url
+
+    def route_url(self, if_id: str, method: str = "POST") -> str:
+        """The public URL of an interface's route (one with `method`), for an outside platform to call.
+
+        Built from the API's endpoint, not from the stage or a route: a function that carries it
+        then depends on the HttpApi alone, which depends on no function, so no cycle can form.
+        """
+        (path,) = {r.path for r in self._interfaces[if_id].routes if r.method == method}
+        return Fn.join("", [self.http_api.api_endpoint, path])
 
     def _add_route(self, route: RouteSpec, integration: apigwv2.HttpRouteIntegration) -> None:
         (http_route,) = self.http_api.add_routes(

@@ -1,4 +1,4 @@
-"""Network and database: an isolated VPC, Aurora PostgreSQL Serverless v2 and an RDS Proxy."""
+"""Network and database: a VPC, Aurora PostgreSQL Serverless v2 and an RDS Proxy."""
 
 from __future__ import annotations
 
@@ -12,27 +12,40 @@ from constructs import Construct
 DB_NAME = "waterrev"
 DB_PORT = 5432
 DB_ADMIN_USER = "waterrev_admin"
+HTTPS_PORT = 443
+ISOLATED_SUBNETS = "isolated"
+PUBLIC_SUBNETS = "public"
+EGRESS_SUBNETS = "egress"
+# One NAT gateway for both AZs: the egress functions lose the internet (not the database) while its
+# AZ is down. Set it to the number of AZs for one per AZ; each egress subnet then routes to its own.
+NAT_GATEWAYS = 1
 
 
 class Data(Construct):
-    """Everything a function needs to reach PostgreSQL, and nothing that reaches the internet.
+    """Everything a function needs to reach PostgreSQL, and the one way out to the internet.
 
-    Functions and the database sit in isolated subnets (no NAT gateway): the only AWS API the
-    functions call today is Secrets Manager, served by an interface endpoint. The path to the
-    database is Lambda SG -> Proxy SG -> DB SG, on 5432 only.
+    The database and almost every function sit in isolated subnets (no route out): the AWS APIs
+    they call are served by interface endpoints. The path to the database is Lambda SG -> Proxy
+    SG -> DB SG, on 5432 only. The few functions that call SYS-009 run in the egress subnets
+    (through the NAT gateway) and add `egress_sg`, which allows HTTPS out and nothing else.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, env_name: str) -> None:
         super().__init__(scope, construct_id)
         self.db_name = DB_NAME
         self.vpc = self._vpc()
-        self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.subnets = ec2.SubnetSelection(subnet_group_name=ISOLATED_SUBNETS)
+        self.egress_subnets = ec2.SubnetSelection(subnet_group_name=EGRESS_SUBNETS)
 
         self.lambda_sg = self._security_group("LambdaSg", "Lambda functions: out to the proxy and endpoints")
         proxy_sg = self._security_group("ProxySg", "RDS Proxy: in from functions, out to the cluster")
         db_sg = self._security_group("DbSg", "Aurora cluster: in from the proxy and secret rotation")
         rotation_sg = self._security_group("RotationSg", "Secret rotation: out to the cluster and endpoint")
         endpoint_sg = self._security_group("EndpointSg", "Secrets Manager endpoint: in over HTTPS")
+        self.egress_sg = self._security_group("EgressSg", "SYS-009 callers: out over HTTPS only")
+        # SYS-009 publishes a host name, not an address range; TLS (and the request signature)
+        # authenticate the far end, so the rule can name the port but not the peer.
+        self.egress_sg.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(HTTPS_PORT), "HTTPS to SYS-009")
 
         self.secrets_endpoint = self.vpc.add_interface_endpoint(
             "SecretsManager",
@@ -80,11 +93,23 @@ class Data(Construct):
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
             max_azs=2,
-            nat_gateways=0,
+            nat_gateways=NAT_GATEWAYS,
+            # Subnet CIDRs are allocated in this order: the isolated group stays first so its
+            # subnets keep 10.40.0.0/22 and 10.40.4.0/22 (the database and endpoints live there).
             subnet_configuration=[
                 ec2.SubnetConfiguration(
-                    name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
-                )
+                    name=ISOLATED_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22
+                ),
+                # Holds the NAT gateway only; nothing launched here gets a public address.
+                ec2.SubnetConfiguration(
+                    name=PUBLIC_SUBNETS,
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    cidr_mask=24,
+                    map_public_ip_on_launch=False,
+                ),
+                ec2.SubnetConfiguration(
+                    name=EGRESS_SUBNETS, subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=22
+                ),
             ],
         )
         # Rejected flows only: the record that matters when a security group blocks a path,

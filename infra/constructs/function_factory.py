@@ -75,7 +75,12 @@ class TaskSpec(Protocol):
 
 @dataclass(frozen=True)
 class FunctionSettings:
-    """What every function shares: code locations, layers, network and database access."""
+    """What every function shares: code locations, layers, network and database access.
+
+    `subnets` and `security_group` are every function's (isolated, to the proxy and endpoints);
+    a function created with `egress=True` runs in `egress_subnets` instead and adds
+    `egress_security_group`, the only way out of the VPC.
+    """
 
     env_name: str
     paths: SourcePaths
@@ -87,6 +92,8 @@ class FunctionSettings:
     db_host: str
     db_name: str
     log_level: str = "INFO"
+    egress_subnets: ec2.SubnetSelection | None = None
+    egress_security_group: ec2.ISecurityGroup | None = None
 
 
 class FunctionFactory:
@@ -95,9 +102,14 @@ class FunctionFactory:
         self._settings = settings
 
     def create(
-        self, interface: InterfaceSpec, *, secrets: Mapping[str, secretsmanager.ISecret] | None = None
+        self,
+        interface: InterfaceSpec,
+        *,
+        secrets: Mapping[str, secretsmanager.ISecret] | None = None,
+        egress: bool = False,
     ) -> lambda_.Function:
-        """The function of a built interface; `secrets` maps extra env vars to secrets it may read."""
+        """The function of a built interface; `secrets` maps extra env vars to secrets it may read,
+        `egress` puts it where it can call outside systems (HTTPS only)."""
         if interface.function is None:
             raise ValueError(f"{interface.if_id} is not built yet: it has no function folder")
         return self._function(
@@ -108,6 +120,7 @@ class FunctionFactory:
             memory_mb=interface.memory_mb,
             environment={INTERFACE_ID_ENV: interface.if_id},
             secrets=secrets,
+            egress=egress,
         )
 
     def create_task(
@@ -116,6 +129,7 @@ class FunctionFactory:
         *,
         environment: Mapping[str, str] | None = None,
         secrets: Mapping[str, secretsmanager.ISecret] | None = None,
+        egress: bool = False,
     ) -> lambda_.Function:
         """A function that serves no route (a workflow task, a consumer): same shape, no API."""
         return self._function(
@@ -126,6 +140,7 @@ class FunctionFactory:
             memory_mb=task.memory_mb,
             environment={TASK_FUNCTION_ENV: task.function, **(environment or {})},
             secrets=secrets,
+            egress=egress,
         )
 
     def _function(
@@ -138,8 +153,10 @@ class FunctionFactory:
         memory_mb: int,
         environment: Mapping[str, str],
         secrets: Mapping[str, secretsmanager.ISecret] | None,
+        egress: bool,
     ) -> lambda_.Function:
         s = self._settings
+        subnets, security_groups = self._network(construct_id, egress)
         log_group = logs.LogGroup(self._scope, f"{construct_id}-Logs", retention=logs.RetentionDays.ONE_MONTH)
         role = self._role(construct_id, log_group)
         fn = lambda_.Function(
@@ -157,8 +174,8 @@ class FunctionFactory:
             timeout=Duration.seconds(timeout_s),
             memory_size=memory_mb,
             vpc=s.vpc,
-            vpc_subnets=s.subnets,
-            security_groups=[s.security_group],
+            vpc_subnets=subnets,
+            security_groups=security_groups,
             environment={
                 "WATERREV_ENV": s.env_name,
                 **environment,
@@ -184,6 +201,18 @@ class FunctionFactory:
             "interpreter (per-version wheels), and moving runtimes is a deliberate, tested change.",
         )
         return fn
+
+    def _network(
+        self, construct_id: str, egress: bool
+    ) -> tuple[ec2.SubnetSelection, list[ec2.ISecurityGroup]]:
+        """Isolated with the shared group; with egress, the NAT subnets and the HTTPS-out group too
+        (the shared group still opens the proxy and the endpoints)."""
+        s = self._settings
+        if not egress:
+            return s.subnets, [s.security_group]
+        if s.egress_subnets is None or s.egress_security_group is None:
+            raise ValueError(f"{construct_id} needs egress, but FunctionSettings has no egress subnets/group")
+        return s.egress_subnets, [s.security_group, s.egress_security_group]
 
     def _role(self, construct_id: str, log_group: logs.ILogGroup) -> iam.Role:
         """An execution role instead of the AWS managed ones, so logs go to this function's group only."""

@@ -1,9 +1,12 @@
-"""Application secrets besides the database credentials, and which functions may read them."""
+"""Application secrets besides the database credentials, which functions may read them, and which
+functions call SYS-009 (and so need a way out of the VPC)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
+from aws_cdk import SecretValue
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -12,8 +15,18 @@ from infra.nag import acknowledge
 CHANNEL_LOGIN_ENV = "WATERREV_CHANNEL_LOGIN_SECRET_ARN"
 CHANNEL_LOGIN_INTERFACES = ("IF-CS-001",)
 SYS009_ENV = "WATERREV_SYS009_SECRET_ARN"
-# The functions that call SYS-009 or verify its notifications (the compensation job gets it too).
-SYS009_INTERFACES = ("IF-CS-003", "IF-CS-007", "IF-EXT-005")
+# The functions that call SYS-009 over HTTPS: the only ones in the egress subnets. The interfaces
+# create orders there (and send IF-EXT-005's URL as notifyUrl); the task queries and closes them.
+SYS009_CALLER_INTERFACES = ("IF-CS-003", "IF-CS-007")
+SYS009_CALLER_TASKS = ("job_pay_compensate",)
+# The functions that read the SYS-009 secret: the callers, and IF-EXT-005, which only verifies
+# SYS-009's notifications (it is called, it calls nothing, so it stays isolated).
+SYS009_INTERFACES = (*SYS009_CALLER_INTERFACES, "IF-EXT-005")
+WEBHOOK_KEYS_ENV = "WATERREV_WEBHOOK_KEYS_SECRET_ARN"
+# The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003) and the IoT platform (IF-EXT-009).
+WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009")
+# The platforms those functions verify (waterrev.webhook.verify's first argument).
+WEBHOOK_PLATFORMS = ("BANK", "IOT")
 
 
 class AppSecrets(Construct):
@@ -48,6 +61,24 @@ class AppSecrets(Construct):
             "SYS-009 rotates them (new keys are added beside the old by serial), not on our schedule.",
         )
 
+        self.webhooks = secretsmanager.Secret(
+            self,
+            "Webhooks",
+            description="HMAC keys of the webhook platforms (IF-EXT-003 bank, IF-EXT-009 IoT): "
+            '{"BANK": {keyId: secret}, "IOT": {keyId: secret}}; set by operations',
+            # Valid JSON without a key: until operations add them, every webhook is refused as
+            # signed with an unknown key instead of failing to parse a generated password.
+            secret_string_value=SecretValue.unsafe_plain_text(json.dumps({p: {} for p in WEBHOOK_PLATFORMS})),
+        )
+        acknowledge(
+            self.webhooks,
+            "AwsSolutions-SMG4",
+            "The bank and the IoT platform hold copies of these keys to sign their webhooks. A new key "
+            "is added beside the old under a new key id (X-Waterrev-Key-Id) and the old one removed once "
+            "the platform signs with the new: a change coordinated with them that a rotation function "
+            "cannot make alone.",
+        )
+
     @property
     def by_interface(self) -> Mapping[str, Mapping[str, secretsmanager.ISecret]]:
         """Interface id -> {environment variable: secret} that its function reads."""
@@ -56,4 +87,11 @@ class AppSecrets(Construct):
             granted.setdefault(if_id, {})[CHANNEL_LOGIN_ENV] = self.channel_login
         for if_id in SYS009_INTERFACES:
             granted.setdefault(if_id, {})[SYS009_ENV] = self.sys009
+        for if_id in WEBHOOK_INTERFACES:
+            granted.setdefault(if_id, {})[WEBHOOK_KEYS_ENV] = self.webhooks
         return granted
+
+    @property
+    def by_task(self) -> Mapping[str, Mapping[str, secretsmanager.ISecret]]:
+        """Task function -> {environment variable: secret} that it reads."""
+        return {task: {SYS009_ENV: self.sys009} for task in SYS009_CALLER_TASKS}

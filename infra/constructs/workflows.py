@@ -7,7 +7,7 @@ DefinitionSubstitutions, so the deployed and the local definitions are the same 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Aws, Duration
@@ -50,21 +50,27 @@ class Workflows(Construct):
         function_settings: FunctionSettings,
         bill_run_starters: Sequence[lambda_.Function],
         task_secrets: Mapping[str, Mapping[str, secretsmanager.ISecret]] | None = None,
+        egress_tasks: Collection[str] = (),
     ) -> None:
+        """`egress_tasks`: the task functions that call outside systems (FunctionFactory's `egress`)."""
         super().__init__(scope, construct_id)
         by_name = {t.function: t for t in tasks}
         if BILL_RUN_TASK not in by_name:
             raise ValueError(f"the bill run needs the task function {BILL_RUN_TASK!r} in the catalog")
         factory = FunctionFactory(Construct(self, "Functions"), function_settings)
         self.bill_run_function = factory.create_task(
-            by_name[BILL_RUN_TASK], environment={"TZ": BILL_RUN_TIME_ZONE}
+            by_name[BILL_RUN_TASK],
+            environment={"TZ": BILL_RUN_TIME_ZONE},
+            egress=BILL_RUN_TASK in egress_tasks,
         )
         self.functions: dict[str, lambda_.Function] = {BILL_RUN_TASK: self.bill_run_function}
         # Scheduled jobs (not workflow steps) come from the same factory.
         for task in tasks:
             if task.function != BILL_RUN_TASK:
                 self.functions[task.function] = factory.create_task(
-                    task, secrets=task_secrets.get(task.function) if task_secrets else None
+                    task,
+                    secrets=task_secrets.get(task.function) if task_secrets else None,
+                    egress=task.function in egress_tasks,
                 )
         self.bill_run = self._bill_run(env_name, self.bill_run_function)
 

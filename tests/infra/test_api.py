@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,13 +10,16 @@ from aws_cdk.assertions import Match, Template
 
 from infra.assets import PYTHON_VERSION
 from infra.constructs.api import THROTTLE_BURST, THROTTLE_RATE_PER_S
-from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME
+from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME, TASK_FUNCTION_ENV
 from infra.constructs.secrets import (
     CHANNEL_LOGIN_ENV,
     CHANNEL_LOGIN_INTERFACES,
     SYS009_ENV,
     SYS009_INTERFACES,
+    WEBHOOK_INTERFACES,
+    WEBHOOK_KEYS_ENV,
 )
+from infra.stack import SYS009_NOTIFY_URL_ENV
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -42,6 +46,39 @@ def logical_id_of(template: Template, resource_type: str, prefix: str) -> str:
     return logical_id
 
 
+def subnets_by_group(template: Template) -> dict[str, set[str]]:
+    """Subnet group name (CDK's `aws-cdk:subnet-name` tag) -> logical ids of its subnets."""
+    groups: dict[str, set[str]] = {}
+    for logical_id, subnet in template.find_resources("AWS::EC2::Subnet").items():
+        tags = {t["Key"]: t["Value"] for t in subnet["Properties"]["Tags"]}
+        groups.setdefault(tags["aws-cdk:subnet-name"], set()).add(logical_id)
+    return groups
+
+
+def factory_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """Interface id or task function folder -> properties of its Lambda function."""
+    functions: Resources = template.find_resources("AWS::Lambda::Function")
+    named = {}
+    for resource in functions.values():
+        env = resource["Properties"].get("Environment", {}).get("Variables", {})
+        if name := env.get(INTERFACE_ID_ENV) or env.get(TASK_FUNCTION_ENV):
+            named[name] = resource["Properties"]
+    assert len(named) == len(catalog.built()) + len(catalog.TASK_FUNCTIONS)
+    return named
+
+
+def readers_of(template: Template, secret: dict[str, str]) -> set[str]:
+    """Logical ids of the roles with a policy statement on `secret`."""
+    policies: Resources = template.find_resources("AWS::IAM::Policy")
+    return {
+        role["Ref"]
+        for policy in policies.values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if secret in as_list(statement["Resource"])
+        for role in policy["Properties"]["Roles"]
+    }
+
+
 def test_given_the_catalog_then_each_built_interface_has_exactly_one_function(template: Template) -> None:
     functions: Resources = template.find_resources(
         "AWS::Lambda::Function",
@@ -57,7 +94,7 @@ def test_given_a_function_then_it_has_the_factory_shape(template: Template) -> N
     layer_refs = [
         {"Ref": logical_id_of(template, "AWS::Lambda::LayerVersion", p)} for p in ("LayersCore", "LayersDeps")
     ]
-    vpc_subnets = sorted(template.find_resources("AWS::EC2::Subnet"))
+    subnet_groups = subnets_by_group(template)
     lambda_sg = logical_id_of(template, "AWS::EC2::SecurityGroup", "DataLambdaSg")
     functions: Resources = template.find_resources("AWS::Lambda::Function")
 
@@ -70,8 +107,10 @@ def test_given_a_function_then_it_has_the_factory_shape(template: Template) -> N
         assert props["Layers"] == layer_refs
         assert props["Timeout"] == interface.timeout_s
         assert props["MemorySize"] == interface.memory_mb
-        assert sorted(s["Ref"] for s in props["VpcConfig"]["SubnetIds"]) == vpc_subnets
-        assert props["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [lambda_sg, "GroupId"]}]
+        # One subnet group, both AZs (which group: tests/infra/test_egress.py), and the Lambda SG first.
+        assert {s["Ref"] for s in props["VpcConfig"]["SubnetIds"]} in subnet_groups.values()
+        assert len(props["VpcConfig"]["SubnetIds"]) == 2
+        assert props["VpcConfig"]["SecurityGroupIds"][0] == {"Fn::GetAtt": [lambda_sg, "GroupId"]}
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert "ReservedConcurrentExecutions" not in props
@@ -212,3 +251,48 @@ def test_given_the_sys009_secret_then_only_the_payment_functions_may_read_it(tem
         == "job_pay_compensate"
     ]
     assert compensation and compensation[0]["Environment"]["Variables"].get(SYS009_ENV) == secret
+
+
+def test_given_the_webhook_keys_secret_then_only_the_two_webhook_functions_know_and_read_it(
+    template: Template,
+) -> None:
+    functions = factory_functions(template)
+    secret = {"Ref": logical_id_of(template, "AWS::SecretsManager::Secret", "SecretsWebhooks")}
+
+    assert set(WEBHOOK_INTERFACES) == {"IF-EXT-003", "IF-EXT-009"}
+    with_env = {
+        name: env[WEBHOOK_KEYS_ENV]
+        for name, props in functions.items()
+        if WEBHOOK_KEYS_ENV in (env := props["Environment"]["Variables"])
+    }
+    assert with_env == {if_id: secret for if_id in WEBHOOK_INTERFACES}
+    # Every role allowed to read it, the factory's or any other, is one of these two functions'.
+    assert readers_of(template, secret) == {
+        functions[if_id]["Role"]["Fn::GetAtt"][0] for if_id in WEBHOOK_INTERFACES
+    }
+
+
+def test_given_the_webhook_keys_secret_then_it_starts_as_json_with_no_key(template: Template) -> None:
+    secrets: Resources = template.find_resources("AWS::SecretsManager::Secret")
+    (webhooks,) = (s["Properties"] for k, s in secrets.items() if k.startswith("SecretsWebhooks"))
+
+    # The shape webhook.platform_keys reads ({platform: {keyId: secret}}), refusing every key until filled.
+    assert json.loads(webhooks["SecretString"]) == {"BANK": {}, "IOT": {}}
+    assert "GenerateSecretString" not in webhooks
+
+
+def test_given_the_payment_order_functions_then_only_they_get_the_notify_url_of_the_callback_route(
+    template: Template,
+) -> None:
+    http_api = logical_id_of(template, "AWS::ApiGatewayV2::Api", "ApiHttpApi")
+    (callback,) = catalog.by_id("IF-EXT-005").routes
+    notify_url = {"Fn::Join": ["", [{"Fn::GetAtt": [http_api, "ApiEndpoint"]}, callback.path]]}
+
+    assert callback.path == "/open-api/pay/notify"
+    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": callback.route_key})
+    with_url = {
+        name: env[SYS009_NOTIFY_URL_ENV]
+        for name, props in factory_functions(template).items()
+        if SYS009_NOTIFY_URL_ENV in (env := props["Environment"]["Variables"])
+    }
+    assert with_url == {"IF-CS-003": notify_url, "IF-CS-007": notify_url}

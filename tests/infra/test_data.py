@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.constructs.data import ISOLATED_SUBNETS
+
 pytestmark = pytest.mark.infra
 
 Resources = dict[str, dict[str, Any]]
@@ -87,24 +89,83 @@ def test_given_the_security_groups_then_only_lambda_reaches_proxy_and_only_proxy
     assert cluster["Properties"]["Port"] == 5432
 
 
-def test_given_any_security_group_then_nothing_is_open_to_the_internet(template: Template) -> None:
+def test_given_any_security_group_then_nothing_is_open_from_the_internet_and_only_https_leaves_for_it(
+    template: Template,
+) -> None:
     groups: Resources = template.find_resources("AWS::EC2::SecurityGroup")
-    ingress: Resources = template.find_resources("AWS::EC2::SecurityGroupIngress")
+    separate_ingress: Resources = template.find_resources("AWS::EC2::SecurityGroupIngress")
+    separate_egress: Resources = template.find_resources("AWS::EC2::SecurityGroupEgress")
 
-    inline = [rule for g in groups.values() for rule in g["Properties"].get("SecurityGroupIngress", [])]
-    separate = [r["Properties"] for r in ingress.values()]
-    assert not [r for r in inline + separate if r.get("CidrIp") == "0.0.0.0/0" or r.get("CidrIpv6") == "::/0"]
+    def anywhere(rule: dict[str, Any]) -> bool:
+        return rule.get("CidrIp") == "0.0.0.0/0" or rule.get("CidrIpv6") == "::/0"
+
+    ingress = [r for g in groups.values() for r in g["Properties"].get("SecurityGroupIngress", [])]
+    ingress += [r["Properties"] for r in separate_ingress.values()]
+    assert ingress and not [r for r in ingress if anywhere(r)]
+
+    egress = [(k, r) for k, g in groups.items() for r in g["Properties"].get("SecurityGroupEgress", [])]
+    egress += [
+        (r["Properties"]["GroupId"]["Fn::GetAtt"][0], r["Properties"]) for r in separate_egress.values()
+    ]
+    to_anywhere = [(k, r["IpProtocol"], r["FromPort"], r["ToPort"]) for k, r in egress if anywhere(r)]
+    # Only the SYS-009 callers' group reaches past the VPC, and only on HTTPS.
+    assert to_anywhere == [(group_id(template, "DataEgressSg")["Fn::GetAtt"][0], "tcp", 443, 443)]
 
 
-def test_given_the_vpc_then_it_has_no_nat_and_a_secrets_manager_endpoint(template: Template) -> None:
-    template.resource_count_is("AWS::EC2::NatGateway", 0)
-    template.resource_count_is("AWS::EC2::InternetGateway", 0)
-    template.resource_count_is("AWS::EC2::Subnet", 2)
-    template.has_resource_properties(
+def subnets_of_group(template: Template, name: str) -> Resources:
+    """The subnets of one VPC subnet group (CDK's `aws-cdk:subnet-name` tag)."""
+    return {
+        k: v
+        for k, v in template.find_resources("AWS::EC2::Subnet").items()
+        if {"Key": "aws-cdk:subnet-name", "Value": name} in v["Properties"]["Tags"]
+    }
+
+
+def test_given_the_vpc_then_the_isolated_subnets_keep_their_cidrs_and_have_no_route_out(
+    template: Template,
+) -> None:
+    isolated = subnets_of_group(template, ISOLATED_SUBNETS)
+    associations: Resources = template.find_resources("AWS::EC2::SubnetRouteTableAssociation")
+    routes: Resources = template.find_resources("AWS::EC2::Route")
+    isolated_tables = {
+        a["Properties"]["RouteTableId"]["Ref"]
+        for a in associations.values()
+        if a["Properties"]["SubnetId"]["Ref"] in isolated
+    }
+
+    # First in the subnet configuration, so adding the egress groups moved none of their CIDRs.
+    assert sorted(s["Properties"]["CidrBlock"] for s in isolated.values()) == ["10.40.0.0/22", "10.40.4.0/22"]
+    assert len(isolated_tables) == 2
+    assert not [
+        r
+        for r in routes.values()
+        if r["Properties"]["RouteTableId"]["Ref"] in isolated_tables
+        and (
+            r["Properties"].get("DestinationCidrBlock") == "0.0.0.0/0"
+            or "DestinationIpv6CidrBlock" in r["Properties"]
+        )
+    ]
+    template.resource_count_is("AWS::EC2::NatGateway", 1)
+    template.resource_count_is("AWS::EC2::InternetGateway", 1)
+    template.resource_count_is("AWS::EC2::Subnet", 6)
+
+
+def test_given_the_vpc_then_secrets_manager_is_an_endpoint_in_the_isolated_subnets_and_flows_are_logged(
+    template: Template,
+) -> None:
+    isolated = subnets_of_group(template, ISOLATED_SUBNETS)
+    endpoints: Resources = template.find_resources(
         "AWS::EC2::VPCEndpoint",
         {
-            "ServiceName": {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".secretsmanager"]]},
-            "PrivateDnsEnabled": True,
+            "Properties": {
+                "ServiceName": {
+                    "Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".secretsmanager"]]
+                },
+                "PrivateDnsEnabled": True,
+            }
         },
     )
+
+    ((_, endpoint),) = endpoints.items()
+    assert {s["Ref"] for s in endpoint["Properties"]["SubnetIds"]} == set(isolated)
     template.resource_count_is("AWS::EC2::FlowLog", 1)

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME, TASK_FUNCTION_ENV
 from infra.constructs.schedules import MONTHLY_BILL_RUN_INPUT
+from infra.constructs.secrets import SYS009_CALLER_INTERFACES, SYS009_CALLER_TASKS
 from infra.constructs.workflows import BILL_RUN_ARN_ENV, BILL_RUN_ASL, BILL_RUN_TASK
 from infra.stack import BILL_RUN_STARTERS
 from waterrev import catalog
@@ -96,6 +97,8 @@ def test_given_a_task_function_then_it_has_the_factory_shape(template: Template)
     roles: Resources = template.find_resources("AWS::IAM::Role")
     secret = {"Ref": next(iter(template.find_resources("AWS::SecretsManager::SecretTargetAttachment")))}
     api_function = functions[interface_function(template, "IF-REV-005")]["Properties"]
+    # The network of an isolated API function, or of one that calls SYS-009 (tests/infra/test_egress.py).
+    sys009_caller = functions[interface_function(template, SYS009_CALLER_INTERFACES[0])]["Properties"]
 
     for task in catalog.TASK_FUNCTIONS:
         props = functions[task_functions(template)[task.function]]["Properties"]
@@ -104,7 +107,8 @@ def test_given_a_task_function_then_it_has_the_factory_shape(template: Template)
         assert props["Handler"] == "handler.handler"
         assert (props["Timeout"], props["MemorySize"]) == (task.timeout_s, task.memory_mb)
         assert props["Layers"] == api_function["Layers"]
-        assert props["VpcConfig"] == api_function["VpcConfig"]
+        same_network = sys009_caller if task.function in SYS009_CALLER_TASKS else api_function
+        assert props["VpcConfig"] == same_network["VpcConfig"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]["RetentionInDays"] > 0

@@ -46,9 +46,11 @@ class Settings:
     channel_login_secret: str | None = None
     channel_login_secret_arn: str | None = None
     channel_login_window_s: int = 300
-    # Webhook keys of outside platforms: JSON {"IOT": {"key-1": "secret"}}; from Secrets Manager in
-    # the cloud (injected at deploy), from the environment locally.
+    # Webhook keys of outside platforms: JSON {"IOT": {"key-1": "secret"}}, from the environment
+    # locally; in the cloud the same JSON sits in the secret named by webhook_keys_secret_arn.
     webhook_keys: str | None = None
+    # Cloud: a Secrets Manager secret holding the same JSON; read only when webhook_keys is unset.
+    webhook_keys_secret_arn: str | None = None
     # The bill-run state machine (cloud); unset locally, where moto's interpreter runs the workflow.
     bill_run_state_machine_arn: str | None = None
     # Where SYS-009 sends payment notifications (our IF-EXT-005 route behind API Gateway).

@@ -2,6 +2,8 @@
 
 The IoT platform (IF-EXT-009) signs `timestamp\nnonce\nbody\n` with HMAC-SHA256 and the key named
 by `X-Waterrev-Key-Id` (so keys can rotate); each nonce is accepted once inside the window.
+The keys are JSON {platform: {keyId: secret}}: WATERREV_WEBHOOK_KEYS locally and in tests, the
+Secrets Manager secret WATERREV_WEBHOOK_KEYS_SECRET_ARN in the cloud.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import hmac
 import json
 import time
 from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
 
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -18,11 +22,31 @@ from waterrev.settings import get_settings
 
 
 def platform_keys(platform: str) -> dict[str, str]:
-    """Key id -> secret for a platform, from WATERREV_WEBHOOK_KEYS (JSON {platform: {keyId: secret}})."""
-    raw = get_settings().webhook_keys
-    if not raw:
+    """Key id -> secret for a platform. WATERREV_WEBHOOK_KEYS wins when set, so local runs and tests
+    never reach for AWS; otherwise the secret, if one is configured."""
+    s = get_settings()
+    if s.webhook_keys:
+        keys: dict[str, Any] = json.loads(s.webhook_keys)
+    elif s.webhook_keys_secret_arn:
+        keys = _secret_keys(s.webhook_keys_secret_arn)
+    else:
         return {}
-    return dict(json.loads(raw).get(platform, {}))
+    return dict(keys.get(platform, {}))
+
+
+@lru_cache(maxsize=1)
+def _secret_keys(secret_arn: str) -> dict[str, Any]:
+    """The secret's JSON, read once per execution environment: a webhook costs no Secrets Manager
+    call. A key added to the secret reaches an environment when it starts (docs/INFRA.md)."""
+    import boto3  # only the cloud path pays for importing boto3
+
+    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    return dict(json.loads(raw))
+
+
+def reset_keys() -> None:
+    """Forget the keys read from the secret (tests, and whoever changes the secret in-process)."""
+    _secret_keys.cache_clear()
 
 
 def sign(secret: str, timestamp: str, nonce: str, body: str) -> str:
