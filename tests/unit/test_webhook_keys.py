@@ -136,3 +136,29 @@ def test_given_the_env_keys_when_keys_are_read_then_boto3_is_never_imported() ->
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
 
     assert out.stdout.strip() == "[]"
+
+
+def test_given_a_key_added_to_the_secret_when_its_id_first_arrives_then_the_secret_is_read_again(
+    monkeypatch: pytest.MonkeyPatch, secretsmanager: Any
+) -> None:
+    """Rotation without a redeploy: an unknown key id re-reads the secret, at most once a minute."""
+    arn = use_secret(monkeypatch, secretsmanager, KEYS)
+    clock = [1000.0]
+    monkeypatch.setattr(webhook.time, "monotonic", lambda: clock[0])
+    headers = {
+        "X-Waterrev-Timestamp": str(int(time.time())),
+        "X-Waterrev-Nonce": "n-2",
+        "X-Waterrev-Signature": "0" * 64,
+    }
+    assert webhook.platform_keys("BANK") == {"bank-key-1": "bank-secret"}  # read at t=1000
+    secretsmanager.put_secret_value(
+        SecretId=arn, SecretString=json.dumps({"BANK": {"bank-key-1": "bank-secret", "bank-key-2": "new"}})
+    )
+
+    clock[0] += 30  # too soon after the last read: still unknown
+    with pytest.raises(AppError, match="密钥编号未知"):
+        webhook.verify("BANK", {**headers, "X-Waterrev-Key-Id": "bank-key-2"}, "{}")
+    clock[0] += 31  # a minute on: read again, and the new key id gets to the signature check
+    with pytest.raises(AppError, match="签名不匹配"):
+        webhook.verify("BANK", {**headers, "X-Waterrev-Key-Id": "bank-key-2"}, "{}")
+    assert webhook.platform_keys("BANK") == {"bank-key-1": "bank-secret", "bank-key-2": "new"}

@@ -34,19 +34,38 @@ def platform_keys(platform: str) -> dict[str, str]:
     return dict(keys.get(platform, {}))
 
 
+REREAD_AFTER_S = 60  # an unknown key id makes us read the secret again, at most this often
+_last_read = [0.0]
+
+
 @lru_cache(maxsize=1)
 def _secret_keys(secret_arn: str) -> dict[str, Any]:
-    """The secret's JSON, read once per execution environment: a webhook costs no Secrets Manager
-    call. A key added to the secret reaches an environment when it starts (docs/INFRA.md)."""
+    """The secret's JSON, read once per execution environment (a webhook costs no Secrets Manager
+    call), and again when a key id arrives that we do not know (see `reread_keys`)."""
     import boto3  # only the cloud path pays for importing boto3
 
     raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    _last_read[0] = time.monotonic()
     return dict(json.loads(raw))
+
+
+def reread_keys() -> bool:
+    """A key id we do not know may be one added to the secret since we read it (a rotation): read the
+    secret again - at most once per REREAD_AFTER_S, so unknown ids cannot hammer Secrets Manager.
+    True when the keys will be read afresh."""
+    s = get_settings()
+    if s.webhook_keys or not s.webhook_keys_secret_arn:
+        return False
+    if time.monotonic() - _last_read[0] < REREAD_AFTER_S:
+        return False
+    _secret_keys.cache_clear()
+    return True
 
 
 def reset_keys() -> None:
     """Forget the keys read from the secret (tests, and whoever changes the secret in-process)."""
     _secret_keys.cache_clear()
+    _last_read[0] = 0.0
 
 
 def sign(secret: str, timestamp: str, nonce: str, body: str) -> str:
@@ -60,6 +79,8 @@ def verify(
     key_id, timestamp = h.get("x-waterrev-key-id", ""), h.get("x-waterrev-timestamp", "")
     nonce, signature = h.get("x-waterrev-nonce", ""), h.get("x-waterrev-signature", "")
     secret = platform_keys(platform).get(key_id)
+    if secret is None and key_id and reread_keys():
+        secret = platform_keys(platform).get(key_id)
     if not (secret and timestamp.isdigit() and nonce and signature):
         raise AppError(error, "签名头缺失或密钥编号未知")
     if not hmac.compare_digest(sign(secret, timestamp, nonce, body), signature.lower()):

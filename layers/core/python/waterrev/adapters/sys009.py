@@ -191,6 +191,8 @@ class Sys009Client:
 
 
 _secret_config: dict[str, Any] = {}
+_secret_read_at = [0.0]
+REREAD_AFTER_S = 60  # an unknown platform key serial makes us read the secret again, at most this often
 
 
 def _config() -> dict[str, Any]:
@@ -207,6 +209,7 @@ def _config() -> dict[str, Any]:
                 "SecretString"
             ]
             _secret_config.update(json.loads(raw))
+            _secret_read_at[0] = time.monotonic()
         return dict(_secret_config)
     return {
         "baseUrl": s.sys009_base_url,
@@ -225,6 +228,21 @@ def client_from_settings() -> Sys009Client:
             "and WATERREV_SYS009_APP_SECRET (or WATERREV_SYS009_SECRET_ARN)"
         )
     return Sys009Client(c["baseUrl"], c["appId"], c["appSecret"])
+
+
+def reread_secret() -> bool:
+    """SYS-009 adds a new notification key beside the old one (by serial) before it signs with it: a
+    serial we do not know makes us read the secret again - at most once per REREAD_AFTER_S, so
+    unknown serials cannot hammer Secrets Manager. True when the next read will be fresh."""
+    from waterrev.settings import get_settings
+
+    s = get_settings()
+    if not (s.sys009_secret_arn and not s.sys009_base_url):
+        return False
+    if time.monotonic() - _secret_read_at[0] < REREAD_AFTER_S:
+        return False
+    _secret_config.clear()
+    return True
 
 
 def platform_keys_from_settings() -> dict[str, str]:

@@ -28,6 +28,12 @@ def _platform_keys() -> dict[str, str]:
     return platform_keys_from_settings()
 
 
+def _reread_platform_keys() -> bool:
+    from waterrev.adapters.sys009 import reread_secret
+
+    return reread_secret()
+
+
 def _reject(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
     with UnitOfWork() as uow:
         uow.execute(
@@ -52,6 +58,8 @@ def verify(headers: dict[str, str], raw: bytes) -> None:
     if abs(time.time() - int(ts)) > WINDOW_S:
         raise _reject(headers, raw, f"时间戳超出 {WINDOW_S} 秒有效期")
     keys = _platform_keys()
+    if serial not in keys and _reread_platform_keys():
+        keys = _platform_keys()
     if serial not in keys:
         raise _reject(headers, raw, f"未知的平台证书序列号 {serial}")
     if not verify_notification(keys, serial, ts, nonce, signature, raw):
