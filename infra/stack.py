@@ -13,6 +13,7 @@ from infra.constructs.api import Api
 from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.layers import Layers
+from infra.constructs.migrations import MIGRATE_TASK, Migrations
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import SYS009_CALLER_INTERFACES, SYS009_CALLER_TASKS, AppSecrets
@@ -59,6 +60,22 @@ class WaterRevStack(Stack):
             egress_subnets=data.egress_subnets,
             egress_security_group=data.egress_sg,
         )
+        if tasks is None:
+            from waterrev import catalog  # app.py puts the core layer's source on sys.path
+
+            tasks = catalog.TASK_FUNCTIONS
+        migrate_tasks = [t for t in tasks if t.function == MIGRATE_TASK]
+        if not migrate_tasks:
+            raise ValueError(f"deployments migrate the database: the task {MIGRATE_TASK!r} is missing")
+        # After everything the function needs to reach the database (Data: cluster, proxy, security
+        # group rules, Secrets Manager endpoint); before the functions that use the schema (below).
+        migrations = Migrations(
+            self,
+            "Migrations",
+            task=migrate_tasks[0],
+            function_settings=function_settings,
+            execute_after=[data],
+        )
         api = Api(
             self,
             "Api",
@@ -73,20 +90,19 @@ class WaterRevStack(Stack):
             notify_url = api.route_url(SYS009_NOTIFY_INTERFACE)
             for fn in order_creators:
                 fn.add_environment(SYS009_NOTIFY_URL_ENV, notify_url)
-        if tasks is None:
-            from waterrev import catalog  # app.py puts the core layer's source on sys.path
-
-            tasks = catalog.TASK_FUNCTIONS
         workflows = Workflows(
             self,
             "Workflows",
             env_name=env_name,
-            tasks=tasks,
+            tasks=[t for t in tasks if t.function != MIGRATE_TASK],
             function_settings=function_settings,
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
             task_secrets=secrets.by_task,
             egress_tasks=SYS009_CALLER_TASKS,
         )
+        # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
+        # by a rule in Data, which the trigger runs after (that would be a cycle).
+        migrations.run_before(api, *workflows.functions.values())
         schedules = Schedules(
             self,
             "Schedules",
@@ -95,13 +111,17 @@ class WaterRevStack(Stack):
             payment_compensation=workflows.functions.get("job_pay_compensate"),
         )
         monitoring = Monitoring(
-            self, "Monitoring", functions={**api.functions, **workflows.functions}, http_api=api.http_api
+            self,
+            "Monitoring",
+            functions={**api.functions, **workflows.functions, MIGRATE_TASK: migrations.function},
+            http_api=api.http_api,
         )
         workflows.alarm_to(monitoring.topic)
         schedules.alarm_to(monitoring.topic)
 
         self.api = api
         self.data = data
+        self.migrations = migrations
         self.workflows = workflows
         self.schedules = schedules
         CfnOutput(self, "ApiUrl", value=api.url)

@@ -251,6 +251,7 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
     TaskFunction(
         "job_pay_compensate", "scheduled: query SYS-009 for orders without a result, close expired", 300, 512
     ),
+    TaskFunction("job_migrate", "deploy-time: apply the Alembic migrations (CDK trigger)", 600, 512),
 )
 
 
