@@ -157,3 +157,12 @@ def test_a_unit_of_work_on_a_dropped_busy_connection_fails_once_then_the_pool_re
     assert failed.value.connection_invalidated
     with UnitOfWork() as uow:
         assert uow.scalar("SELECT CAST(:x AS int)", {"x": 2}) == 2
+
+
+def test_a_parameter_that_cannot_be_sent_fails_alone_and_leaves_nothing_behind() -> None:
+    """A string the client encoding cannot carry (a lone surrogate, as a JSON \\ud800 escape gives)
+    fails before anything is written to the socket: the next statement runs clean, with its own result."""
+    with UnitOfWork() as uow:
+        with pytest.raises(UnicodeEncodeError):
+            uow.scalar("SELEC broken :x", {"x": "\ud800"})
+        assert uow.scalar("SELECT CAST(:x AS int) + 1", {"x": 1}) == 2

@@ -205,6 +205,48 @@ def test_a_paid_amount_other_than_the_order_is_an_exception_not_a_write_off(admi
     assert [c["outcome"] for c in callbacks(order["tradeNo"])] == ["EXCEPTION"]
 
 
+@pytest.mark.parametrize(
+    ("reported", "kept_as"),
+    [("+0.0049", None), ("1e20", "100000000000000000000")],
+    ids=["a-fraction-of-a-cent-more", "out-of-range"],
+)
+def test_a_paid_amount_is_compared_exactly_never_rounded_first(
+    admin: str, sys009: Any, reported: str, kept_as: str | None
+) -> None:
+    """Given an order, when SYS-009 reports a paid amount a fraction of a cent off, or absurdly large,
+    then it is an AMOUNT_MISMATCH exception with the amount as reported (answered 2xx), never a write-off
+    and never a failure that loses the callback."""
+    sys009.behaviour(dropNotifications=True)
+    order, bill = online_order(admin, "2020-06")
+    amount = Decimal(bill["total_amount"]) + Decimal(reported) if reported.startswith("+") else reported
+
+    reply = send(sys009, order, "SUCCESS", amount)
+
+    assert reply.status == 200 and reply.code == 0 and reply.data["writeBackStatus"] == "EXCEPTION", (
+        reply.body
+    )
+    (exc,) = exceptions(order["bizOrderNo"])
+    assert exc["exception_type"] == "AMOUNT_MISMATCH"
+    assert exc["detail"]["successAmount"] == (kept_as or str(amount))
+    assert charge_row(bill["id"])["status"] == "UNPAID" and collections(order["bizOrderNo"]) == 0
+    assert [c["outcome"] for c in callbacks(order["tradeNo"])] == ["EXCEPTION"]
+
+
+def test_an_empty_trade_number_is_never_written_onto_an_order(admin: str, sys009: Any) -> None:
+    """Given a notification naming the order only by businessOrderNo (tradeNo empty), then the order is
+    found by its business number and keeps its own trade number."""
+    sys009.behaviour(dropNotifications=True)
+    order, bill = online_order(admin, "2020-07")
+    payload = notify_payload("", order["bizOrderNo"], "SUCCESS", bill["total_amount"])
+    headers, raw = signed_notification(private_key(sys009), payload)
+
+    reply = call("POST", NOTIFY, raw_body=raw, headers=headers)
+
+    assert reply.code == 0 and reply.data["writeBackStatus"] == "SUCCESS", reply.body
+    assert txn(order["bizOrderNo"])["trade_no"] == order["tradeNo"]
+    assert charge_row(bill["id"])["status"] == "PAID"
+
+
 def rejected_since(first_id: int) -> list[dict[str, Any]]:
     return sql_all(
         "SELECT verified, outcome, raw_body FROM bk_transaction_callback WHERE id > :i AND NOT verified ORDER BY id",

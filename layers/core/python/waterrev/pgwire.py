@@ -44,9 +44,15 @@ class OneTripConnection(legacy.Connection):
             return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
         if self._sock is None:
             raise core.InterfaceError("connection is closed")
+        # Parameters are converted and encoded before anything is buffered: a value that cannot be
+        # sent must fail here, not leave a half-written exchange for the next statement to carry.
+        params = core.make_params(self.py_types, vals)
+        for value in params:
+            if value is not None:
+                value.encode(self._client_encoding)
         context = core.Context(statement)
         self.send_PARSE(core.NULL_BYTE, statement, oids)
-        self.send_BIND(core.NULL_BYTE, core.make_params(self.py_types, vals))
+        self.send_BIND(core.NULL_BYTE, params)
         self._send_message(core.DESCRIBE, _DESCRIBE_UNNAMED_PORTAL)
         self.send_EXECUTE()
         core._write(self._sock, core.SYNC_MSG)

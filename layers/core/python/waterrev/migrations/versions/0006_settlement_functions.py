@@ -7,8 +7,10 @@ caller's transaction, so nothing here commits; the caller commits once. Why in t
 docs/DECISIONS.md ("Settlement runs in the database").
 
 Amounts in the audit rows are written as text with two places, as the Python audit writes
-Decimals. Nothing these functions audit is personal data (codes, ids, amounts, channels), so the
-masking the Python audit applies would change nothing.
+Decimals. These functions audit codes, ids, amounts, channels and trade numbers - no personal data -
+and write them unmasked: a bank serial or platform trade number is kept whole so that an auditor can
+trace it, where the Python audit's text masking would starve a digit run that happens to look like a
+card, ID or mobile number.
 
 Revision ID: 0006
 Revises: 0005
@@ -56,6 +58,9 @@ DECLARE
   v_lines   jsonb := '[]';
   r         record;
 BEGIN
+  IF p_amount <> round(p_amount, 2) THEN  -- callers pass validated money; never round it silently
+    RAISE EXCEPTION 'write-off amount % has more than two decimal places', p_amount;
+  END IF;
   FOR r IN SELECT id, bill_period, total_amount, paid_amount, status FROM biz_charge
            WHERE id = ANY (p_charge_ids) ORDER BY bill_period, id LOOP
     v_owed := v_owed + (r.total_amount - r.paid_amount);
@@ -115,7 +120,8 @@ CREATE OR REPLACE FUNCTION pay_apply_status(p_actor jsonb, p_trade_no text, p_bi
     RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   t           bk_transaction%ROWTYPE;
-  v_paid      numeric(14,2);
+  v_trade_no  text := NULLIF(p_trade_no, '');
+  v_paid      numeric;  -- exactly what the platform reported: compared, never rounded
   v_account   bigint;
   v_balance   numeric(14,2);
   v_ids       bigint[];
@@ -123,18 +129,18 @@ DECLARE
   v_elsewhere bigint[];
 BEGIN
   -- the platform's trade number first; the business order number for an order that has none yet
-  SELECT * INTO t FROM bk_transaction WHERE trade_no = p_trade_no FOR UPDATE;
+  SELECT * INTO t FROM bk_transaction WHERE trade_no = v_trade_no FOR UPDATE;
   IF NOT FOUND AND p_biz_order_no IS NOT NULL THEN
     SELECT * INTO t FROM bk_transaction WHERE biz_order_no = p_biz_order_no FOR UPDATE;
   END IF;
   IF NOT FOUND THEN
     INSERT INTO bk_transaction_exception (trade_no, biz_order_no, exception_type, detail)
-      VALUES (p_trade_no, p_biz_order_no, 'UNKNOWN_TRADE', jsonb_build_object('status', p_status));
+      VALUES (v_trade_no, p_biz_order_no, 'UNKNOWN_TRADE', jsonb_build_object('status', p_status));
     RETURN '{"writeBackStatus": "EXCEPTION", "callbackOutcome": "EXCEPTION"}';
   END IF;
-  IF p_trade_no IS NOT NULL AND t.trade_no IS NULL THEN
-    UPDATE bk_transaction SET trade_no = p_trade_no WHERE id = t.id;
-    t.trade_no := p_trade_no;
+  IF v_trade_no IS NOT NULL AND t.trade_no IS NULL THEN
+    UPDATE bk_transaction SET trade_no = v_trade_no WHERE id = t.id;
+    t.trade_no := v_trade_no;
   END IF;
   IF t.status = 'SUCCESS' THEN
     RETURN '{"writeBackStatus": "SUCCESS", "callbackOutcome": "IGNORED"}';
@@ -162,6 +168,7 @@ BEGIN
     UPDATE bk_transaction SET last_error = 'AMOUNT_MISMATCH', update_time = now() WHERE id = t.id;
     RETURN '{"writeBackStatus": "EXCEPTION", "callbackOutcome": "EXCEPTION"}';
   END IF;
+  v_paid := t.trade_amount;  -- equal, and in the order's own two places from here on
 
   -- the same lock order as every payment: the account, then the bills in id order
   SELECT id INTO v_account FROM biz_account WHERE cust_id = t.cust_id ORDER BY id LIMIT 1 FOR UPDATE;
