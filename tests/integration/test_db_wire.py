@@ -64,6 +64,66 @@ def test_a_statement_with_parameters_is_one_round_trip(round_trips: list[int]) -
     assert empty == [] and money == Decimal("10.25")
 
 
+def test_begin_travels_with_the_first_statement(round_trips: list[int]) -> None:
+    """A unit of work of two statements and a commit: three round trips, not four; BEGIN really
+    opened a transaction (the first statement's xid is the second's), and the commit made it durable."""
+    with UnitOfWork() as uow:
+        uow.execute("CREATE TABLE IF NOT EXISTS wire_begin (id int PRIMARY KEY, xid bigint)")
+        uow.execute("DELETE FROM wire_begin")
+        uow.commit()
+    call_atomic("SELECT 1")  # the pooled connection exists, not pinged again
+
+    before = round_trips[0]
+    with UnitOfWork() as uow:
+        first = uow.scalar("SELECT txid_current()")
+        uow.execute("INSERT INTO wire_begin VALUES (:i, txid_current())", {"i": 1})
+        assert uow.scalar("SELECT txid_current()") == first  # all three inside one transaction
+        uow.commit()
+    assert round_trips[0] - before == 4  # three statements and the commit; BEGIN rode on the first
+    assert call_atomic("SELECT xid FROM wire_begin WHERE id = 1") == first
+
+
+def test_a_failed_first_statement_leaves_a_failed_transaction_that_rolls_back() -> None:
+    with UnitOfWork() as uow:
+        uow.execute("CREATE TABLE IF NOT EXISTS wire_begin_fail (id int PRIMARY KEY)")
+        uow.commit()
+    with UnitOfWork() as uow:
+        with pytest.raises(ProgrammingError, match="division by zero"):
+            uow.execute("INSERT INTO wire_begin_fail SELECT 1 / 0")
+        with pytest.raises(Exception, match="current transaction is aborted"):
+            uow.scalar("SELECT :x", {"x": 1})  # the BEGIN it carried opened a block, now failed
+    with UnitOfWork() as uow:
+        uow.execute("INSERT INTO wire_begin_fail VALUES (:i) ON CONFLICT DO NOTHING", {"i": 2})
+    # never committed: the unit of work rolled back
+    assert call_atomic("SELECT count(*) FROM wire_begin_fail WHERE id = 2") == 0
+
+
+def test_an_empty_unit_of_work_costs_no_round_trip(round_trips: list[int]) -> None:
+    call_atomic("SELECT 1")
+    before = round_trips[0]
+    with UnitOfWork() as uow:
+        uow.commit()
+    with UnitOfWork():
+        pass
+    assert round_trips[0] - before == 0
+    assert call_atomic("SELECT 2") == 2  # and the connection is clean: no transaction left open
+
+
+def test_a_parameter_that_cannot_be_sent_first_in_a_transaction_leaves_no_begin_behind() -> None:
+    """The held BEGIN is dropped with the failed statement's transaction: a later autocommit
+    statement on the same pooled connection is not pulled into a transaction of its own."""
+    with UnitOfWork() as uow:
+        uow.execute("CREATE TABLE IF NOT EXISTS wire_begin_held (id int PRIMARY KEY)")
+        uow.execute("DELETE FROM wire_begin_held")
+        uow.commit()
+    with UnitOfWork() as uow, pytest.raises(UnicodeEncodeError):
+        uow.scalar("SELECT :x", {"x": "\ud800"})
+    assert call_atomic("INSERT INTO wire_begin_held VALUES ($1) RETURNING id", 3) == 3
+    other = create_engine(db.database_url(), poolclass=NullPool)
+    with UnitOfWork(other) as uow:  # committed on its own, not left in a transaction
+        assert uow.scalar("SELECT count(*) FROM wire_begin_held") == 1
+
+
 def test_a_commit_is_one_round_trip(round_trips: list[int]) -> None:
     with UnitOfWork() as uow:
         uow.scalar("SELECT :x", {"x": 1})
