@@ -1,6 +1,6 @@
 """IF-EXT-003 银行实时收费接口: a bank queries a customer's arrears and pays them (signed requests)."""
 
-from waterrev.api import lambda_handler, new_app, parse_body, request_context
+from waterrev.api import lambda_handler, new_app, parse_body, request_context, text_body
 from waterrev.context import Principal, RequestContext, UserType
 from waterrev.envelope import ok
 from waterrev.schemas.bank import BankPay, BankQuery
@@ -12,7 +12,7 @@ app = new_app()
 
 def _raw() -> str:
     event = app.current_event
-    raw = event.decoded_body or ""
+    raw = text_body(event.raw_event)
     verify("BANK", event.headers, raw)
     return raw
 

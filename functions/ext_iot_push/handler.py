@@ -1,6 +1,6 @@
 """IF-EXT-009 集抄数据接入接口: the IoT platform's signed push, verified on the raw body."""
 
-from waterrev.api import lambda_handler, new_app, parse_body, request_context
+from waterrev.api import lambda_handler, new_app, parse_body, request_context, text_body
 from waterrev.context import Principal, RequestContext, UserType
 from waterrev.envelope import ok
 from waterrev.schemas.metering import IotBatch
@@ -13,8 +13,9 @@ app = new_app()
 @app.post("/open-api/iot/reading/push")
 def push() -> dict:
     event = app.current_event
-    verify("IOT", event.headers, event.decoded_body or "")
-    batch = parse_body(IotBatch, event.decoded_body or "")
+    body = text_body(event.raw_event)
+    verify("IOT", event.headers, body)
+    batch = parse_body(IotBatch, body)
     ctx = request_context(app)
     platform = RequestContext(
         ctx.request_id,

@@ -1,6 +1,6 @@
 """IF-EXT-005 聚合支付结果回调接口: SYS-009's signed payment notifications (raw body verified)."""
 
-from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.api import lambda_handler, new_app, raw_body, request_context
 from waterrev.envelope import ok
 from waterrev.services import payment_notify
 
@@ -10,8 +10,7 @@ app = new_app(validation=False)  # the raw body is verified and parsed by paymen
 @app.post("/open-api/pay/notify")
 def notify() -> dict:
     event = app.current_event
-    raw = event.decoded_body or ""
-    return ok(payment_notify.handle(request_context(app), dict(event.headers), raw.encode("utf-8")))
+    return ok(payment_notify.handle(request_context(app), dict(event.headers), raw_body(event.raw_event)))
 
 
 handler = lambda_handler(app)

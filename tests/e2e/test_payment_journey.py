@@ -60,14 +60,10 @@ def until(check: Any, what: str, timeout_s: float = 10) -> Any:
 def test_a_bill_is_paid_online_and_another_through_the_counter_qr(stack: Stack) -> None:
     sim = simulator_url(stack)
     with httpx.Client(base_url=stack.base, timeout=10) as client:
-        admin = {
-            "Authorization": "Bearer "
-            + ok(
-                client.post(
-                    "/admin-api/system/auth/login", json={"username": "admin", "password": "admin123"}
-                )
-            )["accessToken"]
-        }
+        login = ok(
+            client.post("/admin-api/system/auth/login", json={"username": "admin", "password": "admin123"})
+        )
+        admin = {"Authorization": f"Bearer {login['accessToken']}"}
         tag = f"{time.time_ns() % 10**8:08d}"
 
         # Given a customer with a meter read in two months and billed by IF-REV-005
@@ -192,34 +188,35 @@ def test_a_bill_is_paid_online_and_another_through_the_counter_qr(stack: Stack) 
         )
         assert pay_status(online_bill) == "PAID"
 
-        # When the counter makes a QR order for the second bill, it is scanned and paid
+        # When the counter makes a QR order for the second bill (the seed's IF-CS-007 request), it is
+        # scanned and paid
         qr = ok(
             client.post(
                 "/admin-api/counter/scan-pay/create",
                 headers=admin,
                 json={
-                    "custId": cust_id,
+                    "counterCode": "GL-01",
                     "chargeIds": [qr_bill["chargeId"]],
                     "paymentChannel": "ALIPAY",
-                    "paymentAmount": qr_bill["totalAmount"],
+                    "orderAmount": qr_bill["totalAmount"],
+                    "operatorId": login["userId"],
+                    "scene": "COUNTER_SCAN_PAY",
                 },
             )
         )
-        assert qr["qrCode"] and qr["orderStatus"] == "PAYING", qr
+        assert qr["qrCode"] and qr["orderStatus"] == "PAYING" and qr["writeBackStatus"] == "PENDING", qr
+        assert qr["bizOrderNo"] and qr["tradeNo"] and qr["msg"], qr
         early = client.get(f"/admin-api/counter/scan-pay/{qr['bizOrderNo']}/receipt", headers=admin)
         assert early.status_code == 409
         assert httpx.post(f"{sim}/sim/orders/{qr['tradeNo']}/pay", json={}, timeout=10).status_code == 200
 
         # Then it is written off as at the counter, the receipt lists it, and the user sees it PAID
-        until(
-            lambda: (
-                ok(client.get(f"/admin-api/counter/scan-pay/{qr['bizOrderNo']}", headers=admin))[
-                    "orderStatus"
-                ]
-                == "SUCCESS"
-            ),
-            "the QR order's callback",
-        )
+        def qr_paid() -> Any:
+            found = ok(client.get(f"/admin-api/counter/scan-pay/{qr['bizOrderNo']}", headers=admin))
+            return found if found["orderStatus"] == "SUCCESS" else None
+
+        written = until(qr_paid, "the QR order's callback")
+        assert written["writeBackStatus"] == "SUCCESS", written
         receipt = ok(client.get(f"/admin-api/counter/scan-pay/{qr['bizOrderNo']}/receipt", headers=admin))
         assert receipt["paidAmount"] == qr_bill["totalAmount"] and receipt["tradeNo"] == qr["tradeNo"]
         assert [b["chargeCode"] for b in receipt["bills"]] == [qr_bill["chargeCode"]]

@@ -387,3 +387,30 @@ def bill_run_schedule(template: Template) -> dict:
         or "BillRun" in json.dumps(s["Properties"]["Target"]["Arn"])
     ]
     return schedule
+
+
+def test_given_the_compensation_schedule_then_it_invokes_the_compensation_job_every_five_minutes(
+    template: Template,
+) -> None:
+    """Payment compensation (IF-CS-003/IF-CS-007 orders without a result) runs on an EventBridge
+    schedule: every 5 minutes, the job_pay_compensate function with a batch limit, retried twice, and a
+    delivery that still fails lands in the dead-letter queue; its role may invoke only that function."""
+    job = task_functions(template)["job_pay_compensate"]
+    (schedule,) = [
+        s
+        for s in template.find_resources("AWS::Scheduler::Schedule").values()
+        if json.dumps(s["Properties"]["Target"]["Arn"]) == json.dumps({"Fn::GetAtt": [job, "Arn"]})
+    ]
+    props = schedule["Properties"]
+    target = props["Target"]
+
+    assert props["ScheduleExpression"] == "rate(5 minutes)" and props["State"] == "ENABLED"
+    assert json.loads(target["Input"]) == {"limit": 200}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 600
+    dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    assert template.find_resources("AWS::SQS::Queue")[dlq]
+    role = target["RoleArn"]["Fn::GetAtt"][0]
+    invokes = [s for s in statements_of_role(template, role) if s["Action"] == "lambda:InvokeFunction"]
+    resources = [r for s in invokes for r in as_list(s["Resource"])]
+    assert resources and all(job in json.dumps(r) for r in resources)

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 
@@ -31,3 +33,18 @@ def sys009(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     relay.stop()
     monkeypatch.undo()
     reset_settings()
+
+
+@pytest.fixture
+def impatient_client(sys009: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Our SYS-009 client with a 0.3 s timeout (the simulator answers after 1 s while timeoutSeconds=1)."""
+    from waterrev.adapters.sys009 import Sys009Client
+    from waterrev.services import payments
+    from waterrev.settings import get_settings
+
+    s = get_settings()
+    client = Sys009Client(
+        s.sys009_base_url or "", s.sys009_app_id or "", s.sys009_app_secret or "", timeout_s=0.3
+    )
+    monkeypatch.setattr(payments, "_platform", lambda: client)
+    return client

@@ -395,6 +395,15 @@ def test_a_signed_but_malformed_push_is_400(raw: str) -> None:
     expect_error(push(raw), 400)
 
 
+@pytest.mark.usefixtures("iot_keys")
+def test_a_push_whose_body_is_not_utf8_is_400_not_a_crash() -> None:
+    """Given a push whose bytes are not UTF-8 text, when sent, then 400 naming the body, not a 500."""
+    raw = b'{"readings": [\xff]}'
+    reply = call("POST", PUSH, raw_body=raw, headers=signed_headers("x", secret=SECRET))
+    expect_error(reply, 400)
+    assert "UTF-8" in reply.msg
+
+
 def test_a_repeat_arriving_at_the_same_time_is_still_a_duplicate(admin: str) -> None:
     """Given the same reading (same serial) received twice at the same moment (both past the duplicate check
     while the task is busy), when both are processed, then one is stored and the other answers duplicate

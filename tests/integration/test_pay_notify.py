@@ -368,3 +368,113 @@ def test_money_for_bills_paid_elsewhere_goes_to_the_balance_never_a_second_write
         )
         == due
     )
+
+
+def test_money_for_a_bill_part_paid_elsewhere_pays_what_is_owed_and_raises_only_the_surplus(
+    admin: str, sys009: Any
+) -> None:
+    """Given an order that failed (its bill freed) and the bill then part-paid at the counter (partial
+    payment allowed), when a SUCCESS for the whole order arrives after all, then the bill is paid up, the
+    surplus - exactly what the counter took - goes to the balance, and the PAID_ELSEWHERE exception names
+    that surplus, not the whole trade amount."""
+    from tests.support import set_allow_partial
+
+    sys009.behaviour(dropNotifications=True)
+    order, bill = online_order(admin, "2020-09")
+    due = Decimal(bill["total_amount"])
+    part = Decimal("1.00")
+    assert send(sys009, order, "FAIL", due, at="2026-01-02T10:00:00+08:00").data["writeBackStatus"] == "FAIL"
+    set_allow_partial(admin, True)
+    try:
+        counter = call(
+            "POST",
+            "/admin-api/revenue/collection/create",
+            {
+                "custId": bill["cust_id"],
+                "chargeIds": [bill["id"]],
+                "paymentChannel": "CASH",
+                "paymentAmount": "1.00",
+            },
+            token=admin,
+        )
+    finally:
+        set_allow_partial(admin, False)
+    assert counter.code == 0 and charge_row(bill["id"])["status"] == "PARTIAL", counter.body
+
+    reply = send(sys009, order, "SUCCESS", due, at="2026-01-02T10:01:00+08:00")
+
+    assert reply.code == 0 and reply.data["writeBackStatus"] == "SUCCESS", reply.body
+    assert charge_row(bill["id"])["status"] == "PAID" and charge_row(bill["id"])["paid_amount"] == due
+    (exc,) = exceptions(order["bizOrderNo"])
+    assert exc["exception_type"] == "PAID_ELSEWHERE"
+    assert (Decimal(exc["detail"]["toBalance"]), Decimal(exc["detail"]["tradeAmount"])) == (part, due)
+    assert exc["detail"]["chargeIds"] == [bill["id"]]
+    balance = sql_scalar(
+        "SELECT balance FROM biz_account WHERE cust_id = :c ORDER BY id LIMIT 1", {"c": bill["cust_id"]}
+    )
+    assert balance == part
+
+
+def test_a_second_mismatch_for_a_held_order_adds_no_exception(admin: str, sys009: Any) -> None:
+    """Given an order held for an amount mismatch, when the platform sends another notification (a new
+    notifyTime) for it, then it is kept and acknowledged but changes nothing: one open exception."""
+    sys009.behaviour(dropNotifications=True)
+    order, bill = online_order(admin, "2020-10")
+    wrong = Decimal(bill["total_amount"]) - 1
+    first = send(sys009, order, "SUCCESS", wrong, at="2026-01-03T10:00:00+08:00")
+    second = send(sys009, order, "SUCCESS", Decimal(bill["total_amount"]), at="2026-01-03T10:05:00+08:00")
+
+    assert first.data["writeBackStatus"] == second.data["writeBackStatus"] == "EXCEPTION"
+    assert [e["exception_type"] for e in exceptions(order["bizOrderNo"])] == ["AMOUNT_MISMATCH"]
+    assert [c["outcome"] for c in callbacks(order["tradeNo"])] == ["EXCEPTION", "IGNORED"]
+    assert txn(order["bizOrderNo"])["hold_reason"] == "AMOUNT_MISMATCH"
+    assert charge_row(bill["id"])["status"] == "UNPAID" and collections(order["bizOrderNo"]) == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b'{"tradeNo": "T1"}',
+        b'["a list"]',
+        '{"tradeNo":"\u00e9"}'.encode("utf-16"),
+        b'{"tradeNo":"T\\u0000","tradeStatus":"SUCCESS","notifyTime":"2026-01-01T10:00:00+08:00"}',
+        b'{"tradeNo":"T\x00"}',
+    ],
+    ids=["not-json", "fields-missing", "a-list", "utf-16", "nul-escape", "nul-byte"],
+)
+def test_a_signed_notification_that_cannot_be_read_is_kept_for_review(sys009: Any, body: bytes) -> None:
+    """Given a correctly signed notification whose body is not a readable notification, then it is answered
+    with an error (so the platform sends it again), kept as a verified UNPARSABLE callback with an
+    UNPARSABLE exception, and nothing reaches the books."""
+    from waterrev.adapters import paysign
+    from waterrev.services import payment_notify
+
+    key = private_key(sys009)
+    ts, nonce = str(int(time.time())), unique("n-")
+    headers = {
+        "content-type": "application/json",
+        "x-sys009-timestamp": ts,
+        "x-sys009-nonce": nonce,
+        "x-sys009-serial": paysign.key_serial(paysign.public_pem_of(key)),
+        "x-sys009-signature": paysign.sign_notification(key, ts, nonce, body),
+    }
+    mark = last_callback_id()
+    exc_mark = int(sql_scalar("SELECT COALESCE(max(id), 0) FROM bk_transaction_exception"))
+
+    reply = call("POST", NOTIFY, raw_body=body, headers=headers)
+
+    assert reply.status == 400 and reply.code != 0 and "无法解析" in reply.msg, reply.body
+    kept = sql_all(
+        "SELECT verified, outcome, raw_body FROM bk_transaction_callback WHERE id > :i ORDER BY id",
+        {"i": mark},
+    )
+    assert [(k["verified"], k["outcome"]) for k in kept] == [(True, "UNPARSABLE")]
+    assert kept[0]["raw_body"] == payment_notify.keepable(body)
+    raised = sql_all(
+        "SELECT exception_type, detail FROM bk_transaction_exception WHERE id > :i ORDER BY id",
+        {"i": exc_mark},
+    )
+    assert [r["exception_type"] for r in raised] == ["UNPARSABLE"] and "无法解析" in raised[0]["detail"][
+        "reason"
+    ]

@@ -1,7 +1,9 @@
 """IF-CS-003 在线支付下单 and IF-CS-007 柜面扫码支付 against the SYS-009 simulator, and the compensation job:
 orders for a bound customer's own bills, the same request answered with the same live order, bills in a
-live order refused elsewhere, the counter QR as a PNG, renewal closing the old order at SYS-009 too, the
-receipt once paid; orders without a callback settled or closed by `payments.compensate`."""
+live order refused elsewhere, the counter QR made from the seed's request (counterCode, chargeIds,
+paymentChannel, orderAmount, operatorId, scene) with writeBackStatus and msg, as a PNG, renewal closing
+the old order at SYS-009 too, the receipt once paid; orders without a callback settled or closed by
+`payments.compensate`."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support import (
+    TAIJIANG_DEPT,
     admin_login,
     bind,
     call,
@@ -22,6 +25,7 @@ from tests.support import (
     channel_login,
     charge_row,
     expect_error,
+    new_admin_user,
     new_bills,
     sql_all,
     sql_exec,
@@ -40,6 +44,12 @@ def admin() -> str:
     return admin_login()
 
 
+@pytest.fixture(scope="module")
+def admin_id() -> int:
+    """The admin's user id: the operatorId of its counter QR orders."""
+    return int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'"))
+
+
 def bound_member(cust_id: int) -> str:
     openid = unique("wx-pay-")
     token = channel_login(openid)
@@ -54,6 +64,19 @@ def order_body(cust: int, bills: list[dict[str, Any]], amount: Any = None, **ext
         "chargeIds": [b["id"] for b in bills],
         "paymentChannel": "WECHAT",
         "paymentAmount": str(total if amount is None else amount),
+        **extra,
+    }
+
+
+def scan_body(operator: int, bills: list[dict[str, Any]], amount: Any = None, **extra: Any) -> dict[str, Any]:
+    """An IF-CS-007 request as the seed shapes it (scene left to its default)."""
+    total = sum((Decimal(b["total_amount"]) for b in bills), Decimal("0"))
+    return {
+        "counterCode": "GL-01",
+        "chargeIds": [b["id"] for b in bills],
+        "paymentChannel": "WECHAT",
+        "orderAmount": str(total if amount is None else amount),
+        "operatorId": operator,
         **extra,
     }
 
@@ -181,11 +204,11 @@ def test_an_amount_other_than_due_and_an_unbound_customer_are_refused(admin: str
 
 
 # ------------------------------------------------------------------------------ IF-CS-007 -----
-def test_the_counter_qr_image_is_served_as_a_png(admin: str, sys009: Any) -> None:
+def test_the_counter_qr_image_is_served_as_a_png(admin: str, admin_id: int, sys009: Any) -> None:
     """Given a counter QR order, when its qrImagePath is fetched, then 200 image/png whose bytes start with the
     PNG signature."""
-    cust, (bill,) = new_bills(admin, ["2020-09"])
-    order = call("POST", f"{SCAN}/create", order_body(cust, [bill]), token=admin)
+    _, (bill,) = new_bills(admin, ["2020-09"])
+    order = call("POST", f"{SCAN}/create", scan_body(admin_id, [bill]), token=admin)
     assert order.code == 0, order.body
 
     image = call_raw("GET", order.data["qrImagePath"], token=admin)
@@ -196,15 +219,17 @@ def test_the_counter_qr_image_is_served_as_a_png(admin: str, sys009: Any) -> Non
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 200
 
 
-def test_the_counter_qr_is_renewed_on_request_and_paid_with_a_receipt(admin: str, sys009: Any) -> None:
+def test_the_counter_qr_is_renewed_on_request_and_paid_with_a_receipt(
+    admin: str, admin_id: int, sys009: Any
+) -> None:
     """Given a bill, when the counter makes a QR order, then qrCode is the platform's code URL, the order
     expires within 2 h, and the receipt is 409 before payment; when renewed, the old order
-    is CLOSED here and at SYS-009 and a new one is live; when the new one is paid, the bill is written off as
-    at the counter and the receipt lists it."""
-    cust, (bill,) = new_bills(admin, ["2020-05"])
+    is CLOSED here and at SYS-009 (reading FAIL / FAIL) and a new one is live at the same counter; when the
+    new one is paid, the bill is written off as at the counter and the receipt lists it."""
+    _, (bill,) = new_bills(admin, ["2020-05"])
     due = Decimal(bill["total_amount"])
 
-    created = call("POST", f"{SCAN}/create", order_body(cust, [bill]), token=admin)
+    created = call("POST", f"{SCAN}/create", scan_body(admin_id, [bill], counterCode="GL-07"), token=admin)
 
     assert created.code == 0, created.body
     old = created.data
@@ -220,10 +245,13 @@ def test_the_counter_qr_is_renewed_on_request_and_paid_with_a_receipt(admin: str
     assert renewed.code == 0, renewed.body
     new = renewed.data
     assert new["bizOrderNo"] != old["bizOrderNo"] and new["orderStatus"] == "PAYING"
+    assert new["writeBackStatus"] == "PENDING" and txn(new["bizOrderNo"])["counter_code"] == "GL-07"
     assert (
         txn(old["bizOrderNo"])["status"] == "CLOSED"
         and sys009.trade(old["tradeNo"])["tradeStatus"] == "CLOSED"
     )
+    closed = call("GET", f"{SCAN}/{old['bizOrderNo']}", token=admin)
+    assert (closed.data["orderStatus"], closed.data["writeBackStatus"]) == ("FAIL", "FAIL"), closed.body
     status = call("GET", f"{SCAN}/{new['bizOrderNo']}", token=admin)
     assert status.code == 0 and status.data["orderStatus"] == "PAYING"
 
@@ -240,6 +268,142 @@ def test_the_counter_qr_is_renewed_on_request_and_paid_with_a_receipt(admin: str
     assert source == "COUNTER_QR"
     again = call("POST", f"{SCAN}/renew", {"bizOrderNo": new["bizOrderNo"]}, token=admin)
     expect_error(again, 1_002_003_001)
+
+
+def test_a_seed_shaped_counter_request_answers_every_seed_field_and_writes_back_on_payment(
+    admin: str, admin_id: int, sys009: Any
+) -> None:
+    """Given two bills of one customer, when the counter sends the seed's request (counterCode, chargeIds,
+    paymentChannel, orderAmount, operatorId; scene defaulted), then bizOrderNo, tradeNo, qrCode, orderStatus
+    PAYING, writeBackStatus PENDING and msg come back, the order records the counter, the operator and the
+    scene COUNTER_QR; the same request with scene COUNTER_SCAN_PAY at another counter is the same live order;
+    when the customer pays, the status reads SUCCESS / SUCCESS, both bills are PAID and the collection
+    records the counter and its operator."""
+    cust, bills = new_bills(admin, ["2021-01", "2021-02"])
+    body = scan_body(admin_id, bills, counterCode="GL-03", paymentChannel="ALIPAY")
+
+    created = call("POST", f"{SCAN}/create", body, token=admin)
+    again = call(
+        "POST", f"{SCAN}/create", body | {"counterCode": "GL-04", "scene": "COUNTER_SCAN_PAY"}, token=admin
+    )
+
+    assert created.code == 0, created.body
+    order = created.data
+    assert {"bizOrderNo", "tradeNo", "qrCode", "orderStatus", "writeBackStatus", "msg"} <= set(order)
+    assert order["bizOrderNo"] and order["tradeNo"] and order["qrCode"] == order["payUrl"]
+    assert (order["orderStatus"], order["writeBackStatus"]) == ("PAYING", "PENDING") and order["msg"]
+    assert order["qrImagePath"] and order["expireTime"] and order["paymentChannel"] == "ALIPAY"
+    row = txn(order["bizOrderNo"])
+    assert (row["counter_code"], row["operator_id"], row["scene"], row["cust_id"]) == (
+        "GL-03",
+        admin_id,
+        "COUNTER_QR",
+        cust,
+    )
+    assert row["trade_amount"] == Decimal(body["orderAmount"])
+    assert again.code == 0 and again.data["bizOrderNo"] == order["bizOrderNo"] and again.data["reused"], (
+        again.body
+    )
+    assert "沿用" in again.data["msg"]
+
+    sys009.pay(order["tradeNo"])
+    settled(order["bizOrderNo"])
+    status = call("GET", f"{SCAN}/{order['bizOrderNo']}", token=admin)
+
+    assert status.code == 0, status.body
+    assert (status.data["orderStatus"], status.data["writeBackStatus"]) == ("SUCCESS", "SUCCESS")
+    assert status.data["msg"] == "支付成功，账单已核销"
+    assert [charge_row(b["id"])["status"] for b in bills] == ["PAID", "PAID"]
+    (money,) = sql_all(
+        "SELECT outlet_code, operator_id, source FROM biz_collection WHERE code = :o",
+        {"o": order["bizOrderNo"]},
+    )
+    assert money == {"outlet_code": "GL-03", "operator_id": admin_id, "source": "COUNTER_QR"}
+
+
+def test_a_counter_order_for_bills_of_two_customers_is_refused(
+    admin: str, admin_id: int, sys009: Any
+) -> None:
+    """Given bills of two customers, when the counter orders them together, then 400 naming chargeIds and
+    the two groups of bills; no order is made for either customer."""
+    cust_a, (bill_a,) = new_bills(admin, ["2021-03"])
+    cust_b, (bill_b,) = new_bills(admin, ["2021-03"])
+
+    reply = call("POST", f"{SCAN}/create", scan_body(admin_id, [bill_a, bill_b]), token=admin)
+
+    expect_error(reply, 400, mentions="chargeIds")
+    assert "同一客户" in reply.msg and reply.data == {"chargeIdGroups": [[bill_a["id"]], [bill_b["id"]]]}
+    assert (
+        sql_scalar(
+            "SELECT count(*) FROM bk_transaction WHERE cust_id IN (:a, :b)", {"a": cust_a, "b": cust_b}
+        )
+        == 0
+    )
+
+
+def test_a_counter_order_for_another_operator_or_outside_the_dept_is_refused(
+    admin: str, admin_id: int, sys009: Any
+) -> None:
+    """Given a bill of a 鼓楼 customer, when the admin sends another operator's id, then 403 naming
+    operatorId; when a 台江 operator orders it as itself, then 1_002_001_001 (outside its data scope)."""
+    cust, (bill,) = new_bills(admin, ["2021-04"])
+    taijiang = new_admin_user(dept_id=TAIJIANG_DEPT, data_scope="DEPT_ONLY")
+    taijiang_id = int(sql_scalar("SELECT id FROM system_users WHERE username = :u", {"u": taijiang}))
+    taijiang_token = admin_login(taijiang, "Passw0rd!")
+
+    impersonating = call("POST", f"{SCAN}/create", scan_body(admin_id + 100000, [bill]), token=admin)
+    outside = call("POST", f"{SCAN}/create", scan_body(taijiang_id, [bill]), token=taijiang_token)
+
+    expect_error(impersonating, 403, mentions="operatorId")
+    expect_error(outside, 1_002_001_001)
+    assert sql_scalar("SELECT count(*) FROM bk_transaction WHERE cust_id = :c", {"c": cust}) == 0
+
+
+def test_a_counter_request_not_shaped_as_the_seed_or_for_the_wrong_amount_is_refused(
+    admin: str, admin_id: int, sys009: Any
+) -> None:
+    """Given a bill, when counterCode is missing, the scene is unknown, or the old online-order shape
+    (custId, paymentAmount) is sent, then 400 naming the field; when orderAmount is 0.01 short, then
+    1_002_003_002 naming orderAmount with the difference; no order is made."""
+    cust, (bill,) = new_bills(admin, ["2021-05"])
+    seed = scan_body(admin_id, [bill])
+    no_counter = {k: v for k, v in seed.items() if k != "counterCode"}
+
+    missing = call("POST", f"{SCAN}/create", no_counter, token=admin)
+    scene = call("POST", f"{SCAN}/create", seed | {"scene": "ONLINE"}, token=admin)
+    old_shape = call("POST", f"{SCAN}/create", order_body(cust, [bill]), token=admin)
+    short = call(
+        "POST",
+        f"{SCAN}/create",
+        scan_body(admin_id, [bill], Decimal(bill["total_amount"]) - Decimal("0.01")),
+        token=admin,
+    )
+
+    expect_error(missing, 400, mentions="counterCode")
+    expect_error(scene, 400, mentions="scene")
+    expect_error(old_shape, 400, mentions="orderAmount")
+    assert "custId" in old_shape.msg and "paymentAmount" in old_shape.msg
+    expect_error(short, 1_002_003_002, mentions="orderAmount")
+    assert Decimal(short.data["difference"]) == Decimal("0.01")
+    assert sql_scalar("SELECT count(*) FROM bk_transaction WHERE cust_id = :c", {"c": cust}) == 0
+
+
+def test_a_counter_order_paid_with_another_amount_is_held_as_an_exception(
+    admin: str, admin_id: int, sys009: Any
+) -> None:
+    """Given SYS-009 reporting 1.00 less than the counter order, when the customer pays, then the order
+    reads writeBackStatus EXCEPTION with a msg for review, and the bill is not written off."""
+    _, (bill,) = new_bills(admin, ["2021-06"])
+    order = call("POST", f"{SCAN}/create", scan_body(admin_id, [bill]), token=admin)
+    assert order.code == 0, order.body
+    sys009.behaviour(wrongAmount="-1.00")
+
+    sys009.pay(order.data["tradeNo"])
+    assert sys009.wait_idle(10)
+    status = call("GET", f"{SCAN}/{order.data['bizOrderNo']}", token=admin)
+
+    assert status.code == 0 and status.data["writeBackStatus"] == "EXCEPTION", status.body
+    assert "人工核查" in status.data["msg"] and charge_row(bill["id"])["status"] == "UNPAID"
 
 
 # --------------------------------------------------------------------------- compensation -----
@@ -293,21 +457,6 @@ def test_an_expired_order_is_closed_by_the_scheduled_job_and_its_bill_freed(admi
         token=admin,
     )
     assert paid.code == 0 and paid.data["writeOffStatus"] == "SUCCESS", paid.body
-
-
-@pytest.fixture
-def impatient_client(sys009: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Our SYS-009 client with a 0.3 s timeout (the simulator answers after 1 s while timeoutSeconds=1)."""
-    from waterrev.adapters.sys009 import Sys009Client
-    from waterrev.services import payments
-    from waterrev.settings import get_settings
-
-    s = get_settings()
-    client = Sys009Client(
-        s.sys009_base_url or "", s.sys009_app_id or "", s.sys009_app_secret or "", timeout_s=0.3
-    )
-    monkeypatch.setattr(payments, "_platform", lambda: client)
-    return client
 
 
 def test_a_timeout_at_create_leaves_the_order_init_and_compensation_settles_or_closes_it(

@@ -76,6 +76,25 @@ def validation_message(errors: Any) -> str:
     return "请求参数不正确：" + "; ".join(parts)
 
 
+def raw_body(event: Any) -> bytes:
+    """The request body as the caller sent it, byte for byte: what a webhook signature covers. API
+    Gateway hands over a body that is not valid text base64-encoded; decoding it as text (as
+    `decoded_body` does) would fail on such a body before it could be kept and refused cleanly."""
+    import base64
+
+    body = event.get("body") or ""
+    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+
+
+def text_body(event: Any) -> str:
+    """The request body as UTF-8 text (what the JSON interfaces and the HMAC webhooks take); a body
+    that is not UTF-8 is a clear 400, not a decoding failure inside the handler."""
+    try:
+        return raw_body(event).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AppError(ErrorCode.BAD_REQUEST, f"请求体不是 UTF-8 文本（第 {exc.start} 字节）") from None
+
+
 def parse_body(model: type[M], raw: str) -> M:
     """Validate a raw body against a model (routes that must read the raw body, e.g. webhooks)."""
     try:

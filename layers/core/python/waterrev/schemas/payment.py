@@ -55,3 +55,22 @@ class OrderCreate(Model):
         if self.payment_amount <= Decimal("0"):
             raise ValueError("paymentAmount 须大于 0")
         return self
+
+
+class CounterScanPayCreate(Model):
+    """IF-CS-007 请求参数: the customer is the bills' owner; the operator must be the caller."""
+
+    counter_code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-]+$")
+    charge_ids: list[int] = Field(min_length=1, max_length=200)
+    payment_channel: Literal["WECHAT", "ALIPAY"]
+    order_amount: Amount
+    operator_id: int = Field(gt=0)
+    scene: Literal["COUNTER_SCAN_PAY"] = "COUNTER_SCAN_PAY"
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.charge_ids)) != len(self.charge_ids):
+            raise ValueError("chargeIds 中有重复账单")
+        if self.order_amount <= Decimal("0"):
+            raise ValueError("orderAmount 须大于 0")
+        return self

@@ -1,16 +1,29 @@
 """IF-EXT-003 bank real-time charging: a bank (counter, online or mobile banking) asks what a
 customer owes and pays it. Same write-off and rules as the counter; the bank's serial number is the
-idempotency key (a repeat answers the first result and writes nothing)."""
+idempotency key (a repeat answers the first result and writes nothing). Every bank payment also
+keeps a settled bk_transaction row (trade number "<bankCode>:<serial>", channel and scene BANK), so
+the trades of every channel are in one table for reconciliation."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.services.collection import due, lock_account, lock_charges, write_off
+from waterrev.services.collection import (
+    WriteOff,
+    chosen_bills,
+    due,
+    lock_account,
+    lock_charges,
+    record_trade,
+    unique_violation,
+    write_off,
+)
 
 
 def _customer(uow: UnitOfWork, cust_code: str) -> dict[str, Any]:
@@ -51,6 +64,45 @@ def arrears(cust_code: str) -> dict[str, Any]:
     }
 
 
+def _by_serial(uow: UnitOfWork, key: str) -> dict[str, Any] | None:
+    return uow.one(
+        "SELECT k.id, k.code, k.status, k.amount, k.cust_id, c.code AS cust_code FROM biz_collection k"
+        " JOIN biz_cust c ON c.id = k.cust_id WHERE k.idempotency_key = :k",
+        {"k": key},
+    )
+
+
+def _replayed(
+    uow: UnitOfWork,
+    done: dict[str, Any],
+    *,
+    bank_serial_no: str,
+    cust_code: str,
+    charge_ids: list[int] | None,
+    amount: Decimal,
+) -> dict[str, Any]:
+    """The same serial again: the first result if it is the same payment, else a conflict."""
+    if done["cust_code"] != cust_code:
+        differs = ["custCode"]  # another customer's payment: say nothing more about it
+    else:
+        differs = [] if Decimal(done["amount"]) == amount else ["amount"]
+        if charge_ids and {int(b["charge_id"]) for b in chosen_bills(uow, done)} != set(charge_ids):
+            differs.append("chargeIds")
+    if differs:
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"bankSerialNo {bank_serial_no} 已用于另一笔缴费（{'、'.join(differs)} 不一致），不能重复核销",
+            data={"bankSerialNo": bank_serial_no, "mismatch": differs},
+        )
+    return {
+        "collectionCode": done["code"],
+        "writeOffStatus": done["status"],
+        "paidAmount": done["amount"],
+        "bankSerialNo": bank_serial_no,
+        "duplicate": True,
+    }
+
+
 def pay(
     ctx: RequestContext,
     *,
@@ -60,55 +112,57 @@ def pay(
     charge_ids: list[int] | None,
     amount: Decimal,
 ) -> dict[str, Any]:
+    """The bank's serial is the idempotency key: a repeat answers the first result - also one that
+    waited on the account lock for the first to finish, and, as the last line, one the unique index
+    refused - while the same serial with another customer, amount or bills is a conflict."""
     key = f"BANK:{bank_code}:{bank_serial_no}"
-    with UnitOfWork() as uow:
-        done = uow.one(
-            "SELECT code, status, amount, written_off FROM biz_collection WHERE idempotency_key = :k",
-            {"k": key},
-        )
-        if done is not None:
-            return {
-                "collectionCode": done["code"],
-                "writeOffStatus": done["status"],
-                "paidAmount": done["amount"],
-                "bankSerialNo": bank_serial_no,
-                "duplicate": True,
-            }
-        cust = _customer(uow, cust_code)
-        account = lock_account(uow, cust["id"])
-        if not charge_ids:  # all that is owed, oldest first
-            charge_ids = [
-                r["id"]
-                for r in uow.all(
-                    "SELECT id FROM biz_charge c WHERE cust_id = :c AND status IN ('UNPAID', 'PARTIAL') AND NOT EXISTS"
-                    " (SELECT 1 FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live)",
-                    {"c": cust["id"]},
-                )
-            ]
-        if not charge_ids:
-            raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, f"客户 {cust_code} 无待缴账单")
-        charges = lock_charges(uow, cust["id"], charge_ids)
-        owed = due(charges)
-        if amount != owed:
-            raise AppError(
-                ErrorCode.PAYMENT_AMOUNT_MISMATCH,
-                f"应缴 {owed}，银行扣款 {amount}，差额 {owed - amount}",
-                data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
-            )
-        result = write_off(
+
+    def replayed(uow: UnitOfWork, done: dict[str, Any]) -> dict[str, Any]:
+        return _replayed(
             uow,
-            ctx,
-            cust_id=cust["id"],
-            account=account,
-            charges=charges,
+            done,
+            bank_serial_no=bank_serial_no,
+            cust_code=cust_code,
+            charge_ids=charge_ids,
             amount=amount,
-            channel="BANK",
-            source="BANK",
-            trade_no=bank_serial_no,
-            idempotency_key=key,
-            remark=f"银行实时缴费 {bank_code}",
         )
-        uow.commit()
+
+    try:
+        with UnitOfWork() as uow:
+            if (done := _by_serial(uow, key)) is not None:
+                return replayed(uow, done)
+            cust = _customer(uow, cust_code)
+            account = lock_account(uow, cust["id"])
+            if (done := _by_serial(uow, key)) is not None:  # it finished while we waited for the lock
+                return replayed(uow, done)
+            result, charges = _write_off(
+                uow, ctx, cust, account, charge_ids, amount, bank_code, bank_serial_no
+            )
+            record_trade(  # the bank's trade beside every other channel's, for reconciliation
+                uow,
+                ctx,
+                cust_id=cust["id"],
+                charges=charges,
+                result=result,
+                channel="BANK",
+                scene="BANK",
+                amount=amount,
+                trade_no=f"{bank_code}:{bank_serial_no}",
+                request_key=f"BANK|{bank_code}|{bank_serial_no}",
+            )
+            uow.commit()
+    except IntegrityError as exc:
+        if unique_violation(exc) is None:
+            raise
+        with UnitOfWork() as uow:  # a concurrent request with this serial committed first
+            done = _by_serial(uow, key)
+            if done is None:  # the trade number is taken by a trade of another kind
+                raise AppError(
+                    ErrorCode.CONFLICT,
+                    f"bankSerialNo {bank_serial_no} 已被其他交易使用",
+                    data={"bankSerialNo": bank_serial_no, "mismatch": ["bankSerialNo"]},
+                ) from None
+            return replayed(uow, done)
     return {
         "collectionCode": result.collection_code,
         "writeOffStatus": result.status,
@@ -116,3 +170,48 @@ def pay(
         "bankSerialNo": bank_serial_no,
         "duplicate": False,
     }
+
+
+def _write_off(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    cust: dict[str, Any],
+    account: dict[str, Any],
+    charge_ids: list[int] | None,
+    amount: Decimal,
+    bank_code: str,
+    bank_serial_no: str,
+) -> tuple[WriteOff, list[dict[str, Any]]]:
+    if not charge_ids:  # all that is owed, oldest first
+        charge_ids = [
+            r["id"]
+            for r in uow.all(
+                "SELECT id FROM biz_charge c WHERE cust_id = :c AND status IN ('UNPAID', 'PARTIAL') AND NOT EXISTS"
+                " (SELECT 1 FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live)",
+                {"c": cust["id"]},
+            )
+        ]
+    if not charge_ids:
+        raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, f"客户 {cust['code']} 无待缴账单")
+    charges = lock_charges(uow, cust["id"], charge_ids)
+    owed = due(charges)
+    if amount != owed:
+        raise AppError(
+            ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+            f"应缴 {owed}，银行扣款 {amount}，差额 {owed - amount}",
+            data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
+        )
+    result = write_off(
+        uow,
+        ctx,
+        cust_id=cust["id"],
+        account=account,
+        charges=charges,
+        amount=amount,
+        channel="BANK",
+        source="BANK",
+        trade_no=bank_serial_no,
+        idempotency_key=f"BANK:{bank_code}:{bank_serial_no}",
+        remark=f"银行实时缴费 {bank_code}",
+    )
+    return result, charges

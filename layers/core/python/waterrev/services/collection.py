@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -161,19 +163,142 @@ def write_off(
     )
 
 
+def unique_violation(exc: IntegrityError) -> str | None:
+    """The unique index a statement ran into, or None for any other integrity error."""
+    details = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+    if isinstance(details, dict) and details.get("C") == "23505":
+        return str(details.get("n") or "")
+    return None
+
+
+def record_trade(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    *,
+    cust_id: int,
+    charges: list[dict[str, Any]],
+    result: WriteOff,
+    channel: str,
+    scene: str,
+    amount: Decimal,
+    trade_no: str | None,
+    request_key: str,
+) -> None:
+    """The settled bk_transaction row of a counter or bank trade (every channel's trades in one table),
+    and the bills it was asked to pay (biz_order_charge, never live: the trade holds nothing). Status
+    SUCCESS, so compensation never looks it up at SYS-009."""
+    uow.execute(
+        "WITH t AS (INSERT INTO bk_transaction (biz_order_no, trade_no, cust_id, channel_code, scene, trade_amount,"
+        " status, success_amount, expire_time, paid_time, notify_time, request_key, operator_id) VALUES (:o, :t,"
+        " :c, :ch, :sc, :amt, 'SUCCESS', :amt, now(), now(), now(), :k, :op) RETURNING biz_order_no)"
+        " INSERT INTO biz_order_charge (biz_order_no, charge_id, amount, live)"
+        " SELECT t.biz_order_no, b.id, b.owed, false FROM t,"
+        " unnest(CAST(:ids AS bigint[]), CAST(:owed AS numeric[])) AS b (id, owed)",
+        {
+            "o": result.collection_code,
+            "t": trade_no,
+            "c": cust_id,
+            "ch": channel,
+            "sc": scene,
+            "amt": amount,
+            "k": request_key,
+            "op": ctx.principal.user_id or None,
+            "ids": [c["id"] for c in charges],
+            "owed": [Decimal(c["total_amount"]) - Decimal(c["paid_amount"]) for c in charges],
+        },
+    )
+
+
+def chosen_bills(uow: UnitOfWork, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every bill a collection was asked to pay, oldest first, with what it owed then, what this
+    collection wrote off on it (0.00 for a bill the money did not reach) and its state now. A collection
+    made before its bills were kept (biz_order_charge) falls back to its write-off lines."""
+    bills = uow.all(
+        "SELECT o.charge_id, o.amount AS owed, COALESCE(i.amount, 0) AS amount, c.status, c.invoice_status"
+        " FROM biz_order_charge o JOIN biz_charge c ON c.id = o.charge_id"
+        " LEFT JOIN biz_collection_item i ON i.collection_id = :id AND i.charge_id = o.charge_id"
+        " WHERE o.biz_order_no = :code ORDER BY c.bill_period, c.id",
+        {"id": row["id"], "code": row["code"]},
+    )
+    if bills:
+        return bills
+    return uow.all(
+        "SELECT i.charge_id, i.amount + c.total_amount - c.paid_amount AS owed, i.amount, c.status,"
+        " c.invoice_status FROM biz_collection_item i JOIN biz_charge c ON c.id = i.charge_id"
+        " WHERE i.collection_id = :id ORDER BY i.id",
+        {"id": row["id"]},
+    )
+
+
+def _trade_conflict(
+    done: dict[str, Any], cmd: CollectionCreate, owed_then: Decimal, bill_ids: set[int]
+) -> list[str]:
+    """What in this request differs from the collection its tradeNo already made."""
+    if done["cust_id"] != cmd.cust_id:
+        return ["custId"]  # someone else's collection: say nothing more about it
+    asked = min(cmd.payment_amount, owed_then) if cmd.payment_channel == "PREPAY" else cmd.payment_amount
+    differs = []
+    if bill_ids != set(cmd.charge_ids):
+        differs.append("chargeIds")
+    if Decimal(done["amount"]) != asked:
+        differs.append("paymentAmount")
+    if done["channel"] != cmd.payment_channel:
+        differs.append("paymentChannel")
+    return differs
+
+
+def _replayed(uow: UnitOfWork, done: dict[str, Any], cmd: CollectionCreate) -> dict[str, Any]:
+    """The same trade again: the first answer, or a conflict when the request is not the same one."""
+    bills = chosen_bills(uow, done)
+    owed_then = sum((Decimal(b["owed"]) for b in bills), ZERO)
+    differs = _trade_conflict(done, cmd, owed_then, {int(b["charge_id"]) for b in bills})
+    if differs:
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"tradeNo {cmd.trade_no} 已用于另一笔收费（{'、'.join(differs)} 不一致），不能重复核销",
+            data={"tradeNo": cmd.trade_no, "mismatch": differs},
+        )
+    return _reply(done, bills, replay=True)
+
+
+def _by_trade(uow: UnitOfWork, key: str) -> dict[str, Any] | None:
+    return uow.one("SELECT * FROM biz_collection WHERE idempotency_key = :k", {"k": key})
+
+
 def collect(ctx: RequestContext, cmd: CollectionCreate) -> dict[str, Any]:
-    """IF-REV-006: counter collection (CASH, WECHAT/ALIPAY/BANK confirmed at the counter, PREPAY)."""
+    """IF-REV-006: counter collection (CASH, WECHAT/ALIPAY/BANK confirmed at the counter, PREPAY).
+
+    The tradeNo is the idempotency key: the same trade again answers the first collection, looked up
+    once more under the account lock (a retry that waited for the first request to finish) and, as the
+    last line, when the unique index refuses it. Only after the customer scope check, and only for the
+    same customer, bills, amount and channel; anything else with that tradeNo is a conflict."""
+    key = f"TRADE:{cmd.trade_no}" if cmd.trade_no else None
+    try:
+        return _collect(ctx, cmd, key)
+    except IntegrityError as exc:
+        if key is None or unique_violation(exc) is None:
+            raise
+        with UnitOfWork() as uow:  # a concurrent request with this tradeNo committed first
+            done = _by_trade(uow, key)
+            if done is None:  # the tradeNo is another channel trade's (bk_transaction.trade_no)
+                raise AppError(
+                    ErrorCode.CONFLICT,
+                    f"tradeNo {cmd.trade_no} 已被其他交易使用",
+                    data={"tradeNo": cmd.trade_no, "mismatch": ["tradeNo"]},
+                ) from None
+            return _replayed(uow, done, cmd)
+
+
+def _collect(ctx: RequestContext, cmd: CollectionCreate, key: str | None) -> dict[str, Any]:
     with UnitOfWork() as uow:
-        if cmd.trade_no:
-            done = uow.one(
-                "SELECT * FROM biz_collection WHERE idempotency_key = :k", {"k": f"TRADE:{cmd.trade_no}"}
-            )
-            if done is not None:  # the same outside trade again: the same answer
-                return _reply(uow, done, replay=True)
         cust = uow.one("SELECT id, status, dept_id FROM biz_cust WHERE id = :c", {"c": cmd.cust_id})
         if cust is None or not ctx.principal.sees_dept(cust["dept_id"]):
             raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cmd.cust_id}")
+        if key is not None and (done := _by_trade(uow, key)) is not None:
+            return _replayed(uow, done, cmd)
         account = lock_account(uow, cmd.cust_id)
+        if key is not None and (done := _by_trade(uow, key)) is not None:  # it finished while we waited
+            return _replayed(uow, done, cmd)
         charges = lock_charges(uow, cmd.cust_id, cmd.charge_ids)
         amount = cmd.payment_amount
         if cmd.payment_channel == "PREPAY":
@@ -204,25 +329,23 @@ def collect(ctx: RequestContext, cmd: CollectionCreate) -> dict[str, Any]:
             channel=cmd.payment_channel,
             source="COUNTER",
             trade_no=cmd.trade_no,
-            idempotency_key=f"TRADE:{cmd.trade_no}" if cmd.trade_no else None,
+            idempotency_key=key,
             partial_ok=allow_partial(uow),
             actual_amount=cmd.actual_amount,
             outlet=cmd.outlet_code,
             remark=cmd.remark,
         )
-        uow.execute(  # the transaction record of IF-REV-006 (bk_transaction): the counter trade, settled
-            "INSERT INTO bk_transaction (biz_order_no, trade_no, cust_id, channel_code, scene, trade_amount, status,"
-            " success_amount, expire_time, paid_time, notify_time, request_key, operator_id) VALUES (:o, :t, :c,"
-            " :ch, 'COUNTER', :amt, 'SUCCESS', :amt, now(), now(), now(), :k, :op)",
-            {
-                "o": result.collection_code,
-                "t": cmd.trade_no,
-                "c": cmd.cust_id,
-                "ch": cmd.payment_channel,
-                "amt": amount,
-                "k": f"COUNTER|{result.collection_code}",
-                "op": ctx.principal.user_id or None,
-            },
+        record_trade(  # the transaction record of IF-REV-006 (bk_transaction): the counter trade, settled
+            uow,
+            ctx,
+            cust_id=cmd.cust_id,
+            charges=charges,
+            result=result,
+            channel=cmd.payment_channel,
+            scene="COUNTER",
+            amount=amount,
+            trade_no=cmd.trade_no,
+            request_key=f"COUNTER|{result.collection_code}",
         )
         if cmd.payment_channel == "PREPAY":
             uow.execute(
@@ -237,19 +360,15 @@ def collect(ctx: RequestContext, cmd: CollectionCreate) -> dict[str, Any]:
             )
         row = uow.one("SELECT * FROM biz_collection WHERE id = :id", {"id": result.collection_id})
         assert row is not None
-        reply = _reply(uow, row)
+        reply = _reply(row, chosen_bills(uow, row))
         uow.commit()
     return reply
 
 
-def _reply(uow: UnitOfWork, row: dict[str, Any], replay: bool = False) -> dict[str, Any]:
-    items = uow.all(
-        "SELECT i.charge_id, i.amount, c.status, c.total_amount - c.paid_amount AS unpaid,"
-        " c.invoice_status FROM biz_collection_item i JOIN biz_charge c ON c.id = i.charge_id"
-        " WHERE i.collection_id = :id ORDER BY i.id",
-        {"id": row["id"]},
-    )
-    remain = sum((Decimal(i["unpaid"]) for i in items), ZERO)
+def _reply(row: dict[str, Any], bills: list[dict[str, Any]], replay: bool = False) -> dict[str, Any]:
+    """remainAmount is what is still owed on all the chosen bills after this collection, and chargeList
+    names every chosen bill - a bill the money did not reach too (amount 0.00) - with its state."""
+    remain = sum((Decimal(b["owed"]) - Decimal(b["amount"]) for b in bills), ZERO)
     return {
         "collectionId": row["id"],
         "collectionCode": row["code"],
@@ -260,9 +379,15 @@ def _reply(uow: UnitOfWork, row: dict[str, Any], replay: bool = False) -> dict[s
         "balanceAdded": row["to_balance"],
         "changeAmount": row["change_amount"],
         "tradeNo": row["trade_no"],
-        "invoiceAvailable": row["status"] == "SUCCESS" and all(i["invoice_status"] == "NONE" for i in items),
+        "invoiceAvailable": row["status"] == "SUCCESS" and all(b["invoice_status"] == "NONE" for b in bills),
         "chargeList": [
-            {"chargeId": i["charge_id"], "amount": i["amount"], "payStatus": i["status"]} for i in items
+            {
+                "chargeId": b["charge_id"],
+                "amount": Decimal(b["amount"]).quantize(ZERO),
+                "remainAmount": (Decimal(b["owed"]) - Decimal(b["amount"])).quantize(ZERO),
+                "payStatus": b["status"],
+            }
+            for b in bills
         ],
         "replay": replay,
     }

@@ -4,7 +4,8 @@ The signature is checked on the raw body (RSA-SHA256, the platform key named by 
 keys can rotate) with a 5-minute window; a failure answers 1_002_003_003 and is kept as a rejected
 callback and an exception record, never touching the books. Every verified notification is kept
 in bk_transaction_callback; its key (tradeNo, tradeStatus, notifyTime) makes a repeat - even 50 at
-once - a harmless duplicate that answers success.
+once - a harmless duplicate that answers success. A verified notification whose body cannot be
+read is kept too (outcome UNPARSABLE) with an exception record, and answered with an error.
 """
 
 from __future__ import annotations
@@ -34,12 +35,18 @@ def _reread_platform_keys() -> bool:
     return reread_secret()
 
 
+def keepable(raw: bytes) -> str:
+    """A body as text a database column can keep, whatever it holds: bytes that are not UTF-8 become
+    U+FFFD and a NUL (which PostgreSQL text refuses) its JSON escape; at most 20,000 characters."""
+    return raw.decode("utf-8", "replace").replace("\x00", "\\u0000")[:20000]
+
+
 def _reject(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
     with UnitOfWork() as uow:
         uow.execute(
             "INSERT INTO bk_transaction_callback (verified, outcome, headers, raw_body) VALUES (false, 'REJECTED',"
             " CAST(:h AS jsonb), :b)",
-            {"h": json.dumps(headers), "b": raw.decode("utf-8", "replace")[:20000]},
+            {"h": json.dumps(headers), "b": keepable(raw)},
         )
         uow.execute(
             "INSERT INTO bk_transaction_exception (exception_type, detail) VALUES ('SIGNATURE_INVALID', CAST(:d AS jsonb))",
@@ -47,6 +54,28 @@ def _reject(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
         )
         uow.commit()
     return AppError(ErrorCode.CALLBACK_SIGNATURE_INVALID, reason)
+
+
+def _unparsable(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
+    """A notification the platform signed but we cannot read is kept (verified, outcome UNPARSABLE)
+    with an exception record for a person, and answered with an error so that the platform sends it
+    again; nothing reaches the books."""
+    with UnitOfWork() as uow:
+        uow.execute(
+            "INSERT INTO bk_transaction_callback (verified, outcome, headers, raw_body) VALUES (true, 'UNPARSABLE',"
+            " CAST(:h AS jsonb), :b)",
+            {"h": json.dumps(headers), "b": keepable(raw)},
+        )
+        uow.execute(
+            "INSERT INTO bk_transaction_exception (exception_type, detail) VALUES ('UNPARSABLE', CAST(:d AS jsonb))",
+            {
+                "d": json.dumps(
+                    {"reason": reason[:500], "serial": headers.get("x-sys009-serial")}, ensure_ascii=False
+                )
+            },
+        )
+        uow.commit()
+    return AppError(ErrorCode.BAD_REQUEST, reason)
 
 
 def verify(headers: dict[str, str], raw: bytes) -> None:
@@ -73,28 +102,33 @@ def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
     headers = {k.lower(): v for k, v in headers.items() if k.lower().startswith(("x-sys009", "content-type"))}
     verify(headers, raw)
     try:
-        body = json.loads(raw, parse_float=str)
+        raw_text = raw.decode("utf-8")  # the platform sends UTF-8; anything else is unreadable
+        body = json.loads(raw_text, parse_float=str)
         trade_no, status, notify_time = (
             str(body["tradeNo"]),
             str(body["tradeStatus"]),
             str(body["notifyTime"]),
         )
+        notify_id = str(body.get("id") or "")
+        biz_order_no = None if body.get("businessOrderNo") is None else str(body["businessOrderNo"])
+        if any("\x00" in value for value in (trade_no, status, notify_time, notify_id, biz_order_no or "")):
+            raise ValueError("a NUL character in a field")
         amount = body.get("successAmount")
         success_amount = None if amount is None else Decimal(str(amount))
         if success_amount is not None and not success_amount.is_finite():
             raise ValueError(f"successAmount {amount!r}")
     except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
-        raise AppError(ErrorCode.BAD_REQUEST, f"通知报文无法解析：{exc}") from exc
+        raise _unparsable(headers, raw, f"通知报文无法解析：{exc}") from exc
     outcome = call_atomic(
         "SELECT pay_notify_accept(CAST($1 AS jsonb), $2, $3, $4, $5, CAST($6 AS jsonb), $7, CAST($8 AS numeric), $9)",
         actor(ctx),
         trade_no,
         status,
         notify_time,
-        str(body.get("id") or ""),
+        notify_id,
         json.dumps(headers),
-        raw.decode("utf-8"),
+        raw_text,
         None if success_amount is None else str(success_amount),
-        None if body.get("businessOrderNo") is None else str(body["businessOrderNo"]),
+        biz_order_no,
     )
     return {"writeBackStatus": outcome["writeBackStatus"], "tradeNo": trade_no}

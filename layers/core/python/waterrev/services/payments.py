@@ -110,8 +110,12 @@ def create_order(
     amount: Decimal,
     scene: str,
     open_id: str | None = None,
+    counter_code: str | None = None,
 ) -> dict[str, Any]:
-    """The same request (customer, bills, channel, scene) while an order is live returns that order."""
+    """The same request (customer, bills, channel, scene) while an order is live returns that order,
+    also when both arrive at once: the second waits for the account lock, then finds the first's order.
+    A live order that SYS-009 never answered (a timeout, a crash) is sent to SYS-009 again, which
+    answers the same trade for the same businessOrderNo."""
     from sqlalchemy.exc import IntegrityError
 
     request_key = f"{cust_id}|{','.join(str(i) for i in sorted(charge_ids))}|{channel}|{scene}"
@@ -123,10 +127,20 @@ def create_order(
                 {"k": request_key},
             )
             if live is not None and live["expire_time"] > dt.datetime.now(dt.UTC):
-                return order_view(live) | {"reused": True}
+                uow.commit()
+                return _reuse(ctx, live, open_id)
             if live is not None:
                 _end(uow, ctx, live, "CLOSED")  # expired: its bills are free again
             account = lock_account(uow, cust_id)
+            # An identical request that held the account lock before us may have made the order since
+            # our first look: under READ COMMITTED this statement sees it.
+            won = uow.one(
+                "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')",
+                {"k": request_key},
+            )
+            if won is not None:
+                uow.commit()  # the expired order closed above stays closed
+                return _reuse(ctx, won, open_id)
             charges = lock_charges(uow, cust_id, charge_ids)
             owed = due(charges)
             if amount != owed:
@@ -141,8 +155,8 @@ def create_order(
             expire = dt.datetime.now(dt.UTC).replace(microsecond=0) + ORDER_TTL
             txn = uow.one(
                 "INSERT INTO bk_transaction (biz_order_no, cust_id, channel_code, scene, trade_amount, expire_time,"
-                " request_key, next_query_time, operator_id) VALUES (:o, :c, :ch, :sc, :amt, :exp, :k,"
-                " now() + interval '1 minute', :op) RETURNING *",
+                " request_key, next_query_time, operator_id, counter_code) VALUES (:o, :c, :ch, :sc, :amt, :exp,"
+                " :k, now() + interval '1 minute', :op, :cc) RETURNING *",
                 {
                     "o": order_no,
                     "c": cust_id,
@@ -152,6 +166,7 @@ def create_order(
                     "exp": expire,
                     "k": request_key,
                     "op": ctx.principal.user_id or None,
+                    "cc": counter_code,
                 },
             )
             assert txn is not None
@@ -189,20 +204,37 @@ def create_order(
             )
         if live is None:
             raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, "账单正在其他订单中支付") from None
+        return _reuse(ctx, live, open_id)
+    items = [(int(c["id"]), Decimal(c["total_amount"]) - Decimal(c["paid_amount"])) for c in charges]
+    return submit_to_platform(ctx, txn, items, open_id)
+
+
+def _reuse(ctx: RequestContext, live: dict[str, Any], open_id: str | None) -> dict[str, Any]:
+    """The live order of an identical request. If SYS-009 never answered its create (the order has
+    no trade number, or compensation found the trade but not its pay URL), it is sent again."""
+    unanswered = live["trade_no"] is None or (live["pay_url"] is None and live["prepay_info"] is None)
+    if live["status"] not in LIVE or live["hold_reason"] is not None or not unanswered:
         return order_view(live) | {"reused": True}
-    return submit_to_platform(ctx, txn, charges, open_id)
+    with UnitOfWork() as uow:
+        held = uow.all(
+            "SELECT charge_id, amount FROM biz_order_charge WHERE biz_order_no = :o ORDER BY charge_id",
+            {"o": live["biz_order_no"]},
+        )
+    items = [(int(r["charge_id"]), Decimal(r["amount"])) for r in held]
+    return submit_to_platform(ctx, live, items, open_id) | {"reused": True}
 
 
 def submit_to_platform(
-    ctx: RequestContext, txn: dict[str, Any], charges: list[dict[str, Any]], open_id: str | None
+    ctx: RequestContext, txn: dict[str, Any], items: list[tuple[int, Decimal]], open_id: str | None
 ) -> dict[str, Any]:
-    """Outside any transaction: IF-EXT-004 at SYS-009, then the answer in a transaction of its own."""
+    """Outside any transaction: IF-EXT-004 at SYS-009, then the answer in a transaction of its own.
+    `items` are (bill id, amount held for it) - what the order was made for."""
     from waterrev.adapters.sys009 import Sys009Error, Sys009Timeout
 
     try:
         answer = _platform().create_order(
             business_order_no=txn["biz_order_no"],
-            items=[(c["id"], Decimal(c["total_amount"]) - Decimal(c["paid_amount"])) for c in charges],
+            items=items,
             customer_id=txn["cust_id"],
             trade_amount=Decimal(txn["trade_amount"]),
             channel_code=txn["channel_code"],
@@ -220,9 +252,10 @@ def submit_to_platform(
             uow.commit()
         return order_view(txn) | {"msg": "支付平台暂未受理，稍后将自动查询补偿"}
     with UnitOfWork() as uow:
-        row = uow.one(
+        row = uow.one(  # INIT, or PAYING as compensation left it (trade number known, pay URL not)
             "UPDATE bk_transaction SET trade_no = :t, status = 'PAYING', pay_url = :u, prepay_info = CAST(:p AS jsonb),"
-            " update_time = now() WHERE id = :id AND status = 'INIT' RETURNING *",
+            " update_time = now() WHERE id = :id AND status IN ('INIT', 'PAYING') AND hold_reason IS NULL"
+            " AND (trade_no IS NULL OR trade_no = :t) RETURNING *",
             {
                 "t": answer["tradeNo"],
                 "u": answer.get("payUrl"),
@@ -256,11 +289,11 @@ def compensate(ctx: RequestContext, *, limit: int = 200) -> dict[str, int]:
     with UnitOfWork() as uow:
         due_rows = uow.all(
             "SELECT id, biz_order_no, trade_no, expire_time, query_count FROM bk_transaction"
-            " WHERE status IN ('INIT', 'PAYING') AND next_query_time <= now()"
+            " WHERE status IN ('INIT', 'PAYING') AND next_query_time <= now() AND hold_reason IS NULL"
             " ORDER BY next_query_time LIMIT :n",
             {"n": limit},
         )
-    counts = {"queried": 0, "settled": 0, "closed": 0, "failed": 0}
+    counts = {"queried": 0, "settled": 0, "closed": 0, "held": 0, "failed": 0}
     client = _platform()
     now = dt.datetime.now(dt.UTC)
     for row in due_rows:
@@ -285,19 +318,32 @@ def compensate(ctx: RequestContext, *, limit: int = 200) -> dict[str, int]:
             _backoff(row, f"query: {exc}")
             counts["failed"] += 1
             continue
+        outcome = None
         with UnitOfWork() as uow:
             if status in ("SUCCESS", "FAIL", "CLOSED"):
-                apply_platform_status(
+                outcome = apply_platform_status(
                     uow,
                     ctx,
                     trade_no=(remote or {}).get("tradeNo") or row["trade_no"],
                     business_order_no=row["biz_order_no"],
                     status=status,
                     success_amount=(remote or {}).get("successAmount"),
+                )["writeBackStatus"]
+            elif remote is not None and row["trade_no"] is None and remote.get("tradeNo"):
+                # the platform took the order but its answer never reached us: now we know the trade
+                uow.execute(
+                    "UPDATE bk_transaction SET trade_no = :t, status = 'PAYING', update_time = now()"
+                    " WHERE id = :id AND trade_no IS NULL AND status IN ('INIT', 'PAYING')",
+                    {"t": str(remote["tradeNo"]), "id": row["id"]},
                 )
-                counts["settled" if status == "SUCCESS" else "closed"] += 1
             uow.commit()
-        if status not in ("SUCCESS", "FAIL", "CLOSED"):
+        if outcome == "EXCEPTION":
+            counts["held"] += 1  # held for a person (amount mismatch): not queried again
+        elif status == "SUCCESS":
+            counts["settled"] += 1
+        elif status in ("FAIL", "CLOSED"):
+            counts["closed"] += 1
+        else:
             _backoff(row, None)
     return counts
 
@@ -331,7 +377,7 @@ def require_customer_in_scope(ctx: RequestContext, cust_id: int) -> None:
 
 def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
     """A counter QR that expired or was lost: close the old order (at SYS-009 too) and make a new one
-    for the same bills. A paid order is never renewed."""
+    for the same bills, at the same counter. A paid order is never renewed."""
     from waterrev.adapters.sys009 import Sys009Error, Sys009Timeout
 
     cust_id = order_customer(order_no)
@@ -371,6 +417,7 @@ def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
         channel=txn["channel_code"],
         amount=Decimal(txn["trade_amount"]),
         scene=txn["scene"],
+        counter_code=txn["counter_code"],
     )
 
 
