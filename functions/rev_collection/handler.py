@@ -1,9 +1,14 @@
 """IF-REV-006 缴费处理接口: counter collection and write-off (CASH, WECHAT, ALIPAY, BANK, PREPAY)."""
 
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.schemas.payment import CollectionCreate
-from waterrev.services import collection
+from waterrev.schemas.payment_review import ExceptionResolve
+from waterrev.services import collection, payment_review
 
 app = new_app()
 
@@ -11,6 +16,34 @@ app = new_app()
 @app.post("/admin-api/revenue/collection/create")
 def create(body: CollectionCreate) -> dict:
     return ok(collection.collect(request_context(app), body))
+
+
+# ---- payment exception review (人工复核入口): the exceptions the settlement raised, a person's decision ----
+@app.get("/admin-api/revenue/collection/exception/page")
+def exception_page(
+    status: Annotated[str | None, Query(pattern="^(OPEN|RESOLVED)$")] = None,
+    exception_type: Annotated[str | None, Query(alias="exceptionType", pattern="^[A-Z_]{1,24}$")] = None,
+    biz_order_no: Annotated[str | None, Query(alias="bizOrderNo", max_length=40)] = None,
+    trade_no: Annotated[str | None, Query(alias="tradeNo", max_length=64)] = None,
+    page_no: Annotated[int, Query(alias="pageNo", ge=1, le=10000)] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 10,
+) -> dict:
+    return ok(
+        payment_review.page_exceptions(
+            request_context(app),
+            status=status,
+            exception_type=exception_type,
+            biz_order_no=biz_order_no,
+            trade_no=trade_no,
+            page_no=page_no,
+            page_size=page_size,
+        )
+    )
+
+
+@app.post("/admin-api/revenue/collection/exception/resolve")
+def exception_resolve(body: ExceptionResolve) -> dict:
+    return ok(payment_review.resolve(request_context(app), body))
 
 
 handler = lambda_handler(app)

@@ -150,7 +150,14 @@ CATALOG: tuple[Interface, ...] = (
         "IF-REV-006",
         "缴费处理接口",
         "rev_collection",
-        (Route("POST", "/admin-api/revenue/collection/create", A, "revenue:collection:create"),),
+        (
+            Route("POST", "/admin-api/revenue/collection/create", A, "revenue:collection:create"),
+            # payment exception review (人工复核入口): list the exceptions, record a person's decision
+            Route("GET", "/admin-api/revenue/collection/exception/page", A, "revenue:collection:exception"),
+            Route(
+                "POST", "/admin-api/revenue/collection/exception/resolve", A, "revenue:collection:exception"
+            ),
+        ),
     ),
     Interface(
         "IF-CS-003",

@@ -1,0 +1,420 @@
+"""IF-REV-006 payment exception review (人工复核入口与操作日志): the payment exceptions the settlement raised
+(bk_transaction_exception), listed within the user's data scope, and a person's decision on each.
+
+Decisions by exception type:
+- AMOUNT_MISMATCH (the order is held, its bills too): WRITE_OFF_PAID books the money actually received
+  against the order's bills (rev_write_off: oldest first, a short amount leaves bills PARTIAL, a surplus
+  goes to the balance) and ends the order SUCCESS; REFUND closes the order, frees its bills and records a
+  PENDING refund of the amount received (paid back by IF-REV-007, not built yet).
+- PAID_ELSEWHERE (the order is SUCCESS, the surplus is on the balance): KEEP_BALANCE leaves it there;
+  REFUND takes it off the balance (biz_account_flow REFUND) and records a PENDING refund.
+- everything else (SIGNATURE_INVALID, UNKNOWN_TRADE, UNPARSABLE, ...): DISMISS.
+
+The exception row is locked first, then the order, the account and the bills in id order - the lock order
+of every payment - all in one transaction with the audit row. A repeat of the decision answers the stored
+result; a different decision on a resolved exception is refused with the current one.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from waterrev import audit
+from waterrev.context import RequestContext
+from waterrev.db import UnitOfWork
+from waterrev.envelope import jsonable, page
+from waterrev.errors import AppError, ErrorCode
+from waterrev.masking import mask_text
+from waterrev.schemas.payment_review import ExceptionResolve
+from waterrev.services.collection import lock_account
+
+MODULE = "REV-003"
+LIVE = ("INIT", "PAYING")
+ACTIONS: dict[str, tuple[str, ...]] = {
+    "AMOUNT_MISMATCH": ("WRITE_OFF_PAID", "REFUND"),
+    "PAID_ELSEWHERE": ("KEEP_BALANCE", "REFUND"),
+}
+OTHERWISE = ("DISMISS",)
+
+# An exception with no known order (a bad signature, an unknown trade) belongs to no dept: only users
+# whose data scope is every dept (dept_ids None) see it.
+_IN_SCOPE = "(CAST(:all_depts AS boolean) OR c.dept_id = ANY(CAST(:depts AS bigint[])))"
+_FROM = (
+    " FROM bk_transaction_exception e"
+    " LEFT JOIN bk_transaction t ON t.biz_order_no = e.biz_order_no"
+    " LEFT JOIN biz_cust c ON c.id = t.cust_id"
+)
+_COLUMNS = (
+    "SELECT e.*, t.id AS order_id, t.cust_id, c.code AS cust_code, c.dept_id, t.status AS order_status,"
+    " t.trade_amount, t.hold_reason AS order_hold, u.username AS resolved_by_name"
+)
+
+
+def allowed_actions(
+    exception_type: str, order_status: str | None = None, order_hold: str | None = None
+) -> tuple[str, ...]:
+    """What a person may decide. An amount mismatch whose order another decision already settled
+    (SUCCESS) or sent back (held REFUND) - an older duplicate row - can only be dismissed."""
+    if exception_type == "AMOUNT_MISMATCH" and (order_status == "SUCCESS" or order_hold == "REFUND"):
+        return OTHERWISE
+    return ACTIONS.get(exception_type, OTHERWISE)
+
+
+def _scope(ctx: RequestContext) -> dict[str, Any]:
+    depts = ctx.principal.dept_ids
+    return {"all_depts": depts is None, "depts": sorted(depts or ())}
+
+
+def _view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "exceptionType": row["exception_type"],
+        "status": row["status"],
+        "tradeNo": row["trade_no"],
+        "bizOrderNo": row["biz_order_no"],
+        "custId": row["cust_id"],
+        "custCode": row["cust_code"],
+        "orderStatus": row["order_status"],
+        "tradeAmount": row["trade_amount"],
+        "detail": row["detail"],
+        "createTime": row["create_time"],
+        "allowedActions": (
+            list(allowed_actions(row["exception_type"], row["order_status"], row["order_hold"]))
+            if row["status"] == "OPEN"
+            else []
+        ),
+        "resolution": row["resolution"],
+        "remark": row["resolve_remark"],
+        "resolvedBy": row["resolved_by"],
+        "resolvedByName": row["resolved_by_name"],
+        "resolvedTime": row["resolved_time"],
+        "refundStatus": row["refund_status"],
+        "refundAmount": row["refund_amount"],
+        "result": row["resolve_result"],
+    }
+
+
+# ------------------------------------------------------------------------------------ page --
+def page_exceptions(
+    ctx: RequestContext,
+    *,
+    status: str | None,
+    exception_type: str | None,
+    biz_order_no: str | None,
+    trade_no: str | None,
+    page_no: int,
+    page_size: int,
+) -> dict[str, Any]:
+    """The payment exceptions the user may see, newest first."""
+    where = [_IN_SCOPE]
+    params: dict[str, Any] = _scope(ctx)
+    for column, key, value in (
+        ("e.status", "status", status),
+        ("e.exception_type", "type", exception_type),
+        ("e.biz_order_no", "order", biz_order_no),
+        ("e.trade_no", "trade", trade_no),
+    ):
+        if value:
+            where.append(f"{column} = :{key}")
+            params[key] = value
+    clause = " AND ".join(where)
+    with UnitOfWork() as uow:
+        total = uow.scalar(f"SELECT count(*){_FROM} WHERE {clause}", params)
+        rows = uow.all(
+            f"{_COLUMNS}{_FROM} LEFT JOIN system_users u ON u.id = e.resolved_by WHERE {clause}"
+            " ORDER BY e.id DESC LIMIT :lim OFFSET :off",
+            {**params, "lim": page_size, "off": (page_no - 1) * page_size},
+        )
+    return page([_view(r) for r in rows], int(total), page_no, page_size)
+
+
+# --------------------------------------------------------------------------------- resolve --
+def resolve(ctx: RequestContext, cmd: ExceptionResolve) -> dict[str, Any]:
+    """A person's decision on one exception: idempotent by (id, action); one decision per exception."""
+    with UnitOfWork() as uow:
+        row = uow.one(  # the exception row first: concurrent decisions on it queue here
+            "SELECT e.*, t.cust_id, c.dept_id, t.status AS order_status, t.hold_reason AS order_hold"
+            + _FROM
+            + " WHERE e.id = :id FOR UPDATE OF e",
+            {"id": cmd.id},
+        )
+        if row is None or not ctx.principal.sees_dept(row["dept_id"]):
+            raise AppError(ErrorCode.NOT_FOUND, f"id: 异常记录 {cmd.id} 不存在")
+        if row["status"] != "OPEN":
+            current = _reload(uow, cmd.id)
+            if row["status"] == "RESOLVED" and row["resolution"] == cmd.action:
+                return {**current, "replay": True}  # the same decision again: the stored result
+            raise AppError(
+                ErrorCode.CONFLICT,
+                f"异常记录 {cmd.id} 已处理（{row['resolution'] or row['status']}），不能再以 {cmd.action} 处理",
+                data=current,
+            )
+        allowed = allowed_actions(row["exception_type"], row["order_status"], row["order_hold"])
+        if cmd.action not in allowed:
+            raise AppError(
+                ErrorCode.BAD_REQUEST,
+                f"action: 异常类型 {row['exception_type']} 只允许 {' / '.join(allowed)}",
+                data={"field": "action", "allowedActions": list(allowed)},
+            )
+
+        refund: Decimal | None = None
+        if row["exception_type"] == "AMOUNT_MISMATCH" and cmd.action == "WRITE_OFF_PAID":
+            result = _write_off_paid(uow, ctx, row)
+        elif row["exception_type"] == "AMOUNT_MISMATCH" and cmd.action == "REFUND":
+            result, refund = _close_for_refund(uow, ctx, row)
+        elif row["exception_type"] == "PAID_ELSEWHERE" and cmd.action == "REFUND":
+            result, refund = _refund_from_balance(uow, ctx, row)
+        else:  # KEEP_BALANCE, DISMISS: the decision itself, nothing on the books moves
+            result = {}
+
+        uow.execute(
+            "UPDATE bk_transaction_exception SET status = 'RESOLVED', resolution = :a, resolve_remark = :r,"
+            " resolved_by = :u, resolved_time = now(), resolve_result = CAST(:res AS jsonb),"
+            " refund_status = :rs, refund_amount = :ra WHERE id = :id",
+            {
+                "a": cmd.action,
+                "r": cmd.remark,
+                "u": ctx.principal.user_id or None,
+                "res": json.dumps(jsonable(result), ensure_ascii=False),
+                "rs": None if refund is None else "PENDING",
+                "ra": refund,
+                "id": cmd.id,
+            },
+        )
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation="EXCEPTION_RESOLVE",
+            object_type="bk_transaction_exception",
+            object_id=cmd.id,
+            before={
+                "status": row["status"],
+                "exceptionType": row["exception_type"],
+                "bizOrderNo": row["biz_order_no"],
+                "detail": row["detail"],
+            },
+            after={
+                "status": "RESOLVED",
+                "resolution": cmd.action,
+                "remark": cmd.remark,
+                "result": result,
+                "refundStatus": None if refund is None else "PENDING",
+                "refundAmount": refund,
+            },
+            remark=mask_text(cmd.remark),
+        )
+        reply = {**_reload(uow, cmd.id), "replay": False}
+        uow.commit()
+    return reply
+
+
+def _reload(uow: UnitOfWork, exception_id: int) -> dict[str, Any]:
+    row = uow.one(
+        f"{_COLUMNS}{_FROM} LEFT JOIN system_users u ON u.id = e.resolved_by WHERE e.id = :id",
+        {"id": exception_id},
+    )
+    assert row is not None
+    return _view(row)
+
+
+def _lock_order(uow: UnitOfWork, row: dict[str, Any]) -> dict[str, Any]:
+    order = uow.one(
+        "SELECT * FROM bk_transaction WHERE biz_order_no = :o FOR UPDATE", {"o": row["biz_order_no"]}
+    )
+    if order is None:
+        raise AppError(ErrorCode.CONFLICT, f"异常记录 {row['id']} 的订单 {row['biz_order_no']} 不存在")
+    return order
+
+
+def _order_conflict(order: dict[str, Any], why: str) -> AppError:
+    return AppError(
+        ErrorCode.CONFLICT,
+        f"订单 {order['biz_order_no']} 状态为 {order['status']}，{why}",
+        data={
+            "bizOrderNo": order["biz_order_no"],
+            "orderStatus": order["status"],
+            "holdReason": order["hold_reason"],
+        },
+    )
+
+
+def _reported_amount(row: dict[str, Any]) -> Decimal:
+    try:
+        amount = Decimal(str(row["detail"]["successAmount"]))
+    except (KeyError, TypeError, InvalidOperation) as exc:
+        raise AppError(ErrorCode.CONFLICT, f"异常记录 {row['id']} 缺少可用的实收金额 successAmount") from exc
+    if not amount.is_finite():
+        raise AppError(ErrorCode.CONFLICT, f"异常记录 {row['id']} 的实收金额 {amount} 无效")
+    return amount
+
+
+def _bookable(amount: Decimal) -> bool:
+    """Money the books can hold as it is: positive, whole fen, within NUMERIC(14,2)."""
+    exponent = amount.as_tuple().exponent
+    return amount > 0 and isinstance(exponent, int) and exponent >= -2 and amount.adjusted() <= 11
+
+
+def _order_audit(
+    uow: UnitOfWork, ctx: RequestContext, order: dict[str, Any], operation: str, after: dict[str, Any]
+) -> None:
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation=operation,
+        object_type="bk_transaction",
+        object_id=order["id"],
+        before={"status": order["status"], "holdReason": order["hold_reason"]},
+        after=after,
+    )
+
+
+def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -> dict[str, Any]:
+    """Accept the amount actually received: write it off against the held order's bills and end the
+    order SUCCESS with that amount."""
+    order = _lock_order(uow, row)
+    if order["status"] not in LIVE:
+        raise _order_conflict(order, "不能按实收金额核销（可选择 REFUND 退款）")
+    paid = _reported_amount(row)
+    if not _bookable(paid):
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"实收金额 {paid} 不是可入账的金额（须大于 0、最多两位小数），只能退款",
+            data={"successAmount": paid, "allowedActions": ["REFUND"]},
+        )
+    account = lock_account(uow, order["cust_id"])
+    bills = uow.all(  # the order's bills, locked in id order as every payment locks them
+        "SELECT c.id, c.status, c.total_amount - c.paid_amount AS owed FROM biz_order_charge o"
+        " JOIN biz_charge c ON c.id = o.charge_id WHERE o.biz_order_no = :o ORDER BY c.id FOR UPDATE OF c",
+        {"o": order["biz_order_no"]},
+    )
+    open_ids = [b["id"] for b in bills if b["owed"] > 0 and b["status"] in ("UNPAID", "PARTIAL")]
+    written = uow.scalar(
+        "SELECT rev_write_off(CAST(:actor AS jsonb), :c, :a, CAST(:ids AS bigint[]), :amt, :ch, :src, :trade,"
+        " :key, :code, NULL, NULL, :remark, :op)",
+        {
+            "actor": audit.actor(ctx),
+            "c": order["cust_id"],
+            "a": account["id"],
+            "ids": open_ids,
+            "amt": paid,
+            "ch": order["channel_code"],
+            "src": order["scene"],
+            "trade": order["trade_no"],
+            "key": f"ORDER:{order['biz_order_no']}",
+            "code": order["biz_order_no"],
+            "remark": f"人工复核按实收金额核销（异常 {row['id']}）",
+            "op": ctx.principal.user_id or None,
+        },
+    )
+    uow.execute(
+        "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": order["biz_order_no"]}
+    )
+    uow.execute(
+        "UPDATE bk_transaction SET status = 'SUCCESS', success_amount = :amt, paid_time = now(),"
+        " hold_reason = NULL, update_time = now() WHERE id = :id",
+        {"amt": paid, "id": order["id"]},
+    )
+    _order_audit(
+        uow,
+        ctx,
+        order,
+        "ORDER_SUCCESS",
+        {"status": "SUCCESS", "successAmount": paid, "holdReason": None, "exceptionId": row["id"]},
+    )
+    balance = uow.scalar("SELECT balance FROM biz_account WHERE id = :a", {"a": account["id"]})
+    return {
+        "orderStatus": "SUCCESS",
+        "paidAmount": paid,
+        "collectionId": int(written["collectionId"]),
+        "collectionCode": written["code"],
+        "writeOffStatus": written["status"],
+        "writtenOffAmount": Decimal(written["writtenOff"]),
+        "balanceAdded": Decimal(written["toBalance"]),
+        "remainAmount": Decimal(written["remain"]),
+        "chargeList": [
+            {"chargeId": line["chargeId"], "amount": Decimal(line["amount"])} for line in written["lines"]
+        ],
+        "accountId": account["id"],
+        "balanceAfter": balance,
+    }
+
+
+def _close_for_refund(
+    uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]
+) -> tuple[dict[str, Any], Decimal]:
+    """The money goes back to the payer: the order closes and frees its bills; the refund is PENDING."""
+    order = _lock_order(uow, row)
+    if order["status"] == "SUCCESS":
+        raise _order_conflict(order, "已入账，退款须走账务调整")
+    amount = _reported_amount(row)
+    status = "CLOSED" if order["status"] in LIVE else order["status"]
+    uow.execute(
+        # held as REFUND for good: a later platform result for this trade changes nothing
+        "UPDATE bk_transaction SET status = :s, hold_reason = 'REFUND', update_time = now() WHERE id = :id",
+        {"s": status, "id": order["id"]},
+    )
+    uow.execute(
+        "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": order["biz_order_no"]}
+    )
+    _order_audit(
+        uow,
+        ctx,
+        order,
+        "ORDER_CLOSED",
+        {"status": status, "holdReason": "REFUND", "refundAmount": amount, "exceptionId": row["id"]},
+    )
+    return {"orderStatus": status, "refundAmount": amount}, amount
+
+
+def _refund_from_balance(
+    uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]
+) -> tuple[dict[str, Any], Decimal]:
+    """What the order put on the balance for bills paid elsewhere goes back to the payer."""
+    order = _lock_order(uow, row)
+    detail = row["detail"] or {}
+    surplus = detail.get("toBalance")
+    if surplus is None:  # raised before 0007 recorded it: what the order's collection put on the balance
+        surplus = uow.scalar(
+            "SELECT to_balance FROM biz_collection WHERE idempotency_key = :k",
+            {"k": f"ORDER:{order['biz_order_no']}"},
+        )
+    amount = Decimal(str(surplus or "0"))
+    if amount <= 0:
+        raise AppError(ErrorCode.CONFLICT, f"订单 {order['biz_order_no']} 没有转入余额的金额可退")
+    if detail.get("accountId") is not None:
+        account = uow.one(
+            "SELECT id, balance FROM biz_account WHERE id = :a FOR UPDATE", {"a": int(detail["accountId"])}
+        )
+    else:
+        account = lock_account(uow, order["cust_id"])
+    assert account is not None
+    if Decimal(account["balance"]) < amount:
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"账户余额 {account['balance']} 已不足以退回 {amount}",
+            data={
+                "accountId": account["id"],
+                "balance": account["balance"],
+                "refundAmount": amount,
+                "difference": amount - Decimal(account["balance"]),
+            },
+        )
+    balance = uow.scalar(
+        "UPDATE biz_account SET balance = balance - :amt WHERE id = :a RETURNING balance",
+        {"amt": amount, "a": account["id"]},
+    )
+    uow.execute(
+        "INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)"
+        " VALUES (:a, :amt, :b, 'REFUND', :ref)",
+        {"a": account["id"], "amt": -amount, "b": balance, "ref": order["biz_order_no"]},
+    )
+    return {
+        "orderStatus": order["status"],
+        "refundAmount": amount,
+        "accountId": account["id"],
+        "balanceAfter": balance,
+    }, amount
