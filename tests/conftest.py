@@ -16,7 +16,8 @@ sys.path.insert(0, str(ROOT))  # `functions.<name>.handler`, as the gateway impo
 os.environ.update(
     WATERREV_ENV="test",
     WATERREV_CHANNEL_LOGIN_SECRET="test-channel-secret-not-for-production",
-    WATERREV_DB_POOL_SIZE="8",
+    WATERREV_DB_POOL_SIZE="8",  # concurrency tests run several requests in threads of one process
+    WATERREV_DB_FORBID_NESTED="1",  # but a request never holds two connections: Lambda's pool has one
     POWERTOOLS_SERVICE_NAME="waterrev",
     POWERTOOLS_METRICS_NAMESPACE="waterrev",
     AWS_DEFAULT_REGION="cn-north-1",
@@ -39,10 +40,12 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         server, base = pg.start(ROOT / ".pgtest" / "pgdata", cleanup=True)
     url = pg.create_database(base, "waterrev_test")
     yield url
-    if server is not None:
-        from waterrev.db import dispose_engine
+    from tests.support import dispose_behind
+    from waterrev.db import dispose_engine
 
-        dispose_engine()
+    dispose_engine()
+    dispose_behind()
+    if server is not None:
         server.cleanup()
 
 

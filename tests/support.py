@@ -144,18 +144,40 @@ def bind(member_token: str, channel_user_id: str, cust_id: int, **extra: Any) ->
 
 
 # ---- added for the integration suite: direct SQL, own users, error-envelope checks ----------
+_behind_engines: dict[str, Any] = {}
+
+
+def _behind() -> Any:
+    """The tests' own engine for looking behind the API: not the application's pool, so a test may
+    read while it holds a unit of work open (which the application itself may never do)."""
+    from sqlalchemy import create_engine
+
+    from waterrev.db import database_url
+
+    url = database_url().render_as_string(hide_password=False)
+    if url not in _behind_engines:
+        _behind_engines[url] = create_engine(url, pool_size=2, max_overflow=6)
+    return _behind_engines[url]
+
+
+def dispose_behind() -> None:
+    for engine in _behind_engines.values():
+        engine.dispose()
+    _behind_engines.clear()
+
+
 def sql_scalar(sql: str, params: dict[str, Any] | None = None) -> Any:
     """Read one value straight from the database (tests look behind the API)."""
     from waterrev.db import UnitOfWork
 
-    with UnitOfWork() as uow:
+    with UnitOfWork(_behind()) as uow:
         return uow.scalar(sql, params or {})
 
 
 def sql_all(sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     from waterrev.db import UnitOfWork
 
-    with UnitOfWork() as uow:
+    with UnitOfWork(_behind()) as uow:
         return uow.all(sql, params or {})
 
 
@@ -163,7 +185,7 @@ def sql_exec(sql: str, params: dict[str, Any] | None = None) -> Any:
     """Change data behind the API (expire a token, lift a lock); committed; returns RETURNING's value."""
     from waterrev.db import UnitOfWork
 
-    with UnitOfWork() as uow:
+    with UnitOfWork(_behind()) as uow:
         result = uow.execute(sql, params or {})
         value = result.scalar() if result.returns_rows else None
         uow.commit()

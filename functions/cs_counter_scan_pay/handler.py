@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import Field
 
 from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.envelope import ok
 from waterrev.errors import AppError, ErrorCode
@@ -31,31 +32,37 @@ class RenewRequest(Model):
     biz_order_no: str = Field(pattern=r"^[A-Z]{2}\d{16}$")
 
 
-def _bills_owner(charge_ids: list[int]) -> int:
-    """The one customer the bills belong to (a counter QR order pays one customer's bills)."""
+def _bills_owner(ctx: RequestContext, charge_ids: list[int]) -> int:
+    """The one customer the bills belong to (a counter QR order pays one customer's bills). A bill of
+    a customer outside the operator's data scope reads as not found, like one that does not exist:
+    nothing about another dept's bills (which exist, whose they are) is told."""
     with UnitOfWork() as uow:
         owners = uow.all(
-            "SELECT cust_id, array_agg(id ORDER BY id) AS ids FROM biz_charge"
-            " WHERE id = ANY(CAST(:ids AS bigint[])) GROUP BY cust_id ORDER BY min(id)",
+            "SELECT ch.cust_id, c.dept_id, array_agg(ch.id ORDER BY ch.id) AS ids FROM biz_charge ch"
+            " JOIN biz_cust c ON c.id = ch.cust_id WHERE ch.id = ANY(CAST(:ids AS bigint[]))"
+            " GROUP BY ch.cust_id, c.dept_id ORDER BY min(ch.id)",
             {"ids": sorted(charge_ids)},
         )
-    if not owners:
-        raise AppError(ErrorCode.NOT_FOUND, f"chargeIds: 账单 {sorted(charge_ids)} 不存在")
-    if len(owners) > 1:
-        groups = [list(o["ids"]) for o in owners]
+    visible = [o for o in owners if ctx.principal.sees_dept(o["dept_id"])]
+    seen = {int(i) for o in visible for i in o["ids"]}
+    missing = sorted(set(charge_ids) - seen)
+    if missing:
+        raise AppError(ErrorCode.NOT_FOUND, f"chargeIds: 账单 {missing} 不存在")
+    if len(visible) > 1:
+        groups = [list(o["ids"]) for o in visible]
         raise AppError(
             ErrorCode.BAD_REQUEST,
             f"chargeIds: 账单分属 {len(groups)} 个客户 {groups}，一笔柜面扫码订单只能支付同一客户的账单",
             data={"chargeIdGroups": groups},
         )
-    return int(owners[0]["cust_id"])
+    return int(visible[0]["cust_id"])
 
 
 def _write_back(order_no: str) -> tuple[str, str, str]:
     """(orderStatus, writeBackStatus, msg) from the order and what its settlement left for review."""
     with UnitOfWork() as uow:
         row = uow.one(
-            "SELECT t.status, t.last_error, (SELECT array_agg(DISTINCT e.exception_type)"
+            "SELECT t.status, t.last_error, t.hold_reason, (SELECT array_agg(DISTINCT e.exception_type)"
             " FROM bk_transaction_exception e WHERE e.biz_order_no = t.biz_order_no AND e.status = 'OPEN')"
             " AS exceptions FROM bk_transaction t WHERE t.biz_order_no = :o",
             {"o": order_no},
@@ -64,6 +71,8 @@ def _write_back(order_no: str) -> tuple[str, str, str]:
         raise AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
     status, exceptions = row["status"], set(row["exceptions"] or ())
     order_status = "FAIL" if status == "CLOSED" else status
+    if row["hold_reason"] == "REFUND":
+        return order_status, "FAIL", "实付金额与订单金额不一致，订单已关闭，款项待原路退回，账单未核销"
     if "AMOUNT_MISMATCH" in exceptions:
         return order_status, "EXCEPTION", "实付金额与订单金额不一致，账单未核销，已转人工核查"
     if "PAID_ELSEWHERE" in exceptions:
@@ -104,7 +113,7 @@ def create(body: CounterScanPayCreate) -> dict:
             ErrorCode.FORBIDDEN,
             f"operatorId: {body.operator_id} 不是当前登录的柜台操作员，只能以本人身份收款",
         )
-    cust_id = _bills_owner(body.charge_ids)
+    cust_id = _bills_owner(ctx, body.charge_ids)
     payments.require_customer_in_scope(ctx, cust_id)
     try:
         order = payments.create_order(

@@ -35,10 +35,10 @@ def create(body: OrderCreate) -> dict:
 @app.get("/app-api/customer/payment/order/<bizOrderNo>")
 def status(bizOrderNo: Annotated[str, Path(pattern=r"^[A-Z]{2}\d{16}$")]) -> dict:
     ctx = request_context(app)
-    order = payments.get_order(bizOrderNo)
+    cust_id = payments.order_customer(bizOrderNo)  # its own unit of work, before the next one opens
     with UnitOfWork() as uow:
-        require_bound(uow, ctx, payments.order_customer(bizOrderNo))
-    return ok(order)
+        require_bound(uow, ctx, cust_id)
+    return ok(payments.get_order(bizOrderNo))
 
 
 handler = lambda_handler(app)

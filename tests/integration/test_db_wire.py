@@ -92,10 +92,11 @@ def test_a_failed_first_statement_leaves_a_failed_transaction_that_rolls_back() 
             uow.execute("INSERT INTO wire_begin_fail SELECT 1 / 0")
         with pytest.raises(Exception, match="current transaction is aborted"):
             uow.scalar("SELECT :x", {"x": 1})  # the BEGIN it carried opened a block, now failed
+    # the failed block was rolled back on return to the pool: the same connection begins afresh
     with UnitOfWork() as uow:
         uow.execute("INSERT INTO wire_begin_fail VALUES (:i) ON CONFLICT DO NOTHING", {"i": 2})
-    # never committed: the unit of work rolled back
-    assert call_atomic("SELECT count(*) FROM wire_begin_fail WHERE id = 2") == 0
+        uow.commit()
+    assert call_atomic("SELECT count(*) FROM wire_begin_fail WHERE id = 2") == 1
 
 
 def test_an_empty_unit_of_work_costs_no_round_trip(round_trips: list[int]) -> None:
@@ -122,6 +123,39 @@ def test_a_parameter_that_cannot_be_sent_first_in_a_transaction_leaves_no_begin_
     other = create_engine(db.database_url(), poolclass=NullPool)
     with UnitOfWork(other) as uow:  # committed on its own, not left in a transaction
         assert uow.scalar("SELECT count(*) FROM wire_begin_held") == 1
+
+
+def test_statement_text_that_cannot_be_sent_first_in_a_transaction_leaves_nothing_behind() -> None:
+    """A statement whose own text the client encoding cannot carry fails before its held BEGIN is
+    buffered: the transaction then begins with the next statement, and a later autocommit statement
+    on the same pooled connection commits on its own."""
+    with UnitOfWork() as uow:
+        uow.execute("CREATE TABLE IF NOT EXISTS wire_text_held (id int PRIMARY KEY)")
+        uow.execute("DELETE FROM wire_text_held")
+        uow.commit()
+    with UnitOfWork() as uow:
+        with pytest.raises(UnicodeEncodeError):
+            uow.scalar("SELECT '\ud800' || CAST(:x AS text)", {"x": 1})
+        first = uow.scalar("SELECT txid_current()")
+        assert uow.scalar("SELECT txid_current()") == first
+    with UnitOfWork() as uow, pytest.raises(UnicodeEncodeError):
+        uow.execute("SELECT '\ud800'")  # no parameters: the simple-query path
+    assert call_atomic("INSERT INTO wire_text_held VALUES ($1) RETURNING id", 5) == 5
+    other = create_engine(db.database_url(), poolclass=NullPool)
+    with UnitOfWork(other) as uow:
+        assert uow.scalar("SELECT count(*) FROM wire_text_held") == 1
+
+
+def test_a_prepared_statement_first_in_a_transaction_runs_inside_it() -> None:
+    """pg8000's own prepared statements (`Connection.prepare`) send the held BEGIN before they run."""
+    with UnitOfWork() as uow:
+        raw = uow.conn.connection.dbapi_connection
+        assert raw is not None
+        raw.execute_simple("begin transaction")  # what pg8000's cursor asks for first: held
+        prepared = raw.prepare("SELECT txid_current()")
+        (first,) = prepared.run()[0]
+        assert raw.execute_unnamed("SELECT txid_current()").rows == [[first]]
+        prepared.close()
 
 
 def test_a_commit_is_one_round_trip(round_trips: list[int]) -> None:
@@ -226,3 +260,18 @@ def test_a_parameter_that_cannot_be_sent_fails_alone_and_leaves_nothing_behind()
         with pytest.raises(UnicodeEncodeError):
             uow.scalar("SELEC broken :x", {"x": "\ud800"})
         assert uow.scalar("SELECT CAST(:x AS int) + 1", {"x": 1}) == 2
+
+
+def test_a_second_unit_of_work_inside_an_open_one_is_refused_in_the_tests() -> None:
+    """The suite runs with WATERREV_DB_FORBID_NESTED=1: code that opens a unit of work (or call_atomic)
+    while one is open in the same thread fails at once, where Lambda's one-connection pool would wait
+    for itself until its timeout. Units of work one after the other are fine, also after a refusal."""
+    with UnitOfWork() as uow:
+        assert uow.scalar("SELECT 1") == 1
+        with pytest.raises(RuntimeError, match="wait for itself"), UnitOfWork():
+            pass
+        with pytest.raises(RuntimeError, match="wait for itself"):
+            call_atomic("SELECT 1")
+    with UnitOfWork() as uow:
+        assert uow.scalar("SELECT 2") == 2
+    assert call_atomic("SELECT 3") == 3

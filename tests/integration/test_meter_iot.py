@@ -412,11 +412,10 @@ def test_a_repeat_arriving_at_the_same_time_is_still_a_duplicate(admin: str) -> 
 
     meter = open_meter(admin)
     body = {"readings": [item(meter, 12, fileSerialNo=unique("FSN"))]}
+    task = task_of(meter, "2025-01")
     with ThreadPoolExecutor(2) as pool:
         with UnitOfWork() as holder:  # the task is busy: both requests get past the duplicate check
-            holder.execute(
-                "SELECT 1 FROM biz_meter_read WHERE id = :t FOR UPDATE", {"t": task_of(meter, "2025-01")}
-            )
+            holder.execute("SELECT 1 FROM biz_meter_read WHERE id = :t FOR UPDATE", {"t": task})
             futures = [pool.submit(call, "POST", RECEIVE, body, token=admin) for _ in range(2)]
             deadline = time.monotonic() + 10
             while waiting_on_locks() < 2 and time.monotonic() < deadline:

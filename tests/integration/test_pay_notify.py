@@ -444,9 +444,9 @@ def test_a_second_mismatch_for_a_held_order_adds_no_exception(admin: str, sys009
     ids=["not-json", "fields-missing", "a-list", "utf-16", "nul-escape", "nul-byte"],
 )
 def test_a_signed_notification_that_cannot_be_read_is_kept_for_review(sys009: Any, body: bytes) -> None:
-    """Given a correctly signed notification whose body is not a readable notification, then it is answered
-    with an error (so the platform sends it again), kept as a verified UNPARSABLE callback with an
-    UNPARSABLE exception, and nothing reaches the books."""
+    """Given a correctly signed notification whose body is not a readable notification, sent twice, then
+    each is answered with an error (so the platform sends it again) and kept as a verified UNPARSABLE
+    callback, one UNPARSABLE exception is raised for the body, and nothing reaches the books."""
     from waterrev.adapters import paysign
     from waterrev.services import payment_notify
 
@@ -463,18 +463,19 @@ def test_a_signed_notification_that_cannot_be_read_is_kept_for_review(sys009: An
     exc_mark = int(sql_scalar("SELECT COALESCE(max(id), 0) FROM bk_transaction_exception"))
 
     reply = call("POST", NOTIFY, raw_body=body, headers=headers)
+    retried = call("POST", NOTIFY, raw_body=body, headers=headers)  # the platform sends it again
 
     assert reply.status == 400 and reply.code != 0 and "无法解析" in reply.msg, reply.body
+    assert retried.status == 400
     kept = sql_all(
         "SELECT verified, outcome, raw_body FROM bk_transaction_callback WHERE id > :i ORDER BY id",
         {"i": mark},
     )
-    assert [(k["verified"], k["outcome"]) for k in kept] == [(True, "UNPARSABLE")]
+    assert [(k["verified"], k["outcome"]) for k in kept] == [(True, "UNPARSABLE")] * 2  # every delivery
     assert kept[0]["raw_body"] == payment_notify.keepable(body)
     raised = sql_all(
         "SELECT exception_type, detail FROM bk_transaction_exception WHERE id > :i ORDER BY id",
         {"i": exc_mark},
     )
-    assert [r["exception_type"] for r in raised] == ["UNPARSABLE"] and "无法解析" in raised[0]["detail"][
-        "reason"
-    ]
+    assert [r["exception_type"] for r in raised] == ["UNPARSABLE"]  # one to review, not one per retry
+    assert "无法解析" in raised[0]["detail"]["reason"]

@@ -345,17 +345,29 @@ def test_a_counter_order_for_another_operator_or_outside_the_dept_is_refused(
     admin: str, admin_id: int, sys009: Any
 ) -> None:
     """Given a bill of a 鼓楼 customer, when the admin sends another operator's id, then 403 naming
-    operatorId; when a 台江 operator orders it as itself, then 1_002_001_001 (outside its data scope)."""
+    operatorId; when a 台江 operator orders it as itself, alone or with a 台江 bill, then the answer is
+    the one a bill that does not exist gets (404 naming chargeIds and only the unseen ids): nothing
+    tells that the bill exists or whose it is."""
     cust, (bill,) = new_bills(admin, ["2021-04"])
     taijiang = new_admin_user(dept_id=TAIJIANG_DEPT, data_scope="DEPT_ONLY")
     taijiang_id = int(sql_scalar("SELECT id FROM system_users WHERE username = :u", {"u": taijiang}))
     taijiang_token = admin_login(taijiang, "Passw0rd!")
+    own_cust, (own,) = new_bills(admin, ["2021-04"])
+    sql_exec("UPDATE biz_cust SET dept_id = :d WHERE id = :c", {"d": TAIJIANG_DEPT, "c": own_cust})
+    absent = int(sql_scalar("SELECT max(id) + 1000 FROM biz_charge"))
 
     impersonating = call("POST", f"{SCAN}/create", scan_body(admin_id + 100000, [bill]), token=admin)
     outside = call("POST", f"{SCAN}/create", scan_body(taijiang_id, [bill]), token=taijiang_token)
+    mixed = call("POST", f"{SCAN}/create", scan_body(taijiang_id, [own, bill]), token=taijiang_token)
+    unknown = call(
+        "POST", f"{SCAN}/create", scan_body(taijiang_id, [own, {**bill, "id": absent}]), token=taijiang_token
+    )
 
     expect_error(impersonating, 403, mentions="operatorId")
-    expect_error(outside, 1_002_001_001)
+    expect_error(outside, 404, mentions=f"chargeIds: 账单 [{bill['id']}] 不存在")
+    expect_error(mixed, 404, mentions=f"chargeIds: 账单 [{bill['id']}] 不存在")
+    expect_error(unknown, 404, mentions=f"chargeIds: 账单 [{absent}] 不存在")
+    assert mixed.data == unknown.data is None
     assert sql_scalar("SELECT count(*) FROM bk_transaction WHERE cust_id = :c", {"c": cust}) == 0
 
 
@@ -392,9 +404,11 @@ def test_a_counter_order_paid_with_another_amount_is_held_as_an_exception(
     admin: str, admin_id: int, sys009: Any
 ) -> None:
     """Given SYS-009 reporting 1.00 less than the counter order, when the customer pays, then the order
-    reads writeBackStatus EXCEPTION with a msg for review, and the bill is not written off."""
+    reads writeBackStatus EXCEPTION with a msg for review, and the bill is not written off; when a
+    reviewer books the amount received, the collection is the counter's (its code and operator, not
+    the reviewer's) and the order reads SUCCESS."""
     _, (bill,) = new_bills(admin, ["2021-06"])
-    order = call("POST", f"{SCAN}/create", scan_body(admin_id, [bill]), token=admin)
+    order = call("POST", f"{SCAN}/create", scan_body(admin_id, [bill], counterCode="GL-09"), token=admin)
     assert order.code == 0, order.body
     sys009.behaviour(wrongAmount="-1.00")
 
@@ -404,6 +418,24 @@ def test_a_counter_order_paid_with_another_amount_is_held_as_an_exception(
 
     assert status.code == 0 and status.data["writeBackStatus"] == "EXCEPTION", status.body
     assert "人工核查" in status.data["msg"] and charge_row(bill["id"])["status"] == "UNPAID"
+
+    reviewer_token = admin_login(new_admin_user(), "Passw0rd!")  # another back-office user decides
+    exception_id = sql_scalar(
+        "SELECT id FROM bk_transaction_exception WHERE biz_order_no = :o", {"o": order.data["bizOrderNo"]}
+    )
+    decided = call(
+        "POST",
+        "/admin-api/revenue/collection/exception/resolve",
+        {"id": exception_id, "action": "WRITE_OFF_PAID", "remark": "按实收入账"},
+        token=reviewer_token,
+    )
+    assert decided.code == 0, decided.body
+    (money,) = sql_all(
+        "SELECT outlet_code, operator_id FROM biz_collection WHERE code = :o", {"o": order.data["bizOrderNo"]}
+    )
+    assert money == {"outlet_code": "GL-09", "operator_id": admin_id}
+    after = call("GET", f"{SCAN}/{order.data['bizOrderNo']}", token=admin)
+    assert (after.data["orderStatus"], after.data["writeBackStatus"]) == ("SUCCESS", "SUCCESS"), after.body
 
 
 # --------------------------------------------------------------------------- compensation -----

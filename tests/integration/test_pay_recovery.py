@@ -28,12 +28,29 @@ def admin() -> str:
     return admin_login()
 
 
+@pytest.fixture
+def one_connection(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The pool a Lambda has: one connection, no overflow. A request that opens a second unit of work
+    while its first is still open waits for itself (and fails after the pool's timeout)."""
+    from waterrev import db
+    from waterrev.settings import reset_settings
+
+    monkeypatch.setenv("WATERREV_DB_POOL_SIZE", "1")
+    reset_settings()
+    db.dispose_engine()
+    yield
+    monkeypatch.undo()
+    reset_settings()
+    db.dispose_engine()
+
+
 def test_a_create_that_timed_out_is_sent_again_when_the_customer_asks_again(
-    admin: str, sys009: Any, impatient_client: Any
+    admin: str, sys009: Any, impatient_client: Any, one_connection: None
 ) -> None:
     """Given SYS-009 answering a create too late (the order INIT here, made there), when the customer sends
     the same request again, then the same order comes back PAYING with the platform's trade and pay URL:
-    one order here and one trade there, not a bill held for two hours by an order nobody can pay."""
+    one order here and one trade there, not a bill held for two hours by an order nobody can pay. With
+    one pooled connection, as in Lambda; the order's status reads the same."""
     sys009.behaviour(timeoutSeconds=1, dropNotifications=True)
     cust, (bill,) = new_bills(admin, ["2021-03"])
     member = bound_member(cust)
@@ -51,6 +68,8 @@ def test_a_create_that_timed_out_is_sent_again_when_the_customer_asks_again(
     assert (again.data["orderStatus"], again.data["tradeNo"]) == ("PAYING", trade)
     assert again.data["payUrl"].endswith(f"/pay/{trade}")
     assert sql_scalar("SELECT count(*) FROM bk_transaction WHERE cust_id = :c", {"c": cust}) == 1
+    status = call("GET", f"{ORDER}/{first.data['bizOrderNo']}", token=member)
+    assert status.code == 0 and status.data["orderStatus"] == "PAYING", status.body
     sys009.pay(trade)
     assert sys009.wait_idle(10)
     make_due(first.data["bizOrderNo"])

@@ -661,3 +661,97 @@ def test_a_second_mismatch_row_for_a_settled_order_can_only_be_dismissed(admin: 
     assert dismissed.code == 0 and dismissed.data["resolution"] == "DISMISS", dismissed.body
     assert txn(order["bizOrderNo"])["status"] == "SUCCESS" and charge_row(bill["id"]) == settled
     assert_books_balance(int(bill["cust_id"]))
+
+
+def test_two_mismatch_rows_of_one_order_refunded_at_once_refund_once(admin: str, platform: Any) -> None:
+    """Given two open AMOUNT_MISMATCH rows for one order (as older rows could be), when two reviewers
+    decide REFUND on each at the same moment, then one refund is recorded and the other is a 409: the
+    money is never sent back twice."""
+    from waterrev.context import RequestContext
+    from waterrev.db import UnitOfWork
+    from waterrev.errors import AppError, ErrorCode
+    from waterrev.schemas.payment_review import ExceptionResolve
+    from waterrev.security import load_admin
+    from waterrev.services import payment_review
+
+    order, _, first_id, _ = mismatch(admin, platform, ["2021-10"])
+    second_id = int(
+        sql_exec(
+            "INSERT INTO bk_transaction_exception (trade_no, biz_order_no, exception_type, detail)"
+            " SELECT trade_no, biz_order_no, exception_type, detail FROM bk_transaction_exception WHERE id = :i"
+            " RETURNING id",
+            {"i": first_id},
+        )
+    )
+    with UnitOfWork() as uow:
+        principal = load_admin(uow, int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'")))
+    assert principal is not None
+    outcomes: list[Any] = []
+
+    def decide(exception_id: int) -> None:
+        ctx = RequestContext(request_id=f"refund-race-{exception_id}", principal=principal)
+        try:
+            outcomes.append(
+                payment_review.resolve(ctx, ExceptionResolve(id=exception_id, action="REFUND", remark="退"))
+            )
+        except AppError as exc:
+            outcomes.append(exc)
+
+    # Both decisions get past their first look (the order PAYING, not held) and queue on the order's
+    # lock, held here until both wait: the one that goes second sees the first's REFUND only there.
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    from waterrev import db
+
+    blocker = create_engine(db.database_url(), poolclass=NullPool).connect()
+    blocker.execute(
+        text("SELECT 1 FROM bk_transaction WHERE biz_order_no = :o FOR UPDATE"), {"o": order["bizOrderNo"]}
+    )
+    threads = [threading.Thread(target=decide, args=(i,)) for i in (first_id, second_id)]
+    for t in threads:
+        t.start()
+    waiting = 0
+    for _ in range(200):
+        waiting = int(
+            sql_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%bk_transaction%'"
+            )
+        )
+        if waiting >= 2:
+            break
+        threading.Event().wait(0.05)
+    blocker.rollback()
+    blocker.close()
+    for t in threads:
+        t.join(30)
+
+    assert waiting >= 2
+    assert len([o for o in outcomes if isinstance(o, dict)]) == 1, outcomes
+    assert [o.error for o in outcomes if isinstance(o, AppError)] in (
+        [ErrorCode.CONFLICT],
+        [ErrorCode.BAD_REQUEST],
+    )
+    pending = sql_scalar(
+        "SELECT count(*) FROM bk_transaction_exception WHERE biz_order_no = :o AND refund_status = 'PENDING'",
+        {"o": order["bizOrderNo"]},
+    )
+    assert pending == 1
+
+
+def test_a_remark_is_kept_and_shown_masked(admin: str, platform: Any) -> None:
+    """Given a remark that quotes a mobile and an ID number, then the stored, returned and listed remark
+    show them masked."""
+    order, _, exception_id, _ = mismatch(admin, platform, ["2021-11"])
+    remark = "客户电话13800001111，身份证350102199001011234，要求原路退回"
+
+    reply = resolve(admin, exception_id, "REFUND", remark)
+
+    assert reply.code == 0, reply.body
+    listed = page(admin, f"bizOrderNo={order['bizOrderNo']}")
+    for shown in (
+        reply.data["remark"],
+        listed.data["list"][0]["remark"],
+        exception_row(exception_id)["resolve_remark"],
+    ):
+        assert "13800001111" not in shown and "350102199001011234" not in shown and "要求原路退回" in shown

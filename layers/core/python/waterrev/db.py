@@ -25,6 +25,23 @@ from waterrev.settings import get_settings
 
 _engine: Engine | None = None
 _lock = threading.Lock()
+_open = threading.local()  # units of work open on the shared engine, per thread
+
+
+def _checking_out() -> None:
+    """Count a checkout from the shared engine; with `db_forbid_nested`, refuse a second one in the
+    same thread: a Lambda's pool has one connection, and the second would wait for the first."""
+    depth = getattr(_open, "depth", 0)
+    if depth and get_settings().db_forbid_nested:
+        raise RuntimeError(
+            "a unit of work was opened while another is open in this thread; with one pooled connection"
+            " (Lambda) it would wait for itself: finish the first before opening the next"
+        )
+    _open.depth = depth + 1
+
+
+def _checked_in() -> None:
+    _open.depth = max(0, getattr(_open, "depth", 0) - 1)
 
 
 def database_url() -> URL:
@@ -106,17 +123,21 @@ def call_atomic(statement: str, *values: Any) -> Any:
     A failed statement raises the driver's error; a connection that broke is thrown away."""
     from pg8000.exceptions import InterfaceError
 
-    with get_engine().connect() as conn:
-        raw = conn.connection.dbapi_connection
-        assert raw is not None
-        if raw._in_transaction:  # never after a checkout (the pool rolls back on return)
-            raw.rollback()
-        try:
-            rows = raw.execute_unnamed(statement, values).rows
-        except (InterfaceError, OSError):  # pg8000 lets a reset socket's first read error through raw
-            conn.invalidate()
-            raise
-        return rows[0][0] if rows else None
+    _checking_out()
+    try:
+        with get_engine().connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            if raw._in_transaction:  # never after a checkout (the pool rolls back on return)
+                raw.rollback()
+            try:
+                rows = raw.execute_unnamed(statement, values).rows
+            except (InterfaceError, OSError):  # pg8000 lets a reset socket's first read fail raw
+                conn.invalidate()
+                raise
+            return rows[0][0] if rows else None
+    finally:
+        _checked_in()
 
 
 def dispose_engine() -> None:
@@ -135,7 +156,14 @@ class UnitOfWork:
         self.conn: Connection
 
     def __enter__(self) -> Self:
-        self.conn = (self._engine or get_engine()).connect()
+        if self._engine is None:
+            _checking_out()
+        try:
+            self.conn = (self._engine or get_engine()).connect()
+        except BaseException:
+            if self._engine is None:
+                _checked_in()
+            raise
         self._tx = self.conn.begin()
         self._committed = False
         return self
@@ -146,6 +174,8 @@ class UnitOfWork:
                 self._tx.rollback()
         finally:
             self.conn.close()
+            if self._engine is None:
+                _checked_in()
 
     def commit(self) -> None:
         self._tx.commit()

@@ -66,6 +66,7 @@ class OneTripConnection(legacy.Connection):
             return core.Context(statement)
         try:
             if self._begin_held:
+                statement.encode(self._client_encoding)  # unsendable text fails before BEGIN is spent
                 self._begin_held = False
                 if not self.autocommit:
                     return self._simple_after_begin(statement)
@@ -92,8 +93,13 @@ class OneTripConnection(legacy.Connection):
             raise begin_failed
         return context
 
+    def execute_named(self, *args: Any, **kwargs: Any) -> Any:
+        """A prepared statement (`Connection.prepare`): the held BEGIN first, on its own."""
+        self._send_held_begin()
+        return super().execute_named(*args, **kwargs)
+
     def _send_held_begin(self) -> None:
-        """For COPY, which cannot carry it: BEGIN on its own, as pg8000 sends it."""
+        """For COPY and prepared statements, which do not carry it: BEGIN on its own, as pg8000 sends it."""
         if self._begin_held:
             self._begin_held = False
             if not self.autocommit:
@@ -117,6 +123,7 @@ class OneTripConnection(legacy.Connection):
         for value in params:
             if value is not None:
                 value.encode(self._client_encoding)
+        statement.encode(self._client_encoding)  # the statement too, before a held BEGIN is buffered
         context = core.Context(statement)
         if self._begin_held:
             self._begin_held = False

@@ -34,6 +34,9 @@ class Settings:
     db_pool_size: int = 1  # one connection per Lambda execution environment
     db_ping_after_idle_s: int = 10  # a pooled connection idle this long is pinged before use
     db_one_trip: int = 1  # 1: each statement in one round trip (waterrev.pgwire); 0: pg8000's own path
+    # 1 (the tests): opening a second unit of work while one is open in the same thread is an error.
+    # In Lambda the pool holds one connection, so such code waits for itself until the pool times out.
+    db_forbid_nested: int = 0
     display_time_zone: str = "Asia/Shanghai"  # times in replies; stored as timestamptz
     access_token_ttl_s: int = 1800
     refresh_token_ttl_s: int = 7 * 24 * 3600

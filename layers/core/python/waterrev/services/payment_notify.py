@@ -10,6 +10,7 @@ read is kept too (outcome UNPARSABLE) with an exception record, and answered wit
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from decimal import Decimal
@@ -66,12 +67,17 @@ def _unparsable(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
             " CAST(:h AS jsonb), :b)",
             {"h": json.dumps(headers), "b": keepable(raw)},
         )
-        uow.execute(
-            "INSERT INTO bk_transaction_exception (exception_type, detail) VALUES ('UNPARSABLE', CAST(:d AS jsonb))",
+        digest = hashlib.sha256(raw).hexdigest()
+        uow.execute(  # one open exception per body: the platform's retries of it are kept, not re-raised
+            "INSERT INTO bk_transaction_exception (exception_type, detail) SELECT 'UNPARSABLE', CAST(:d AS jsonb)"
+            " WHERE NOT EXISTS (SELECT 1 FROM bk_transaction_exception WHERE exception_type = 'UNPARSABLE'"
+            " AND status = 'OPEN' AND detail ->> 'bodySha256' = :h)",
             {
                 "d": json.dumps(
-                    {"reason": reason[:500], "serial": headers.get("x-sys009-serial")}, ensure_ascii=False
-                )
+                    {"reason": reason[:500], "serial": headers.get("x-sys009-serial"), "bodySha256": digest},
+                    ensure_ascii=False,
+                ),
+                "h": digest,
             },
         )
         uow.commit()

@@ -175,7 +175,7 @@ def resolve(ctx: RequestContext, cmd: ExceptionResolve) -> dict[str, Any]:
             " refund_status = :rs, refund_amount = :ra WHERE id = :id",
             {
                 "a": cmd.action,
-                "r": cmd.remark,
+                "r": mask_text(cmd.remark),  # shown to every reviewer: no ID number or mobile in clear
                 "u": ctx.principal.user_id or None,
                 "res": json.dumps(jsonable(result), ensure_ascii=False),
                 "rs": None if refund is None else "PENDING",
@@ -294,7 +294,7 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
     open_ids = [b["id"] for b in bills if b["owed"] > 0 and b["status"] in ("UNPAID", "PARTIAL")]
     written = uow.scalar(
         "SELECT rev_write_off(CAST(:actor AS jsonb), :c, :a, CAST(:ids AS bigint[]), :amt, :ch, :src, :trade,"
-        " :key, :code, NULL, NULL, :remark, :op)",
+        " :key, :code, NULL, :outlet, :remark, :op)",
         {
             "actor": audit.actor(ctx),
             "c": order["cust_id"],
@@ -307,7 +307,8 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
             "key": f"ORDER:{order['biz_order_no']}",
             "code": order["biz_order_no"],
             "remark": f"人工复核按实收金额核销（异常 {row['id']}）",
-            "op": ctx.principal.user_id or None,
+            "outlet": order["counter_code"],  # a counter QR order's money is its counter's
+            "op": order["operator_id"] if order["scene"] == "COUNTER_QR" else (ctx.principal.user_id or None),
         },
     )
     uow.execute(
@@ -350,6 +351,8 @@ def _close_for_refund(
     order = _lock_order(uow, row)
     if order["status"] == "SUCCESS":
         raise _order_conflict(order, "已入账，退款须走账务调整")
+    if order["hold_reason"] == "REFUND":  # another exception of this order already sent the money back
+        raise _order_conflict(order, "已决定退款，不能重复退款")
     amount = _reported_amount(row)
     status = "CLOSED" if order["status"] in LIVE else order["status"]
     uow.execute(

@@ -118,102 +118,138 @@ def create_order(
     answers the same trade for the same businessOrderNo."""
     from sqlalchemy.exc import IntegrityError
 
-    request_key = f"{cust_id}|{','.join(str(i) for i in sorted(charge_ids))}|{channel}|{scene}"
+    request_key = _request_key(cust_id, charge_ids, channel, scene)
+    existing: dict[str, Any] | None = None
     try:
         with UnitOfWork() as uow:
-            live = uow.one(
+            existing = uow.one(
                 "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')"
                 " FOR UPDATE",
                 {"k": request_key},
             )
-            if live is not None and live["expire_time"] > dt.datetime.now(dt.UTC):
-                uow.commit()
-                return _reuse(ctx, live, open_id)
-            if live is not None:
-                _end(uow, ctx, live, "CLOSED")  # expired: its bills are free again
-            account = lock_account(uow, cust_id)
-            # An identical request that held the account lock before us may have made the order since
-            # our first look: under READ COMMITTED this statement sees it.
-            won = uow.one(
-                "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')",
-                {"k": request_key},
-            )
-            if won is not None:
-                uow.commit()  # the expired order closed above stays closed
-                return _reuse(ctx, won, open_id)
-            charges = lock_charges(uow, cust_id, charge_ids)
-            owed = due(charges)
-            if amount != owed:
-                raise AppError(
-                    ErrorCode.PAYMENT_AMOUNT_MISMATCH,
-                    f"应缴 {owed}，支付金额 {amount}，差额 {owed - amount}",
-                    data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
+            expired = existing is not None and existing["expire_time"] <= dt.datetime.now(dt.UTC)
+            if existing is not None and expired and existing["hold_reason"] is None:
+                _end(uow, ctx, existing, "CLOSED")  # expired: its bills are free again
+                existing = None
+            if existing is None:
+                account = lock_account(uow, cust_id)
+                # An identical request that held the account lock before us may have made the order
+                # since our first look: under READ COMMITTED this statement sees it.
+                existing = uow.one(
+                    "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')",
+                    {"k": request_key},
                 )
-            from waterrev.services.collection import new_collection_code
-
-            order_no = new_collection_code(uow, "DD")
-            expire = dt.datetime.now(dt.UTC).replace(microsecond=0) + ORDER_TTL
-            txn = uow.one(
-                "INSERT INTO bk_transaction (biz_order_no, cust_id, channel_code, scene, trade_amount, expire_time,"
-                " request_key, next_query_time, operator_id, counter_code) VALUES (:o, :c, :ch, :sc, :amt, :exp,"
-                " :k, now() + interval '1 minute', :op, :cc) RETURNING *",
-                {
-                    "o": order_no,
-                    "c": cust_id,
-                    "ch": channel,
-                    "sc": scene,
-                    "amt": amount,
-                    "exp": expire,
-                    "k": request_key,
-                    "op": ctx.principal.user_id or None,
-                    "cc": counter_code,
-                },
-            )
-            assert txn is not None
-            for charge in charges:
-                uow.execute(
-                    "INSERT INTO biz_order_charge (biz_order_no, charge_id, amount) VALUES (:o, :c, :a)",
-                    {
-                        "o": order_no,
-                        "c": charge["id"],
-                        "a": Decimal(charge["total_amount"]) - Decimal(charge["paid_amount"]),
-                    },
+            if existing is None:
+                txn, items = _insert_order(
+                    uow, ctx, account, cust_id, charge_ids, channel, amount, scene, request_key, counter_code
                 )
-            audit.record(
-                uow,
-                ctx,
-                module=MODULE,
-                operation="ORDER_CREATE",
-                object_type="bk_transaction",
-                object_id=txn["id"],
-                after={
-                    "bizOrderNo": order_no,
-                    "chargeIds": sorted(charge_ids),
-                    "amount": amount,
-                    "channel": channel,
-                    "scene": scene,
-                    "accountId": account["id"],
-                },
-            )
             uow.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "ux_transaction_live_request" not in str(exc.orig):
+            raise
         with UnitOfWork() as uow:  # a concurrent identical request won: answer with its order
-            live = uow.one(
+            existing = uow.one(
                 "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')",
                 {"k": request_key},
             )
-        if live is None:
+        if existing is None:
             raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, "账单正在其他订单中支付") from None
-        return _reuse(ctx, live, open_id)
-    items = [(int(c["id"]), Decimal(c["total_amount"]) - Decimal(c["paid_amount"])) for c in charges]
+    # Every unit of work above is closed before the next opens: a Lambda's pool holds one connection.
+    if existing is not None:
+        return _reuse(ctx, existing, open_id)
     return submit_to_platform(ctx, txn, items, open_id)
+
+
+def _request_key(cust_id: int, charge_ids: list[int], channel: str, scene: str) -> str:
+    """custId|sorted chargeIds|channel|scene (the seed's 幂等键建议); a list of bills too long for the
+    column (200) is named by its SHA-256 instead."""
+    import hashlib
+
+    bills = ",".join(str(i) for i in sorted(charge_ids))
+    key = f"{cust_id}|{bills}|{channel}|{scene}"
+    if len(key) <= 200:
+        return key
+    return f"{cust_id}|sha256:{hashlib.sha256(bills.encode()).hexdigest()}|{channel}|{scene}"
+
+
+def _insert_order(
+    uow: UnitOfWork,
+    ctx: RequestContext,
+    account: dict[str, Any],
+    cust_id: int,
+    charge_ids: list[int],
+    channel: str,
+    amount: Decimal,
+    scene: str,
+    request_key: str,
+    counter_code: str | None,
+) -> tuple[dict[str, Any], list[tuple[int, Decimal]]]:
+    """The order row and its held bills, in the caller's transaction; returns it and (bill, amount)s."""
+    from waterrev.services.collection import new_collection_code
+
+    charges = lock_charges(uow, cust_id, charge_ids)
+    owed = due(charges)
+    if amount != owed:
+        raise AppError(
+            ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+            f"应缴 {owed}，支付金额 {amount}，差额 {owed - amount}",
+            data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
+        )
+    order_no = new_collection_code(uow, "DD")
+    expire = dt.datetime.now(dt.UTC).replace(microsecond=0) + ORDER_TTL
+    txn = uow.one(
+        "INSERT INTO bk_transaction (biz_order_no, cust_id, channel_code, scene, trade_amount, expire_time,"
+        " request_key, next_query_time, operator_id, counter_code) VALUES (:o, :c, :ch, :sc, :amt, :exp,"
+        " :k, now() + interval '1 minute', :op, :cc) RETURNING *",
+        {
+            "o": order_no,
+            "c": cust_id,
+            "ch": channel,
+            "sc": scene,
+            "amt": amount,
+            "exp": expire,
+            "k": request_key,
+            "op": ctx.principal.user_id or None,
+            "cc": counter_code,
+        },
+    )
+    assert txn is not None
+    items = [(int(c["id"]), Decimal(c["total_amount"]) - Decimal(c["paid_amount"])) for c in charges]
+    for charge_id, held in items:
+        uow.execute(
+            "INSERT INTO biz_order_charge (biz_order_no, charge_id, amount) VALUES (:o, :c, :a)",
+            {"o": order_no, "c": charge_id, "a": held},
+        )
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="ORDER_CREATE",
+        object_type="bk_transaction",
+        object_id=txn["id"],
+        after={
+            "bizOrderNo": order_no,
+            "chargeIds": sorted(charge_ids),
+            "amount": amount,
+            "channel": channel,
+            "scene": scene,
+            "accountId": account["id"],
+        },
+    )
+    return txn, items
 
 
 def _reuse(ctx: RequestContext, live: dict[str, Any], open_id: str | None) -> dict[str, Any]:
     """The live order of an identical request. If SYS-009 never answered its create (the order has
     no trade number, or compensation found the trade but not its pay URL), it is sent again."""
+    if live["hold_reason"] is not None:  # money arrived for it and waits for a person's decision
+        raise AppError(
+            ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,
+            f"订单 {live['biz_order_no']} 的支付待人工复核，账单暂不能再次支付",
+            data=order_view(live),
+        )
     unanswered = live["trade_no"] is None or (live["pay_url"] is None and live["prepay_info"] is None)
-    if live["status"] not in LIVE or live["hold_reason"] is not None or not unanswered:
+    if live["status"] not in LIVE or not unanswered:
         return order_view(live) | {"reused": True}
     with UnitOfWork() as uow:
         held = uow.all(
