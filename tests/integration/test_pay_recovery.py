@@ -198,7 +198,8 @@ def test_an_order_held_for_an_amount_mismatch_is_not_queried_again(
 ) -> None:
     """Given an order the platform reports paid with another amount (no callback reaches us), when
     compensation settles it, then one AMOUNT_MISMATCH exception, the order held (bills still held, nothing
-    written off, an ORDER_HOLD audit row), and later runs neither query it nor add exceptions."""
+    written off, an ORDER_HOLD audit row), later runs neither query it nor add exceptions, and the same
+    order request is refused with 1_002_003_001 (before and after the order's expiry), never re-used."""
     from waterrev.services import payments
 
     sys009.behaviour(dropNotifications=True, wrongAmount="-0.50")
@@ -242,3 +243,12 @@ def test_an_order_held_for_an_amount_mismatch_is_not_queried_again(
         {"i": str(row["id"])},
     )
     assert audit == 1
+    # the customer asking again for the same bills is told they wait for review, also once expired
+    member = bound_member(cust)
+    again = call("POST", ORDER, order_body(cust, [bill]), token=member)
+    make_due(order_no, expired=True)
+    expired = call("POST", ORDER, order_body(cust, [bill]), token=member)
+    for reply in (again, expired):
+        assert reply.code == 1_002_003_001 and "人工复核" in reply.msg, reply.body
+        assert reply.data["bizOrderNo"] == order_no
+    assert sql_scalar("SELECT count(*) FROM bk_transaction WHERE cust_id = :c", {"c": cust}) == 1
