@@ -129,8 +129,18 @@ def latest_verify_code(cust_id: int) -> str:
     return str(payload["params"]["code"])
 
 
+def cust_name(cust_id: int) -> str:
+    """The customer's name as kept: what its owner types, with its id, to be sent a bind code."""
+    return str(sql_scalar("SELECT name FROM biz_cust WHERE id = :c", {"c": cust_id}))
+
+
 def bind(member_token: str, channel_user_id: str, cust_id: int, **extra: Any) -> Reply:
-    sent = call("POST", "/app-api/customer/auth/send-verify-code", {"custId": cust_id}, token=member_token)
+    sent = call(
+        "POST",
+        "/app-api/customer/auth/send-verify-code",
+        {"custId": cust_id, "custName": cust_name(cust_id)},
+        token=member_token,
+    )
     assert sent.code == 0, sent.body
     body = {
         "action": "BIND",

@@ -25,7 +25,7 @@ def channel_login(body: ChannelLoginRequest) -> dict:
 
 @app.post("/app-api/customer/auth/send-verify-code")
 def send_verify_code(body: VerifyCodeRequest) -> dict:
-    return ok(channel.send_verify_code(request_context(app), body.cust_id))
+    return ok(channel.send_verify_code(request_context(app), body.cust_id, body.cust_name))
 
 
 @app.post("/app-api/customer/account/bind")

@@ -160,7 +160,14 @@ def test_a_bill_run_bills_manual_and_iot_readings_and_the_customer_sees_its_bill
         iot_cust = customers[1]["id"]
         openid = f"e2e-bill-{tag}"
         owner = {"Authorization": f"Bearer {stack.channel_token(client, openid)}"}
-        ok(client.post("/app-api/customer/auth/send-verify-code", headers=owner, json={"custId": iot_cust}))
+        cust_name = ok(client.get(f"/admin-api/revenue/customer/{iot_cust}", headers=admin))["name"]
+        ok(
+            client.post(
+                "/app-api/customer/auth/send-verify-code",
+                headers=owner,
+                json={"custId": iot_cust, "custName": cust_name},
+            )
+        )
         bound = ok(
             client.post(
                 "/app-api/customer/account/bind",

@@ -127,7 +127,11 @@ def test_back_office_and_channel_user_journey(stack: Stack) -> None:
         assert detail["accountInfo"]["status"] == "NORMAL" and detail["meterList"][0]["meterNo"] == "E2E-0001"
 
         owner = {"Authorization": f"Bearer {stack.channel_token(client, 'e2e-owner-openid')}"}
-        sent = client.post("/app-api/customer/auth/send-verify-code", headers=owner, json={"custId": cust_id})
+        sent = client.post(
+            "/app-api/customer/auth/send-verify-code",
+            headers=owner,
+            json={"custId": cust_id, "custName": detail["name"]},
+        )
         assert sent.json()["data"]["mobile"] == "135****5678"
         bound = client.post(
             "/app-api/customer/account/bind",

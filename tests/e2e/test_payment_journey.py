@@ -132,7 +132,14 @@ def test_a_bill_is_paid_online_and_another_through_the_counter_qr(stack: Stack) 
         # ... and a WeChat user bound to it
         openid = f"e2e-pay-{tag}"
         owner = {"Authorization": f"Bearer {stack.channel_token(client, openid)}"}
-        ok(client.post("/app-api/customer/auth/send-verify-code", headers=owner, json={"custId": cust_id}))
+        name = ok(client.get(f"/admin-api/revenue/customer/{cust_id}", headers=admin))["name"]
+        ok(
+            client.post(
+                "/app-api/customer/auth/send-verify-code",
+                headers=owner,
+                json={"custId": cust_id, "custName": name},
+            )
+        )
         ok(
             client.post(
                 "/app-api/customer/account/bind",

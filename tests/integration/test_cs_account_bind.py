@@ -3,6 +3,7 @@ the one-default rule, and concurrency."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 import uuid
@@ -17,6 +18,7 @@ from tests.support import (
     bind,
     call,
     channel_login,
+    cust_name,
     expect_error,
     latest_verify_code,
     member_id,
@@ -48,8 +50,9 @@ class Member:
         self.id = unique("wx")
         self.token = channel_login(self.id)
 
-    def send(self, cust_id: int) -> Reply:
-        return call("POST", SEND, {"custId": cust_id}, token=self.token)
+    def send(self, cust_id: int, name: str | None = None) -> Reply:
+        body = {"custId": cust_id, "custName": cust_name(cust_id) if name is None else name}
+        return call("POST", SEND, body, token=self.token)
 
     def act(self, action: str, cust_id: int, **extra: Any) -> Reply:
         body = {
@@ -219,6 +222,143 @@ def test_second_code_within_60_seconds_is_429_and_allowed_afterwards(admin: str)
         {"c": cust["id"]},
     )
     assert member.send(cust["id"]).code == 0
+
+
+# ------------------------------------------------------------- custId + custName ------------------
+def sent_for(cust_id: int) -> tuple[int, int]:
+    """(verification codes, SMS outbox rows) written for the customer."""
+    codes = sql_scalar("SELECT count(*) FROM biz_verify_code WHERE cust_id = :c", {"c": cust_id})
+    sms = sql_scalar(
+        "SELECT count(*) FROM biz_message_outbox WHERE message_type = 'SMS' AND payload ->> 'custId' = :c",
+        {"c": str(cust_id)},
+    )
+    return int(codes), int(sms)
+
+
+def failures(member: Member) -> int:
+    return int(
+        sql_scalar(
+            "SELECT count(*) FROM biz_verify_code_failure WHERE channel_user = :m",
+            {"m": member_id(member.id)},
+        )
+    )
+
+
+def unknown_cust_id() -> int:
+    return int(sql_scalar("SELECT max(id) FROM biz_cust")) + 1_000_000
+
+
+def test_code_is_sent_when_id_and_name_match(admin: str) -> None:
+    """Given a customer, when a code is requested with its id and its name, then it is sent to the
+    masked reserved mobile and nothing counts as a failure."""
+    name = unique("客户")
+    cust = new_customer(admin, name=name, mobile="13611112222")
+    member = Member()
+
+    sent = member.send(cust["id"], name)
+
+    assert sent.code == 0, sent.body
+    assert sent.data == {"mobile": "136****2222", "expireSeconds": 300}
+    assert sent_for(cust["id"]) == (1, 1) and failures(member) == 0
+
+
+def test_name_is_compared_without_surrounding_spaces(admin: str) -> None:
+    """Given a customer, when its name comes with spaces around it, then the code is sent."""
+    name = unique("客户")
+    cust = new_customer(admin, name=name)
+
+    sent = Member().send(cust["id"], f"  {name}\t ")
+
+    assert sent.code == 0, sent.body
+    assert sent_for(cust["id"]) == (1, 1)
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", "名" * 51])
+def test_missing_blank_or_too_long_name_is_400_naming_cust_name(admin: str, name: str | None) -> None:
+    """Given a customer, when custName is missing, blank or longer than 50, then 400 naming custName."""
+    cust = new_customer(admin)
+    body: dict[str, Any] = {"custId": cust["id"]} | ({} if name is None else {"custName": name})
+
+    reply = call("POST", SEND, body, token=Member().token)
+
+    expect_error(reply, 400, mentions="custName")
+    assert sent_for(cust["id"]) == (0, 0)
+
+
+def test_wrong_name_answers_exactly_as_an_unknown_or_stopped_customer(admin: str) -> None:
+    """Given a customer, when a code is asked for with its id and a wrong name, then the answer is the
+    very answer for a stopped customer of that id (same status, code, msg, data: no masked mobile), and
+    the answer for an id that does not exist differs only in the id it echoes; no code, no SMS."""
+    name = unique("客户")
+    cust = new_customer(admin, name=name, mobile="13622223333")
+    unknown = unknown_cust_id()
+
+    wrong_name = Member().send(cust["id"], name + "甲")
+    unknown_id = Member().send(unknown, name)
+    stop = call(
+        "PUT",
+        "/admin-api/revenue/customer/update-status",
+        {"id": cust["id"], "status": "STOPPED", "reason": "停用"},
+        token=admin,
+    )
+    assert stop.code == 0, stop.body
+    stopped = Member().send(cust["id"], name)
+
+    expect_error(wrong_name, 1_002_001_001)
+    assert wrong_name.body == {
+        "code": 1_002_001_001,
+        "data": None,
+        "msg": f"客户不存在或已停用：custId={cust['id']}",
+    }
+    assert (stopped.status, stopped.body) == (wrong_name.status, wrong_name.body)
+    echoed = {**wrong_name.body, "msg": wrong_name.msg.replace(str(cust["id"]), str(unknown))}
+    assert (unknown_id.status, unknown_id.body) == (wrong_name.status, echoed)
+    assert "****" not in json.dumps(wrong_name.body, ensure_ascii=False)
+    assert sent_for(cust["id"]) == (0, 0) and sent_for(unknown) == (0, 0)
+
+
+def test_five_failed_matches_in_a_day_refuse_codes_to_that_channel_user_only(admin: str) -> None:
+    """Given a channel user whose five requests in a day matched no customer (wrong names, unknown ids),
+    when it asks a sixth time, even with the right name, then 429 and nothing is sent; another channel
+    user is not affected; once the failures are a day old, the first is sent codes again."""
+    name = unique("客户")
+    cust = new_customer(admin, name=name)
+    member, other = Member(), Member()
+
+    for guess in ("张三", "李四", name[:-1]):
+        expect_error(member.send(cust["id"], guess), 1_002_001_001)
+    for _ in range(2):
+        expect_error(member.send(unknown_cust_id(), name), 1_002_001_001)
+    sixth = member.send(cust["id"], name)
+
+    expect_error(sixth, 429)
+    assert failures(member) == 5 and sent_for(cust["id"]) == (0, 0)
+    assert other.send(cust["id"], name).code == 0 and failures(other) == 0
+
+    sql_exec(
+        "UPDATE biz_verify_code_failure SET create_time = now() - interval '25 hours' WHERE channel_user = :m",
+        {"m": member_id(member.id)},
+    )
+    assert member.send(cust["id"], name).code == 0
+
+
+def test_a_failed_match_is_kept_although_the_request_rolls_back(admin: str) -> None:
+    """Given a channel user, when one request names a customer wrongly, then exactly one failure row is
+    kept for it (written after the request's unit of work has ended) and a right name still sends."""
+    name = unique("客户")
+    cust = new_customer(admin, name=name)
+    member = Member()
+
+    expect_error(member.send(cust["id"], "王五"), 1_002_001_001)
+
+    assert failures(member) == 1
+    assert (
+        sql_scalar(
+            "SELECT cust_id FROM biz_verify_code_failure WHERE channel_user = :m", {"m": member_id(member.id)}
+        )
+        == cust["id"]
+    )
+    assert member.send(cust["id"], name).code == 0 and failures(member) == 1
 
 
 # ----------------------------------------------------------------------- refusals ---------------

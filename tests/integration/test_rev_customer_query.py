@@ -327,7 +327,13 @@ def test_local_sms_log_line_shows_only_the_masked_mobile(
     member = channel_login(who)
 
     log_output.readouterr()
-    sent = call("POST", "/app-api/customer/auth/send-verify-code", {"custId": cust["id"]}, token=member)
+    name = sql_scalar("SELECT name FROM biz_cust WHERE id = :c", {"c": cust["id"]})
+    sent = call(
+        "POST",
+        "/app-api/customer/auth/send-verify-code",
+        {"custId": cust["id"], "custName": name},
+        token=member,
+    )
     out = log_output.readouterr().out
 
     assert sent.code == 0 and sent.data["mobile"] == "136****7777"

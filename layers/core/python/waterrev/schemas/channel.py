@@ -21,6 +21,9 @@ class ChannelLoginRequest(Model):
 
 class VerifyCodeRequest(Model):
     cust_id: int = Field(gt=0)
+    cust_name: str = Field(
+        min_length=1, max_length=50, description="客户名称，须与档案一致（去除首尾空格后比较）"
+    )
 
 
 class BindRequest(Model):

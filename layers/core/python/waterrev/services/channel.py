@@ -26,6 +26,9 @@ from waterrev.settings import get_settings
 
 MODULE = "CS-001"
 BLOCKED_ACCOUNT_STATES = ("CLOSED", "FROZEN", "RESTRICTED")
+# custId + custName guesses a channel user may get wrong before it is refused codes (DECISIONS 27)
+NAME_MATCH_MAX_FAILURES = 5
+NAME_MATCH_WINDOW_S = 24 * 3600
 _secret_cache: list[str] = []
 
 
@@ -95,21 +98,64 @@ def _lock_member(uow: UnitOfWork, ctx: RequestContext) -> int:
     return int(member)
 
 
-def _bindable_customer(uow: UnitOfWork, cust_id: int) -> dict[str, Any]:
+def _bindable_customer(uow: UnitOfWork, cust_id: int, cust_name: str | None = None) -> dict[str, Any]:
+    """The customer a channel user may bind; with `cust_name`, only if the name matches too, and a
+    wrong name is refused exactly as an unknown or stopped customer (nothing to tell them apart)."""
     cust = uow.one(
         "SELECT id, code, name, address, mobile, status FROM biz_cust WHERE id = :id", {"id": cust_id}
     )
-    if cust is None or cust["status"] != "NORMAL":
+    if (
+        cust is None
+        or cust["status"] != "NORMAL"
+        or (cust_name is not None and (cust["name"] or "").strip() != cust_name.strip())
+    ):
         raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
     return cust
 
 
-def send_verify_code(ctx: RequestContext, cust_id: int) -> dict[str, Any]:
-    """Send a 6-digit code to the customer's reserved mobile, through SYS-010 (the outbox)."""
+def _failed_matches(uow: UnitOfWork, member: int) -> int:
+    return int(
+        uow.scalar(
+            "SELECT count(*) FROM biz_verify_code_failure WHERE channel_user = :m"
+            " AND create_time > now() - make_interval(secs => :w)",
+            {"m": member, "w": NAME_MATCH_WINDOW_S},
+        )
+    )
+
+
+def _record_failed_match(ctx: RequestContext, cust_id: int) -> None:
+    """Its own unit of work, after the request's has rolled back, so the failure is kept. A channel
+    user adds at most NAME_MATCH_MAX_FAILURES rows a window (then it is refused before matching)."""
+    with UnitOfWork() as uow:
+        uow.execute(
+            "INSERT INTO biz_verify_code_failure (channel_user, cust_id) VALUES (:m, :c)",
+            {"m": ctx.principal.user_id, "c": cust_id},
+        )
+        uow.commit()
+    get_logger().warning(
+        f"verify code refused: no bindable customer matched, channel user {ctx.principal.user_id}"
+    )
+
+
+def send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[str, Any]:
+    """Send a 6-digit code to the customer's reserved mobile, through SYS-010 (the outbox), when
+    `cust_id` and `cust_name` name a bindable customer. Failed matches count against the channel
+    user: NAME_MATCH_MAX_FAILURES of them inside NAME_MATCH_WINDOW_S and it gets nothing more."""
+    try:
+        return _send_verify_code(ctx, cust_id, cust_name)
+    except AppError as exc:
+        if exc.error is ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED:
+            _record_failed_match(ctx, cust_id)
+        raise
+
+
+def _send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[str, Any]:
     settings = get_settings()
     with UnitOfWork() as uow:
         member = _lock_member(uow, ctx)
-        cust = _bindable_customer(uow, cust_id)
+        if _failed_matches(uow, member) >= NAME_MATCH_MAX_FAILURES:
+            raise AppError(ErrorCode.TOO_MANY_REQUESTS, "客户信息核验失败次数过多，请 24 小时后再试")
+        cust = _bindable_customer(uow, cust_id, cust_name)
         if not cust["mobile"]:
             raise AppError(
                 ErrorCode.MESSAGE_TEMPLATE_OR_CONTACT_MISSING, "客户未预留手机号，请到营业厅办理绑定"
