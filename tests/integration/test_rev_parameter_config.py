@@ -17,6 +17,7 @@ from tests.support import (
     audit_rows,
     call,
     expect_error,
+    sql_all,
     sql_exec,
     sql_scalar,
     unique,
@@ -513,3 +514,162 @@ def test_a_user_without_the_parameter_permission_gets_403(method: str, permissio
 
     expect_error(reply, 403, mentions=permission)
     assert sql_scalar("SELECT count(*) FROM biz_parameter_settings WHERE config_code = :c", {"c": code}) == 0
+
+
+# ------------------------------------------------------------------------- scoped versions -----
+def _dept_under(parent: int) -> int:
+    dept = int(
+        sql_exec(
+            "INSERT INTO system_dept (name, parent_id, tree_path) VALUES (:n, :p, '') RETURNING id",
+            {"n": unique("测试所"), "p": parent},
+        )
+    )
+    sql_exec(
+        "UPDATE system_dept SET tree_path = (SELECT tree_path FROM system_dept WHERE id = :p) || id || '/'"
+        " WHERE id = :d",
+        {"p": parent, "d": dept},
+    )
+    return dept
+
+
+def _state(code: str, version: int) -> tuple[str, Any]:
+    row = sql_all(
+        "SELECT status, expire_date FROM biz_price_template WHERE code = :c AND version = :v",
+        {"c": code, "v": version},
+    )[0]
+    return str(row["status"]), row["expire_date"]
+
+
+def test_publishing_a_dept_version_leaves_the_global_one_active(admin: str) -> None:
+    """Given a GLOBAL version ACTIVE since 2024-01-01, when a version for one dept is published from
+    2024-07-01, then the GLOBAL version stays ACTIVE with no expire date and QUERY lists both with their
+    scopes."""
+    code = unique("P")
+    published(admin, code, "2024-01-01")
+    dept = _dept_under(2)
+
+    reply = save(
+        admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate="2024-07-01", deptId=dept
+    )
+
+    assert reply.code == 0 and reply.data["effectScope"] == f"DEPT:{dept}", reply.body
+    assert _state(code, 1) == ("ACTIVE", None)
+    listed = {
+        v["configVersion"]: (v["effectScope"], v["effectStatus"], v["expireDate"])
+        for v in versions(admin, code)
+    }
+    assert listed == {"1": ("GLOBAL", "ACTIVE", None), "2": (f"DEPT:{dept}", "ACTIVE", None)}
+
+
+def test_a_second_dept_version_ends_only_the_first_of_that_dept(admin: str) -> None:
+    """Given a GLOBAL version and versions of two depts, when the first dept publishes a second version
+    from 2025-03-01, then only that dept's first version expires (2025-02-28); the GLOBAL one and the other
+    dept's stay ACTIVE and unexpired."""
+    code = unique("P")
+    published(admin, code, "2024-01-01")
+    dept, neighbour = _dept_under(2), _dept_under(2)
+    for d in (dept, neighbour):
+        save(admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate="2024-06-01", deptId=d)
+
+    reply = save(
+        admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate="2025-03-01", deptId=dept
+    )
+
+    assert reply.code == 0, reply.body
+    assert _state(code, 2) == ("ACTIVE", dt.date(2025, 2, 28))
+    assert _state(code, 1) == ("ACTIVE", None)
+    assert _state(code, 3) == ("ACTIVE", None)
+
+
+def test_the_effective_date_conflict_is_checked_within_the_scope(admin: str) -> None:
+    """Given a GLOBAL version from 2024-06-01, when a dept publishes a version from 2024-01-01, then it is
+    accepted (the GLOBAL version is another scope); a second version of that dept from 2023-12-01 is 409
+    naming effectiveDate and stays DRAFT."""
+    code = unique("P")
+    published(admin, code, "2024-06-01")
+    dept = _dept_under(2)
+
+    earlier = save(
+        admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate="2024-01-01", deptId=dept
+    )
+    save(admin, "CREATE", code, price_doc(), deptId=dept)
+    before = save(admin, "UPDATE", code, effectStatus="ACTIVE", effectiveDate="2023-12-01", configVersion=3)
+
+    assert earlier.code == 0, earlier.body
+    expect_error(before, 409, mentions="effectiveDate")
+    assert _state(code, 3) == ("DRAFT", None)
+    assert _state(code, 1) == ("ACTIVE", None)
+
+
+def test_the_active_version_is_the_dept_s_then_its_parent_s_then_global(admin: str) -> None:
+    """Given a GLOBAL version and one of a dept with a child dept, when the active version is asked for
+    each dept on a date, then the dept and its child get the dept's version, another dept and no dept the
+    GLOBAL one, and before the dept's version starts the dept gets the GLOBAL one."""
+    from waterrev.db import UnitOfWork
+    from waterrev.services.pricing import active_template_id
+
+    code = unique("P")
+    global_id = published(admin, code, "2024-01-01")["configId"]
+    dept = _dept_under(2)
+    child, other = _dept_under(dept), _dept_under(3)
+    reply = save(
+        admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate="2024-07-01", deptId=dept
+    )
+    dept_id = reply.data["configId"]
+
+    on = dt.date(2024, 8, 1)
+    with UnitOfWork() as uow:
+        found = {d: active_template_id(uow, code, on, d) for d in (dept, child, other, None)} | {
+            "before": active_template_id(uow, code, dt.date(2024, 6, 30), dept)
+        }
+
+    assert found == {dept: dept_id, child: dept_id, other: global_id, None: global_id, "before": global_id}
+
+
+def test_a_rule_parameter_has_a_version_per_scope(admin: str) -> None:
+    """Given a GLOBAL RULE parameter, when a dept creates its own value and updates it, then the GLOBAL
+    version stays ACTIVE, the dept's first version expires, and the dept, its child and another dept each
+    read the right value (allow-partial read for a customer of the dept is the dept's)."""
+    from waterrev.db import UnitOfWork
+
+    code = unique("rule.scoped.")
+    dept = _dept_under(2)
+    child, other = _dept_under(dept), _dept_under(3)
+    created = save(admin, "CREATE", code, "1", config_type="RULE")
+
+    own = save(admin, "CREATE", code, "2", config_type="RULE", deptId=dept)
+    updated = save(admin, "UPDATE", code, "3", config_type="RULE", deptId=dept)
+
+    assert own.code == 0 and own.data["effectScope"] == f"DEPT:{dept}", own.body
+    assert updated.code == 0, updated.body
+    listed = [
+        (v["configVersion"], v["configValue"], v["effectStatus"]) for v in versions(admin, code, "RULE")
+    ]
+    assert listed == [("3", "3", "ACTIVE"), ("2", "2", "EXPIRED"), ("1", "1", "ACTIVE")]
+    assert created.data["configVersion"] == "1"
+    from waterrev.services.scoped import param_row
+
+    with UnitOfWork() as uow:
+        values = {
+            d: (param_row(uow, code, dept_id=d) or {}).get("config_value") for d in (dept, child, other, None)
+        }
+    assert values == {dept: "3", child: "3", other: "1", None: "1"}
+
+
+def test_allow_partial_follows_the_customer_s_dept(admin: str) -> None:
+    """Given allow-partial off company-wide, when one dept turns it on, then the counter reads it on for a
+    customer of that dept (and of its child dept) and off for a customer of another dept."""
+    from tests.support import new_customer
+    from waterrev.db import UnitOfWork
+    from waterrev.services.collection import allow_partial
+
+    dept = _dept_under(2)
+    child = _dept_under(dept)
+    reply = save(admin, "CREATE", "revenue.collection.allow-partial", "true", config_type="RULE", deptId=dept)
+    assert reply.code == 0, reply.body
+    ours, inherits, theirs = (int(new_customer(admin, dept_id=d)["id"]) for d in (dept, child, 3))
+
+    with UnitOfWork() as uow:
+        seen = [allow_partial(uow, c) for c in (ours, inherits, theirs)]
+
+    assert seen == [True, True, False]

@@ -23,7 +23,7 @@ from waterrev.db import UnitOfWork
 from waterrev.domain.tariff import Line, Tariff, TierMode, price, total
 from waterrev.errors import AppError, ErrorCode
 from waterrev.schemas.billing import GenerateRequest
-from waterrev.services.pricing import load_tariff
+from waterrev.services.pricing import active_templates, load_tariff
 
 MODULE = "REV-002"
 CHUNK = 5000
@@ -71,7 +71,7 @@ def billed_usage(settle_type: str, actual: Decimal, volume: Decimal | None, popu
 # (their tasks to READ) before commit.
 _CLAIM = """
 WITH picked AS (
-    SELECT r.id, sc.cust_type, sc.price_code, sc.population, sc.settle_type, sc.settle_volume
+    SELECT r.id, sc.cust_type, sc.price_code, sc.population, sc.settle_type, sc.settle_volume, sc.dept_id
       FROM biz_reading_data r JOIN biz_cust sc ON sc.id = r.cust_id
      WHERE r.status = 'VALID' AND r.bill_period = :period
        AND r.cust_id >= :after_cust AND (r.cust_id > :after_cust OR r.id > :after_id) AND r.cust_id <= :upto_cust
@@ -89,7 +89,7 @@ WITH picked AS (
     UPDATE biz_meter_read t SET status = 'BILLED' WHERE t.id = ANY(ARRAY(SELECT meter_read_id FROM claimed))
 )
 SELECT k.id AS reading_id, k.meter_read_id, k.meter_id, k.usage_amount, k.cust_id,
-       p.cust_type, p.price_code, p.population, p.settle_type, p.settle_volume,
+       p.cust_type, p.price_code, p.population, p.settle_type, p.settle_volume, p.dept_id,
        (SELECT min(a.id) FROM biz_account a WHERE a.cust_id = k.cust_id) AS account_id
   FROM claimed k JOIN picked p ON p.id = k.id
  ORDER BY k.cust_id, k.id
@@ -210,7 +210,10 @@ def _priced_lines(
 
 def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcome: Outcome) -> list[Priced]:
     period_start = dt.date.fromisoformat(period + "-01")
-    templates = _templates(uow, {r["price_code"] or r["cust_type"] for r in rows}, period_start)
+    # one statement for the chunk: each distinct (code, customer dept) to its scoped version
+    templates = active_templates(
+        uow, {(r["price_code"] or r["cust_type"], r["dept_id"]) for r in rows}, period_start
+    )
     tariffs: dict[int, Tariff | str] = {}
     memo: Memo = {}
     year_usage: dict[int, Decimal] = {}
@@ -226,7 +229,7 @@ def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcom
         try:
             if row["account_id"] is None:
                 raise Blocked("客户无账户")
-            template_id = templates.get(code)
+            template_id = templates.get((code, row["dept_id"]))
             if template_id is None:
                 raise Blocked(f"价格模板 {code} 在 {period} 无生效版本")
             tariff = tariffs.get(template_id)
@@ -260,16 +263,6 @@ def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcom
                 }
             )
     return priced
-
-
-def _templates(uow: UnitOfWork, codes: set[str], on: dt.date) -> dict[str, int]:
-    rows = uow.all(
-        "SELECT DISTINCT ON (code) code, id FROM biz_price_template WHERE code = ANY(CAST(:codes AS varchar[]))"
-        " AND status = 'ACTIVE' AND effective_date <= :d AND (expire_date IS NULL OR expire_date >= :d)"
-        " ORDER BY code, effective_date DESC, version DESC",
-        {"codes": sorted(codes), "d": on},
-    )
-    return {r["code"]: int(r["id"]) for r in rows}
 
 
 def _usage_this_year(uow: UnitOfWork, cust_ids: list[int], period: str) -> dict[int, Decimal]:

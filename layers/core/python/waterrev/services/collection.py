@@ -24,6 +24,7 @@ from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.schemas.payment import CollectionCreate
+from waterrev.services.scoped import param_row
 
 MODULE = "REV-003"
 ZERO = Decimal("0.00")
@@ -40,12 +41,10 @@ class WriteOff:
     charges: list[dict[str, Any]]
 
 
-def allow_partial(uow: UnitOfWork) -> bool:
-    value = uow.scalar(
-        "SELECT config_value FROM biz_parameter_settings WHERE config_code = 'revenue.collection.allow-partial'"
-        " AND effect_status = 'ACTIVE' ORDER BY config_version DESC LIMIT 1"
-    )
-    return str(value).lower() in ("1", "true", "yes")
+def allow_partial(uow: UnitOfWork, cust_id: int) -> bool:
+    """revenue.collection.allow-partial as configured for the customer's dept (decision 28)."""
+    row = param_row(uow, "revenue.collection.allow-partial", cust_id=cust_id)
+    return row is not None and str(row["config_value"]).lower() in ("1", "true", "yes")
 
 
 def new_collection_code(uow: UnitOfWork, prefix: str = "SF") -> str:
@@ -330,7 +329,7 @@ def _collect(ctx: RequestContext, cmd: CollectionCreate, key: str | None) -> dic
             source="COUNTER",
             trade_no=cmd.trade_no,
             idempotency_key=key,
-            partial_ok=allow_partial(uow),
+            partial_ok=allow_partial(uow, cmd.cust_id),
             actual_amount=cmd.actual_amount,
             outlet=cmd.outlet_code,
             remark=cmd.remark,

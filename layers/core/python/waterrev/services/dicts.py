@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
+from waterrev.services.scoped import param_row
 
 
 def dict_data(dict_type: str | None) -> list[dict[str, Any]]:
@@ -30,16 +32,9 @@ def dict_data(dict_type: str | None) -> list[dict[str, Any]]:
 
 
 def parameter(code: str, dept_id: int | None) -> dict[str, Any]:
-    """The ACTIVE version of a parameter, preferring the dept's own over the company-wide one."""
+    """The ACTIVE version of a parameter for the dept: its own, its nearest ancestor's, else GLOBAL."""
     with UnitOfWork() as uow:
-        row = uow.one(
-            "SELECT id, config_type, config_code, config_value, config_version, dept_id, effect_status,"
-            " effective_date FROM biz_parameter_settings WHERE config_code = :c AND visible"
-            " AND effect_status = 'ACTIVE' AND (effective_date IS NULL OR effective_date <= CURRENT_DATE)"
-            " AND (dept_id IS NULL OR dept_id = :d)"
-            " ORDER BY dept_id IS NULL, effective_date DESC NULLS LAST, config_version DESC LIMIT 1",
-            {"c": code, "d": dept_id},
-        )
+        row = param_row(uow, code, dept_id=dept_id, on=dt.date.today(), visible_only=True)
     if row is None:
         raise AppError(ErrorCode.NOT_FOUND, f"参数 {code} 不存在")
     return {

@@ -28,6 +28,7 @@ from waterrev.schemas.metering import (
     ReviewRequest,
     TaskGenerate,
 )
+from waterrev.services.scoped import param_row
 from waterrev.settings import get_settings
 
 MODULE = "REV-002"
@@ -41,12 +42,10 @@ CYCLE_MONTHS = {
 }
 
 
-def warn_ratio(uow: UnitOfWork) -> Decimal:
-    value = uow.scalar(
-        "SELECT config_value FROM biz_parameter_settings WHERE config_code = 'revenue.reading.warn-ratio'"
-        " AND effect_status = 'ACTIVE' ORDER BY config_version DESC LIMIT 1"
-    )
-    return Decimal(value) if value else Decimal("3")
+def warn_ratio(uow: UnitOfWork, cust_id: int) -> Decimal:
+    """revenue.reading.warn-ratio as configured for the customer's dept (decision 28); default 3."""
+    row = param_row(uow, "revenue.reading.warn-ratio", cust_id=cust_id)
+    return Decimal(row["config_value"]) if row and row["config_value"] else Decimal("3")
 
 
 # ----------------------------------------------------------------------------- books, tasks --
@@ -313,7 +312,7 @@ def record_reading(
     last = _last(uow, meter)
     outcome = compute_usage(uow, meter, last, current, task["id"])
     average = recent_average(uow, meter["id"])
-    ratio = warn_ratio(uow)
+    ratio = warn_ratio(uow, task["cust_id"])
     too_high = average is not None and average > 0 and outcome.usage > average * ratio
     warn = (abnormal or too_high) and not estimated
     status = "PENDING_REVIEW" if warn else "VALID"

@@ -1,8 +1,9 @@
 """Price templates (IF-REV-012, configType PRICE) and business parameters; the tariff loader.
 
 Templates are versioned: CREATE adds a DRAFT version, UPDATE edits a DRAFT or publishes it
-(effectStatus ACTIVE with an effectiveDate). Publishing ends the previous ACTIVE version the day
-before. A bill keeps its template id and the unit prices on its lines, so no price change can
+(effectStatus ACTIVE with an effectiveDate). A version's scope is GLOBAL (no deptId) or one dept;
+publishing ends the previous ACTIVE version of the same scope the day before. A customer is priced
+by its dept's version, else its nearest ancestor dept's, else the GLOBAL one (decision 28). A bill keeps its template id and the unit prices on its lines, so no price change can
 alter an issued bill. A version in use by a bill is never edited.
 """
 
@@ -21,6 +22,7 @@ from waterrev.db import UnitOfWork
 from waterrev.domain.tariff import Component, Tariff, TierMode
 from waterrev.errors import AppError, ErrorCode
 from waterrev.schemas.pricing import ConfigRequest, PriceTemplateSpec
+from waterrev.services.scoped import DEPT_PATH, SCOPE_RANK
 
 MODULE = "REV-009"
 
@@ -149,10 +151,12 @@ def write_template_body(uow: UnitOfWork, template_id: int, spec: PriceTemplateSp
 
 
 def _publish(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any], effective: dt.date) -> None:
+    """Ends the earlier ACTIVE versions of the same code in the same scope (GLOBAL or the dept)."""
     previous = uow.all(
         "SELECT id, effective_date FROM biz_price_template WHERE code = :c AND status = 'ACTIVE' AND id <> :id"
+        " AND dept_id IS NOT DISTINCT FROM CAST(:d AS bigint)"
         " AND (expire_date IS NULL OR expire_date >= :e) FOR UPDATE",
-        {"c": row["code"], "id": row["id"], "e": effective},
+        {"c": row["code"], "id": row["id"], "d": row["dept_id"], "e": effective},
     )
     for prev in previous:
         if prev["effective_date"] is not None and prev["effective_date"] >= effective:
@@ -255,32 +259,41 @@ def save_price(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
 
 
 def save_param(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
+    """RULE/PAGE/NOTICE: CREATE and UPDATE act within the request's scope (deptId or GLOBAL); a
+    new ACTIVE version expires only the ACTIVE one of the same scope (decision 28)."""
     with UnitOfWork() as uow:
         uow.execute("SELECT pg_advisory_xact_lock(hashtext(:c))", {"c": "param:" + (cmd.config_code or "")})
-        current = uow.one(
+        latest = uow.one(
             "SELECT * FROM biz_parameter_settings WHERE config_code = :c ORDER BY config_version DESC LIMIT 1",
             {"c": cmd.config_code},
         )
-        if cmd.action == "CREATE" and current is not None:
+        current = uow.one(  # versions are numbered per code; CREATE/UPDATE and expiry are per scope
+            "SELECT * FROM biz_parameter_settings WHERE config_code = :c"
+            " AND dept_id IS NOT DISTINCT FROM CAST(:d AS bigint) ORDER BY config_version DESC LIMIT 1",
+            {"c": cmd.config_code, "d": cmd.dept_id},
+        )
+        existing = current or (latest if latest is not None and not latest["visible"] else None)
+        if cmd.action == "CREATE" and existing is not None:
             raise AppError(
                 ErrorCode.CONFLICT,
                 f"configCode: 参数 {cmd.config_code} 已存在",
-                data={"configId": current["id"]},
+                data={"configId": existing["id"]},
             )
-        if cmd.action == "UPDATE" and (current is None or not current["visible"]):
+        hidden = latest is not None and not latest["visible"]  # internal codes are never configured
+        if cmd.action == "UPDATE" and (current is None or hidden or not current["visible"]):
             raise AppError(ErrorCode.NOT_FOUND, f"configCode: 参数 {cmd.config_code} 不存在")
         if cmd.config_value is None:
             raise AppError(ErrorCode.BAD_REQUEST, "configValue: 须填写")
-        if current is not None and current["config_type"] != cmd.config_type:
+        if latest is not None and latest["config_type"] != cmd.config_type:
             raise AppError(
-                ErrorCode.CONFLICT, f"configType: 参数 {cmd.config_code} 的类型为 {current['config_type']}"
+                ErrorCode.CONFLICT, f"configType: 参数 {cmd.config_code} 的类型为 {latest['config_type']}"
             )
         status = cmd.effect_status or "ACTIVE"
         if status == "ACTIVE" and current is not None:
             uow.execute(
                 "UPDATE biz_parameter_settings SET effect_status = 'EXPIRED' WHERE config_code = :c"
-                " AND effect_status = 'ACTIVE'",
-                {"c": cmd.config_code},
+                " AND effect_status = 'ACTIVE' AND dept_id IS NOT DISTINCT FROM CAST(:d AS bigint)",
+                {"c": cmd.config_code, "d": cmd.dept_id},
             )
         row = uow.one(
             "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, config_version, dept_id,"
@@ -289,7 +302,7 @@ def save_param(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
                 "t": cmd.config_type,
                 "c": cmd.config_code,
                 "v": cmd.config_value,
-                "ver": (current["config_version"] + 1) if current else 1,
+                "ver": (latest["config_version"] + 1) if latest else 1,
                 "d": cmd.dept_id,
                 "s": status,
                 "e": cmd.effective_date,
@@ -370,10 +383,30 @@ def load_tariff(uow: UnitOfWork, template_id: int) -> Tariff:
         ) from exc
 
 
-def active_template_id(uow: UnitOfWork, code: str, on: dt.date) -> int | None:
-    value = uow.scalar(
-        "SELECT id FROM biz_price_template WHERE code = :c AND status = 'ACTIVE' AND effective_date <= :d"
-        " AND (expire_date IS NULL OR expire_date >= :d) ORDER BY effective_date DESC, version DESC LIMIT 1",
-        {"c": code, "d": on},
+def active_template_id(uow: UnitOfWork, code: str, on: dt.date, dept_id: int | None = None) -> int | None:
+    """The version of `code` that prices a customer of `dept_id` on `on` (GLOBAL only for None)."""
+    found = active_templates(uow, {(code, dept_id)}, on)
+    return found.get((code, dept_id))
+
+
+def active_templates(
+    uow: UnitOfWork, keys: set[tuple[str, int | None]], on: dt.date
+) -> dict[tuple[str, int | None], int]:
+    """For each (code, customer dept), in one statement: the newest ACTIVE version effective on `on`
+    of the dept's own scope, else of its nearest ancestor dept with one, else GLOBAL."""
+    if not keys:
+        return {}
+    ordered = sorted(keys, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+    path = DEPT_PATH.format(tree_path="d.tree_path")
+    rows = uow.all(
+        "SELECT DISTINCT ON (k.n) k.n, t.id FROM unnest(CAST(:codes AS varchar[]), CAST(:depts AS bigint[]))"
+        " WITH ORDINALITY AS k(code, dept_id, n) LEFT JOIN system_dept d ON d.id = k.dept_id"
+        " JOIN biz_price_template t ON t.code = k.code AND t.status = 'ACTIVE' AND t.effective_date <= :d"
+        " AND (t.expire_date IS NULL OR t.expire_date >= :d)"
+        f" AND (t.dept_id IS NULL OR t.dept_id = k.dept_id OR t.dept_id = ANY({path}))"
+        " ORDER BY k.n, t.dept_id IS NULL, "
+        + SCOPE_RANK.format(path=path, scope_dept="t.dept_id")
+        + ", t.effective_date DESC, t.version DESC",
+        {"codes": [k[0] for k in ordered], "depts": [k[1] for k in ordered], "d": on},
     )
-    return None if value is None else int(value)
+    return {ordered[int(r["n"]) - 1]: int(r["id"]) for r in rows}
