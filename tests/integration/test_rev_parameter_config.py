@@ -673,3 +673,32 @@ def test_allow_partial_follows_the_customer_s_dept(admin: str) -> None:
         seen = [allow_partial(uow, c) for c in (ours, inherits, theirs)]
 
     assert seen == [True, True, False]
+
+
+def test_a_scoped_value_is_changed_only_within_the_callers_data_scope(admin: str) -> None:
+    """Given a 鼓楼 user whose data scope is its own dept, when it creates a RULE for 鼓楼, then it is
+    saved; for 台江 (outside its scope) the answer is a 404 naming deptId, as for a dept that does not
+    exist; a GLOBAL value (no deptId) is a 403 naming deptId, kept for users of every dept; an operatorId
+    other than the caller is a 403 naming operatorId. Nothing is written by a refused request."""
+    from tests.support import GULOU_DEPT, TAIJIANG_DEPT, new_admin_user
+
+    gulou = admin_login(new_admin_user(dept_id=GULOU_DEPT, data_scope="DEPT_ONLY"), "Passw0rd!")
+    code = unique("rule.scope.")
+    me = int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'"))
+
+    own = save(gulou, "CREATE", code, "3", config_type="RULE", deptId=GULOU_DEPT)
+    other = save(gulou, "CREATE", code, "4", config_type="RULE", deptId=TAIJIANG_DEPT)
+    absent = save(admin, "CREATE", code, "5", config_type="RULE", deptId=999_999)
+    global_ = save(gulou, "CREATE", code, "6", config_type="RULE")
+    impostor = save(admin, "CREATE", code, "7", config_type="RULE", deptId=GULOU_DEPT, operatorId=me + 1000)
+
+    assert own.code == 0 and own.data["effectScope"] == f"DEPT:{GULOU_DEPT}", own.body
+    expect_error(other, 404, mentions="deptId")
+    assert other.body == {**absent.body, "msg": absent.msg.replace("999999", str(TAIJIANG_DEPT))}
+    expect_error(global_, 403, mentions="deptId")
+    expect_error(impostor, 403, mentions="operatorId")
+    values = sql_all(
+        "SELECT config_value, dept_id FROM biz_parameter_settings WHERE config_code = :c ORDER BY id",
+        {"c": code},
+    )
+    assert values == [{"config_value": "3", "dept_id": GULOU_DEPT}]

@@ -326,9 +326,28 @@ def save_param(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
 def config(ctx: RequestContext, cmd: ConfigRequest) -> Any:
     if cmd.action == "QUERY":
         return query(ctx, cmd.config_type, cmd.config_code)
+    _require_scope(ctx, cmd)
     if cmd.config_type == "PRICE":
         return save_price(ctx, cmd)
     return save_param(ctx, cmd)
+
+
+def _require_scope(ctx: RequestContext, cmd: ConfigRequest) -> None:
+    """Who may change a scoped value: a dept's version only a user whose data scope holds the dept (a
+    dept outside it reads as absent), a GLOBAL one only a user whose scope is every dept; operatorId,
+    when sent, must be the caller (the change is audited under the caller)."""
+    if cmd.operator_id is not None and cmd.operator_id != ctx.principal.user_id:
+        raise AppError(ErrorCode.FORBIDDEN, f"operatorId: {cmd.operator_id} 不是当前登录用户")
+    if cmd.dept_id is None:
+        if ctx.principal.dept_ids is not None:
+            raise AppError(
+                ErrorCode.FORBIDDEN, "deptId: 全局配置（不带 deptId）须由数据范围为全部单位的用户维护"
+            )
+        return
+    with UnitOfWork() as uow:
+        exists = uow.scalar("SELECT 1 FROM system_dept WHERE id = :d", {"d": cmd.dept_id})
+    if exists is None or not ctx.principal.sees_dept(cmd.dept_id):
+        raise AppError(ErrorCode.NOT_FOUND, f"deptId: 单位 {cmd.dept_id} 不存在")
 
 
 # ------------------------------------------------------------------------------ tariffs -------
