@@ -384,6 +384,47 @@ def test_bind_of_a_stopped_customer_is_customer_not_found(admin: str) -> None:
     assert member.bindings() == []
 
 
+def test_bind_without_a_sent_code_tells_nothing_about_the_customer(admin: str) -> None:
+    """Given no code sent, when BIND names an existing customer, one with a frozen account, a stopped
+    one, and an id that does not exist, then every answer is the same 400 "no code" envelope: BIND is
+    no way round send-verify-code's id + name check."""
+    cust, frozen, stopped = new_customer(admin), new_customer(admin), new_customer(admin)
+    assert (
+        call(
+            "PUT",
+            "/admin-api/revenue/customer/update-status",
+            {
+                "id": frozen["id"],
+                "accountId": frozen["accountId"],
+                "accountStatus": "FROZEN",
+                "reason": "测试",
+            },
+            token=admin,
+        ).code
+        == 0
+    )
+    assert (
+        call(
+            "PUT",
+            "/admin-api/revenue/customer/update-status",
+            {"id": stopped["id"], "status": "STOPPED", "reason": "停用"},
+            token=admin,
+        ).code
+        == 0
+    )
+    absent = int(sql_scalar("SELECT max(id) + 1000 FROM biz_cust"))
+    member = Member()
+
+    replies = [
+        member.act("BIND", c, verifyCode="000000") for c in (cust["id"], frozen["id"], stopped["id"], absent)
+    ]
+
+    for reply in replies:
+        expect_error(reply, 400, mentions="verifyCode")
+    assert len({(r.status, r.code, r.msg, str(r.data)) for r in replies}) == 1
+    assert member.bindings() == []
+
+
 @pytest.mark.parametrize("status", ["FROZEN", "RESTRICTED", "CLOSED"])
 def test_bind_to_a_blocked_account_is_409_with_the_account_status(admin: str, status: str) -> None:
     """Given a customer whose account is FROZEN / RESTRICTED / CLOSED, when BIND is tried with a valid

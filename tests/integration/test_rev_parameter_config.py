@@ -593,7 +593,9 @@ def test_the_effective_date_conflict_is_checked_within_the_scope(admin: str) -> 
         admin, "CREATE", code, price_doc(), effectStatus="ACTIVE", effectiveDate="2024-01-01", deptId=dept
     )
     save(admin, "CREATE", code, price_doc(), deptId=dept)
-    before = save(admin, "UPDATE", code, effectStatus="ACTIVE", effectiveDate="2023-12-01", configVersion=3)
+    before = save(
+        admin, "UPDATE", code, effectStatus="ACTIVE", effectiveDate="2023-12-01", configVersion=3, deptId=dept
+    )
 
     assert earlier.code == 0, earlier.body
     expect_error(before, 409, mentions="effectiveDate")
@@ -702,3 +704,31 @@ def test_a_scoped_value_is_changed_only_within_the_callers_data_scope(admin: str
         {"c": code},
     )
     assert values == [{"config_value": "3", "dept_id": GULOU_DEPT}]
+
+
+def test_a_dept_user_cannot_edit_or_publish_another_scopes_price(admin: str) -> None:
+    """Given a GLOBAL price draft v2 over a published GLOBAL v1, and a 台江 draft, when a 鼓楼 user (its
+    own dept only) sends UPDATE + ACTIVE for them naming its own dept, then each is a 404 (no such draft in
+    its scope): the GLOBAL v1 stays in force unexpired and the drafts stay DRAFT; with its own dept's draft
+    the same request publishes it, and the GLOBAL version is untouched."""
+    from tests.support import GULOU_DEPT, TAIJIANG_DEPT, new_admin_user
+
+    gulou = admin_login(new_admin_user(dept_id=GULOU_DEPT, data_scope="DEPT_ONLY"), "Passw0rd!")
+    code = unique("P")
+    published(admin, code, "2024-01-01")
+    assert save(admin, "CREATE", code, price_doc()).code == 0  # GLOBAL draft v2
+    assert save(admin, "CREATE", code, price_doc(), deptId=TAIJIANG_DEPT).code == 0  # 台江 draft v3
+
+    on_global = save(
+        gulou, "UPDATE", code, price_doc(name="改"), effectStatus="ACTIVE", configVersion=2, deptId=GULOU_DEPT
+    )
+    on_taijiang = save(gulou, "UPDATE", code, effectStatus="ACTIVE", configVersion=3, deptId=GULOU_DEPT)
+    newest_draft = save(gulou, "UPDATE", code, effectStatus="ACTIVE", deptId=GULOU_DEPT)
+
+    for refused in (on_global, on_taijiang, newest_draft):
+        expect_error(refused, 404, mentions="configCode")
+    assert [_state(code, v) for v in (1, 2, 3)] == [("ACTIVE", None), ("DRAFT", None), ("DRAFT", None)]
+    assert save(gulou, "CREATE", code, price_doc(), deptId=GULOU_DEPT).code == 0  # its own draft v4
+    own = save(gulou, "UPDATE", code, effectStatus="ACTIVE", effectiveDate="2024-02-01", deptId=GULOU_DEPT)
+    assert own.code == 0 and own.data["effectScope"] == f"DEPT:{GULOU_DEPT}", own.body
+    assert _state(code, 1) == ("ACTIVE", None) and _state(code, 4)[0] == "ACTIVE"

@@ -123,15 +123,19 @@ def _failed_matches(uow: UnitOfWork, member: int) -> int:
     )
 
 
-def _record_failed_match(ctx: RequestContext, cust_id: int) -> None:
-    """Its own unit of work, after the request's has rolled back, so the failure is kept. A channel
-    user adds at most NAME_MATCH_MAX_FAILURES rows a window (then it is refused before matching)."""
-    with UnitOfWork() as uow:
-        uow.execute(
-            "INSERT INTO biz_verify_code_failure (channel_user, cust_id) VALUES (:m, :c)",
-            {"m": ctx.principal.user_id, "c": cust_id},
-        )
-        uow.commit()
+def _record_failed_match(uow: UnitOfWork, ctx: RequestContext, member: int, cust_id: int) -> None:
+    """Kept and committed in the request's own unit of work, while the member row is still locked:
+    the next request of this channel user counts it (no race, no second unit of work). Rows older
+    than two windows are pruned here, so the table stays small."""
+    uow.execute(
+        "DELETE FROM biz_verify_code_failure WHERE channel_user = :m AND create_time < now() - make_interval(secs => :w)",
+        {"m": member, "w": 2 * NAME_MATCH_WINDOW_S},
+    )
+    uow.execute(
+        "INSERT INTO biz_verify_code_failure (channel_user, cust_id) VALUES (:m, :c)",
+        {"m": member, "c": cust_id},
+    )
+    uow.commit()
     get_logger().warning(
         f"verify code refused: no bindable customer matched, channel user {ctx.principal.user_id}"
     )
@@ -141,21 +145,16 @@ def send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[
     """Send a 6-digit code to the customer's reserved mobile, through SYS-010 (the outbox), when
     `cust_id` and `cust_name` name a bindable customer. Failed matches count against the channel
     user: NAME_MATCH_MAX_FAILURES of them inside NAME_MATCH_WINDOW_S and it gets nothing more."""
-    try:
-        return _send_verify_code(ctx, cust_id, cust_name)
-    except AppError as exc:
-        if exc.error is ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED:
-            _record_failed_match(ctx, cust_id)
-        raise
-
-
-def _send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[str, Any]:
     settings = get_settings()
     with UnitOfWork() as uow:
         member = _lock_member(uow, ctx)
         if _failed_matches(uow, member) >= NAME_MATCH_MAX_FAILURES:
             raise AppError(ErrorCode.TOO_MANY_REQUESTS, "客户信息核验失败次数过多，请 24 小时后再试")
-        cust = _bindable_customer(uow, cust_id, cust_name)
+        try:
+            cust = _bindable_customer(uow, cust_id, cust_name)
+        except AppError:
+            _record_failed_match(uow, ctx, member, cust_id)
+            raise
         if not cust["mobile"]:
             raise AppError(
                 ErrorCode.MESSAGE_TEMPLATE_OR_CONTACT_MISSING, "客户未预留手机号，请到营业厅办理绑定"
@@ -323,6 +322,10 @@ def _bind(
                 after={"isDefault": True},
             )
         return _reply(uow, existing["id"], "已绑定")
+    # The code first: only a channel user that named this customer by id and name holds one, so the
+    # answers below (customer stopped, account missing or blocked) tell nothing to anyone else; an
+    # unknown id and a known one without a code get the same "no code" answer.
+    _check_code(uow, member, cust_id, verify_code)
     _bindable_customer(uow, cust_id)
     account = uow.one(
         "SELECT id, status FROM biz_account WHERE cust_id = :c AND (CAST(:a AS bigint) IS NULL OR id = :a)"
@@ -337,7 +340,6 @@ def _bind(
             f"账户状态为 {account['status']}，不允许绑定",
             data={"accountStatus": account["status"]},
         )
-    _check_code(uow, member, cust_id, verify_code)
     p = ctx.principal
     bind_id = uow.scalar(
         "INSERT INTO biz_cust_app_binds (channel_type, channel_user_id, cust_id, account_id)"

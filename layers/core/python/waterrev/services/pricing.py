@@ -223,9 +223,12 @@ def save_price(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
                 _publish(uow, ctx, row, cmd.effective_date or dt.date.today())
         else:
             row = uow.one(
-                "SELECT * FROM biz_price_template WHERE code = :c AND (CAST(:v AS int) IS NULL AND status = 'DRAFT'"
-                " OR version = :v) ORDER BY version DESC LIMIT 1 FOR UPDATE",
-                {"c": cmd.config_code, "v": cmd.config_version},
+                # only a version of the request's own scope (deptId, checked against the caller's
+                # data scope): another scope's draft reads as absent
+                "SELECT * FROM biz_price_template WHERE code = :c AND dept_id IS NOT DISTINCT FROM CAST(:d AS bigint)"
+                " AND (CAST(:v AS int) IS NULL AND status = 'DRAFT' OR version = :v)"
+                " ORDER BY version DESC LIMIT 1 FOR UPDATE",
+                {"c": cmd.config_code, "v": cmd.config_version, "d": cmd.dept_id},
             )
             if row is None:
                 raise AppError(
@@ -345,7 +348,7 @@ def _require_scope(ctx: RequestContext, cmd: ConfigRequest) -> None:
             )
         return
     with UnitOfWork() as uow:
-        exists = uow.scalar("SELECT 1 FROM system_dept WHERE id = :d", {"d": cmd.dept_id})
+        exists = uow.scalar("SELECT 1 FROM system_dept WHERE id = :d AND status = 0", {"d": cmd.dept_id})
     if exists is None or not ctx.principal.sees_dept(cmd.dept_id):
         raise AppError(ErrorCode.NOT_FOUND, f"deptId: 单位 {cmd.dept_id} 不存在")
 
