@@ -43,7 +43,8 @@ def database() -> object | None:
         url = pg.create_database(base, "bench_bill_run")
     os.environ["WATERREV_DATABASE_URL"] = url
     os.environ.setdefault("WATERREV_ENV", "bench")
-    from waterrev import demo, migrate
+    from waterrev import migrate
+    from waterrev.local import demo
     from waterrev.settings import reset_settings
 
     reset_settings()
@@ -58,8 +59,8 @@ def seed(customers: int) -> None:
 
     from waterrev.context import SYSTEM, RequestContext
     from waterrev.db import UnitOfWork
-    from waterrev.schemas.pricing import ConfigRequest
-    from waterrev.services import pricing
+    from waterrev.pricing import config as pricing
+    from waterrev.pricing.models import ConfigRequest
 
     ctx = RequestContext("bench", SYSTEM)
     pricing.config(
@@ -113,9 +114,9 @@ def seed(customers: int) -> None:
 
 
 def run(customers: int) -> tuple[float, int]:
+    from waterrev.billing import generate as billing
+    from waterrev.billing.models import GenerateRequest
     from waterrev.context import SYSTEM, RequestContext
-    from waterrev.schemas.billing import GenerateRequest
-    from waterrev.services import billing
 
     ctx = RequestContext("bench", SYSTEM)
     started = time.perf_counter()

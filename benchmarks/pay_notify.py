@@ -48,7 +48,8 @@ def database() -> object | None:
     os.environ["WATERREV_DATABASE_URL"] = url
     os.environ.setdefault("WATERREV_ENV", "bench")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "waterrev")
-    from waterrev import demo, migrate
+    from waterrev import migrate
+    from waterrev.local import demo
     from waterrev.settings import reset_settings
 
     reset_settings()

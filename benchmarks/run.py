@@ -162,8 +162,9 @@ def prepare_schema(url: str) -> None:
     engine.dispose()
 
     os.environ["WATERREV_DATABASE_URL"] = url
-    from waterrev import demo, migrate
+    from waterrev import migrate
     from waterrev.db import dispose_engine
+    from waterrev.local import demo
     from waterrev.settings import reset_settings
 
     reset_settings()
@@ -207,7 +208,7 @@ def seed_bills() -> tuple[int, str]:
     customer id and a live MEMBER access token."""
     from waterrev.context import UserType
     from waterrev.db import UnitOfWork
-    from waterrev.services.auth import issue_tokens
+    from waterrev.platform.auth import issue_tokens
 
     with UnitOfWork() as uow:
         dept = uow.scalar("SELECT id FROM system_dept WHERE name = '鼓楼营业所'")

@@ -60,8 +60,9 @@ def db(database_url: str) -> str:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     os.environ["WATERREV_DATABASE_URL"] = database_url
-    from waterrev import demo, migrate
+    from waterrev import migrate
     from waterrev.db import dispose_engine
+    from waterrev.local import demo
     from waterrev.settings import reset_settings
 
     reset_settings()

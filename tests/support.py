@@ -72,7 +72,7 @@ def admin_login(username: str = "admin", password: str = "admin123") -> str:
 
 
 def channel_login(channel_user_id: str, channel_type: str = "WECHAT") -> str:
-    from waterrev.services.channel import sign_channel_login
+    from waterrev.customers.channel import sign_channel_login
     from waterrev.settings import get_settings
 
     ts, nonce = int(time.time()), secrets.token_hex(8)
@@ -387,7 +387,7 @@ CHARGE_GENERATE = "/admin-api/revenue/charge/generate"
 def charge_generate(token: str, period: str, *, due_date: str | None = None, **scope: Any) -> Reply:
     """POST IF-REV-005 for `period` (due date: the 15th of the next month unless given); `scope` holds
     readingBatchNo / customerIds / meterReadIds."""
-    from waterrev.services.bill_run import default_due_date
+    from waterrev.billing.bill_run import default_due_date
 
     body = {"billPeriod": period, "dueDate": due_date or default_due_date(period).isoformat(), **scope}
     return call("POST", CHARGE_GENERATE, body, token=token)

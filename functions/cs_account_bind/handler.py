@@ -1,10 +1,10 @@
 """IF-CS-001 账户绑定接口: channel login, verification code, BIND / UNBIND / SET_DEFAULT, list."""
 
 from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.customers import channel
+from waterrev.customers.channel_models import BindRequest, ChannelLoginRequest, VerifyCodeRequest
 from waterrev.envelope import ok
 from waterrev.errors import AppError, ErrorCode
-from waterrev.schemas.channel import BindRequest, ChannelLoginRequest, VerifyCodeRequest
-from waterrev.services import channel
 
 app = new_app()
 

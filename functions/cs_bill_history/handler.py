@@ -5,8 +5,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.billing import history as bills
 from waterrev.envelope import ok
-from waterrev.services import bills
 
 app = new_app()
 

@@ -19,9 +19,9 @@ from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.envelope import ok
 from waterrev.errors import AppError, ErrorCode
-from waterrev.schemas.common import Model
-from waterrev.schemas.payment import CounterScanPayCreate
-from waterrev.services import payments
+from waterrev.fields import Model
+from waterrev.payments import orders as payments
+from waterrev.payments.models import CounterScanPayCreate
 
 app = new_app()
 OrderNo = Annotated[str, Path(pattern=r"^[A-Z]{2}\d{16}$")]

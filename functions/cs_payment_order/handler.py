@@ -5,11 +5,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.customers.channel import require_bound
 from waterrev.db import UnitOfWork
 from waterrev.envelope import ok
-from waterrev.schemas.payment import OrderCreate
-from waterrev.services import payments
-from waterrev.services.channel import require_bound
+from waterrev.payments import orders as payments
+from waterrev.payments.models import OrderCreate
 
 app = new_app()
 

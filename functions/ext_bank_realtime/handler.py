@@ -3,8 +3,8 @@
 from waterrev.api import lambda_handler, new_app, parse_body, request_context, text_body
 from waterrev.context import Principal, RequestContext, UserType
 from waterrev.envelope import ok
-from waterrev.schemas.bank import BankPay, BankQuery
-from waterrev.services import bank_realtime
+from waterrev.payments import bank_realtime
+from waterrev.payments.bank_models import BankPay, BankQuery
 from waterrev.webhook import verify
 
 app = new_app()

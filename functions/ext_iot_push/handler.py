@@ -3,8 +3,8 @@
 from waterrev.api import lambda_handler, new_app, parse_body, request_context, text_body
 from waterrev.context import Principal, RequestContext, UserType
 from waterrev.envelope import ok
-from waterrev.schemas.metering import IotBatch
-from waterrev.services import metering
+from waterrev.metering import readings as metering
+from waterrev.metering.models import IotBatch
 from waterrev.webhook import verify
 
 app = new_app()

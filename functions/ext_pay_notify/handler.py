@@ -2,7 +2,7 @@
 
 from waterrev.api import lambda_handler, new_app, raw_body, request_context
 from waterrev.envelope import ok
-from waterrev.services import payment_notify
+from waterrev.payments import notify as payment_notify
 
 app = new_app(validation=False)  # the raw body is verified and parsed by payment_notify
 

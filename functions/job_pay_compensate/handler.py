@@ -6,7 +6,7 @@ from typing import Any
 
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.logs import get_logger
-from waterrev.services import payments
+from waterrev.payments import orders as payments
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

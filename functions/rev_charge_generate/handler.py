@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import Field
 
 from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.billing import bill_run
+from waterrev.billing import generate as billing
+from waterrev.billing.models import GenerateRequest
 from waterrev.envelope import ok
-from waterrev.schemas.billing import GenerateRequest
-from waterrev.schemas.common import BillPeriod, Model
-from waterrev.services import bill_run, billing
+from waterrev.fields import BillPeriod, Model
 from waterrev.workflows import starter
 
 app = new_app()

@@ -6,9 +6,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.schemas.payment import CollectionCreate
-from waterrev.schemas.payment_review import ExceptionResolve
-from waterrev.services import collection, payment_review
+from waterrev.payments import collection
+from waterrev.payments import review as payment_review
+from waterrev.payments.models import CollectionCreate
+from waterrev.payments.review_models import ExceptionResolve
 
 app = new_app()
 

@@ -1,9 +1,9 @@
 """IF-REV-002 客户主数据维护接口: create and change customers, accounts, contacts, meters, relations."""
 
 from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.customers import master as customers
+from waterrev.customers.models import CustomerCreate, CustomerUpdate, StatusChange
 from waterrev.envelope import ok
-from waterrev.schemas.customer import CustomerCreate, CustomerUpdate, StatusChange
-from waterrev.services import customers
 
 app = new_app()
 

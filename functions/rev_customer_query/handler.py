@@ -5,8 +5,8 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.customers import master as customers
 from waterrev.envelope import ok
-from waterrev.services import customers
 
 app = new_app()
 QueryType = Annotated[str, Query(alias="queryType", pattern="^(base|account|meter|invoice|all)$")]

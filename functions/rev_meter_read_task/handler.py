@@ -2,8 +2,8 @@
 
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.schemas.metering import MeterBookSave, TaskGenerate
-from waterrev.services import metering
+from waterrev.metering import readings as metering
+from waterrev.metering.models import MeterBookSave, TaskGenerate
 
 app = new_app()
 

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.schemas.pricing import ConfigRequest
-from waterrev.services import pricing
+from waterrev.pricing import config as pricing
+from waterrev.pricing.models import ConfigRequest
 
 app = new_app()
 

@@ -2,8 +2,8 @@
 
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.schemas.metering import EstimateRequest, ReadingSubmit, ReviewRequest
-from waterrev.services import metering
+from waterrev.metering import readings as metering
+from waterrev.metering.models import EstimateRequest, ReadingSubmit, ReviewRequest
 
 app = new_app()
 

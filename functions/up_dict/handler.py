@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.services import dicts
+from waterrev.platform import dicts
 
 app = new_app()
 

@@ -2,8 +2,8 @@
 
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.schemas.platform import PermissionCheckRequest
-from waterrev.services import auth
+from waterrev.platform import auth
+from waterrev.platform.models import PermissionCheckRequest
 
 app = new_app()
 

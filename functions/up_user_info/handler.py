@@ -2,7 +2,7 @@
 
 from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.services import auth
+from waterrev.platform import auth
 
 app = new_app()
 

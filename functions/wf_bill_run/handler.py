@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from waterrev.billing import bill_run
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.logs import get_logger
-from waterrev.services import bill_run
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

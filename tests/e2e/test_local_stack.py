@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from waterrev.services.channel import sign_channel_login
+from waterrev.customers.channel import sign_channel_login
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

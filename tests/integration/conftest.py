@@ -39,7 +39,7 @@ def sys009(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 def impatient_client(sys009: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Our SYS-009 client with a 0.3 s timeout (the simulator answers after 1 s while timeoutSeconds=1)."""
     from waterrev.adapters.sys009 import Sys009Client
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
     from waterrev.settings import get_settings
 
     s = get_settings()

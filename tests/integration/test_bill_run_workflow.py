@@ -28,10 +28,10 @@ from tests.support import (
     submit_reading,
     unique,
 )
+from waterrev.billing import bill_run
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.errors import AppError, ErrorCode
 from waterrev.local.stepfunctions import LocalStepFunctions, get_runtime
-from waterrev.services import bill_run
 from waterrev.workflows import starter
 
 pytestmark = pytest.mark.integration

@@ -29,7 +29,7 @@ from tests.support import (
     unique,
 )
 from waterrev.context import RequestContext
-from waterrev.services.channel import sign_channel_login
+from waterrev.customers.channel import sign_channel_login
 from waterrev.settings import get_settings
 
 LOGIN = "/app-api/customer/auth/channel-login"
@@ -639,7 +639,7 @@ def _concurrently(calls: list[Any]) -> list[Any]:
 def test_concurrent_set_default_leaves_exactly_one_default(admin: str) -> None:
     """Given a channel user with two bindings, when 10 SET_DEFAULTs alternating between them run at once,
     then all succeed and exactly one binding is default."""
-    from waterrev.services import channel
+    from waterrev.customers import channel
 
     a, b = new_customer(admin), new_customer(admin)
     member = Member()
@@ -669,7 +669,7 @@ def test_concurrent_set_default_leaves_exactly_one_default(admin: str) -> None:
 def test_concurrent_bind_of_the_same_customer_binds_once(admin: str) -> None:
     """Given one valid code, when 10 BINDs of the same customer by the same channel user run at once, then
     all answer the same bindId, there is one row, one default and one BIND audit row."""
-    from waterrev.services import channel
+    from waterrev.customers import channel
 
     cust = new_customer(admin)
     member = Member()
@@ -692,7 +692,7 @@ def test_concurrent_bind_of_the_same_customer_binds_once(admin: str) -> None:
 def test_concurrent_binds_of_different_customers_leave_one_default(admin: str) -> None:
     """Given six customers each with a valid code, when one channel user binds all six at once, then six
     BOUND rows and exactly one default."""
-    from waterrev.services import channel
+    from waterrev.customers import channel
 
     custs = [new_customer(admin) for _ in range(6)]
     member = Member()

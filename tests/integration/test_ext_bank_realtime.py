@@ -254,7 +254,7 @@ def test_a_bank_payment_keeps_a_settled_transaction_that_compensation_leaves_alo
     """Given a bank payment of two bills, then bk_transaction holds it as a settled trade - the collection's
     code, trade number "<bankCode>:<serial>", channel and scene BANK, the amount, SUCCESS - with its bills
     (not live); when compensation runs with the row due, it is not looked up and stays as it was."""
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     cust, cust_code, bills = customer_with_bills(["2022-04", "2022-05"])
     due = sum((Decimal(b["total_amount"]) for b in bills), Decimal("0"))
@@ -324,7 +324,7 @@ def test_a_bank_retry_that_waited_for_the_first_request_gets_the_first_result(
     """Given a bank payment written and not yet committed (the account locked), when the bank's retry with
     the same serial waits on that lock, and then the first commits, then the retry answers the first result
     (duplicate) - not 1_002_003_001 - and the bill is written off once."""
-    from waterrev.services import bank_realtime
+    from waterrev.payments import bank_realtime
 
     _, cust_code, (bill,) = customer_with_bills(["2022-08"])
     serial, due = unique("ICBC"), Decimal(bill["total_amount"])
@@ -363,7 +363,7 @@ def test_the_same_serial_for_another_customer_racing_the_first_is_a_conflict_not
     serial runs into the unique index meanwhile, and then the first commits, then the second is 409 CONFLICT
     (never a 500) and its bill is untouched."""
     from waterrev.errors import AppError
-    from waterrev.services import bank_realtime
+    from waterrev.payments import bank_realtime
 
     _, cust_code, (bill,) = customer_with_bills(["2022-09"])
     _, other_code, (other_bill,) = customer_with_bills(["2022-09"])

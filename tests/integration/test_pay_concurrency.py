@@ -101,8 +101,9 @@ def test_identical_callbacks_and_counter_payments_write_each_bill_off_once_and_t
     and per customer: collected = written off + balance changes; each bill's paid amount = its write-off."""
     from waterrev.context import SYSTEM, RequestContext
     from waterrev.errors import AppError
-    from waterrev.schemas.payment import CollectionCreate
-    from waterrev.services import collection, payment_notify
+    from waterrev.payments import collection
+    from waterrev.payments import notify as payment_notify
+    from waterrev.payments.models import CollectionCreate
 
     custs, orders = seed_orders(admin_login())
     tasks: list[tuple[str, Any]] = []

@@ -448,7 +448,7 @@ def test_a_signed_notification_that_cannot_be_read_is_kept_for_review(sys009: An
     each is answered with an error (so the platform sends it again) and kept as a verified UNPARSABLE
     callback, one UNPARSABLE exception is raised for the body, and nothing reaches the books."""
     from waterrev.adapters import paysign
-    from waterrev.services import payment_notify
+    from waterrev.payments import notify as payment_notify
 
     key = private_key(sys009)
     ts, nonce = str(int(time.time())), unique("n-")

@@ -442,7 +442,7 @@ def test_a_counter_order_paid_with_another_amount_is_held_as_an_exception(
 def test_an_order_without_a_callback_is_settled_by_compensation(admin: str, sys009: Any) -> None:
     """Given notifications dropped and an online order paid at SYS-009, when compensation runs once the
     order is due for a query, then the order is SUCCESS and the bill written off as a callback would."""
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     sys009.behaviour(dropNotifications=True)
     cust, (bill,) = new_bills(admin, ["2020-06"])
@@ -497,7 +497,7 @@ def test_a_timeout_at_create_leaves_the_order_init_and_compensation_settles_or_c
     """Given SYS-009 answering too late, when two orders are made, then both are INIT without a tradeNo;
     when the first is paid at SYS-009 (no callback) and the second expires, then compensation settles the
     first (learning its tradeNo) and closes the second, here and at SYS-009."""
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     sys009.behaviour(timeoutSeconds=1, dropNotifications=True)
     cust_a, (bill_a,) = new_bills(admin, ["2020-08"])

@@ -73,7 +73,7 @@ def test_a_create_that_timed_out_is_sent_again_when_the_customer_asks_again(
     sys009.pay(trade)
     assert sys009.wait_idle(10)
     make_due(first.data["bizOrderNo"])
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     payments.compensate(ctx())
     assert txn(first.data["bizOrderNo"])["status"] == "SUCCESS" and charge_row(bill["id"])["status"] == "PAID"
@@ -85,7 +85,7 @@ def test_compensation_learns_a_trade_whose_create_answer_was_lost(
     """Given an INIT order whose create answer never arrived, when compensation queries it and the platform
     has it PAYING, then the order records the trade number and PAYING (and backs off); the customer asking
     again then gets the pay URL."""
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     sys009.behaviour(timeoutSeconds=1, dropNotifications=True)
     cust, (bill,) = new_bills(admin, ["2021-04"])
@@ -120,7 +120,7 @@ def test_two_identical_requests_at_once_get_the_one_order(admin: str, sys009: An
 
     blocker = create_engine(db.database_url(), poolclass=NullPool).connect()
     blocker.execute(text("SELECT 1 FROM biz_account WHERE id = :a FOR UPDATE"), {"a": account})
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     def order() -> None:  # the service itself: each Lambda environment runs one request at a time
         try:
@@ -165,7 +165,7 @@ def test_two_identical_requests_at_once_get_the_one_order(admin: str, sys009: An
 def test_compensation_backs_off_one_two_four_up_to_sixty_minutes(admin: str, sys009: Any) -> None:
     """Given a live order the platform still has PAYING, when compensation queries it again and again, then
     the next query waits 1, 2, 4, 8, 16, 32, 60, 60 minutes."""
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     sys009.behaviour(dropNotifications=True)
     cust, (bill,) = new_bills(admin, ["2021-06"])
@@ -200,7 +200,7 @@ def test_an_order_held_for_an_amount_mismatch_is_not_queried_again(
     compensation settles it, then one AMOUNT_MISMATCH exception, the order held (bills still held, nothing
     written off, an ORDER_HOLD audit row), later runs neither query it nor add exceptions, and the same
     order request is refused with 1_002_003_001 (before and after the order's expiry), never re-used."""
-    from waterrev.services import payments
+    from waterrev.payments import orders as payments
 
     sys009.behaviour(dropNotifications=True, wrongAmount="-0.50")
     cust, (bill,) = new_bills(admin, ["2021-07"])

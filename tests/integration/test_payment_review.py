@@ -393,9 +393,9 @@ def test_concurrent_decisions_take_effect_exactly_once(admin: str, platform: Any
     from waterrev.context import RequestContext
     from waterrev.db import UnitOfWork
     from waterrev.errors import AppError, ErrorCode
-    from waterrev.schemas.payment_review import ExceptionResolve
+    from waterrev.payments import review as payment_review
+    from waterrev.payments.review_models import ExceptionResolve
     from waterrev.security import load_admin
-    from waterrev.services import payment_review
 
     order, (bill,), exception_id, _ = mismatch(admin, platform, ["2021-07"])
     with UnitOfWork() as uow:
@@ -670,9 +670,9 @@ def test_two_mismatch_rows_of_one_order_refunded_at_once_refund_once(admin: str,
     from waterrev.context import RequestContext
     from waterrev.db import UnitOfWork
     from waterrev.errors import AppError, ErrorCode
-    from waterrev.schemas.payment_review import ExceptionResolve
+    from waterrev.payments import review as payment_review
+    from waterrev.payments.review_models import ExceptionResolve
     from waterrev.security import load_admin
-    from waterrev.services import payment_review
 
     order, _, first_id, _ = mismatch(admin, platform, ["2021-10"])
     second_id = int(

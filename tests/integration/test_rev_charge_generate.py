@@ -46,11 +46,11 @@ from tests.support import (
     task_of,
     unique,
 )
+from waterrev.billing import generate as billing
+from waterrev.billing.models import GenerateRequest
 from waterrev.context import SYSTEM, RequestContext
-from waterrev.demo import RESIDENT_PRICE
 from waterrev.errors import ErrorCode
-from waterrev.schemas.billing import GenerateRequest
-from waterrev.services import billing
+from waterrev.local.demo import RESIDENT_PRICE
 
 pytestmark = pytest.mark.integration
 

@@ -27,9 +27,9 @@ from tests.support import (
     submit_reading,
     unique,
 )
+from waterrev.billing import generate as billing
+from waterrev.billing.models import GenerateRequest
 from waterrev.context import SYSTEM, RequestContext
-from waterrev.schemas.billing import GenerateRequest
-from waterrev.services import billing
 
 pytestmark = pytest.mark.integration
 

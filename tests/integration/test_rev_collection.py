@@ -364,7 +364,7 @@ def wait_until_blocked_on_a_lock(count: int = 1) -> None:
 
 
 def counter_cmd(cust: int, bills: list[dict[str, Any]], amount: Any, trade: str) -> Any:
-    from waterrev.schemas.payment import CollectionCreate
+    from waterrev.payments.models import CollectionCreate
 
     return CollectionCreate.model_validate(
         {
@@ -389,7 +389,7 @@ def test_a_repeat_that_waited_for_the_first_request_gets_its_answer(
     """Given a collection with a tradeNo written and not yet committed (its account locked), when the same
     request arrives and waits on that lock, and then the first commits, then the repeat answers the first
     collection (replay) - not 1_002_003_001 - and the bill is written off once."""
-    from waterrev.services import collection
+    from waterrev.payments import collection
 
     cust, (bill,) = new_bills(admin, ["2021-06"])
     due, trade = Decimal(bill["total_amount"]), unique("WX")
@@ -421,7 +421,7 @@ def test_the_same_trade_for_another_customer_racing_the_first_is_a_conflict_not_
     with the same tradeNo runs into the unique index meanwhile, and then the first commits, then the second
     is 409 CONFLICT (never a 500), and only the first customer's bill is written off."""
     from waterrev.errors import AppError
-    from waterrev.services import collection
+    from waterrev.payments import collection
 
     cust, (bill,) = new_bills(admin, ["2021-07"])
     other_cust, (other_bill,) = new_bills(admin, ["2021-07"])

@@ -348,7 +348,7 @@ def test_unhandled_error_log_is_masked(
     database error quoting its parameters would), when it is answered 500, then the error log line
     (message, exception and trace) holds only the masked numbers, and no other logger (the resolver's
     own) records the raw exception either."""
-    from waterrev.services import customers
+    from waterrev.customers import master as customers
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("insert failed for mobile 13800138000, idNo 350102199001011234")

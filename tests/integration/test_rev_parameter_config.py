@@ -258,7 +258,7 @@ def test_publishing_ends_the_previous_version_the_day_before(admin: str) -> None
     2024-07-01, then version 1 expires 2024-06-30 (EXPIRED in QUERY), version 2 is ACTIVE, PRICE_PUBLISH is
     audited, and the active template is v1 on 2024-06-30 and v2 from 2024-07-01."""
     from waterrev.db import UnitOfWork
-    from waterrev.services.pricing import active_template_id
+    from waterrev.pricing.config import active_template_id
 
     code = unique("P")
     v1 = published(admin, code, "2024-01-01")
@@ -420,7 +420,7 @@ def test_the_demo_resident_tariff_loads(admin: str) -> None:
     """Given the demo RESIDENT template, when its tariff is loaded, then it has the annual tiers 216/300
     widened by 54/75 per person above 4, and the three components."""
     from waterrev.db import UnitOfWork
-    from waterrev.services.pricing import active_template_id, load_tariff
+    from waterrev.pricing.config import active_template_id, load_tariff
 
     with UnitOfWork() as uow:
         template = active_template_id(uow, "RESIDENT", dt.date(2024, 1, 1))
@@ -468,7 +468,7 @@ def test_load_tariff_refuses_an_incomplete_template_with_1_002_002_003(defect: s
     tier's price, when its tariff is loaded, then AppError 1_002_002_003; the same template complete loads."""
     from waterrev.db import UnitOfWork
     from waterrev.errors import AppError
-    from waterrev.services.pricing import load_tariff
+    from waterrev.pricing.config import load_tariff
 
     tid = _broken_template(defect)
 
@@ -486,7 +486,7 @@ def test_load_tariff_of_a_missing_template_is_1_002_002_003() -> None:
     """Given a template id that does not exist, when its tariff is loaded, then 1_002_002_003."""
     from waterrev.db import UnitOfWork
     from waterrev.errors import AppError
-    from waterrev.services.pricing import load_tariff
+    from waterrev.pricing.config import load_tariff
 
     with UnitOfWork() as uow, pytest.raises(AppError) as raised:
         load_tariff(uow, 987654321)
@@ -608,7 +608,7 @@ def test_the_active_version_is_the_dept_s_then_its_parent_s_then_global(admin: s
     each dept on a date, then the dept and its child get the dept's version, another dept and no dept the
     GLOBAL one, and before the dept's version starts the dept gets the GLOBAL one."""
     from waterrev.db import UnitOfWork
-    from waterrev.services.pricing import active_template_id
+    from waterrev.pricing.config import active_template_id
 
     code = unique("P")
     global_id = published(admin, code, "2024-01-01")["configId"]
@@ -649,7 +649,7 @@ def test_a_rule_parameter_has_a_version_per_scope(admin: str) -> None:
     ]
     assert listed == [("3", "3", "ACTIVE"), ("2", "2", "EXPIRED"), ("1", "1", "ACTIVE")]
     assert created.data["configVersion"] == "1"
-    from waterrev.services.scoped import param_row
+    from waterrev.scoped import param_row
 
     with UnitOfWork() as uow:
         values = {
@@ -663,7 +663,7 @@ def test_allow_partial_follows_the_customer_s_dept(admin: str) -> None:
     customer of that dept (and of its child dept) and off for a customer of another dept."""
     from tests.support import new_customer
     from waterrev.db import UnitOfWork
-    from waterrev.services.collection import allow_partial
+    from waterrev.payments.collection import allow_partial
 
     dept = _dept_under(2)
     child = _dept_under(dept)

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from waterrev.schemas.common import Amount, valid_id_card
-from waterrev.schemas.customer import CustomerCreate
+from waterrev.customers.models import CustomerCreate
+from waterrev.fields import Amount, valid_id_card
 
 VALID_ID = "11010519491231002X"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from waterrev.domain.tariff import Component, Tariff, TierMode, effective_bounds, price, split, total
+from waterrev.pricing.tariff import Component, Tariff, TierMode, effective_bounds, price, split, total
 
 quantities = st.decimals(min_value=0, max_value=5000, places=2, allow_nan=False, allow_infinity=False)
 prices = st.decimals(min_value=0, max_value=50, places=4, allow_nan=False, allow_infinity=False)

@@ -14,8 +14,8 @@ import time
 
 import httpx
 
+from waterrev.customers.channel import sign_channel_login
 from waterrev.local.run import _channel_secret
-from waterrev.services.channel import sign_channel_login
 
 
 def main() -> None:

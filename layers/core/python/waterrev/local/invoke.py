@@ -17,7 +17,7 @@ from waterrev.local.gateway import FakeLambdaContext, load_handler
 def _tokens(text: str) -> str:
     from waterrev.context import UserType
     from waterrev.db import UnitOfWork
-    from waterrev.services.auth import issue_tokens
+    from waterrev.platform.auth import issue_tokens
 
     with UnitOfWork() as uow:
         if "{{ADMIN_TOKEN}}" in text:

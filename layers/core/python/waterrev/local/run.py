@@ -37,7 +37,8 @@ def prepare() -> Any:
     if not os.environ.get("WATERREV_CHANNEL_LOGIN_SECRET_ARN"):
         os.environ.setdefault("WATERREV_CHANNEL_LOGIN_SECRET", _channel_secret())
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "waterrev")
-    from waterrev import demo, migrate
+    from waterrev import migrate
+    from waterrev.local import demo
     from waterrev.settings import reset_settings
 
     reset_settings()

@@ -19,10 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 from waterrev import audit
+from waterrev.billing import bill_run
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.services import bill_run
 from waterrev.settings import get_settings
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")  # no daylight saving time

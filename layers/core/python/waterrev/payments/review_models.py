@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from waterrev.schemas.common import Model
+from waterrev.fields import Model
 
 Action = Literal["WRITE_OFF_PAID", "REFUND", "KEEP_BALANCE", "DISMISS"]
 ExceptionStatus = Literal["OPEN", "RESOLVED"]

@@ -18,12 +18,12 @@ from decimal import Decimal
 from typing import Any
 
 from waterrev import audit
+from waterrev.billing.models import GenerateRequest
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
-from waterrev.domain.tariff import Line, Tariff, TierMode, price, total
 from waterrev.errors import AppError, ErrorCode
-from waterrev.schemas.billing import GenerateRequest
-from waterrev.services.pricing import active_templates, load_tariff
+from waterrev.pricing.config import active_templates, load_tariff
+from waterrev.pricing.tariff import Line, Tariff, TierMode, price, total
 
 MODULE = "REV-002"
 CHUNK = 5000

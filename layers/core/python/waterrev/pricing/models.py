@@ -9,7 +9,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waterrev.schemas.common import Model
+from waterrev.fields import Model
 
 ConfigType = Literal["PRICE", "RULE", "PAGE", "NOTICE"]
 

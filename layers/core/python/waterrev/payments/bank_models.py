@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from waterrev.schemas.common import Amount, Model
+from waterrev.fields import Amount, Model
 
 
 class BankQuery(Model):

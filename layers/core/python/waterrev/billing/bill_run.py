@@ -13,11 +13,11 @@ from decimal import Decimal
 from typing import Any
 
 from waterrev import audit
+from waterrev.billing import generate as billing
+from waterrev.billing.models import GenerateRequest
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.schemas.billing import GenerateRequest
-from waterrev.services import billing
 
 MODULE = "REV-002"
 DEFAULT_CHUNK = 5000

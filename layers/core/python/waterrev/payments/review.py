@@ -27,8 +27,8 @@ from waterrev.db import UnitOfWork
 from waterrev.envelope import jsonable, page
 from waterrev.errors import AppError, ErrorCode
 from waterrev.masking import mask_text
-from waterrev.schemas.payment_review import ExceptionResolve
-from waterrev.services.collection import lock_account
+from waterrev.payments.collection import lock_account
+from waterrev.payments.review_models import ExceptionResolve
 
 MODULE = "REV-003"
 LIVE = ("INIT", "PAYING")

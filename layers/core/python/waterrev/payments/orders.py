@@ -18,7 +18,7 @@ from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.services.collection import due, lock_account, lock_charges
+from waterrev.payments.collection import due, lock_account, lock_charges
 
 MODULE = "REV-003"
 LIVE = ("INIT", "PAYING")
@@ -185,7 +185,7 @@ def _insert_order(
     counter_code: str | None,
 ) -> tuple[dict[str, Any], list[tuple[int, Decimal]]]:
     """The order row and its held bills, in the caller's transaction; returns it and (bill, amount)s."""
-    from waterrev.services.collection import new_collection_code
+    from waterrev.payments.collection import new_collection_code
 
     charges = lock_charges(uow, cust_id, charge_ids)
     owed = due(charges)

@@ -7,7 +7,7 @@ from typing import Any
 
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.services.scoped import param_row
+from waterrev.scoped import param_row
 
 
 def dict_data(dict_type: str | None) -> list[dict[str, Any]]:

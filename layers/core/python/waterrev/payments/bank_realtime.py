@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.services.collection import (
+from waterrev.payments.collection import (
     WriteOff,
     chosen_bills,
     due,

@@ -9,7 +9,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waterrev.schemas.common import BankAccount, Mobile, Model, valid_id_card
+from waterrev.fields import BankAccount, Mobile, Model, valid_id_card
 
 CustType = Literal["RESIDENT", "NON_RESIDENT", "SPECIAL"]
 IdType = Literal["ID_CARD", "PASSPORT", "USCC"]

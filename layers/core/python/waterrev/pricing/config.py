@@ -19,10 +19,10 @@ from pydantic import ValidationError
 from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
-from waterrev.domain.tariff import Component, Tariff, TierMode
 from waterrev.errors import AppError, ErrorCode
-from waterrev.schemas.pricing import ConfigRequest, PriceTemplateSpec
-from waterrev.services.scoped import DEPT_PATH, SCOPE_RANK
+from waterrev.pricing.models import ConfigRequest, PriceTemplateSpec
+from waterrev.pricing.tariff import Component, Tariff, TierMode
+from waterrev.scoped import DEPT_PATH, SCOPE_RANK
 
 MODULE = "REV-009"
 

@@ -8,7 +8,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waterrev.schemas.common import BillPeriod, Model
+from waterrev.fields import BillPeriod, Model
 
 Reading = Decimal  # validated below: >= 0, two places
 

@@ -8,10 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from waterrev import audit
 from waterrev.context import RequestContext
-from waterrev.db import UnitOfWork
-from waterrev.errors import AppError, ErrorCode
-from waterrev.masking import mask_bank_account, mask_id_no, mask_mobile
-from waterrev.schemas.customer import (
+from waterrev.customers.models import (
     BankRelation,
     Contact,
     CustomerCreate,
@@ -19,6 +16,9 @@ from waterrev.schemas.customer import (
     MeterLink,
     StatusChange,
 )
+from waterrev.db import UnitOfWork
+from waterrev.errors import AppError, ErrorCode
+from waterrev.masking import mask_bank_account, mask_id_no, mask_mobile
 
 QUERY_TYPES = ("base", "account", "meter", "invoice", "all")
 MODULE = "REV-001"

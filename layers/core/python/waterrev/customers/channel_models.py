@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waterrev.schemas.common import Model
+from waterrev.fields import Model
 
 ChannelType = Literal["WECHAT", "ALIPAY", "MINIAPP"]
 

@@ -23,8 +23,8 @@ from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.schemas.payment import CollectionCreate
-from waterrev.services.scoped import param_row
+from waterrev.payments.models import CollectionCreate
+from waterrev.scoped import param_row
 
 MODULE = "REV-003"
 ZERO = Decimal("0.00")

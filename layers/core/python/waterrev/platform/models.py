@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from waterrev.schemas.common import Model
+from waterrev.fields import Model
 
 
 class LoginRequest(Model):

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from waterrev.schemas.common import BillPeriod, Model
+from waterrev.fields import BillPeriod, Model
 
 
 class GenerateRequest(Model):

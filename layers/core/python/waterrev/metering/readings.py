@@ -19,7 +19,7 @@ from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.schemas.metering import (
+from waterrev.metering.models import (
     EstimateRequest,
     IotBatch,
     IotReading,
@@ -28,7 +28,7 @@ from waterrev.schemas.metering import (
     ReviewRequest,
     TaskGenerate,
 )
-from waterrev.services.scoped import param_row
+from waterrev.scoped import param_row
 from waterrev.settings import get_settings
 
 MODULE = "REV-002"

@@ -20,8 +20,8 @@ from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.logs import get_logger
 from waterrev.masking import mask_mobile
+from waterrev.platform.auth import issue_tokens, login_log
 from waterrev.security import hmac_sha256, token_hash
-from waterrev.services.auth import issue_tokens, login_log
 from waterrev.settings import get_settings
 
 MODULE = "CS-001"

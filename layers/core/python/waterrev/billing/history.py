@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from waterrev.context import RequestContext
+from waterrev.customers.channel import require_bound
 from waterrev.db import UnitOfWork
 from waterrev.envelope import page
-from waterrev.services.channel import require_bound
 
 QUERY_TYPES = ("BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE")
 

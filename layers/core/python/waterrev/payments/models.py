@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waterrev.schemas.common import Amount, Model
+from waterrev.fields import Amount, Model
 
 Channel = Literal["CASH", "WECHAT", "ALIPAY", "BANK", "PREPAY"]
 
