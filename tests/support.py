@@ -57,8 +57,65 @@ def call(
             event = to_event(method, path, query, all_headers, payload, target, match.groupdict(), "10.0.0.8")
             with target.lock:  # one request at a time per function, as in one Lambda environment
                 result = target.handler(event, FakeLambdaContext(target.interface.function or "-"))
-            return Reply(result["statusCode"], json.loads(result["body"]))
+            if (
+                not result.get("headers", {})
+                .get("Content-Type", "application/json")
+                .startswith("application/json")
+            ):
+                return Reply(result["statusCode"], {"code": 0, "data": None, "msg": "binary"})
+            reply = Reply(result["statusCode"], json.loads(result["body"]))
+            check_documented(target, reply)
+            return reply
     raise AssertionError(f"no route for {method} {path}")
+
+
+_spec: dict[str, Any] | None = None
+
+
+def check_documented(target: Target, reply: Reply) -> None:
+    """Every reply a test sees must be one its operation documents in /openapi.json: a documented HTTP
+    status, an envelope code listed for it, and on success a `data` that validates (strictly, no
+    undeclared field) against the declared reply model. The whole suite thereby keeps the OpenAPI
+    document true. Operations that declare no reply model yet are not checked."""
+    global _spec
+    from pydantic import TypeAdapter
+
+    from waterrev.local.openapi import documented_codes
+
+    route = target.route
+    module = _module_of(target)
+    declared = _declared_routes(module).get((route.method, route.path))
+    if declared is None or not declared.responses or 200 not in declared.responses:
+        return
+    if _spec is None:
+        from waterrev.local.gateway import merged_openapi
+
+        assert _targets is not None
+        _spec = merged_openapi(_targets)
+    codes = documented_codes(_spec, route.method, route.path)
+    assert reply.status in codes, (
+        f"{route.route_key} answered HTTP {reply.status}, undocumented: {reply.body}"
+    )
+    assert reply.code in codes[reply.status], (
+        f"{route.route_key} answered code {reply.code} under HTTP {reply.status}, undocumented: {reply.body}"
+    )
+    if reply.status == 200:
+        model = declared.responses[200]["content"]["application/json"]["model"]
+        TypeAdapter(model).validate_python(reply.body, strict=True)
+
+
+def _module_of(target: Target) -> Any:
+    from waterrev.local.gateway import load_handler
+
+    assert target.interface.function is not None
+    return load_handler(target.interface.function)
+
+
+def _declared_routes(module: Any) -> dict[tuple[str, str], Any]:
+    app = getattr(module, "app", None)
+    if app is None:
+        return {}
+    return {(r.method, r.openapi_path): r for r in app._static_routes + app._dynamic_routes}
 
 
 def unique(prefix: str) -> str:

@@ -4,17 +4,29 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
+from waterrev.errors import ErrorCode
 from waterrev.payments import collection
 from waterrev.payments import review as payment_review
-from waterrev.payments.models import CollectionCreate
+from waterrev.payments.models import CollectionCreate, CollectionReply
 from waterrev.payments.review_models import ExceptionResolve
 
 app = new_app()
 
 
-@app.post("/admin-api/revenue/collection/create")
+@app.post(
+    "/admin-api/revenue/collection/create",
+    **doc(
+        CollectionReply,
+        ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED,
+        ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,
+        ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.CONFLICT,
+        summary="柜台收费与核销",
+    ),
+)
 def create(body: CollectionCreate) -> dict:
     return ok(collection.collect(request_context(app), body))
 

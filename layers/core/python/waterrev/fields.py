@@ -1,19 +1,105 @@
-"""Shared pydantic conventions: camelCase on the wire, strict fields, field-level validators."""
+"""Shared pydantic conventions: camelCase on the wire, strict fields, field-level validators.
+
+`Model` is a request model: every value a caller sends is checked for what the database would refuse
+(a NUL in a string, text that is not UTF-8, an integer beyond BIGINT), so such input is a 400 naming
+the field, never a database error. `Reply` is a reply model: what the interface answers inside the
+envelope, money and times as the strings the envelope writes (docs/DECISIONS.md 7, 10, 11).
+"""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+BIGINT_MAX = 2**63 - 1
+
+
+def wire_problem(value: Any, path: str = "") -> str | None:
+    """The first value PostgreSQL could not store as sent, named by its field path; None if all can be."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return f"{path or 'body'}: 不允许包含 NUL 字符"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{path or 'body'}: 含有无法编码的字符（孤立的代理项）"
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if not -BIGINT_MAX <= value <= BIGINT_MAX:
+            return f"{path or 'body'}: 数值超出范围（绝对值须不大于 {BIGINT_MAX}）"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            found = wire_problem(key, path) if isinstance(key, str) else None
+            found = found or wire_problem(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = wire_problem(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
 
 
 class Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        problem = wire_problem(data)
+        if problem:
+            raise ValueError(problem)
+        return data
+
+
+Id = Annotated[int, Field(gt=0, le=BIGINT_MAX)]
+
+
+class Reply(BaseModel):
+    """A reply model: the seed's response fields (camelCase on the wire), nothing undeclared."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+T = TypeVar("T")
+
+# What the envelope writes (envelope.jsonable): money with two places, unit prices and rates with
+# four, times in the utility's zone.
+Money = Annotated[
+    str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["58.65"], description="金额（元），两位小数的字符串")
+]
+Decimal4 = Annotated[
+    str, Field(pattern=r"^-?\d+\.\d{2,}$", examples=["3.4500"], description="单价、税率或用量：字符串")
+]
+DateTime = Annotated[
+    str, Field(pattern=r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$", examples=["2026-03-11 09:30:00"])
+]
+DateStr = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", examples=["2026-03-31"])]
+
+
+class Envelope(BaseModel, Generic[T]):
+    """The seed's 通用响应格式: {code: 0, data, msg: "success"}."""
+
+    code: int = Field(description="0 表示成功")
+    data: T
+    msg: str
+
+
+class Page(BaseModel, Generic[T]):
+    """The seed's 分页响应: {list, total, pageNo, pageSize}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    list: list[T]
+    total: int
+    pageNo: int
+    pageSize: int
 
 
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")

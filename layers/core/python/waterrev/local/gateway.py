@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import importlib
-import json
 import re
 import sys
 import threading
@@ -125,38 +124,13 @@ def to_event(
 
 
 def merged_openapi(targets: list[Target]) -> dict[str, Any]:
-    """One OpenAPI document: each function's own schema, every operation tagged with its IF id."""
-    spec: dict[str, Any] = {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "SYS-002 营收业务系统 API",
-            "version": "0.1.0",
-            "description": "Envelope {code, data, msg}; money as strings with two places.",
-        },
-        "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    """One OpenAPI document for every served route (waterrev.local.openapi)."""
+    from waterrev.local import openapi
+
+    modules = {
+        t.interface.function: load_handler(t.interface.function) for t in targets if t.interface.function
     }
-    by_key = {t.route.route_key: t for t in targets}
-    seen: set[str] = set()
-    for target in targets:
-        assert target.interface.function is not None
-        module = load_handler(target.interface.function)
-        if target.interface.function in seen:
-            continue
-        seen.add(target.interface.function)
-        schema = json.loads(module.app.get_openapi_json_schema(title=target.interface.name))
-        for path, ops in schema.get("paths", {}).items():
-            for method, op in ops.items():
-                found = by_key.get(f"{method.upper()} {path}")
-                if found is None:
-                    continue
-                op["x-interface-id"] = found.interface.if_id
-                op.setdefault("tags", [f"{found.interface.if_id} {found.interface.name}"])
-                if found.route.caller is not catalog.Caller.PUBLIC:
-                    op["security"] = [{"bearer": []}]
-                spec["paths"].setdefault(path, {})[method] = op
-        spec["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
-    return spec
+    return openapi.build(modules)
 
 
 SWAGGER_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>SYS-002 API</title>

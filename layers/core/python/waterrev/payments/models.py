@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from waterrev.fields import Amount, Model
+from waterrev.fields import Amount, Model, Money, Reply
 
 Channel = Literal["CASH", "WECHAT", "ALIPAY", "BANK", "PREPAY"]
 
@@ -74,3 +74,30 @@ class CounterScanPayCreate(Model):
         if self.order_amount <= Decimal("0"):
             raise ValueError("orderAmount 须大于 0")
         return self
+
+
+# ---- replies -------------------------------------------------------------------------------------
+
+
+class ChargeWriteOff(Reply):
+    charge_id: int = Field(description="账单 ID (biz_charge.id)")
+    amount: Money = Field(description="本次核销到该账单的金额")
+    remain_amount: Money = Field(description="该账单仍待支付的金额")
+    pay_status: str = Field(description="该账单的缴费状态：UNPAID、PARTIAL、PAID")
+
+
+class CollectionReply(Reply):
+    """IF-REV-006 响应参数 (collectionId ... invoiceAvailable) and our additions."""
+
+    collection_id: int = Field(description="收费记录 ID (biz_collection.id)")
+    collection_code: str = Field(description="收费业务编号 (biz_collection.code)")
+    write_off_status: Literal["SUCCESS", "PARTIAL", "PENDING"] = Field(description="核销状态")
+    paid_amount: Money = Field(description="已支付金额")
+    remain_amount: Money = Field(description="剩余待支付金额（所选账单合计）")
+    trade_no: str | None = Field(description="渠道交易流水号 (bk_transaction.trade_no)")
+    invoice_available: bool = Field(description="是否可发起开票")
+    written_off_amount: Money = Field(description="扩展：本次核销到账单的金额合计")
+    balance_added: Money = Field(description="扩展：转入预存余额的金额")
+    change_amount: Money = Field(description="扩展：现金找零 (actualAmount - paymentAmount)")
+    charge_list: list[ChargeWriteOff] = Field(description="扩展：每张所选账单的核销结果")
+    replay: bool = Field(description="扩展：true 表示同一 tradeNo 的重复请求，返回首次结果")
