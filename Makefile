@@ -23,16 +23,15 @@ install: $(STAMP)
 run: install  ## the local stack on http://127.0.0.1:$${WATERREV_PORT:-3000}
 	$(BIN)/python -m waterrev.local.run
 
-test: install  ## lint, then unit + integration + infra + e2e on a real PostgreSQL
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/core/python functions infra
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+test: lint  ## lint, then unit + integration + infra + e2e on a real PostgreSQL, with coverage
+	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
+	$(BIN)/coverage report --sort=cover | tail -n 25
 
-lint: install
+lint: install  ## ruff, mypy and the import contracts of docs/ARCHITECTURE.md
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/core/python functions infra
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .

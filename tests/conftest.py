@@ -69,4 +69,7 @@ def db(database_url: str) -> str:
     dispose_engine()
     migrate.upgrade()
     demo.load(months=12)
+    from waterrev.local import stepfunctions
+
+    stepfunctions.plug_in()  # bill runs start on moto's Step Functions, as under `make run`
     return database_url

@@ -47,6 +47,7 @@ def prepare() -> Any:
     print("demo data:", "loaded" if loaded else "already present", flush=True)
     from waterrev.local import stepfunctions
 
+    stepfunctions.plug_in()
     stepfunctions.warm_up()  # moto's Step Functions on a background thread: start-up stays fast
     return server
 

@@ -258,6 +258,17 @@ def get_runtime() -> LocalStepFunctions:
         return _runtime
 
 
+def plug_in() -> None:
+    """Make the bill-run starter use this runtime when no state machine ARN is configured."""
+    from waterrev.workflows import starter
+
+    def provider() -> tuple[Any, str]:
+        runtime = get_runtime()
+        return runtime.client, runtime.bill_run_arn
+
+    starter.use_local_state_machine(provider)
+
+
 def warm_up() -> threading.Thread:
     """Create the runtime on a background thread, so that start-up stays fast and the first bill
     run does not wait for moto to load."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -84,18 +85,23 @@ def start_bill_run(
     }
 
 
+_local_state_machine: list[Callable[[], tuple[Any, str]]] = []
+
+
+def use_local_state_machine(provider: Callable[[], tuple[Any, str]]) -> None:
+    """The local stack and the tests plug in moto's Step Functions here (waterrev.local ships only with
+    the local stack, never in the Lambda layer, so this module cannot import it)."""
+    _local_state_machine[:] = [provider]
+
+
 def _state_machine() -> tuple[Any, str]:
-    """boto3's Step Functions client and the bill-run ARN; locally, moto's (waterrev.local ships
-    only with the local stack, never in the Lambda layer)."""
+    """boto3's Step Functions client and the bill-run ARN; locally, the plugged-in local runtime."""
     settings = get_settings()
     if settings.bill_run_state_machine_arn:
         return _client(), settings.bill_run_state_machine_arn
-    if settings.env not in ("local", "test"):
+    if settings.env not in ("local", "test") or not _local_state_machine:
         raise RuntimeError("WATERREV_BILL_RUN_STATE_MACHINE_ARN is not set")
-    from waterrev.local.stepfunctions import get_runtime
-
-    runtime = get_runtime()
-    return runtime.client, runtime.bill_run_arn
+    return _local_state_machine[0]()
 
 
 @lru_cache(maxsize=1)
