@@ -248,6 +248,14 @@ def sql_all(sql: str, params: dict[str, Any] | None = None) -> list[dict[str, An
         return uow.all(sql, params or {})
 
 
+def sql_scratch() -> Any:
+    """A unit of work on the tests' own engine that is never committed: whatever a test writes in it
+    is rolled back when it closes (to run a database function on made-up rows)."""
+    from waterrev.db import UnitOfWork
+
+    return UnitOfWork(_behind())
+
+
 def sql_exec(sql: str, params: dict[str, Any] | None = None) -> Any:
     """Change data behind the API (expire a token, lift a lock); committed; returns RETURNING's value."""
     from waterrev.db import UnitOfWork

@@ -17,6 +17,7 @@ from waterrev.billing import generate as billing
 from waterrev.billing.models import GenerateRequest
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.states import BILL_RUN, BillRunStatus, ReadingStatus
 from waterrev.errors import AppError, ErrorCode
 
 MODULE = "REV-002"
@@ -81,8 +82,8 @@ def prepare(
         # Chunks are ranges of customers holding about `chunk_size` ready readings each: a household
         # is never split between chunks running at the same time (annual tiers count its bills).
         per_customer = uow.all(
-            "SELECT cust_id, count(*) AS n FROM biz_reading_data WHERE status = 'VALID' AND bill_period = :p"
-            " GROUP BY cust_id ORDER BY cust_id",
+            f"SELECT cust_id, count(*) AS n FROM biz_reading_data WHERE status = '{ReadingStatus.VALID}'"
+            " AND bill_period = :p GROUP BY cust_id ORDER BY cust_id",
             {"p": period},
         )
         total = sum(int(r["n"]) for r in per_customer)
@@ -152,15 +153,17 @@ def finish(ctx: RequestContext, run_id: int, results: list[dict[str, Any]]) -> d
             {"id": run_id},
         )
         left = uow.scalar(
-            "SELECT count(*) FROM biz_reading_data WHERE status = 'VALID' AND bill_period = :p",
+            f"SELECT count(*) FROM biz_reading_data WHERE status = '{ReadingStatus.VALID}' AND bill_period = :p",
             {"p": run["bill_period"]},
         )
         assert billed is not None
         status = (
-            "SUCCEEDED"
+            BillRunStatus.SUCCEEDED
             if not failures and not failed_chunks
-            else ("FAILED" if billed["n"] == 0 else "PARTIAL")
+            else (BillRunStatus.FAILED if billed["n"] == 0 else BillRunStatus.PARTIAL)
         )
+        if status != run["status"]:  # a retried Finish writes the same summary again, nothing more
+            BILL_RUN.require(run["status"], status, f"开账批次 {run['run_no']}")
         summary = {
             "runNo": run["run_no"],
             "billPeriod": run["bill_period"],

@@ -21,6 +21,7 @@ from waterrev import audit
 from waterrev.billing.models import GenerateRequest
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.states import BillStatus, MeterReadStatus, ReadingStatus
 from waterrev.errors import AppError, ErrorCode
 from waterrev.pricing.config import active_templates, load_tariff
 from waterrev.pricing.tariff import Line, Tariff, TierMode, price, total
@@ -68,12 +69,12 @@ def billed_usage(settle_type: str, actual: Decimal, volume: Decimal | None, popu
 
 # Claim a chunk: lock the next ready readings (skipping any another run holds) and mark them and
 # their tasks BILLED in the same statement; readings that cannot be billed are put back to VALID
-# (their tasks to READ) before commit.
-_CLAIM = """
+# (their tasks to READ) before commit: the claim undone, not a change of the lifecycle.
+_CLAIM = f"""
 WITH picked AS (
     SELECT r.id, sc.cust_type, sc.price_code, sc.population, sc.settle_type, sc.settle_volume, sc.dept_id
       FROM biz_reading_data r JOIN biz_cust sc ON sc.id = r.cust_id
-     WHERE r.status = 'VALID' AND r.bill_period = :period
+     WHERE r.status = '{ReadingStatus.VALID}' AND r.bill_period = :period
        AND r.cust_id >= :after_cust AND (r.cust_id > :after_cust OR r.id > :after_id) AND r.cust_id <= :upto_cust
        AND (CAST(:all_depts AS boolean) OR sc.dept_id = ANY(CAST(:depts AS bigint[])))
        AND (CAST(:batch AS varchar) IS NULL OR EXISTS (SELECT 1 FROM biz_meter_read t
@@ -83,10 +84,10 @@ WITH picked AS (
      ORDER BY r.cust_id, r.id LIMIT :limit
        FOR UPDATE OF r SKIP LOCKED
 ), claimed AS (
-    UPDATE biz_reading_data r SET status = 'BILLED' WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
+    UPDATE biz_reading_data r SET status = '{ReadingStatus.BILLED}' WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
     RETURNING r.id, r.meter_read_id, r.meter_id, r.cust_id, r.usage_amount
 ), tasks AS (
-    UPDATE biz_meter_read t SET status = 'BILLED' WHERE t.id = ANY(ARRAY(SELECT meter_read_id FROM claimed))
+    UPDATE biz_meter_read t SET status = '{MeterReadStatus.BILLED}' WHERE t.id = ANY(ARRAY(SELECT meter_read_id FROM claimed))
 )
 SELECT k.id AS reading_id, k.meter_read_id, k.meter_id, k.usage_amount, k.cust_id,
        p.cust_type, p.price_code, p.population, p.settle_type, p.settle_volume, p.dept_id,
@@ -161,11 +162,12 @@ def _bill_chunk(
                 "tasks": [f["meterReadId"] for f in outcome.failures],
             }
             uow.execute(
-                "UPDATE biz_reading_data SET status = 'VALID' WHERE id = ANY(CAST(:ids AS bigint[]))",
+                f"UPDATE biz_reading_data SET status = '{ReadingStatus.VALID}' WHERE id = ANY(CAST(:ids AS bigint[]))",
                 unbilled,
             )
             uow.execute(
-                "UPDATE biz_meter_read SET status = 'READ' WHERE id = ANY(CAST(:tasks AS bigint[]))", unbilled
+                f"UPDATE biz_meter_read SET status = '{MeterReadStatus.READ}' WHERE id = ANY(CAST(:tasks AS bigint[]))",
+                unbilled,
             )
         if priced:
             _write(uow, ctx, cmd, priced, run_id, outcome)
@@ -268,7 +270,8 @@ def _price_rows(uow: UnitOfWork, rows: list[dict[str, Any]], period: str, outcom
 def _usage_this_year(uow: UnitOfWork, cust_ids: list[int], period: str) -> dict[int, Decimal]:
     rows = uow.all(
         "SELECT cust_id, sum(usage_amount) AS used FROM biz_charge WHERE cust_id = ANY(CAST(:c AS bigint[]))"
-        " AND bill_period >= :start AND bill_period <= :period AND status <> 'CANCELLED' GROUP BY cust_id",
+        f" AND bill_period >= :start AND bill_period <= :period AND status <> '{BillStatus.CANCELLED}'"
+        " GROUP BY cust_id",
         {"c": sorted(set(cust_ids)), "start": period[:4] + "-01", "period": period},
     )
     return {int(r["cust_id"]): Decimal(r["used"]) for r in rows}

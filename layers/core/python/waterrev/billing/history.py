@@ -7,6 +7,8 @@ from typing import Any
 from waterrev.context import RequestContext
 from waterrev.customers.channel import require_bound
 from waterrev.db import UnitOfWork
+from waterrev.domain.lifecycle import sql_in
+from waterrev.domain.states import COUNTED_READINGS, PAYABLE_BILLS, BillStatus
 from waterrev.envelope import page
 
 QUERY_TYPES = ("BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE")
@@ -51,10 +53,10 @@ def history(
         elif query_type in ("BILL", "ARREARS"):
             where = (
                 "cust_id = :c AND (CAST(:p AS varchar) IS NULL OR bill_period = :p)"
-                " AND (CAST(:s AS varchar) IS NULL OR status = :s) AND status <> 'CANCELLED'"
+                f" AND (CAST(:s AS varchar) IS NULL OR status = :s) AND status <> '{BillStatus.CANCELLED}'"
             )
             if query_type == "ARREARS":
-                where += " AND status IN ('UNPAID', 'PARTIAL')"
+                where += f" AND status IN ({sql_in(PAYABLE_BILLS)})"
             total = uow.scalar(f"SELECT count(*) FROM biz_charge WHERE {where}", params)
             rows = uow.all(
                 f"SELECT * FROM biz_charge WHERE {where} ORDER BY bill_period DESC, id DESC"
@@ -109,18 +111,18 @@ def history(
 # Usage per reading (the seed's source, biz_reading_data.usage_amount), newest first; periods billed
 # without a reading (history migrated from the old system) show the bill's usage instead. Each branch
 # is limited on its own index before the merge, so a page costs the same whatever the history's size.
-_READINGS = """
+_READINGS = f"""
 SELECT r.bill_period, r.read_time, r.meter_id, r.previous_reading, r.current_reading, r.usage_amount,
        r.read_type, r.estimated, ch.id AS charge_id, r.id AS reading_id
   FROM biz_reading_data r LEFT JOIN biz_charge ch ON ch.reading_id = r.id
- WHERE r.cust_id = :c AND r.status IN ('VALID', 'BILLED') AND (CAST(:p AS varchar) IS NULL OR r.bill_period = :p)
+ WHERE r.cust_id = :c AND r.status IN ({sql_in(COUNTED_READINGS)}) AND (CAST(:p AS varchar) IS NULL OR r.bill_period = :p)
 """
-_HISTORY = """
+_HISTORY = f"""
 SELECT ch.bill_period, NULL::timestamptz AS read_time, ch.meter_id, NULL::numeric AS previous_reading,
        NULL::numeric AS current_reading, ch.usage_amount, 'HISTORY' AS read_type, false AS estimated,
        ch.id AS charge_id, NULL::bigint AS reading_id
   FROM biz_charge ch
- WHERE ch.cust_id = :c AND ch.reading_id IS NULL AND ch.status <> 'CANCELLED'
+ WHERE ch.cust_id = :c AND ch.reading_id IS NULL AND ch.status <> '{BillStatus.CANCELLED}'
    AND (CAST(:p AS varchar) IS NULL OR ch.bill_period = :p)
 """
 _ORDER = " ORDER BY bill_period DESC, read_time DESC NULLS LAST, reading_id DESC NULLS LAST, charge_id DESC"

@@ -18,6 +18,18 @@ from zoneinfo import ZoneInfo
 from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.lifecycle import sql_in
+from waterrev.domain.states import (
+    COUNTED_READINGS,
+    METER_READ,
+    READABLE_TASKS,
+    READING,
+    READING_REVIEW,
+    MeterReadStatus,
+    ReadingStatus,
+    ReviewStatus,
+    ValidateStatus,
+)
 from waterrev.errors import AppError, ErrorCode
 from waterrev.metering.models import (
     EstimateRequest,
@@ -28,12 +40,18 @@ from waterrev.metering.models import (
     ReviewRequest,
     TaskGenerate,
 )
+from waterrev.metering.rules import (
+    DEFAULT_WARN_RATIO,
+    BelowLastReading,
+    exceeds_warn_ratio,
+    usage_from_readings,
+    validate,
+)
 from waterrev.scoped import param_row
 from waterrev.settings import get_settings
 
 MODULE = "REV-002"
 ZERO = Decimal("0.00")
-ROLLOVER_SHARE = Decimal("0.9")  # a rollover goes from the top 10% of the dial to the bottom 10%
 CYCLE_MONTHS = {
     "MONTHLY": set(range(1, 13)),
     "ODD_MONTH": {1, 3, 5, 7, 9, 11},
@@ -45,7 +63,7 @@ CYCLE_MONTHS = {
 def warn_ratio(uow: UnitOfWork, cust_id: int) -> Decimal:
     """revenue.reading.warn-ratio as configured for the customer's dept (decision 28); default 3."""
     row = param_row(uow, "revenue.reading.warn-ratio", cust_id=cust_id)
-    return Decimal(row["config_value"]) if row and row["config_value"] else Decimal("3")
+    return Decimal(row["config_value"]) if row and row["config_value"] else DEFAULT_WARN_RATIO
 
 
 # ----------------------------------------------------------------------------- books, tasks --
@@ -182,7 +200,7 @@ def recent_average(uow: UnitOfWork, meter_id: int) -> Decimal | None:
     """Average usage of the meter's last three valid, actually read periods (None if none)."""
     value = uow.scalar(
         "SELECT avg(usage_amount) FROM (SELECT usage_amount FROM biz_reading_data WHERE meter_id = :m"
-        " AND status IN ('VALID', 'BILLED') AND NOT estimated ORDER BY read_time DESC LIMIT 3) t",
+        f" AND status IN ({sql_in(COUNTED_READINGS)}) AND NOT estimated ORDER BY read_time DESC LIMIT 3) t",
         {"m": meter_id},
     )
     return None if value is None else Decimal(value).quantize(Decimal("0.01"))
@@ -205,35 +223,48 @@ class Outcome:
 def compute_usage(
     uow: UnitOfWork, meter: dict[str, Any], last: dict[str, Any], current: Decimal, meter_read_id: int | None
 ) -> Outcome:
+    """The usage rule (metering.rules) on the meter's locked state: unsettled meter changes, and,
+    for a reading below the last one, the supervisor's approval of exactly this reading."""
     base = Decimal(last["reading_value"])
     changes = uow.all(
         "SELECT id, carried_usage FROM biz_meter_change WHERE new_meter_id = :m AND NOT settled FOR UPDATE",
         {"m": meter["id"]},
     )
     carried = sum((Decimal(c["carried_usage"]) for c in changes), ZERO)
-    delta = current - base
-    note = f"含换表结转 {carried}" if changes else ""
-    rollover, review_id = False, None
-    if delta < 0:
+    review = None
+    if current < base:
         review = uow.one(
-            "SELECT id FROM biz_reading_review WHERE meter_id = :m AND status = 'APPROVED' AND reading_value = :v"
+            "SELECT id FROM biz_reading_review WHERE meter_id = :m AND status = :s AND reading_value = :v"
             " ORDER BY id DESC LIMIT 1 FOR UPDATE",
-            {"m": meter["id"], "v": current},
+            {"m": meter["id"], "s": ReviewStatus.APPROVED, "v": current},
         )
-        maximum = Decimal(meter["max_reading"])
-        if review is not None:
-            review_id, delta, note = review["id"], ZERO, "异常审批通过：读数作为新起点"
-        elif last["estimated"]:
-            note = f"估抄校正：较估抄读数少 {-delta}"
-        elif base >= maximum * ROLLOVER_SHARE and current <= maximum * (1 - ROLLOVER_SHARE):
-            delta, rollover, note = maximum - base + current, True, "水表翻转"
-        else:
-            raise _below_last(uow, meter, base, current, meter_read_id)
-    usage = delta + Decimal(last["carry_usage"]) + carried
-    carry = ZERO
-    if usage < 0:
-        usage, carry = ZERO, usage
-    return Outcome(usage, carry, rollover, note, review_id, [c["id"] for c in changes])
+    try:
+        usage = usage_from_readings(
+            last=base,
+            current=current,
+            maximum=Decimal(meter["max_reading"]),
+            carry_in=Decimal(last["carry_usage"]),
+            carried=carried,
+            last_estimated=bool(last["estimated"]),
+            approved_new_base=review is not None,
+        )
+    except BelowLastReading:
+        raise _below_last(uow, meter, base, current, meter_read_id) from None
+    note = f"含换表结转 {carried}" if changes else ""
+    if usage.new_base:
+        note = "异常审批通过：读数作为新起点"
+    elif usage.true_up:
+        note = f"估抄校正：较估抄读数少 {base - current}"
+    elif usage.rollover:
+        note = "水表翻转"
+    return Outcome(
+        usage.usage,
+        usage.carry,
+        usage.rollover,
+        note,
+        None if review is None else review["id"],
+        [c["id"] for c in changes],
+    )
 
 
 def _below_last(
@@ -247,8 +278,13 @@ def _below_last(
     )
     uow.execute(
         "INSERT INTO biz_reading_logs (meter_read_id, meter_id, action, result, remark) VALUES"
-        " (:t, :m, 'SUBMIT', 'REJECT', :r)",
-        {"t": meter_read_id, "m": meter["id"], "r": f"below last reading {base}"},
+        " (:t, :m, 'SUBMIT', :res, :r)",
+        {
+            "t": meter_read_id,
+            "m": meter["id"],
+            "res": ValidateStatus.REJECT,
+            "r": f"below last reading {base}",
+        },
     )
     uow.commit()
     return AppError(
@@ -258,7 +294,7 @@ def _below_last(
             "lastReading": base,
             "currentReading": current,
             "reviewId": review_id,
-            "validateStatus": "REJECT",
+            "validateStatus": ValidateStatus.REJECT,
             "nextAction": "RECHECK",
         },
     )
@@ -276,7 +312,7 @@ def _lock_task(uow: UnitOfWork, ctx: RequestContext, meter_read_id: int) -> dict
     task = uow.one("SELECT * FROM biz_meter_read WHERE id = :id FOR UPDATE", {"id": meter_read_id})
     if task is None or not _visible(uow, ctx, task["cust_id"]):
         raise AppError(ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED, f"meterReadId={meter_read_id} 不存在")
-    if task["status"] not in ("OPEN", "REVIEW"):
+    if task["status"] not in READABLE_TASKS:
         raise AppError(
             ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED,
             f"抄表任务 {meter_read_id} 状态为 {task['status']}",
@@ -313,12 +349,17 @@ def record_reading(
     outcome = compute_usage(uow, meter, last, current, task["id"])
     average = recent_average(uow, meter["id"])
     ratio = warn_ratio(uow, task["cust_id"])
-    too_high = average is not None and average > 0 and outcome.usage > average * ratio
-    warn = (abnormal or too_high) and not estimated
-    status = "PENDING_REVIEW" if warn else "VALID"
-    uow.execute(
-        "UPDATE biz_reading_data SET status = 'SUPERSEDED' WHERE meter_read_id = :t"
-        " AND status = 'PENDING_REVIEW'",
+    verdict = validate(outcome.usage, average, ratio, abnormal=abnormal, estimated=estimated)
+    warn = verdict is ValidateStatus.WARN
+    status = ReadingStatus.PENDING_REVIEW if warn else ReadingStatus.VALID
+    task_status = METER_READ.require(
+        task["status"],
+        MeterReadStatus.REVIEW if warn else MeterReadStatus.READ,
+        subject=f"抄表任务 {task['id']}",
+    )
+    uow.execute(  # the reading waiting for review on this task, if any, is replaced by this one
+        f"UPDATE biz_reading_data SET status = '{ReadingStatus.SUPERSEDED}' WHERE meter_read_id = :t"
+        f" AND status IN ({sql_in(READING.sources(ReadingStatus.SUPERSEDED))})",
         {"t": task["id"]},
     )
     reading_id = uow.scalar(
@@ -338,7 +379,7 @@ def record_reading(
             "type": read_type,
             "est": estimated,
             "roll": outcome.rollover,
-            "vs": "WARN" if warn else "PASS",
+            "vs": verdict,
             "ab": warn,
             "st": status,
             "fsn": file_serial_no,
@@ -352,11 +393,11 @@ def record_reading(
         _advance(uow, meter["id"], reading_id, current, read_time, estimated, outcome)
     uow.execute(
         "UPDATE biz_meter_read SET status = :s WHERE id = :id",
-        {"s": "REVIEW" if warn else "READ", "id": task["id"]},
+        {"s": task_status, "id": task["id"]},
     )
     reason = (
         f"用量 {outcome.usage} 超过近三期均量 {average} 的 {ratio} 倍"
-        if too_high
+        if exceeds_warn_ratio(outcome.usage, average, ratio)
         else "抄表员标记异常"
         if warn
         else outcome.note or "校验通过"
@@ -369,7 +410,7 @@ def record_reading(
             "t": task["id"],
             "m": meter["id"],
             "a": "ESTIMATE" if estimated else "SUBMIT",
-            "res": "WARN" if warn else "PASS",
+            "res": verdict,
             "rem": reason,
             "op": ctx.principal.user_id,
         },
@@ -391,7 +432,7 @@ def record_reading(
     return {
         "readingId": reading_id,
         "meterReadId": task["id"],
-        "validateStatus": "WARN" if warn else "PASS",
+        "validateStatus": verdict,
         "abnormalFlag": warn,
         "nextAction": "MANUAL_REVIEW" if warn else "BILLING",
         "usageAmount": outcome.usage,
@@ -421,7 +462,11 @@ def _advance(
             {"ids": outcome.change_ids},
         )
     if outcome.review_id is not None:
-        uow.execute("UPDATE biz_reading_review SET status = 'USED' WHERE id = :id", {"id": outcome.review_id})
+        uow.execute(
+            f"UPDATE biz_reading_review SET status = '{ReviewStatus.USED}' WHERE id = :id"
+            f" AND status IN ({sql_in(READING_REVIEW.sources(ReviewStatus.USED))})",
+            {"id": outcome.review_id},
+        )
 
 
 def submit(ctx: RequestContext, cmd: ReadingSubmit) -> dict[str, Any]:
@@ -483,12 +528,16 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
                     "SELECT cust_id FROM biz_meter_read WHERE id = :t", {"t": row["meter_read_id"]}
                 )
             )
-            if row is None or row["status"] != "PENDING" or not _visible(uow, ctx, cust_id):
+            decided = ReviewStatus.APPROVED if cmd.approve else ReviewStatus.REJECTED
+            if (
+                row is None
+                or not READING_REVIEW.allows(row["status"], decided)
+                or not _visible(uow, ctx, cust_id)
+            ):
                 raise AppError(ErrorCode.CONFLICT, f"reviewId: 审批单 {cmd.review_id} 不存在或已处理")
-            status = "APPROVED" if cmd.approve else "REJECTED"
             uow.execute(
                 "UPDATE biz_reading_review SET status = :s, approver_id = :a WHERE id = :id",
-                {"s": status, "a": ctx.principal.user_id, "id": row["id"]},
+                {"s": decided, "a": ctx.principal.user_id, "id": row["id"]},
             )
             audit.record(
                 uow,
@@ -497,20 +546,29 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
                 operation="READING_REVIEW",
                 object_type="biz_reading_review",
                 object_id=row["id"],
-                before={"status": "PENDING"},
-                after={"status": status},
+                before={"status": row["status"]},
+                after={"status": decided},
                 remark=cmd.remark,
             )
             uow.commit()
-            return {"reviewId": row["id"], "status": status}
+            return {"reviewId": row["id"], "status": decided}
         reading = uow.one("SELECT * FROM biz_reading_data WHERE id = :id FOR UPDATE", {"id": cmd.reading_id})
+        status = ReadingStatus.VALID if cmd.approve else ReadingStatus.REJECTED
         if (
             reading is None
-            or reading["status"] != "PENDING_REVIEW"
+            or not READING.allows(reading["status"], status)
             or not _visible(uow, ctx, reading["cust_id"])
         ):
             raise AppError(ErrorCode.CONFLICT, f"readingId: 读数 {cmd.reading_id} 不存在或不在待复核状态")
-        uow.one("SELECT id FROM biz_meter_read WHERE id = :t FOR UPDATE", {"t": reading["meter_read_id"]})
+        task = uow.one(
+            "SELECT id, status FROM biz_meter_read WHERE id = :t FOR UPDATE", {"t": reading["meter_read_id"]}
+        )
+        assert task is not None
+        task_status = METER_READ.require(
+            task["status"],
+            MeterReadStatus.READ if cmd.approve else MeterReadStatus.OPEN,
+            subject=f"抄表任务 {task['id']}",
+        )
         if cmd.approve:
             meter = _meter(uow, reading["meter_id"])
             last = _last(uow, meter)
@@ -518,8 +576,8 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
                 uow, meter, last, Decimal(reading["current_reading"]), reading["meter_read_id"]
             )
             uow.execute(
-                "UPDATE biz_reading_data SET status = 'VALID', usage_amount = :u WHERE id = :id",
-                {"u": outcome.usage, "id": reading["id"]},
+                "UPDATE biz_reading_data SET status = :s, usage_amount = :u WHERE id = :id",
+                {"s": status, "u": outcome.usage, "id": reading["id"]},
             )
             _advance(
                 uow,
@@ -530,12 +588,10 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
                 reading["estimated"],
                 outcome,
             )
-            task_status, status = "READ", "VALID"
         else:
             uow.execute(
-                "UPDATE biz_reading_data SET status = 'REJECTED' WHERE id = :id", {"id": reading["id"]}
+                "UPDATE biz_reading_data SET status = :s WHERE id = :id", {"s": status, "id": reading["id"]}
             )
-            task_status, status = "OPEN", "REJECTED"
         uow.execute(
             "UPDATE biz_meter_read SET status = :s WHERE id = :t",
             {"s": task_status, "t": reading["meter_read_id"]},
@@ -547,7 +603,7 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
                 "r": reading["id"],
                 "t": reading["meter_read_id"],
                 "m": reading["meter_id"],
-                "res": "PASS" if cmd.approve else "REJECT",
+                "res": ValidateStatus.PASS if cmd.approve else ValidateStatus.REJECT,
                 "rem": cmd.remark,
                 "op": ctx.principal.user_id,
             },
@@ -559,7 +615,7 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
             operation="READING_REVIEW",
             object_type="biz_reading_data",
             object_id=reading["id"],
-            before={"status": "PENDING_REVIEW"},
+            before={"status": reading["status"]},
             after={"status": status},
             remark=cmd.remark,
         )
@@ -572,7 +628,7 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- IoT -----
-ACCEPT = {"PASS": "SUCCESS", "WARN": "WARN"}
+ACCEPT = {ValidateStatus.PASS: "SUCCESS", ValidateStatus.WARN: "WARN"}  # IF-METER-004 acceptStatus
 
 
 def receive_iot(ctx: RequestContext, batch: IotBatch) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from sqlalchemy.exc import IntegrityError
 
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.lifecycle import sql_in
+from waterrev.domain.states import PAYABLE_BILLS
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.collection import (
     WriteOff,
@@ -43,7 +45,7 @@ def arrears(cust_code: str) -> dict[str, Any]:
         bills = uow.all(
             "SELECT id, code, bill_period, total_amount - paid_amount AS unpaid, due_date,"
             " EXISTS (SELECT 1 FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live) AS in_order"
-            " FROM biz_charge c WHERE cust_id = :c AND status IN ('UNPAID', 'PARTIAL') ORDER BY bill_period, id",
+            f" FROM biz_charge c WHERE cust_id = :c AND status IN ({sql_in(PAYABLE_BILLS)}) ORDER BY bill_period, id",
             {"c": cust["id"]},
         )
     payable = [b for b in bills if not b["in_order"]]
@@ -186,7 +188,7 @@ def _write_off(
         charge_ids = [
             r["id"]
             for r in uow.all(
-                "SELECT id FROM biz_charge c WHERE cust_id = :c AND status IN ('UNPAID', 'PARTIAL') AND NOT EXISTS"
+                f"SELECT id FROM biz_charge c WHERE cust_id = :c AND status IN ({sql_in(PAYABLE_BILLS)}) AND NOT EXISTS"
                 " (SELECT 1 FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live)",
                 {"c": cust["id"]},
             )

@@ -22,8 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.states import PAYABLE_BILLS, BillStatus, CollectionStatus, OrderStatus
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.models import CollectionCreate
+from waterrev.payments.rules import Allocation, Bill, allocate
 from waterrev.scoped import param_row
 
 MODULE = "REV-003"
@@ -34,7 +36,7 @@ ZERO = Decimal("0.00")
 class WriteOff:
     collection_id: int
     collection_code: str
-    status: str  # SUCCESS | PARTIAL
+    status: str  # CollectionStatus SUCCESS | PARTIAL
     written_off: Decimal
     to_balance: Decimal
     remain: Decimal
@@ -65,7 +67,8 @@ def lock_account(uow: UnitOfWork, cust_id: int) -> dict[str, Any]:
 def lock_charges(
     uow: UnitOfWork, cust_id: int, charge_ids: list[int], *, order_no: str | None = None
 ) -> list[dict[str, Any]]:
-    """The bills, locked in id order; refuses bills paid, cancelled, or held by another live order."""
+    """The bills, locked in id order; refuses bills a payment may not settle (paid, cancelled) or
+    held by another live order."""
     rows = uow.all(
         "SELECT c.id, c.code, c.bill_period, c.total_amount, c.paid_amount, c.status, c.invoice_status,"
         " (SELECT o.biz_order_no FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live) AS live_order"
@@ -78,8 +81,7 @@ def lock_charges(
     blocked = [
         r
         for r in rows
-        if r["status"] in ("PAID", "CANCELLED")
-        or (r["live_order"] is not None and r["live_order"] != order_no)
+        if r["status"] not in PAYABLE_BILLS or (r["live_order"] is not None and r["live_order"] != order_no)
     ]
     if blocked:
         raise AppError(
@@ -89,7 +91,11 @@ def lock_charges(
                 {
                     "chargeId": r["id"],
                     "payStatus": r["status"],
-                    "writeOffStatus": "SUCCESS" if r["status"] == "PAID" else "PENDING",
+                    "writeOffStatus": (
+                        CollectionStatus.SUCCESS
+                        if r["status"] == BillStatus.PAID
+                        else CollectionStatus.PENDING
+                    ),
                     "liveOrder": r["live_order"],
                 }
                 for r in blocked
@@ -100,6 +106,23 @@ def lock_charges(
 
 def due(charges: list[dict[str, Any]]) -> Decimal:
     return sum((Decimal(c["total_amount"]) - Decimal(c["paid_amount"]) for c in charges), ZERO)
+
+
+def plan(amount: Decimal, charges: list[dict[str, Any]]) -> Allocation:
+    """The write-off rule (payments.rules) applied to locked bill rows: what rev_write_off will do."""
+    return allocate(
+        amount,
+        (
+            Bill(
+                int(c["id"]),
+                str(c["bill_period"]),
+                Decimal(c["total_amount"]),
+                Decimal(c["paid_amount"]),
+                str(c["status"]),
+            )
+            for c in charges
+        ),
+    )
 
 
 def write_off(
@@ -120,9 +143,12 @@ def write_off(
     outlet: str | None = None,
     remark: str | None = None,
 ) -> WriteOff:
-    """Apply `amount` to the locked bills (oldest period first); the excess goes to the balance."""
-    owed = due(charges)
-    if amount < owed and not partial_ok:
+    """Apply `amount` to the locked bills (oldest period first); the excess goes to the balance. The
+    rule decides first - a short amount is refused unless partial payment is allowed, a bill the
+    payment may not change is refused - and the database function then writes it."""
+    allocation = plan(amount, charges)
+    if allocation.remain > 0 and not partial_ok:
+        owed = allocation.owed
         raise AppError(
             ErrorCode.PAYMENT_AMOUNT_MISMATCH,
             f"应缴 {owed}，本次支付 {amount}，差额 {owed - amount}",
@@ -189,7 +215,7 @@ def record_trade(
     uow.execute(
         "WITH t AS (INSERT INTO bk_transaction (biz_order_no, trade_no, cust_id, channel_code, scene, trade_amount,"
         " status, success_amount, expire_time, paid_time, notify_time, request_key, operator_id) VALUES (:o, :t,"
-        " :c, :ch, :sc, :amt, 'SUCCESS', :amt, now(), now(), now(), :k, :op) RETURNING biz_order_no)"
+        " :c, :ch, :sc, :amt, :st, :amt, now(), now(), now(), :k, :op) RETURNING biz_order_no)"
         " INSERT INTO biz_order_charge (biz_order_no, charge_id, amount, live)"
         " SELECT t.biz_order_no, b.id, b.owed, false FROM t,"
         " unnest(CAST(:ids AS bigint[]), CAST(:owed AS numeric[])) AS b (id, owed)",
@@ -200,6 +226,7 @@ def record_trade(
             "ch": channel,
             "sc": scene,
             "amt": amount,
+            "st": OrderStatus.SUCCESS,
             "k": request_key,
             "op": ctx.principal.user_id or None,
             "ids": [c["id"] for c in charges],
@@ -378,7 +405,8 @@ def _reply(row: dict[str, Any], bills: list[dict[str, Any]], replay: bool = Fals
         "balanceAdded": row["to_balance"],
         "changeAmount": row["change_amount"],
         "tradeNo": row["trade_no"],
-        "invoiceAvailable": row["status"] == "SUCCESS" and all(b["invoice_status"] == "NONE" for b in bills),
+        "invoiceAvailable": row["status"] == CollectionStatus.SUCCESS
+        and all(b["invoice_status"] == "NONE" for b in bills),
         "chargeList": [
             {
                 "chargeId": b["charge_id"],

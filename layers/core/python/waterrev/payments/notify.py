@@ -18,6 +18,7 @@ from typing import Any
 
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork, call_atomic
+from waterrev.domain.states import PaymentExceptionStatus, PaymentExceptionType
 from waterrev.errors import AppError, ErrorCode
 
 WINDOW_S = 300
@@ -50,8 +51,11 @@ def _reject(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
             {"h": json.dumps(headers), "b": keepable(raw)},
         )
         uow.execute(
-            "INSERT INTO bk_transaction_exception (exception_type, detail) VALUES ('SIGNATURE_INVALID', CAST(:d AS jsonb))",
-            {"d": json.dumps({"reason": reason, "serial": headers.get("x-sys009-serial")})},
+            "INSERT INTO bk_transaction_exception (exception_type, detail) VALUES (:t, CAST(:d AS jsonb))",
+            {
+                "t": PaymentExceptionType.SIGNATURE_INVALID,
+                "d": json.dumps({"reason": reason, "serial": headers.get("x-sys009-serial")}),
+            },
         )
         uow.commit()
     return AppError(ErrorCode.CALLBACK_SIGNATURE_INVALID, reason)
@@ -69,10 +73,12 @@ def _unparsable(headers: dict[str, str], raw: bytes, reason: str) -> AppError:
         )
         digest = hashlib.sha256(raw).hexdigest()
         uow.execute(  # one open exception per body: the platform's retries of it are kept, not re-raised
-            "INSERT INTO bk_transaction_exception (exception_type, detail) SELECT 'UNPARSABLE', CAST(:d AS jsonb)"
-            " WHERE NOT EXISTS (SELECT 1 FROM bk_transaction_exception WHERE exception_type = 'UNPARSABLE'"
-            " AND status = 'OPEN' AND detail ->> 'bodySha256' = :h)",
+            "INSERT INTO bk_transaction_exception (exception_type, detail) SELECT :t, CAST(:d AS jsonb)"
+            " WHERE NOT EXISTS (SELECT 1 FROM bk_transaction_exception WHERE exception_type = :t"
+            " AND status = :open AND detail ->> 'bodySha256' = :h)",
             {
+                "t": PaymentExceptionType.UNPARSABLE,
+                "open": PaymentExceptionStatus.OPEN,
                 "d": json.dumps(
                     {"reason": reason[:500], "serial": headers.get("x-sys009-serial"), "bodySha256": digest},
                     ensure_ascii=False,

@@ -17,12 +17,18 @@ from typing import Any
 from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.lifecycle import sql_in
+from waterrev.domain.states import LIVE_ORDER, ORDER, ORDER_ENDS, UNPAID_ENDS, OrderStatus
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.collection import due, lock_account, lock_charges
 
 MODULE = "REV-003"
-LIVE = ("INIT", "PAYING")
 ORDER_TTL = dt.timedelta(hours=2)  # a native QR code_url is valid for 2 hours
+_LIVE_BY_REQUEST = f"SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ({sql_in(LIVE_ORDER)})"
+# An order becomes PAYING when SYS-009 has its trade, only from where the lifecycle allows it, checked
+# in the UPDATE itself: a result that settled the order meanwhile is never overwritten.
+_PAYING = f"status = '{OrderStatus.PAYING}'"
+_MAY_BECOME_PAYING = f"status IN ({sql_in(ORDER.sources(OrderStatus.PAYING))})"
 
 
 def apply_platform_status(
@@ -58,9 +64,11 @@ def apply_platform_status(
     }
 
 
-def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: str) -> None:
+def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: OrderStatus) -> None:
     """Close a live order of ours (expired, or replaced by a renewal): the same step as a platform
-    FAIL/CLOSED - status, its bills released, audit - done by pay_apply_status."""
+    FAIL/CLOSED - status, its bills released, audit - done by pay_apply_status. The caller holds the
+    order's row lock; the lifecycle refuses an order that may not end so."""
+    ORDER.require(txn["status"], status, f"订单 {txn['biz_order_no']}")
     apply_platform_status(
         uow,
         ctx,
@@ -122,23 +130,16 @@ def create_order(
     existing: dict[str, Any] | None = None
     try:
         with UnitOfWork() as uow:
-            existing = uow.one(
-                "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')"
-                " FOR UPDATE",
-                {"k": request_key},
-            )
+            existing = uow.one(_LIVE_BY_REQUEST + " FOR UPDATE", {"k": request_key})
             expired = existing is not None and existing["expire_time"] <= dt.datetime.now(dt.UTC)
             if existing is not None and expired and existing["hold_reason"] is None:
-                _end(uow, ctx, existing, "CLOSED")  # expired: its bills are free again
+                _end(uow, ctx, existing, OrderStatus.CLOSED)  # expired: its bills are free again
                 existing = None
             if existing is None:
                 account = lock_account(uow, cust_id)
                 # An identical request that held the account lock before us may have made the order
                 # since our first look: under READ COMMITTED this statement sees it.
-                existing = uow.one(
-                    "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')",
-                    {"k": request_key},
-                )
+                existing = uow.one(_LIVE_BY_REQUEST, {"k": request_key})
             if existing is None:
                 txn, items = _insert_order(
                     uow, ctx, account, cust_id, charge_ids, channel, amount, scene, request_key, counter_code
@@ -148,10 +149,7 @@ def create_order(
         if "ux_transaction_live_request" not in str(exc.orig):
             raise
         with UnitOfWork() as uow:  # a concurrent identical request won: answer with its order
-            existing = uow.one(
-                "SELECT * FROM bk_transaction WHERE request_key = :k AND status IN ('INIT', 'PAYING')",
-                {"k": request_key},
-            )
+            existing = uow.one(_LIVE_BY_REQUEST, {"k": request_key})
         if existing is None:
             raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, "账单正在其他订单中支付") from None
     # Every unit of work above is closed before the next opens: a Lambda's pool holds one connection.
@@ -249,7 +247,7 @@ def _reuse(ctx: RequestContext, live: dict[str, Any], open_id: str | None) -> di
             data=order_view(live),
         )
     unanswered = live["trade_no"] is None or (live["pay_url"] is None and live["prepay_info"] is None)
-    if live["status"] not in LIVE or not unanswered:
+    if live["status"] not in LIVE_ORDER or not unanswered:
         return order_view(live) | {"reused": True}
     with UnitOfWork() as uow:
         held = uow.all(
@@ -289,8 +287,8 @@ def submit_to_platform(
         return order_view(txn) | {"msg": "支付平台暂未受理，稍后将自动查询补偿"}
     with UnitOfWork() as uow:
         row = uow.one(  # INIT, or PAYING as compensation left it (trade number known, pay URL not)
-            "UPDATE bk_transaction SET trade_no = :t, status = 'PAYING', pay_url = :u, prepay_info = CAST(:p AS jsonb),"
-            " update_time = now() WHERE id = :id AND status IN ('INIT', 'PAYING') AND hold_reason IS NULL"
+            f"UPDATE bk_transaction SET trade_no = :t, {_PAYING}, pay_url = :u, prepay_info = CAST(:p AS jsonb),"
+            f" update_time = now() WHERE id = :id AND {_MAY_BECOME_PAYING} AND hold_reason IS NULL"
             " AND (trade_no IS NULL OR trade_no = :t) RETURNING *",
             {
                 "t": answer["tradeNo"],
@@ -325,7 +323,7 @@ def compensate(ctx: RequestContext, *, limit: int = 200) -> dict[str, int]:
     with UnitOfWork() as uow:
         due_rows = uow.all(
             "SELECT id, biz_order_no, trade_no, expire_time, query_count FROM bk_transaction"
-            " WHERE status IN ('INIT', 'PAYING') AND next_query_time <= now() AND hold_reason IS NULL"
+            f" WHERE status IN ({sql_in(LIVE_ORDER)}) AND next_query_time <= now() AND hold_reason IS NULL"
             " ORDER BY next_query_time LIMIT :n",
             {"n": limit},
         )
@@ -341,22 +339,24 @@ def compensate(ctx: RequestContext, *, limit: int = 200) -> dict[str, int]:
                 else client.query_by_business_order(row["biz_order_no"])
             )
             expired = row["expire_time"] <= now
-            if (remote is None or remote.get("tradeStatus") in ("PAYING", "INIT")) and expired:
+            if (remote is None or remote.get("tradeStatus") in LIVE_ORDER) and expired:
                 if remote is not None:
                     client.close_order(remote["tradeNo"])
                     remote = client.query_order(remote["tradeNo"])  # it may have been paid just now
                 status = (
-                    remote["tradeStatus"] if remote and remote.get("tradeStatus") == "SUCCESS" else "CLOSED"
+                    remote["tradeStatus"]
+                    if remote and remote.get("tradeStatus") == OrderStatus.SUCCESS
+                    else OrderStatus.CLOSED
                 )
             else:
-                status = remote.get("tradeStatus") if remote else "INIT"
+                status = remote.get("tradeStatus") if remote else OrderStatus.INIT
         except (Sys009Timeout, Sys009Error) as exc:
             _backoff(row, f"query: {exc}")
             counts["failed"] += 1
             continue
         outcome = None
         with UnitOfWork() as uow:
-            if status in ("SUCCESS", "FAIL", "CLOSED"):
+            if status in ORDER_ENDS:
                 outcome = apply_platform_status(
                     uow,
                     ctx,
@@ -368,16 +368,16 @@ def compensate(ctx: RequestContext, *, limit: int = 200) -> dict[str, int]:
             elif remote is not None and row["trade_no"] is None and remote.get("tradeNo"):
                 # the platform took the order but its answer never reached us: now we know the trade
                 uow.execute(
-                    "UPDATE bk_transaction SET trade_no = :t, status = 'PAYING', update_time = now()"
-                    " WHERE id = :id AND trade_no IS NULL AND status IN ('INIT', 'PAYING')",
+                    f"UPDATE bk_transaction SET trade_no = :t, {_PAYING}, update_time = now()"
+                    f" WHERE id = :id AND trade_no IS NULL AND {_MAY_BECOME_PAYING}",
                     {"t": str(remote["tradeNo"]), "id": row["id"]},
                 )
             uow.commit()
         if outcome == "EXCEPTION":
             counts["held"] += 1  # held for a person (amount mismatch): not queried again
-        elif status == "SUCCESS":
+        elif status == OrderStatus.SUCCESS:
             counts["settled"] += 1
-        elif status in ("FAIL", "CLOSED"):
+        elif status in UNPAID_ENDS:
             counts["closed"] += 1
         else:
             _backoff(row, None)
@@ -427,9 +427,9 @@ def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
                 "SELECT charge_id FROM biz_order_charge WHERE biz_order_no = :o", {"o": order_no}
             )
         ]
-    if txn["status"] == "SUCCESS":
+    if txn["status"] == OrderStatus.SUCCESS:
         raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, f"订单 {order_no} 已支付", data=order_view(txn))
-    if txn["status"] in LIVE and txn["trade_no"]:
+    if txn["status"] in LIVE_ORDER and txn["trade_no"]:
         try:
             _platform().close_order(txn["trade_no"])
         except Sys009Error as exc:
@@ -443,8 +443,8 @@ def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
     with UnitOfWork() as uow:
         live = uow.one("SELECT * FROM bk_transaction WHERE id = :id FOR UPDATE", {"id": txn["id"]})
         assert live is not None
-        if live["status"] in LIVE:
-            _end(uow, ctx, live, "CLOSED")
+        if ORDER.allows(live["status"], OrderStatus.CLOSED):
+            _end(uow, ctx, live, OrderStatus.CLOSED)
         uow.commit()
     return create_order(
         ctx,
@@ -469,7 +469,7 @@ def receipt(order_no: str) -> dict[str, Any]:
         )
         if row is None:
             raise AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
-        if row["status"] != "SUCCESS" or row["collection_id"] is None:
+        if row["status"] != OrderStatus.SUCCESS or row["collection_id"] is None:
             raise AppError(
                 ErrorCode.CONFLICT,
                 f"订单 {order_no} 尚未支付成功（{row['status']}），不能出具凭证",

@@ -24,6 +24,16 @@ from typing import Any
 from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.states import (
+    LIVE_ORDER,
+    ORDER,
+    PAYABLE_BILLS,
+    PAYMENT_EXCEPTION,
+    OrderHold,
+    OrderStatus,
+    PaymentExceptionStatus,
+    PaymentExceptionType,
+)
 from waterrev.envelope import jsonable, page
 from waterrev.errors import AppError, ErrorCode
 from waterrev.masking import mask_text
@@ -31,10 +41,9 @@ from waterrev.payments.collection import lock_account
 from waterrev.payments.review_models import ExceptionResolve
 
 MODULE = "REV-003"
-LIVE = ("INIT", "PAYING")
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "AMOUNT_MISMATCH": ("WRITE_OFF_PAID", "REFUND"),
-    "PAID_ELSEWHERE": ("KEEP_BALANCE", "REFUND"),
+    PaymentExceptionType.AMOUNT_MISMATCH: ("WRITE_OFF_PAID", "REFUND"),
+    PaymentExceptionType.PAID_ELSEWHERE: ("KEEP_BALANCE", "REFUND"),
 }
 OTHERWISE = ("DISMISS",)
 
@@ -57,7 +66,9 @@ def allowed_actions(
 ) -> tuple[str, ...]:
     """What a person may decide. An amount mismatch whose order another decision already settled
     (SUCCESS) or sent back (held REFUND) - an older duplicate row - can only be dismissed."""
-    if exception_type == "AMOUNT_MISMATCH" and (order_status == "SUCCESS" or order_hold == "REFUND"):
+    if exception_type == PaymentExceptionType.AMOUNT_MISMATCH and (
+        order_status == OrderStatus.SUCCESS or order_hold == OrderHold.REFUND
+    ):
         return OTHERWISE
     return ACTIONS.get(exception_type, OTHERWISE)
 
@@ -82,7 +93,7 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
         "createTime": row["create_time"],
         "allowedActions": (
             list(allowed_actions(row["exception_type"], row["order_status"], row["order_hold"]))
-            if row["status"] == "OPEN"
+            if row["status"] == PaymentExceptionStatus.OPEN
             else []
         ),
         "resolution": row["resolution"],
@@ -142,9 +153,9 @@ def resolve(ctx: RequestContext, cmd: ExceptionResolve) -> dict[str, Any]:
         )
         if row is None or not ctx.principal.sees_dept(row["dept_id"]):
             raise AppError(ErrorCode.NOT_FOUND, f"id: 异常记录 {cmd.id} 不存在")
-        if row["status"] != "OPEN":
+        if not PAYMENT_EXCEPTION.allows(row["status"], PaymentExceptionStatus.RESOLVED):
             current = _reload(uow, cmd.id)
-            if row["status"] == "RESOLVED" and row["resolution"] == cmd.action:
+            if row["status"] == PaymentExceptionStatus.RESOLVED and row["resolution"] == cmd.action:
                 return {**current, "replay": True}  # the same decision again: the stored result
             raise AppError(
                 ErrorCode.CONFLICT,
@@ -160,20 +171,22 @@ def resolve(ctx: RequestContext, cmd: ExceptionResolve) -> dict[str, Any]:
             )
 
         refund: Decimal | None = None
-        if row["exception_type"] == "AMOUNT_MISMATCH" and cmd.action == "WRITE_OFF_PAID":
+        kind = row["exception_type"]
+        if kind == PaymentExceptionType.AMOUNT_MISMATCH and cmd.action == "WRITE_OFF_PAID":
             result = _write_off_paid(uow, ctx, row)
-        elif row["exception_type"] == "AMOUNT_MISMATCH" and cmd.action == "REFUND":
+        elif kind == PaymentExceptionType.AMOUNT_MISMATCH and cmd.action == "REFUND":
             result, refund = _close_for_refund(uow, ctx, row)
-        elif row["exception_type"] == "PAID_ELSEWHERE" and cmd.action == "REFUND":
+        elif kind == PaymentExceptionType.PAID_ELSEWHERE and cmd.action == "REFUND":
             result, refund = _refund_from_balance(uow, ctx, row)
         else:  # KEEP_BALANCE, DISMISS: the decision itself, nothing on the books moves
             result = {}
 
         uow.execute(
-            "UPDATE bk_transaction_exception SET status = 'RESOLVED', resolution = :a, resolve_remark = :r,"
+            "UPDATE bk_transaction_exception SET status = :s, resolution = :a, resolve_remark = :r,"
             " resolved_by = :u, resolved_time = now(), resolve_result = CAST(:res AS jsonb),"
             " refund_status = :rs, refund_amount = :ra WHERE id = :id",
             {
+                "s": PaymentExceptionStatus.RESOLVED,
                 "a": cmd.action,
                 "r": mask_text(cmd.remark),  # shown to every reviewer: no ID number or mobile in clear
                 "u": ctx.principal.user_id or None,
@@ -197,7 +210,7 @@ def resolve(ctx: RequestContext, cmd: ExceptionResolve) -> dict[str, Any]:
                 "detail": row["detail"],
             },
             after={
-                "status": "RESOLVED",
+                "status": PaymentExceptionStatus.RESOLVED,
                 "resolution": cmd.action,
                 "remark": cmd.remark,
                 "result": result,
@@ -276,8 +289,9 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
     """Accept the amount actually received: write it off against the held order's bills and end the
     order SUCCESS with that amount."""
     order = _lock_order(uow, row)
-    if order["status"] not in LIVE:
+    if order["status"] not in LIVE_ORDER:  # a person books money only for an order still waiting for it
         raise _order_conflict(order, "不能按实收金额核销（可选择 REFUND 退款）")
+    success = ORDER.require(order["status"], OrderStatus.SUCCESS, f"订单 {order['biz_order_no']}")
     paid = _reported_amount(row)
     if not _bookable(paid):
         raise AppError(
@@ -291,7 +305,7 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
         " JOIN biz_charge c ON c.id = o.charge_id WHERE o.biz_order_no = :o ORDER BY c.id FOR UPDATE OF c",
         {"o": order["biz_order_no"]},
     )
-    open_ids = [b["id"] for b in bills if b["owed"] > 0 and b["status"] in ("UNPAID", "PARTIAL")]
+    open_ids = [b["id"] for b in bills if b["owed"] > 0 and b["status"] in PAYABLE_BILLS]
     written = uow.scalar(
         "SELECT rev_write_off(CAST(:actor AS jsonb), :c, :a, CAST(:ids AS bigint[]), :amt, :ch, :src, :trade,"
         " :key, :code, NULL, :outlet, :remark, :op)",
@@ -315,20 +329,20 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
         "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": order["biz_order_no"]}
     )
     uow.execute(
-        "UPDATE bk_transaction SET status = 'SUCCESS', success_amount = :amt, paid_time = now(),"
+        "UPDATE bk_transaction SET status = :s, success_amount = :amt, paid_time = now(),"
         " hold_reason = NULL, update_time = now() WHERE id = :id",
-        {"amt": paid, "id": order["id"]},
+        {"s": success, "amt": paid, "id": order["id"]},
     )
     _order_audit(
         uow,
         ctx,
         order,
         "ORDER_SUCCESS",
-        {"status": "SUCCESS", "successAmount": paid, "holdReason": None, "exceptionId": row["id"]},
+        {"status": success, "successAmount": paid, "holdReason": None, "exceptionId": row["id"]},
     )
     balance = uow.scalar("SELECT balance FROM biz_account WHERE id = :a", {"a": account["id"]})
     return {
-        "orderStatus": "SUCCESS",
+        "orderStatus": success,
         "paidAmount": paid,
         "collectionId": int(written["collectionId"]),
         "collectionCode": written["code"],
@@ -349,16 +363,20 @@ def _close_for_refund(
 ) -> tuple[dict[str, Any], Decimal]:
     """The money goes back to the payer: the order closes and frees its bills; the refund is PENDING."""
     order = _lock_order(uow, row)
-    if order["status"] == "SUCCESS":
+    if ORDER.is_terminal(order["status"]):
         raise _order_conflict(order, "已入账，退款须走账务调整")
-    if order["hold_reason"] == "REFUND":  # another exception of this order already sent the money back
+    if (
+        order["hold_reason"] == OrderHold.REFUND
+    ):  # another exception of this order already sent the money back
         raise _order_conflict(order, "已决定退款，不能重复退款")
     amount = _reported_amount(row)
-    status = "CLOSED" if order["status"] in LIVE else order["status"]
+    # a live order closes; one the platform ended already (FAIL, CLOSED) keeps its status
+    closing = ORDER.allows(order["status"], OrderStatus.CLOSED)
+    status = OrderStatus.CLOSED if closing else order["status"]
     uow.execute(
         # held as REFUND for good: a later platform result for this trade changes nothing
-        "UPDATE bk_transaction SET status = :s, hold_reason = 'REFUND', update_time = now() WHERE id = :id",
-        {"s": status, "id": order["id"]},
+        "UPDATE bk_transaction SET status = :s, hold_reason = :h, update_time = now() WHERE id = :id",
+        {"s": status, "h": OrderHold.REFUND, "id": order["id"]},
     )
     uow.execute(
         "UPDATE biz_order_charge SET live = false WHERE biz_order_no = :o", {"o": order["biz_order_no"]}
@@ -368,7 +386,7 @@ def _close_for_refund(
         ctx,
         order,
         "ORDER_CLOSED",
-        {"status": status, "holdReason": "REFUND", "refundAmount": amount, "exceptionId": row["id"]},
+        {"status": status, "holdReason": OrderHold.REFUND, "refundAmount": amount, "exceptionId": row["id"]},
     )
     return {"orderStatus": status, "refundAmount": amount}, amount
 

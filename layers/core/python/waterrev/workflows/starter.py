@@ -23,6 +23,7 @@ from waterrev import audit
 from waterrev.billing import bill_run
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
+from waterrev.domain.states import BillRunStatus
 from waterrev.errors import AppError, ErrorCode
 from waterrev.settings import get_settings
 
@@ -81,7 +82,7 @@ def start_bill_run(
         "runNo": run_no,
         "billPeriod": period,
         "dueDate": due,
-        "status": "RUNNING",
+        "status": BillRunStatus.RUNNING,
     }
 
 

@@ -1,0 +1,382 @@
+"""Every status the system stores or answers with, each with its lifecycle. Pure: no I/O.
+
+A lifecycle lists the changes that commit. A bill chunk claims its readings (and their tasks) BILLED
+in one statement and puts back to VALID (READ), before it commits, those it could not price
+(docs/DECISIONS.md 15): that undoes its own claim, and BILLED has nothing after it.
+
+Values are the seed's exactly (003 接口设计: orderStatus, writeOffStatus, validateStatus,
+invoiceStatus, pushStatus, batchStatus, processStatus, signStatus, the IF-REV-013 four states) or,
+where the seed names a field without values, the ones the schema has used since it was written
+(bk_transaction.status CLOSED, biz_charge.status, biz_reading_data.status, ...). The named sets below
+replace literal lists in the use cases; the settlement functions in the database use the same lists,
+and tests/integration/test_status_drift.py reads those functions' source to keep them equal.
+
+The coming lifecycles (invoice, push, message, withholding batch, business process, e-signature) are
+here before their use cases so that those start from the seed's words and rules.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from waterrev.domain.lifecycle import Lifecycle
+from waterrev.errors import ErrorCode
+
+
+# ---------------------------------------------------------------------------- payment order --
+class OrderStatus(StrEnum):
+    """bk_transaction.status: the seed's orderStatus / tradeStatus (INIT, PAYING, SUCCESS, FAIL) and
+    CLOSED, an order ended unpaid by us or the platform (expired, renewed, sent back)."""
+
+    INIT = "INIT"  # committed, not yet answered by SYS-009
+    PAYING = "PAYING"  # SYS-009 has the trade
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    CLOSED = "CLOSED"
+
+
+ORDER = Lifecycle(
+    "订单",
+    OrderStatus,
+    {
+        OrderStatus.INIT: {OrderStatus.PAYING, OrderStatus.SUCCESS, OrderStatus.FAIL, OrderStatus.CLOSED},
+        # PAYING again: a create sent again (its first answer never arrived) writes the pay URL anew
+        OrderStatus.PAYING: {OrderStatus.PAYING, OrderStatus.SUCCESS, OrderStatus.FAIL, OrderStatus.CLOSED},
+        # the platform's SUCCESS after a FAIL or a close: the money did arrive, and is booked
+        OrderStatus.FAIL: {OrderStatus.SUCCESS},
+        OrderStatus.CLOSED: {OrderStatus.SUCCESS},
+    },
+    # a counter or bank trade is recorded settled (docs/DECISIONS.md 23)
+    initial=frozenset({OrderStatus.INIT, OrderStatus.SUCCESS}),
+    error=ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,
+)
+# A live order holds its bills (biz_order_charge.live), is queried by compensation, and answers a
+# repeat of its request; the partial indexes on bk_transaction are written with this list.
+LIVE_ORDER = frozenset({OrderStatus.INIT, OrderStatus.PAYING})
+# The platform results that end a live order without money, and all that end it.
+UNPAID_ENDS = frozenset({OrderStatus.FAIL, OrderStatus.CLOSED})
+ORDER_ENDS = UNPAID_ENDS | {OrderStatus.SUCCESS}
+
+
+class OrderHold(StrEnum):
+    """bk_transaction.hold_reason: an order a person decides; no platform result changes it meanwhile."""
+
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"  # money arrived, not the order's amount
+    REFUND = "REFUND"  # the money was sent back: held for good
+
+
+# ------------------------------------------------------------------------------------- bill --
+class BillStatus(StrEnum):
+    """biz_charge.status, answered as payStatus."""
+
+    UNPAID = "UNPAID"
+    PARTIAL = "PARTIAL"
+    PAID = "PAID"
+    CANCELLED = "CANCELLED"
+
+
+BILL = Lifecycle(
+    "账单",
+    BillStatus,
+    {
+        BillStatus.UNPAID: {BillStatus.PARTIAL, BillStatus.PAID, BillStatus.CANCELLED},
+        BillStatus.PARTIAL: {BillStatus.PARTIAL, BillStatus.PAID},  # a second part-payment
+    },
+    initial=frozenset({BillStatus.UNPAID}),
+    error=ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,
+)
+# The bills a payment may settle, and arrears: the statuses a bill may be paid from.
+PAYABLE_BILLS = BILL.sources(BillStatus.PAID)
+
+
+# ------------------------------------------------------------------------------- collection --
+class CollectionStatus(StrEnum):
+    """biz_collection.status, answered as writeOffStatus (seed: SUCCESS, PARTIAL, PENDING). A
+    collection is one payment's write-off, written once: SUCCESS when it settled every bill it was
+    for, PARTIAL when some remain owed. PENDING is money still on its way (a bill in a live order;
+    a withholding batch not returned yet)."""
+
+    SUCCESS = "SUCCESS"
+    PARTIAL = "PARTIAL"
+    PENDING = "PENDING"
+
+
+COLLECTION = Lifecycle(
+    "收费记录",
+    CollectionStatus,
+    {CollectionStatus.PENDING: {CollectionStatus.SUCCESS, CollectionStatus.PARTIAL}},
+    initial=frozenset(CollectionStatus),
+)
+
+
+# -------------------------------------------------------------------------------- readings --
+class ValidateStatus(StrEnum):
+    """biz_reading_data.validate_status, IF-REV-004's validateStatus: the verdict on a reading when it
+    came in, kept as it was (a WARN reading a supervisor approves stays WARN; its status moves)."""
+
+    PASS = "PASS"
+    WARN = "WARN"
+    REJECT = "REJECT"
+
+
+VALIDATION = Lifecycle("读数校验", ValidateStatus, {}, initial=frozenset(ValidateStatus))
+
+
+class ReadingStatus(StrEnum):
+    """biz_reading_data.status."""
+
+    VALID = "VALID"  # ready for billing
+    PENDING_REVIEW = "PENDING_REVIEW"  # WARN: not billed until a supervisor approves it
+    REJECTED = "REJECTED"
+    BILLED = "BILLED"
+    SUPERSEDED = "SUPERSEDED"  # a later reading on the same task replaced it while under review
+
+
+READING = Lifecycle(
+    "读数",
+    ReadingStatus,
+    {
+        ReadingStatus.PENDING_REVIEW: {ReadingStatus.VALID, ReadingStatus.REJECTED, ReadingStatus.SUPERSEDED},
+        ReadingStatus.VALID: {ReadingStatus.BILLED},
+    },
+    initial=frozenset({ReadingStatus.VALID, ReadingStatus.PENDING_REVIEW}),
+)
+# The readings whose usage counts: for the recent average and the customer's usage history.
+COUNTED_READINGS = frozenset({ReadingStatus.VALID, ReadingStatus.BILLED})
+
+
+class MeterReadStatus(StrEnum):
+    """biz_meter_read.status: a meter's reading task of one period."""
+
+    OPEN = "OPEN"
+    READ = "READ"
+    REVIEW = "REVIEW"
+    BILLED = "BILLED"
+    CLOSED = "CLOSED"  # closed unread; no use case closes tasks yet
+
+
+METER_READ = Lifecycle(
+    "抄表任务",
+    MeterReadStatus,
+    {
+        MeterReadStatus.OPEN: {MeterReadStatus.READ, MeterReadStatus.REVIEW, MeterReadStatus.CLOSED},
+        # a new reading on a task under review replaces the one waiting; a rejection reopens it
+        MeterReadStatus.REVIEW: {MeterReadStatus.READ, MeterReadStatus.REVIEW, MeterReadStatus.OPEN},
+        MeterReadStatus.READ: {MeterReadStatus.BILLED},
+    },
+    initial=frozenset({MeterReadStatus.OPEN}),
+    error=ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED,
+)
+# The tasks a reading may be recorded on.
+READABLE_TASKS = METER_READ.sources(MeterReadStatus.REVIEW)
+
+
+class ReviewStatus(StrEnum):
+    """biz_reading_review.status: a supervisor's decision on a reading below the last one."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    USED = "USED"  # the approved reading became the meter's new start
+
+
+READING_REVIEW = Lifecycle(
+    "读数审批单",
+    ReviewStatus,
+    {
+        ReviewStatus.PENDING: {ReviewStatus.APPROVED, ReviewStatus.REJECTED},
+        ReviewStatus.APPROVED: {ReviewStatus.USED},
+    },
+    initial=frozenset({ReviewStatus.PENDING}),
+)
+
+
+# -------------------------------------------------------------------------------- bill run --
+class BillRunStatus(StrEnum):
+    """biz_bill_run.status."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    PARTIAL = "PARTIAL"  # some readings or chunks failed; they stay VALID for the next run
+    FAILED = "FAILED"  # nothing billed
+
+
+BILL_RUN = Lifecycle(
+    "开账批次",
+    BillRunStatus,
+    {BillRunStatus.RUNNING: {BillRunStatus.SUCCEEDED, BillRunStatus.PARTIAL, BillRunStatus.FAILED}},
+    initial=frozenset({BillRunStatus.RUNNING}),
+)
+
+
+# ------------------------------------------------------------------------ payment exception --
+class PaymentExceptionStatus(StrEnum):
+    """bk_transaction_exception.status: open until a person decides it (IF-REV-006 人工复核)."""
+
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
+PAYMENT_EXCEPTION = Lifecycle(
+    "支付异常",
+    PaymentExceptionStatus,
+    {PaymentExceptionStatus.OPEN: {PaymentExceptionStatus.RESOLVED}},
+    initial=frozenset({PaymentExceptionStatus.OPEN}),
+)
+
+
+class PaymentExceptionType(StrEnum):
+    """bk_transaction_exception.exception_type."""
+
+    SIGNATURE_INVALID = "SIGNATURE_INVALID"
+    UNPARSABLE = "UNPARSABLE"
+    UNKNOWN_TRADE = "UNKNOWN_TRADE"
+    AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
+    PAID_ELSEWHERE = "PAID_ELSEWHERE"
+
+
+# -------------------------------------------------------------------- coming: invoices -------
+class InvoiceStatus(StrEnum):
+    """biz_invoice.invoice_status (IF-REV-008, IF-REV-009, IF-EXT-007, IF-CS-004)."""
+
+    SUBMITTED = "SUBMITTED"
+    PENDING = "PENDING"  # sent to SYS-008 (sysRequestNo kept), no result yet
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    REJECTED = "REJECTED"  # the application itself was refused
+    INVALID = "INVALID"  # 作废
+    RED_INK = "RED_INK"  # 红冲
+
+
+INVOICE = Lifecycle(
+    "发票",
+    InvoiceStatus,
+    {
+        InvoiceStatus.SUBMITTED: {InvoiceStatus.PENDING, InvoiceStatus.REJECTED},
+        InvoiceStatus.PENDING: {InvoiceStatus.SUCCESS, InvoiceStatus.FAIL},
+        # 作废与红冲仅允许对当前 invoiceStatus=SUCCESS 的记录发起; a later failed query never
+        # overwrites SUCCESS; INVALID and RED_INK refuse a second time
+        InvoiceStatus.SUCCESS: {InvoiceStatus.INVALID, InvoiceStatus.RED_INK},
+    },
+    initial=frozenset({InvoiceStatus.SUBMITTED}),
+    error=ErrorCode.INVOICE_WRITEBACK_INVALID,
+)
+
+
+class PushStatus(StrEnum):
+    """biz_invoice.push_status: the e-invoice sent on to the customer (IF-CS-004)."""
+
+    NONE = "NONE"
+    PUSHED = "PUSHED"
+    FAIL = "FAIL"
+
+
+PUSH = Lifecycle(
+    "电子发票推送",
+    PushStatus,
+    {
+        PushStatus.NONE: {PushStatus.PUSHED, PushStatus.FAIL},
+        PushStatus.FAIL: {PushStatus.PUSHED, PushStatus.FAIL},  # tried again; the new reason kept
+    },
+    initial=frozenset({PushStatus.NONE}),
+)
+
+
+# ---------------------------------------------------------- coming: messages and reminders -----
+class MessageStatus(StrEnum):
+    """The four states of a reminder task (IF-REV-013) and of SYS-010's delivery results (IF-EXT-008)."""
+
+    PENDING = "PENDING"  # sent, or accepted by SYS-010 without a final result
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    MANUAL_VERIFIED = "MANUAL_VERIFIED"  # no final result for long; a person checked and recorded it
+
+
+MESSAGE = Lifecycle(
+    "催缴任务",
+    MessageStatus,
+    {MessageStatus.PENDING: {MessageStatus.SUCCESS, MessageStatus.FAIL, MessageStatus.MANUAL_VERIFIED}},
+    initial=frozenset({MessageStatus.PENDING}),
+)
+
+
+# --------------------------------------------------------------- coming: bank withholding ------
+class WithholdingBatchStatus(StrEnum):
+    """bk_withholding_batch.status, batchStatus: 送盘, 回盘, 对账, 结算 in that order."""
+
+    CREATED = "CREATED"
+    SENT = "SENT"
+    RETURNED = "RETURNED"
+    RECONCILED = "RECONCILED"
+    SETTLED = "SETTLED"
+
+
+WITHHOLDING_BATCH = Lifecycle(
+    "代扣批次",
+    WithholdingBatchStatus,
+    {
+        WithholdingBatchStatus.CREATED: {WithholdingBatchStatus.SENT},
+        WithholdingBatchStatus.SENT: {WithholdingBatchStatus.RETURNED},
+        WithholdingBatchStatus.RETURNED: {WithholdingBatchStatus.RECONCILED},
+        WithholdingBatchStatus.RECONCILED: {WithholdingBatchStatus.SETTLED},
+    },
+    initial=frozenset({WithholdingBatchStatus.CREATED}),
+    error=ErrorCode.WITHHOLDING_BATCH_MISSING_OR_SENT,
+)
+
+
+# ----------------------------------------------------------------- coming: business process ----
+class ProcessStatus(StrEnum):
+    """biz_process.status, processStatus (IF-CS-006 业务办理)."""
+
+    INIT = "INIT"
+    ACCEPTED = "ACCEPTED"
+    PROCESSING = "PROCESSING"
+    DONE = "DONE"
+    REJECTED = "REJECTED"
+
+
+PROCESS = Lifecycle(
+    "业务办理单",
+    ProcessStatus,
+    {
+        ProcessStatus.INIT: {ProcessStatus.ACCEPTED, ProcessStatus.REJECTED},
+        ProcessStatus.ACCEPTED: {ProcessStatus.PROCESSING, ProcessStatus.REJECTED},
+        ProcessStatus.PROCESSING: {ProcessStatus.DONE, ProcessStatus.REJECTED},
+    },
+    initial=frozenset({ProcessStatus.INIT}),
+    error=ErrorCode.PROCESS_NODE_NOT_ALLOWED,
+)
+
+
+# --------------------------------------------------------------------- coming: e-signature -----
+class SignStatus(StrEnum):
+    """installation_signature.signature_status, signStatus (IF-INST-004): the CA's verdict on one
+    signing request, written once; a repeated receipt is answered IGNORE_REPEAT and changes nothing."""
+
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    CANCEL = "CANCEL"
+
+
+SIGNATURE = Lifecycle("签章", SignStatus, {}, initial=frozenset(SignStatus))
+
+
+LIFECYCLES: tuple[Lifecycle[Any], ...] = (
+    ORDER,
+    BILL,
+    COLLECTION,
+    VALIDATION,
+    READING,
+    METER_READ,
+    READING_REVIEW,
+    BILL_RUN,
+    PAYMENT_EXCEPTION,
+    INVOICE,
+    PUSH,
+    MESSAGE,
+    WITHHOLDING_BATCH,
+    PROCESS,
+    SIGNATURE,
+)

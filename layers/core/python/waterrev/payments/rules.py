@@ -1,0 +1,95 @@
+"""Write-off allocation: how one payment is spread over the bills it pays. Pure: no I/O.
+
+The rule (docs/DECISIONS.md 17): bills oldest period first, then lowest id; each bill takes what it
+still owes, or what is left of the payment, whichever is smaller; what no bill takes goes to the
+account balance. A bill paid in full is PAID, one paid in part PARTIAL. The collection is SUCCESS
+when it settled everything the chosen bills owed, PARTIAL when something remains. Amounts are whole
+fen throughout: a payment with more places is refused, never rounded.
+
+The database function rev_write_off executes this rule on locked rows (one round trip, decision 21);
+this module states it, the use cases decide with it before they call the function (a short amount,
+a bill that may not be paid), and tests/integration/test_write_off_allocation.py runs random cases
+through both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from waterrev.domain.states import BILL, BillStatus, CollectionStatus
+from waterrev.money import FEN
+
+ZERO = Decimal("0.00")
+
+
+def is_whole_fen(amount: Decimal) -> bool:
+    return amount.is_finite() and amount == amount.quantize(FEN)
+
+
+@dataclass(frozen=True)
+class Bill:
+    """A bill as a payment sees it."""
+
+    charge_id: int
+    bill_period: str  # YYYY-MM: sorts oldest first
+    total: Decimal
+    paid: Decimal
+    status: str = BillStatus.UNPAID
+
+    @property
+    def owed(self) -> Decimal:
+        return self.total - self.paid
+
+
+@dataclass(frozen=True)
+class Line:
+    """What the payment puts on one bill, and the bill after it."""
+
+    charge_id: int
+    amount: Decimal
+    paid_after: Decimal
+    status_after: BillStatus
+
+
+@dataclass(frozen=True)
+class Allocation:
+    amount: Decimal
+    lines: tuple[Line, ...]  # in the order the money went: oldest bill first
+    owed: Decimal  # what the chosen bills owed before the payment
+    written_off: Decimal
+    to_balance: Decimal
+    status: CollectionStatus
+
+    @property
+    def remain(self) -> Decimal:
+        """Still owed on the chosen bills after the payment."""
+        return self.owed - self.written_off
+
+
+def allocate(amount: Decimal, bills: Iterable[Bill]) -> Allocation:
+    """Spread `amount` over `bills` (in any order). Raises ValueError for an amount that is negative
+    or not whole fen, or a bill that is; IllegalTransition for a bill the payment may not change (a
+    CANCELLED bill that still shows something owed)."""
+    if not is_whole_fen(amount) or amount < 0:
+        raise ValueError(f"a payment is a non-negative amount in whole fen, not {amount}")
+    ordered = sorted(bills, key=lambda b: (b.bill_period, b.charge_id))
+    for bill in ordered:
+        if not (is_whole_fen(bill.total) and is_whole_fen(bill.paid) and ZERO <= bill.paid <= bill.total):
+            raise ValueError(f"bill {bill.charge_id}: paid {bill.paid} of {bill.total}")
+    left = amount
+    lines: list[Line] = []
+    for bill in ordered:
+        part = min(bill.owed, left)
+        if part <= 0:
+            continue
+        paid_after = bill.paid + part
+        after = BillStatus.PAID if paid_after >= bill.total else BillStatus.PARTIAL
+        BILL.require(bill.status, after, f"账单 {bill.charge_id}")
+        lines.append(Line(bill.charge_id, part, paid_after, after))
+        left -= part
+    owed = sum((b.owed for b in ordered), ZERO)
+    written = amount - left
+    status = CollectionStatus.SUCCESS if written == owed else CollectionStatus.PARTIAL
+    return Allocation(amount, tuple(lines), owed, written, left, status)
