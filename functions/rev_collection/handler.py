@@ -1,4 +1,5 @@
-"""IF-REV-006 缴费处理接口: counter collection and write-off (CASH, WECHAT, ALIPAY, BANK, PREPAY)."""
+"""IF-REV-006 缴费处理接口: counter collection and write-off (CASH, WECHAT, ALIPAY, BANK, PREPAY), and the
+review of payment exceptions (人工复核入口)."""
 
 from typing import Annotated
 
@@ -10,7 +11,13 @@ from waterrev.errors import ErrorCode
 from waterrev.payments import collection
 from waterrev.payments import review as payment_review
 from waterrev.payments.models import CollectionCreate, CollectionReply
-from waterrev.payments.review_models import ExceptionResolve
+from waterrev.payments.review_models import (
+    ExceptionPage,
+    ExceptionResolve,
+    ExceptionStatus,
+    ExceptionType,
+    ResolvedException,
+)
 
 app = new_app()
 
@@ -28,14 +35,19 @@ app = new_app()
     ),
 )
 def create(body: CollectionCreate) -> dict:
-    return ok(collection.collect(request_context(app), body))
+    return ok(collection.collect(request_context(app), body.command()))
 
 
 # ---- payment exception review (人工复核入口): the exceptions the settlement raised, a person's decision ----
-@app.get("/admin-api/revenue/collection/exception/page")
+@app.get(
+    "/admin-api/revenue/collection/exception/page",
+    **doc(ExceptionPage, summary="支付异常分页查询（人工复核入口）"),
+)
 def exception_page(
-    status: Annotated[str | None, Query(pattern="^(OPEN|RESOLVED)$")] = None,
-    exception_type: Annotated[str | None, Query(alias="exceptionType", pattern="^[A-Z_]{1,24}$")] = None,
+    status: Annotated[ExceptionStatus | None, Query(description="处理状态")] = None,
+    exception_type: Annotated[
+        ExceptionType | None, Query(alias="exceptionType", description="异常类型")
+    ] = None,
     biz_order_no: Annotated[str | None, Query(alias="bizOrderNo", max_length=40)] = None,
     trade_no: Annotated[str | None, Query(alias="tradeNo", max_length=64)] = None,
     page_no: Annotated[int, Query(alias="pageNo", ge=1, le=10000)] = 1,
@@ -54,9 +66,12 @@ def exception_page(
     )
 
 
-@app.post("/admin-api/revenue/collection/exception/resolve")
+@app.post(
+    "/admin-api/revenue/collection/exception/resolve",
+    **doc(ResolvedException, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, summary="支付异常人工处理"),
+)
 def exception_resolve(body: ExceptionResolve) -> dict:
-    return ok(payment_review.resolve(request_context(app), body))
+    return ok(payment_review.resolve(request_context(app), body.command()))
 
 
 handler = lambda_handler(app)
