@@ -31,6 +31,18 @@ class ResolveException:
 
 
 @dataclass(frozen=True)
+class FindCharges:
+    """IF-REV-006 counter bill query: one customer's bills, arrears first."""
+
+    cust_id: int | None
+    cust_code: str | None
+    bill_period: str | None
+    charge_status: str | None  # UNPAID | PARTIAL | PAID; None: all three
+    page_no: int
+    page_size: int
+
+
+@dataclass(frozen=True)
 class CreateOnlineOrder:
     """IF-CS-003: a bound customer's online order for its own bills."""
 

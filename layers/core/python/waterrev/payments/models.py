@@ -9,7 +9,7 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from waterrev.fields import Amount, DateTime, Decimal4, Id, Model, Money, Reply
+from waterrev.fields import Amount, DateStr, DateTime, Decimal4, Id, Model, Money, Page, Reply
 from waterrev.payments import commands
 
 Channel = Literal["CASH", "WECHAT", "ALIPAY", "BANK", "PREPAY"]
@@ -122,6 +122,30 @@ class CollectionReply(Reply):
     change_amount: Money = Field(description="扩展：现金找零 (actualAmount - paymentAmount)")
     charge_list: list[ChargeWriteOff] = Field(description="扩展：每张所选账单的核销结果")
     replay: bool = Field(description="扩展：true 表示同一 tradeNo 的重复请求，返回首次结果")
+
+
+# ---- IF-REV-006 扩展：柜台待缴账单查询 ----------------------------------------------------------
+class CounterChargeItem(Reply):
+    """One bill as the counter sees it before collecting (IF-REV-006 扩展)."""
+
+    charge_id: int = Field(description="账单 ID (biz_charge.id)：IF-REV-006 请求的 chargeIds")
+    charge_code: str = Field(description="账单编号 (biz_charge.code)")
+    cust_id: int = Field(description="客户 ID (biz_charge.cust_id)")
+    cust_code: str = Field(description="客户编号 (biz_cust.code)")
+    bill_period: str = Field(description="账期 (YYYY-MM)")
+    usage_amount: Decimal4 = Field(description="用水量（立方米）")
+    total_amount: Money = Field(description="账单金额")
+    paid_amount: Money = Field(description="已缴金额")
+    unpaid_amount: Money = Field(description="当前应缴金额（账单金额 - 已缴金额）")
+    pay_status: Literal["UNPAID", "PARTIAL", "PAID"] = Field(description="缴费状态：UNPAID、PARTIAL、PAID")
+    invoice_status: str = Field(description="开票状态 (biz_charge.invoice_status)")
+    due_date: DateStr = Field(description="缴费截止日期")
+    live_order: str | None = Field(
+        description="持有该账单的进行中线上/扫码订单号 (bizOrderNo)；非空时柜台不能收取该账单（1_002_003_001）"
+    )
+
+
+ChargePage = Page[CounterChargeItem]
 
 
 # ---- IF-CS-003 在线支付下单 ---------------------------------------------------------------------
