@@ -4,41 +4,37 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
-from waterrev.api import lambda_handler, new_app, request_context
-from waterrev.customers.channel import require_bound
-from waterrev.db import UnitOfWork
+from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
-from waterrev.payments import orders as payments
-from waterrev.payments.models import OrderCreate
+from waterrev.errors import ErrorCode
+from waterrev.payments import online
+from waterrev.payments.models import ORDER_NO, OrderCreate, OrderReply
 
 app = new_app()
 
 
-@app.post("/app-api/customer/payment/order")
+@app.post(
+    "/app-api/customer/payment/order",
+    **doc(
+        OrderReply,
+        ErrorCode.BINDING_NOT_FOUND,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED,
+        ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,
+        ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+        summary="在线支付下单",
+    ),
+)
 def create(body: OrderCreate) -> dict:
-    ctx = request_context(app)
-    with UnitOfWork() as uow:
-        require_bound(uow, ctx, body.cust_id)
-    return ok(
-        payments.create_order(
-            ctx,
-            cust_id=body.cust_id,
-            charge_ids=body.charge_ids,
-            channel=body.payment_channel,
-            amount=body.payment_amount,
-            scene="ONLINE",
-            open_id=body.open_id,
-        )
-    )
+    return ok(online.create(request_context(app), body.command()))
 
 
-@app.get("/app-api/customer/payment/order/<bizOrderNo>")
-def status(bizOrderNo: Annotated[str, Path(pattern=r"^[A-Z]{2}\d{16}$")]) -> dict:
-    ctx = request_context(app)
-    cust_id = payments.order_customer(bizOrderNo)  # its own unit of work, before the next one opens
-    with UnitOfWork() as uow:
-        require_bound(uow, ctx, cust_id)
-    return ok(payments.get_order(bizOrderNo))
+@app.get(
+    "/app-api/customer/payment/order/<bizOrderNo>",
+    **doc(OrderReply, ErrorCode.NOT_FOUND, summary="在线支付订单状态查询"),
+)
+def status(bizOrderNo: Annotated[str, Path(pattern=ORDER_NO, description="业务订单号")]) -> dict:
+    return ok(online.status(request_context(app), bizOrderNo))
 
 
 handler = lambda_handler(app)

@@ -325,19 +325,13 @@ def test_a_bank_retry_that_waited_for_the_first_request_gets_the_first_result(
     the same serial waits on that lock, and then the first commits, then the retry answers the first result
     (duplicate) - not 1_002_003_001 - and the bill is written off once."""
     from waterrev.payments import bank_realtime
+    from waterrev.payments.commands import BankPay
 
     _, cust_code, (bill,) = customer_with_bills(["2022-08"])
     serial, due = unique("ICBC"), Decimal(bill["total_amount"])
 
     def pay() -> dict[str, Any]:
-        return bank_realtime.pay(
-            system(),
-            bank_code="ICBC",
-            bank_serial_no=serial,
-            cust_code=cust_code,
-            charge_ids=None,
-            amount=due,
-        )
+        return bank_realtime.pay(system(), BankPay("ICBC", serial, cust_code, None, due))
 
     first_waiting, release = first_held_at_commit(monkeypatch)
     first, first_out = run_in_thread("first", pay)
@@ -364,15 +358,14 @@ def test_the_same_serial_for_another_customer_racing_the_first_is_a_conflict_not
     (never a 500) and its bill is untouched."""
     from waterrev.errors import AppError
     from waterrev.payments import bank_realtime
+    from waterrev.payments.commands import BankPay
 
     _, cust_code, (bill,) = customer_with_bills(["2022-09"])
     _, other_code, (other_bill,) = customer_with_bills(["2022-09"])
     serial = unique("ICBC")
 
     def pay(code: str, amount: Any) -> Any:
-        return lambda: bank_realtime.pay(
-            system(), bank_code="ICBC", bank_serial_no=serial, cust_code=code, charge_ids=None, amount=amount
-        )
+        return lambda: bank_realtime.pay(system(), BankPay("ICBC", serial, code, None, amount))
 
     first_waiting, release = first_held_at_commit(monkeypatch)
     first, first_out = run_in_thread("first", pay(cust_code, Decimal(bill["total_amount"])))

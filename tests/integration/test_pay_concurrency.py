@@ -128,7 +128,7 @@ def test_identical_callbacks_and_counter_payments_write_each_bill_off_once_and_t
                 "paymentChannel": "CASH",
                 "paymentAmount": str(arg["amount"]),
             }
-        )
+        ).command()
         try:
             return arg["order_no"], kind, collection.collect(ctx, cmd)["writeOffStatus"]
         except AppError as exc:

@@ -133,7 +133,9 @@ def test_an_online_order_is_created_at_sys009_reused_and_settled_by_the_callback
     assert (
         order["orderStatus"] == "PAYING" and order["tradeNo"] and order["payUrl"].startswith(sys009.base_url)
     )
-    assert order["prepayInfo"]["package"].startswith("prepay_id=") and Decimal(order["tradeAmount"]) == total
+    assert (
+        order["prepayInfo"]["package"].startswith("prepay_id=") and Decimal(order["paymentAmount"]) == total
+    )
     expire = shown_time(order["expireTime"])
     assert dt.timedelta(0) < expire - dt.datetime.now(dt.UTC) <= dt.timedelta(hours=2)
     assert (
@@ -300,7 +302,7 @@ def test_a_seed_shaped_counter_request_answers_every_seed_field_and_writes_back_
         "COUNTER_QR",
         cust,
     )
-    assert row["trade_amount"] == Decimal(body["orderAmount"])
+    assert row["trade_amount"] == Decimal(body["orderAmount"]) and order["orderAmount"] == body["orderAmount"]
     assert again.code == 0 and again.data["bizOrderNo"] == order["bizOrderNo"] and again.data["reused"], (
         again.body
     )
@@ -462,13 +464,15 @@ def test_an_order_without_a_callback_is_settled_by_compensation(admin: str, sys0
 
 def test_an_expired_order_is_closed_by_the_scheduled_job_and_its_bill_freed(admin: str, sys009: Any) -> None:
     """Given an unpaid online order past its expireTime, when the scheduled job runs with its sample event,
-    then the order is CLOSED here and at SYS-009, and the bill can be paid at the counter."""
+    then the order is CLOSED here and at SYS-009 and its customer reads orderStatus FAIL (the seed's
+    INIT | PAYING | SUCCESS | FAIL: a closed order is a failed one), and the bill can be paid at the counter."""
     from functions.job_pay_compensate.handler import handler
     from waterrev.local.gateway import FakeLambdaContext
 
     sys009.behaviour(dropNotifications=True)
     cust, (bill,) = new_bills(admin, ["2020-07"])
-    order = call("POST", ORDER, order_body(cust, [bill]), token=bound_member(cust)).data
+    member = bound_member(cust)
+    order = call("POST", ORDER, order_body(cust, [bill]), token=member).data
     make_due(order["bizOrderNo"], expired=True)
     event = json.loads((ROOT / "events/job_pay_compensate/scheduled.json").read_text())
 
@@ -477,6 +481,8 @@ def test_an_expired_order_is_closed_by_the_scheduled_job_and_its_bill_freed(admi
     assert counts["closed"] >= 1 and counts["queried"] >= 1
     assert txn(order["bizOrderNo"])["status"] == "CLOSED"
     assert sys009.trade(order["tradeNo"])["tradeStatus"] == "CLOSED"
+    status = call("GET", f"{ORDER}/{order['bizOrderNo']}", token=member)
+    assert status.code == 0 and status.data["orderStatus"] == "FAIL", status.body
     paid = call(
         "POST",
         "/admin-api/revenue/collection/create",

@@ -106,7 +106,7 @@ def mismatch(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], int, Decimal]:
     """An order paid with another amount than its own (AMOUNT_MISMATCH): (order, bills, exception id, paid)."""
     order, bills = online_order(token, periods)
-    amount = Decimal(order["tradeAmount"]) + Decimal(delta) if paid is None else paid
+    amount = Decimal(order["paymentAmount"]) + Decimal(delta) if paid is None else paid
     reply = notify(sim, order, "SUCCESS", amount)
     assert reply.code == 0 and reply.data["writeBackStatus"] == "EXCEPTION", reply.body
     row = exception_of(order["bizOrderNo"], "AMOUNT_MISMATCH")
@@ -121,7 +121,7 @@ def paid_elsewhere(
     the money for that bill goes to the balance with a PAID_ELSEWHERE exception. (order, bills, exception id)."""
     order, bills = online_order(token, periods, ordered)
     first = bills[0]
-    assert notify(sim, order, "FAIL", order["tradeAmount"], at="2026-01-01T10:00:00+08:00").code == 0
+    assert notify(sim, order, "FAIL", order["paymentAmount"], at="2026-01-01T10:00:00+08:00").code == 0
     counter = call(
         "POST",
         "/admin-api/revenue/collection/create",
@@ -134,7 +134,7 @@ def paid_elsewhere(
         token=token,
     )
     assert counter.code == 0, counter.body
-    reply = notify(sim, order, "SUCCESS", order["tradeAmount"], at="2026-01-01T10:01:00+08:00")
+    reply = notify(sim, order, "SUCCESS", order["paymentAmount"], at="2026-01-01T10:01:00+08:00")
     assert reply.code == 0 and reply.data["writeBackStatus"] == "SUCCESS", reply.body
     return order, bills, int(exception_of(order["bizOrderNo"], "PAID_ELSEWHERE")["id"])
 
@@ -142,7 +142,7 @@ def paid_elsewhere(
 def signature_invalid(sim: Any, order: dict[str, Any]) -> int:
     """A notification signed under an unknown serial: rejected, a SIGNATURE_INVALID exception (no order)."""
     mark = int(sql_scalar("SELECT COALESCE(max(id), 0) FROM bk_transaction_exception"))
-    expect_error(notify(sim, order, "SUCCESS", order["tradeAmount"], serial="F" * 40), 1_002_003_003)
+    expect_error(notify(sim, order, "SUCCESS", order["paymentAmount"], serial="F" * 40), 1_002_003_003)
     return int(
         sql_scalar(
             "SELECT min(id) FROM bk_transaction_exception WHERE id > :m AND exception_type = 'SIGNATURE_INVALID'",
@@ -274,7 +274,7 @@ def test_write_off_paid_books_a_short_amount_oldest_bill_first(admin: str, platf
     assert_books_balance(cust)
 
     # a late SUCCESS callback with the order's amount changes nothing: the order is settled
-    late = notify(platform, order, "SUCCESS", order["tradeAmount"], at="2026-01-02T10:00:00+08:00")
+    late = notify(platform, order, "SUCCESS", order["paymentAmount"], at="2026-01-02T10:00:00+08:00")
     assert late.code == 0 and late.data["writeBackStatus"] == "SUCCESS", late.body
     assert charge_row(new["id"])["paid_amount"] == newer["paid_amount"]
     assert_books_balance(cust)
@@ -308,8 +308,8 @@ def test_write_off_paid_puts_a_surplus_on_the_balance(admin: str, platform: Any)
 def test_refund_closes_the_order_frees_the_bills_and_records_a_pending_refund(
     admin: str, platform: Any
 ) -> None:
-    """Given an AMOUNT_MISMATCH, when a person decides REFUND, then the order is CLOSED and held as REFUND
-    (a later SUCCESS for the trade books nothing), its bills are free (the counter can collect them),
+    """Given an AMOUNT_MISMATCH, when a person decides REFUND, then the order is CLOSED (reading orderStatus
+    FAIL) and held as REFUND (a later SUCCESS for the trade books nothing), its bills are free (the counter can collect them),
     nothing is written off, and the exception records a PENDING refund of the amount received (paid
     back by IF-REV-007)."""
     order, (bill,), exception_id, paid = mismatch(admin, platform, ["2021-04"])
@@ -319,11 +319,12 @@ def test_refund_closes_the_order_frees_the_bills_and_records_a_pending_refund(
 
     assert reply.code == 0, reply.body
     assert (reply.data["refundStatus"], Decimal(reply.data["refundAmount"])) == ("PENDING", paid)
-    assert reply.data["result"]["orderStatus"] == "CLOSED"
+    assert reply.data["result"]["orderStatus"] == "CLOSED"  # the record of what the decision did to the row
+    assert reply.data["orderStatus"] == "FAIL"  # the order as the seed names its states
     t = txn(order["bizOrderNo"])
     assert (t["status"], t["hold_reason"]) == ("CLOSED", "REFUND") and held(order["bizOrderNo"]) == [False]
     assert charge_row(bill["id"])["status"] == "UNPAID"
-    late = notify(platform, order, "SUCCESS", order["tradeAmount"], at="2026-01-03T10:00:00+08:00")
+    late = notify(platform, order, "SUCCESS", order["paymentAmount"], at="2026-01-03T10:00:00+08:00")
     assert late.code == 0 and txn(order["bizOrderNo"])["status"] == "CLOSED", late.body
     assert sql_scalar("SELECT count(*) FROM biz_collection WHERE code = :o", {"o": order["bizOrderNo"]}) == 0
     stored = exception_row(exception_id)
@@ -407,7 +408,7 @@ def test_concurrent_decisions_take_effect_exactly_once(admin: str, platform: Any
     def decide(n: int) -> None:
         action = "WRITE_OFF_PAID" if n % 2 else "REFUND"
         ctx = RequestContext(request_id=f"race-{exception_id}-{n}", principal=principal)
-        cmd = ExceptionResolve(id=exception_id, action=action, remark=f"并发 {n}")
+        cmd = ExceptionResolve(id=exception_id, action=action, remark=f"并发 {n}").command()
         barrier.wait()
         try:
             outcomes.append((action, payment_review.resolve(ctx, cmd)))
@@ -589,6 +590,7 @@ def test_the_page_filters_and_keeps_to_the_users_data_scope(admin: str, platform
         order["tradeNo"],
     )
     assert item["custId"] == bill["cust_id"] and item["custCode"] and item["orderStatus"] == "PAYING"
+    assert item["paymentAmount"] == order["paymentAmount"]  # SYS-002's name for the trade amount
     assert item["detail"]["successAmount"] and item["createTime"] and item["resolution"] is None
     assert item["allowedActions"] == ["WRITE_OFF_PAID", "REFUND"]
     assert page(admin, f"tradeNo={order['tradeNo']}&exceptionType=AMOUNT_MISMATCH").data["total"] == 1
@@ -692,7 +694,9 @@ def test_two_mismatch_rows_of_one_order_refunded_at_once_refund_once(admin: str,
         ctx = RequestContext(request_id=f"refund-race-{exception_id}", principal=principal)
         try:
             outcomes.append(
-                payment_review.resolve(ctx, ExceptionResolve(id=exception_id, action="REFUND", remark="退"))
+                payment_review.resolve(
+                    ctx, ExceptionResolve(id=exception_id, action="REFUND", remark="退").command()
+                )
             )
         except AppError as exc:
             outcomes.append(exc)

@@ -374,7 +374,7 @@ def counter_cmd(cust: int, bills: list[dict[str, Any]], amount: Any, trade: str)
             "paymentAmount": str(amount),
             "tradeNo": trade,
         }
-    )
+    ).command()
 
 
 def system() -> Any:

@@ -152,6 +152,8 @@ CATALOG: tuple[Interface, ...] = (
         "rev_collection",
         (
             Route("POST", "/admin-api/revenue/collection/create", A, "revenue:collection:create"),
+            # the bills a counter can collect (chargeIds for the create): reading, not taking money
+            Route("GET", "/admin-api/revenue/collection/charge/page", A, "revenue:collection:query"),
             # payment exception review (人工复核入口): list the exceptions, record a person's decision
             Route("GET", "/admin-api/revenue/collection/exception/page", A, "revenue:collection:exception"),
             Route(

@@ -90,7 +90,8 @@ def _grant_permissions(uow: UnitOfWork) -> None:
     uow.execute(
         "INSERT INTO system_role_menu SELECT r.id, m.id FROM system_role r, system_menu m"
         " WHERE r.code = 'counter_clerk' AND (m.permission LIKE 'revenue:customer:%'"
-        " OR m.permission LIKE 'revenue:reading:%') ON CONFLICT DO NOTHING"
+        " OR m.permission LIKE 'revenue:reading:%' OR m.permission = 'revenue:collection:query')"
+        " ON CONFLICT DO NOTHING"
     )
 
 

@@ -6,12 +6,13 @@ the trades of every channel are in one table for reconciliation."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from waterrev.context import RequestContext
+from waterrev.context import Principal, RequestContext, UserType
 from waterrev.db import UnitOfWork
 from waterrev.domain.lifecycle import sql_in
 from waterrev.domain.states import PAYABLE_BILLS
@@ -26,6 +27,7 @@ from waterrev.payments.collection import (
     unique_violation,
     write_off,
 )
+from waterrev.payments.commands import BankPay
 
 
 def _customer(uow: UnitOfWork, cust_code: str) -> dict[str, Any]:
@@ -105,18 +107,15 @@ def _replayed(
     }
 
 
-def pay(
-    ctx: RequestContext,
-    *,
-    bank_code: str,
-    bank_serial_no: str,
-    cust_code: str,
-    charge_ids: list[int] | None,
-    amount: Decimal,
-) -> dict[str, Any]:
+def pay(ctx: RequestContext, cmd: BankPay) -> dict[str, Any]:
     """The bank's serial is the idempotency key: a repeat answers the first result - also one that
     waited on the account lock for the first to finish, and, as the last line, one the unique index
-    refused - while the same serial with another customer, amount or bills is a conflict."""
+    refused - while the same serial with another customer, amount or bills is a conflict. The bank
+    acts as itself (`bank:<bankCode>` in the audit), whoever relayed its signed request."""
+    ctx = replace(ctx, principal=Principal(0, UserType.SYSTEM, f"bank:{cmd.bank_code}", dept_ids=None))
+    bank_code, bank_serial_no = cmd.bank_code, cmd.bank_serial_no
+    cust_code, amount = cmd.cust_code, cmd.amount
+    charge_ids = None if cmd.charge_ids is None else list(cmd.charge_ids)
     key = f"BANK:{bank_code}:{bank_serial_no}"
 
     def replayed(uow: UnitOfWork, done: dict[str, Any]) -> dict[str, Any]:

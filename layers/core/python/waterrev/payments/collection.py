@@ -24,8 +24,9 @@ from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import PAYABLE_BILLS, BillStatus, CollectionStatus, OrderStatus
 from waterrev.errors import AppError, ErrorCode
-from waterrev.payments.models import CollectionCreate
+from waterrev.payments.commands import Collect
 from waterrev.payments.rules import Allocation, Bill, allocate
+from waterrev.payments.scope import require_customer_in_scope
 from waterrev.scoped import param_row
 
 MODULE = "REV-003"
@@ -256,9 +257,7 @@ def chosen_bills(uow: UnitOfWork, row: dict[str, Any]) -> list[dict[str, Any]]:
     )
 
 
-def _trade_conflict(
-    done: dict[str, Any], cmd: CollectionCreate, owed_then: Decimal, bill_ids: set[int]
-) -> list[str]:
+def _trade_conflict(done: dict[str, Any], cmd: Collect, owed_then: Decimal, bill_ids: set[int]) -> list[str]:
     """What in this request differs from the collection its tradeNo already made."""
     if done["cust_id"] != cmd.cust_id:
         return ["custId"]  # someone else's collection: say nothing more about it
@@ -273,7 +272,7 @@ def _trade_conflict(
     return differs
 
 
-def _replayed(uow: UnitOfWork, done: dict[str, Any], cmd: CollectionCreate) -> dict[str, Any]:
+def _replayed(uow: UnitOfWork, done: dict[str, Any], cmd: Collect) -> dict[str, Any]:
     """The same trade again: the first answer, or a conflict when the request is not the same one."""
     bills = chosen_bills(uow, done)
     owed_then = sum((Decimal(b["owed"]) for b in bills), ZERO)
@@ -291,7 +290,7 @@ def _by_trade(uow: UnitOfWork, key: str) -> dict[str, Any] | None:
     return uow.one("SELECT * FROM biz_collection WHERE idempotency_key = :k", {"k": key})
 
 
-def collect(ctx: RequestContext, cmd: CollectionCreate) -> dict[str, Any]:
+def collect(ctx: RequestContext, cmd: Collect) -> dict[str, Any]:
     """IF-REV-006: counter collection (CASH, WECHAT/ALIPAY/BANK confirmed at the counter, PREPAY).
 
     The tradeNo is the idempotency key: the same trade again answers the first collection, looked up
@@ -315,17 +314,15 @@ def collect(ctx: RequestContext, cmd: CollectionCreate) -> dict[str, Any]:
             return _replayed(uow, done, cmd)
 
 
-def _collect(ctx: RequestContext, cmd: CollectionCreate, key: str | None) -> dict[str, Any]:
+def _collect(ctx: RequestContext, cmd: Collect, key: str | None) -> dict[str, Any]:
     with UnitOfWork() as uow:
-        cust = uow.one("SELECT id, status, dept_id FROM biz_cust WHERE id = :c", {"c": cmd.cust_id})
-        if cust is None or not ctx.principal.sees_dept(cust["dept_id"]):
-            raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cmd.cust_id}")
+        require_customer_in_scope(uow, ctx, cmd.cust_id, active=False)
         if key is not None and (done := _by_trade(uow, key)) is not None:
             return _replayed(uow, done, cmd)
         account = lock_account(uow, cmd.cust_id)
         if key is not None and (done := _by_trade(uow, key)) is not None:  # it finished while we waited
             return _replayed(uow, done, cmd)
-        charges = lock_charges(uow, cmd.cust_id, cmd.charge_ids)
+        charges = lock_charges(uow, cmd.cust_id, list(cmd.charge_ids))
         amount = cmd.payment_amount
         if cmd.payment_channel == "PREPAY":
             owed = due(charges)

@@ -21,6 +21,8 @@ from waterrev.domain.lifecycle import sql_in
 from waterrev.domain.states import LIVE_ORDER, ORDER, ORDER_ENDS, UNPAID_ENDS, OrderStatus
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.collection import due, lock_account, lock_charges
+from waterrev.payments.scope import customer_in_scope, require_customer_in_scope
+from waterrev.payments.writeback import PLATFORM_NOT_ANSWERED, seed_order_status
 
 MODULE = "REV-003"
 ORDER_TTL = dt.timedelta(hours=2)  # a native QR code_url is valid for 2 hours
@@ -80,16 +82,31 @@ def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: Orde
 
 
 def order_view(txn: dict[str, Any]) -> dict[str, Any]:
+    """An order in the seed's terms (IF-CS-003 响应参数; SYS-002 <-> SYS-009 映射: the amount is SYS-002's
+    paymentAmount, SYS-009's tradeAmount; orderStatus is INIT | PAYING | SUCCESS | FAIL)."""
     return {
         "bizOrderNo": txn["biz_order_no"],
         "tradeNo": txn["trade_no"],
-        "orderStatus": txn["status"],
+        "orderStatus": seed_order_status(txn["status"]),
         "payUrl": txn["pay_url"],
         "prepayInfo": txn["prepay_info"],
         "expireTime": txn["expire_time"],
-        "tradeAmount": txn["trade_amount"],
+        "paymentAmount": txn["trade_amount"],
         "paymentChannel": txn["channel_code"],
     }
+
+
+def order_absent(order_no: str) -> AppError:
+    """The one answer for an order the caller may not see and for one that does not exist."""
+    return AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
+
+
+def visible_order(uow: UnitOfWork, ctx: RequestContext, order_no: str) -> dict[str, Any]:
+    """A back-office caller's order: one whose customer is in its data scope, else as absent."""
+    txn = uow.one("SELECT * FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})
+    if txn is None or not customer_in_scope(uow, ctx, txn["cust_id"]):
+        raise order_absent(order_no)
+    return txn
 
 
 # ---------------------------------------------------------------------------------- orders --
@@ -284,7 +301,7 @@ def submit_to_platform(
                 {"e": f"create: {exc}"[:500], "id": txn["id"]},
             )
             uow.commit()
-        return order_view(txn) | {"msg": "支付平台暂未受理，稍后将自动查询补偿"}
+        return order_view(txn) | {"msg": PLATFORM_NOT_ANSWERED}
     with UnitOfWork() as uow:
         row = uow.one(  # INIT, or PAYING as compensation left it (trade number known, pay URL not)
             f"UPDATE bk_transaction SET trade_no = :t, {_PAYING}, pay_url = :u, prepay_info = CAST(:p AS jsonb),"
@@ -300,18 +317,6 @@ def submit_to_platform(
         uow.commit()
     assert row is not None
     return order_view(row)
-
-
-def get_order(order_no: str, cust_id: int | None = None) -> dict[str, Any]:
-    with UnitOfWork() as uow:
-        txn = uow.one(
-            "SELECT * FROM bk_transaction WHERE biz_order_no = :o AND (CAST(:c AS bigint) IS NULL"
-            " OR cust_id = :c)",
-            {"o": order_no, "c": cust_id},
-        )
-    if txn is None:
-        raise AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
-    return order_view(txn)
 
 
 # ----------------------------------------------------------------------------- compensation --
@@ -396,31 +401,15 @@ def _backoff(row: dict[str, Any], error: str | None) -> None:
 
 
 # --------------------------------------------------------------------------- counter helpers --
-def order_customer(order_no: str) -> int:
-    with UnitOfWork() as uow:
-        cust = uow.scalar("SELECT cust_id FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})
-    if cust is None:
-        raise AppError(ErrorCode.NOT_FOUND, f"bizOrderNo: 订单 {order_no} 不存在")
-    return int(cust)
-
-
-def require_customer_in_scope(ctx: RequestContext, cust_id: int) -> None:
-    with UnitOfWork() as uow:
-        dept = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :c AND status = 'NORMAL'", {"c": cust_id})
-    if dept is None or not ctx.principal.sees_dept(dept):
-        raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
-
-
 def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
     """A counter QR that expired or was lost: close the old order (at SYS-009 too) and make a new one
     for the same bills, at the same counter. A paid order is never renewed."""
     from waterrev.adapters.sys009 import Sys009Error, Sys009Timeout
 
-    cust_id = order_customer(order_no)
-    require_customer_in_scope(ctx, cust_id)
     with UnitOfWork() as uow:
-        txn = uow.one("SELECT * FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})
-        assert txn is not None
+        txn = visible_order(uow, ctx, order_no)
+        require_customer_in_scope(uow, ctx, txn["cust_id"])  # a new order: for a NORMAL customer only
+        cust_id = int(txn["cust_id"])
         charge_ids = [
             r["charge_id"]
             for r in uow.all(
@@ -457,9 +446,10 @@ def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
     )
 
 
-def receipt(order_no: str) -> dict[str, Any]:
+def receipt(ctx: RequestContext, order_no: str) -> dict[str, Any]:
     """The payment voucher (收费凭证) the counter prints or shows once the order is paid."""
     with UnitOfWork() as uow:
+        visible_order(uow, ctx, order_no)
         row = uow.one(
             "SELECT t.*, c.code AS cust_code, c.name AS cust_name, c.address, col.id AS collection_id,"
             " col.code AS collection_code, col.written_off, col.to_balance, col.pay_time"
@@ -473,7 +463,7 @@ def receipt(order_no: str) -> dict[str, Any]:
             raise AppError(
                 ErrorCode.CONFLICT,
                 f"订单 {order_no} 尚未支付成功（{row['status']}），不能出具凭证",
-                data={"orderStatus": row["status"]},
+                data={"orderStatus": seed_order_status(row["status"])},
             )
         lines = uow.all(
             "SELECT ch.code, ch.bill_period, ch.usage_amount, i.amount FROM biz_collection_item i"

@@ -38,7 +38,8 @@ from waterrev.envelope import jsonable, page
 from waterrev.errors import AppError, ErrorCode
 from waterrev.masking import mask_text
 from waterrev.payments.collection import lock_account
-from waterrev.payments.review_models import ExceptionResolve
+from waterrev.payments.commands import ResolveException
+from waterrev.payments.writeback import seed_order_status
 
 MODULE = "REV-003"
 ACTIONS: dict[str, tuple[str, ...]] = {
@@ -87,8 +88,8 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
         "bizOrderNo": row["biz_order_no"],
         "custId": row["cust_id"],
         "custCode": row["cust_code"],
-        "orderStatus": row["order_status"],
-        "tradeAmount": row["trade_amount"],
+        "orderStatus": None if row["order_status"] is None else seed_order_status(row["order_status"]),
+        "paymentAmount": row["trade_amount"],
         "detail": row["detail"],
         "createTime": row["create_time"],
         "allowedActions": (
@@ -142,7 +143,7 @@ def page_exceptions(
 
 
 # --------------------------------------------------------------------------------- resolve --
-def resolve(ctx: RequestContext, cmd: ExceptionResolve) -> dict[str, Any]:
+def resolve(ctx: RequestContext, cmd: ResolveException) -> dict[str, Any]:
     """A person's decision on one exception: idempotent by (id, action); one decision per exception."""
     with UnitOfWork() as uow:
         row = uow.one(  # the exception row first: concurrent decisions on it queue here
