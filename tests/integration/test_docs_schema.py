@@ -24,8 +24,15 @@ def fresh(db: str) -> Iterator[Engine]:
 
 def test_the_schema_document_is_current(fresh: Engine) -> None:
     """Given the migrations, the function files and the catalog, the committed docs/SCHEMA.md is what
-    the generator writes."""
-    assert schema_doc.SCHEMA_MD.read_text(encoding="utf-8") == schema_doc.schema_md(fresh), "run: make docs"
+    the generator writes (on the PostgreSQL major version it was generated on, `make docs`'s embedded
+    one: another prints some defaults and constraints differently)."""
+    committed = schema_doc.SCHEMA_MD.read_text(encoding="utf-8")
+    with fresh.connect() as conn:
+        major = schema_doc.server_major(conn)
+    if f"(PostgreSQL {major})" not in committed.split("\n", 3)[2]:
+        pytest.skip(f"docs/SCHEMA.md was generated on another PostgreSQL than this {major}")
+
+    assert committed == schema_doc.schema_md(fresh), "run: make docs"
 
 
 def test_every_table_the_catalog_declares_exists(fresh: Engine) -> None:

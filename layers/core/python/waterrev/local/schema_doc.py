@@ -66,13 +66,14 @@ def schema_md(engine: Engine) -> str:
     """The document for the database `engine` reaches."""
     with engine.connect() as conn:
         head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        major = server_major(conn)
         tables = [dict(r) for r in conn.execute(text(_TABLES)).mappings()]
         known = {t["name"] for t in tables}
         lines = [
             "# Database schema",
             "",
-            "Generated from a freshly migrated database by `python -m waterrev.local.schema_doc` (`make docs`);",
-            "do not edit by hand. The tables come from the Alembic migrations",
+            f"Generated from a freshly migrated database (PostgreSQL {major}) by `python -m waterrev.local.schema_doc`",
+            "(`make docs`); do not edit by hand. The tables come from the Alembic migrations",
             f"(`layers/core/python/waterrev/migrations/versions/`, head `{head}`), the functions from",
             "`layers/core/python/waterrev/sql/functions/`, which tables each interface reads and writes from",
             "`waterrev.catalog.TABLES` (checked against the SQL the tests see each interface send: `tests/sqltrace.py`).",
@@ -89,6 +90,11 @@ def schema_md(engine: Engine) -> str:
         lines += _sequences(conn)
         lines += _functions(conn, known)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def server_major(conn: Connection) -> int:
+    """The server's major version: how it prints defaults and constraints may differ between them."""
+    return int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
 
 
 def _cell(value: Any) -> str:
