@@ -79,4 +79,4 @@ def test_a_database_function_called_through_call_atomic_counts_what_it_touches(
 
     (violation,) = sqltrace.take_violations()
     assert violation.startswith("IF-EXT-005 writes bk_transaction_exception,"), violation
-    assert "pay_notify_accept(" in violation
+    assert "pay_notify_accept(p_actor =>" in violation

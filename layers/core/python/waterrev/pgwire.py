@@ -15,9 +15,10 @@ reported as pg8000's InterfaceError ("network error"), which SQLAlchemy recognis
 connection and replaces; pg8000 itself lets the first read of a reset socket fail with a bare
 OSError. `WATERREV_DB_ONE_TRIP=0` turns this off.
 
-This leans on private parts of pg8000, all named in `missing_internals`: a pg8000 that lacks one of
-them, or has it in another shape, gets pg8000's own path (three round trips, correct) and a warning,
-not a broken connection; tests/unit/test_pg8000_contract.py fails by name first.
+This leans on private parts of pg8000, all listed below (FUNCTIONS, METHODS, ATTRIBUTES) and checked
+by `missing_internals` at the first connect: a pg8000 that lacks one of them, or has it in another
+shape, gets pg8000's own path (three round trips, correct) and a warning, not a broken connection;
+tests/unit/test_pg8000_contract.py fails by name first.
 """
 
 from __future__ import annotations
