@@ -9,7 +9,7 @@ RUNTIME_DEPS = $(shell $(PY) -c "import tomllib;print(' '.join(tomllib.load(open
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint format bench synth invoke layer-deps build deploy clean
+.PHONY: install run test lint format docs bench synth invoke layer-deps build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: install  ## ruff, mypy and the import contracts of docs/ARCHITECTURE.md
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+docs: install  ## regenerate docs/INTERFACES.md and ERRORS.md (catalog), SCHEMA.md (a freshly migrated database)
+	$(BIN)/python -m waterrev.local.docs_gen
+	$(BIN)/python -m waterrev.local.schema_doc
 
 bench: install build  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/run.py

@@ -291,11 +291,41 @@ def check_replies(call: Callable[[str], dict[str, Any]]) -> None:
         )
 
 
+ROUND_TRIPS = [0]
+
+
+def count_round_trips() -> None:
+    """Count round trips to the database: pg8000 flushes its socket once per exchange it waits for."""
+    from pg8000 import core
+
+    flush = core._flush
+
+    def counted(sock: Any) -> None:
+        ROUND_TRIPS[0] += 1
+        flush(sock)
+
+    core._flush = counted
+
+
+def round_trip_floor_ms(n: int = 1000) -> float:
+    """The p50 of a bare round trip (`SELECT 1`) through the same engine: what this machine gives
+    right now. A request costs about its round trips times this, plus its Python and the queries."""
+    from waterrev.db import call_atomic
+
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        call_atomic("SELECT 1")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def latencies_ms(call: Callable[[str], dict[str, Any]]) -> dict[str, list[float]]:
     """Time LATENCY_CALLS requests after LATENCY_WARMUP untimed ones, the query types taking turns."""
     for n in range(LATENCY_WARMUP):
         call(QUERY_TYPES[n % len(QUERY_TYPES)])
     samples: dict[str, list[float]] = {query_type: [] for query_type in QUERY_TYPES}
+    ROUND_TRIPS[0] = 0
     for n in range(LATENCY_CALLS):
         query_type = QUERY_TYPES[n % len(QUERY_TYPES)]
         start = time.perf_counter()
@@ -328,12 +358,19 @@ def bench_history() -> None:
         )
         call = history_caller(cust_id, token)
         check_replies(call)
+        count_round_trips()
+        floor_before = round_trip_floor_ms()
         print(f"target: p99 under {LATENCY_TARGET_P99_MS:.0f} ms; figures in ms")
         print(f"{'queryType':<10}{'p50':>7}{'p90':>7}{'p99':>7}{'max':>8}  verdict")
         samples = latencies_ms(call)
         for query_type, figures in samples.items():
             print(f"{query_type:<10}{summary(figures)}")
         print(f"{'all':<10}{summary([ms for figures in samples.values() for ms in figures])}")
+        print(f"database round trips per request: {ROUND_TRIPS[0] / LATENCY_CALLS:.1f}")
+        print(
+            f"floor, this machine now (p50 of a bare round trip, before / after the run):"
+            f" {floor_before:.3f} / {round_trip_floor_ms():.3f} ms"
+        )
 
 
 def load() -> str:

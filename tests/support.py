@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from tests import sqltrace
 from waterrev.local.gateway import FakeLambdaContext, Target, build_targets, to_event
 
 _targets: list[Target] | None = None
@@ -55,7 +56,8 @@ def call(
         match = target.pattern.match(path) if target.route.method == method else None
         if match:
             event = to_event(method, path, query, all_headers, payload, target, match.groupdict(), "10.0.0.8")
-            with target.lock:  # one request at a time per function, as in one Lambda environment
+            # one request at a time per function, as in one Lambda environment
+            with target.lock, sqltrace.interface(target.interface.if_id):
                 result = target.handler(event, FakeLambdaContext(target.interface.function or "-"))
             if (
                 not result.get("headers", {})
@@ -619,6 +621,6 @@ def call_raw(method: str, path: str, *, token: str | None = None) -> dict[str, A
         match = target.pattern.match(path) if target.route.method == method else None
         if match:
             event = to_event(method, path, "", headers, b"", target, match.groupdict(), "10.0.0.8")
-            with target.lock:
+            with target.lock, sqltrace.interface(target.interface.if_id):
                 return dict(target.handler(event, FakeLambdaContext(target.interface.function or "-")))
     raise AssertionError(f"no route for {method} {path}")

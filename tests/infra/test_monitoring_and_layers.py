@@ -76,6 +76,18 @@ def test_given_the_core_layer_then_it_ships_waterrev_without_local_code_or_bytec
     assert not [p for p in shipped if "/local/" in f"/{p}/" or "__pycache__" in p or p.endswith(".pyc")]
 
 
+def test_given_the_core_layer_then_it_ships_every_database_function_source(synth: Synth) -> None:
+    """job_migrate applies waterrev/sql/functions/*.sql from the layer: a missing file is a function
+    the deployment never creates."""
+    from waterrev import sql
+
+    root = _layer_asset_dir(synth, "LayersCore") / "python" / "waterrev" / "sql" / "functions"
+    shipped = sorted(f.name for f in sql.functions(root))
+
+    assert shipped == sorted(f.name for f in sql.functions())
+    assert [f.sha256 for f in sql.functions(root)] == [f.sha256 for f in sql.functions()]
+
+
 def test_given_no_built_deps_layer_then_synth_ships_an_empty_layer_layout(synth: Synth) -> None:
     root = _layer_asset_dir(synth, "LayersDeps")
 

@@ -1,3 +1,6 @@
+import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -6,6 +9,40 @@ import pytest
 @pytest.fixture(autouse=True)
 def _database(db: str) -> None:
     """Every integration test runs on the migrated database with the demo data set."""
+
+
+@pytest.fixture(scope="session")
+def _sql_tracer(db: str) -> Iterator[None]:
+    """The SQL tracer (tests/sqltrace.py) on the driver for the whole session."""
+    from sqlalchemy import create_engine, text
+
+    from tests import sqltrace
+    from waterrev import sql
+
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        known = set(
+            conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            ).scalars()
+        )
+    engine.dispose()
+    uninstall = sqltrace.install(known, {f.name: f.text for f in sql.functions()})
+    yield
+    uninstall()
+    if report := os.environ.get("WATERREV_SQLTRACE_REPORT"):
+        Path(report).write_text(sqltrace.report() + "\n", encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def _declared_tables_only(_sql_tracer: None) -> Iterator[None]:
+    """A test fails when an interface it called touched a table the catalog does not declare."""
+    from tests import sqltrace
+
+    sqltrace.take_violations()
+    yield
+    if violations := sqltrace.take_violations():
+        pytest.fail("\n".join(violations), pytrace=False)
 
 
 @pytest.fixture

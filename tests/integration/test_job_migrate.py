@@ -136,3 +136,21 @@ def test_given_a_failing_migration_when_job_migrate_runs_then_it_raises_its_erro
     with_timeout.start()
     with_timeout.join(timeout=30)
     assert not with_timeout.is_alive()
+
+
+def test_given_a_function_whose_source_changed_when_job_migrate_runs_then_it_applies_and_logs_it(
+    other_session: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What a release with a changed rev_audit.sql meets: the recorded hash is not the file's.
+    with other_session.begin() as conn:
+        conn.execute(text("UPDATE schema_sql_object SET sha256 = repeat('0', 64) WHERE name = 'rev_audit'"))
+
+    summary = invoke()
+    again = invoke()
+
+    assert summary == {"before": head(), "after": head(), "changed": True, "ahead": False}
+    (applied,) = [
+        r for r in caplog.records if r.getMessage() == "database functions applied from their source"
+    ]
+    assert (applied.sqlApplied, applied.sqlOrphaned) == (["rev_audit"], [])  # type: ignore[attr-defined]
+    assert again["changed"] is False

@@ -22,8 +22,10 @@ ZERO = Decimal("0.00")
 PERIODS = ("2019-11", "2019-12", "2020-01", "2020-02")
 ACTOR = json.dumps({"requestId": "allocation-test", "userType": "ADMIN", "userName": "test"})
 WRITE_OFF = (
-    "SELECT rev_write_off(CAST(:actor AS jsonb), :c, :a, CAST(:ids AS bigint[]), :amt, 'CASH', 'TEST', NULL,"
-    " NULL, :code, NULL, NULL, NULL, NULL)"
+    "SELECT rev_write_off(p_actor => CAST(:actor AS jsonb), p_cust_id => :c, p_account_id => :a,"
+    " p_charge_ids => CAST(:ids AS bigint[]), p_amount => :amt, p_channel => 'CASH', p_source => 'TEST',"
+    " p_trade_no => NULL, p_idempotency_key => NULL, p_code => :code, p_actual_amount => NULL,"
+    " p_outlet => NULL, p_remark => NULL, p_operator_id => NULL)"
 )
 
 

@@ -43,6 +43,16 @@ class Interface:
     def built(self) -> bool:
         return self.function is not None
 
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The tables it reads and never writes (TABLES, below)."""
+        return TABLES.get(self.if_id, Tables()).reads
+
+    @property
+    def writes(self) -> tuple[str, ...]:
+        """The tables it inserts into, updates or deletes from (and may read)."""
+        return TABLES.get(self.if_id, Tables()).writes
+
 
 A, C, P, W = Caller.ADMIN, Caller.CUSTOMER, Caller.PUBLIC, Caller.WEBHOOK
 
@@ -284,3 +294,176 @@ def route_for(route_key: str) -> tuple[Interface, Route] | None:
     if _ROUTES is None:
         _ROUTES = {r.route_key: (i, r) for i in built() for r in i.routes}
     return _ROUTES.get(route_key)
+
+
+# ---- the tables each interface reads and writes ------------------------------------------------
+# What its function's SQL touches, the database functions it calls included. A test that calls an
+# interface through tests.support.call fails if it touches a table not declared here (tests/sqltrace.py);
+# docs/SCHEMA.md shows the map both ways.
+@dataclass(frozen=True)
+class Tables:
+    reads: tuple[str, ...] = ()  # read only: a table it also writes is under writes
+    writes: tuple[str, ...] = ()
+
+
+def _tables(reads: tuple[str, ...] = (), writes: tuple[str, ...] = ()) -> Tables:
+    return Tables(tuple(sorted(set(reads) - set(writes))), tuple(sorted(set(writes))))
+
+
+# Any route called with a bearer token (api.authenticate): the token, then its channel member, or its
+# back-office user with roles, permissions and data scope.
+TOKEN_TABLES = (
+    "biz_channel_user",
+    "system_dept",
+    "system_menu",
+    "system_oauth2_access_token",
+    "system_role",
+    "system_role_menu",
+    "system_user_role",
+    "system_users",
+)
+# What every write-off touches (rev_write_off, through pay_apply_status for an order).
+_SETTLE = (
+    "biz_account",
+    "biz_account_flow",
+    "biz_charge",
+    "biz_collection",
+    "biz_collection_item",
+    "biz_operat_log",
+    "biz_order_charge",
+    "bk_transaction",
+    "bk_transaction_exception",
+)
+_READING = (  # a reading taken in: validated, stored, reviewed if need be, the task moved on
+    "biz_last_reading",
+    "biz_meter_read",
+    "biz_operat_log",
+    "biz_reading_data",
+    "biz_reading_logs",
+)
+
+TABLES: dict[str, Tables] = {
+    "IF-UP-001": _tables(
+        reads=TOKEN_TABLES,
+        writes=(
+            "system_login_log",
+            "system_oauth2_access_token",
+            "system_oauth2_refresh_token",
+            "system_users",
+        ),
+    ),
+    "IF-UP-002": _tables(reads=TOKEN_TABLES),
+    "IF-UP-003": _tables(reads=(*TOKEN_TABLES, "biz_cust")),
+    "IF-UP-004": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust", "biz_parameter_settings", "system_dict_data", "system_dict_type"),
+    ),
+    "IF-REV-001": _tables(
+        reads=(
+            *TOKEN_TABLES,
+            "biz_account",
+            "biz_cust",
+            "biz_cust_collection_rel",
+            "biz_cust_contact",
+            "biz_cust_invoice",
+            "biz_cust_meter",
+            "biz_cust_withholding_rel",
+            "biz_meter",
+        ),
+    ),
+    "IF-REV-002": _tables(
+        reads=TOKEN_TABLES,
+        writes=(
+            "biz_account",
+            "biz_cust",
+            "biz_cust_collection_rel",
+            "biz_cust_contact",
+            "biz_cust_invoice",
+            "biz_cust_meter",
+            "biz_cust_withholding_rel",
+            "biz_meter",
+            "biz_operat_log",
+        ),
+    ),
+    "IF-CS-001": _tables(
+        reads=(*TOKEN_TABLES, "biz_account", "biz_cust"),
+        writes=(
+            "biz_channel_nonce",
+            "biz_channel_user",
+            "biz_cust_app_binds",
+            "biz_message_outbox",
+            "biz_operat_log",
+            "biz_verify_code",
+            "biz_verify_code_failure",
+            "system_login_log",
+            "system_oauth2_access_token",
+            "system_oauth2_refresh_token",
+        ),
+    ),
+    "IF-CS-002": _tables(
+        reads=(
+            *TOKEN_TABLES,
+            "biz_charge",
+            "biz_collection",
+            "biz_cust_app_binds",
+            "biz_invoice",
+            "biz_reading_data",
+        ),
+    ),
+    "IF-REV-003": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust", "biz_cust_meter"),
+        writes=("biz_meter", "biz_meter_book", "biz_meter_read", "biz_operat_log"),
+    ),
+    "IF-REV-004": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust", "biz_meter", "biz_parameter_settings"),
+        writes=(*_READING, "biz_meter_change", "biz_reading_review"),
+    ),
+    "IF-REV-005": _tables(
+        reads=(
+            *TOKEN_TABLES,
+            "biz_bill_run",
+            "biz_cost_component",
+            "biz_cost_component_price",
+            "biz_cust",
+            "biz_price_template",
+            "biz_price_tier_adjustment",
+        ),
+        writes=(
+            "biz_account",
+            "biz_charge",
+            "biz_charge_detail",
+            "biz_meter_read",
+            "biz_operat_log",
+            "biz_reading_data",
+        ),
+    ),
+    "IF-REV-006": _tables(reads=(*TOKEN_TABLES, "biz_cust", "biz_parameter_settings"), writes=_SETTLE),
+    "IF-CS-003": _tables(
+        reads=(*TOKEN_TABLES, "biz_account", "biz_charge", "biz_cust_app_binds"),
+        writes=("biz_operat_log", "biz_order_charge", "bk_transaction"),
+    ),
+    "IF-CS-007": _tables(reads=(*TOKEN_TABLES, "biz_cust"), writes=_SETTLE),
+    "IF-EXT-003": _tables(
+        reads=("biz_cust",),
+        writes=(*(t for t in _SETTLE if t != "bk_transaction_exception"), "biz_channel_nonce"),
+    ),
+    "IF-EXT-005": _tables(writes=(*_SETTLE, "bk_transaction_callback")),
+    "IF-REV-012": _tables(
+        reads=TOKEN_TABLES,
+        writes=(
+            "biz_cost_component",
+            "biz_cost_component_price",
+            "biz_operat_log",
+            "biz_parameter_settings",
+            "biz_price_template",
+            "biz_price_tier_adjustment",
+        ),
+    ),
+    "IF-METER-004": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust", "biz_meter", "biz_meter_change", "biz_parameter_settings"),
+        writes=(*_READING, "biz_meter_device_status", "biz_reading_review"),
+    ),
+    "IF-EXT-009": _tables(
+        reads=("biz_cust", "biz_meter", "biz_meter_change", "biz_parameter_settings", "system_dept"),
+        writes=(*_READING, "biz_channel_nonce", "biz_meter_device_status"),
+    ),
+}

@@ -128,8 +128,7 @@ def call_atomic(statement: str, *values: Any) -> Any:
         with get_engine().connect() as conn:
             raw = conn.connection.dbapi_connection
             assert raw is not None
-            if raw._in_transaction:  # never after a checkout (the pool rolls back on return)
-                raw.rollback()
+            raw.rollback()  # sends nothing unless a transaction is open, never after a checkout
             try:
                 rows = raw.execute_unnamed(statement, values).rows
             except (InterfaceError, OSError):  # pg8000 lets a reset socket's first read fail raw

@@ -1,4 +1,5 @@
-"""Apply Alembic migrations programmatically (local runner, tests, the deploy-time `job_migrate`)."""
+"""Apply Alembic migrations programmatically (local runner, tests, the deploy-time `job_migrate`), then
+the database functions whose source changed (`waterrev.sql`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
+from waterrev import sql
 from waterrev.db import get_engine
 
 _HERE = Path(__file__).parent / "migrations"
@@ -21,19 +23,25 @@ _LOCK_KEY = 20_021_001  # advisory lock so concurrent starters never migrate twi
 @dataclass(frozen=True)
 class Upgrade:
     """The schema revision before and after one `upgrade()` (None: an empty database); `ahead` when
-    the database is at a revision this code does not know (see `upgrade`)."""
+    the database is at a revision this code does not know (see `upgrade`); the database functions
+    (re-)created because their source changed, and those the database has but the source no longer."""
 
     before: str | None
     after: str | None
     ahead: bool = False
+    sql_applied: tuple[str, ...] = ()
+    sql_orphaned: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
-        return self.before != self.after
+        return self.before != self.after or bool(self.sql_applied)
 
 
-def upgrade(revision: str = "head") -> Upgrade:
-    """Migrate to `revision` in one transaction, under a transaction-level advisory lock.
+def upgrade(
+    revision: str = "head", *, engine: Engine | None = None, functions_dir: Path = sql.FUNCTIONS_DIR
+) -> Upgrade:
+    """Migrate to `revision` in one transaction, under a transaction-level advisory lock, then bring
+    the database functions up to their source (`apply_functions`) in the same transaction.
 
     A concurrent caller waits for the lock, then finds the schema already migrated and does nothing.
     The lock is released by the commit or the rollback itself: no unlock that could fail on an
@@ -43,11 +51,12 @@ def upgrade(revision: str = "head") -> Upgrade:
     CloudFormation rollback meets when it re-runs the previous `job_migrate` after the new one
     migrated, and failing there would leave the stack in UPDATE_ROLLBACK_FAILED. It relies on what
     the deploy order needs anyway: a migration keeps the previous code working (expand, then contract
-    in a later release), since the schema changes before the new code is deployed.
+    in a later release), since the schema changes before the new code is deployed. The newer
+    functions stay too: a function's new text accepts the previous code's calls (see `waterrev.sql`).
     """
     config = Config()
     config.set_main_option("script_location", str(_HERE))
-    with get_engine().connect() as connection:
+    with (engine or get_engine()).connect() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
         before = _current(connection)
         if before is not None and not _known(config, before):
@@ -56,8 +65,60 @@ def upgrade(revision: str = "head") -> Upgrade:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
         after = _current(connection)
+        applied, orphaned = apply_functions(connection, functions_dir)
         connection.commit()
-    return Upgrade(before=before, after=after)
+    if applied or orphaned:
+        from waterrev.logs import get_logger
+
+        get_logger().info(
+            "database functions applied from their source",
+            extra={"sqlApplied": list(applied), "sqlOrphaned": list(orphaned)},
+        )
+    return Upgrade(before=before, after=after, sql_applied=applied, sql_orphaned=orphaned)
+
+
+def apply_functions(
+    connection: Connection, directory: Path = sql.FUNCTIONS_DIR
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Re-create each function whose file is new or changed since it was last applied (the sha256
+    in `schema_sql_object`); return those applied and those recorded with no file any more.
+
+    Every function of the file's name is dropped before the file runs, so a changed parameter list
+    or return type replaces the old one rather than adding an overload. A removed file drops
+    nothing: the previous code may still call the function while a deployment is under way.
+    Before revision 0012 (no bookkeeping table) there is nothing to do.
+    """
+    if connection.execute(text("SELECT to_regclass('schema_sql_object')")).scalar() is None:
+        return (), ()
+    recorded = {
+        str(name): str(sha256)
+        for name, sha256 in connection.execute(text("SELECT name, sha256 FROM schema_sql_object"))
+    }
+    functions = sql.functions(directory)
+    applied = []
+    for function in functions:
+        if recorded.get(function.name) == function.sha256:
+            continue
+        overloads = connection.execute(
+            text(
+                "SELECT CAST(CAST(p.oid AS regprocedure) AS text) FROM pg_proc p"
+                " WHERE p.proname = :n AND p.pronamespace = CAST(current_schema() AS regnamespace)"
+            ),
+            {"n": function.name},
+        ).scalars()
+        for signature in list(overloads):
+            connection.exec_driver_sql(f"DROP FUNCTION {signature}")
+        connection.exec_driver_sql(function.text)  # as written: a simple query, $$ bodies and all
+        connection.execute(
+            text(
+                "INSERT INTO schema_sql_object (name, sha256) VALUES (:n, :h) ON CONFLICT (name)"
+                " DO UPDATE SET sha256 = EXCLUDED.sha256, applied_time = now()"
+            ),
+            {"n": function.name, "h": function.sha256},
+        )
+        applied.append(function.name)
+    orphaned = set(recorded) - {function.name for function in functions}
+    return tuple(applied), tuple(sorted(orphaned))
 
 
 def _current(connection: Connection) -> str | None:

@@ -8,141 +8,144 @@ here the whole exchange - Parse, Bind, Describe portal, Execute, Sync - goes out
 answers are read in one pass, as libpq's PQexecParams does. On a local socket that is a third of
 the latency of every statement and of every commit (pg8000 commits through the same path).
 
-The BEGIN pg8000 sends before a transaction's first statement is not sent on its own either: it is
-held back and goes out in front of that statement (Parse, Bind, Execute of BEGIN, then the
-statement, one Sync), so a unit of work costs one round trip per statement plus its COMMIT. The
-server runs the two as it would run them one after the other: BEGIN opens the transaction block,
-the statement runs inside it, and an error in the statement leaves the block failed, as before.
-A BEGIN followed by nothing costs nothing: a commit or rollback of it sends no message.
+Everything else is pg8000's own: BEGIN (a simple query before a transaction's first statement, one
+round trip per unit of work), COPY (a `stream`), prepared statements. The statement stays unnamed:
+no server-side state outlives it, so RDS Proxy keeps multiplexing. A socket error is always
+reported as pg8000's InterfaceError ("network error"), which SQLAlchemy recognises as a lost
+connection and replaces; pg8000 itself lets the first read of a reset socket fail with a bare
+OSError. `WATERREV_DB_ONE_TRIP=0` turns this off.
 
-The statement stays unnamed: no server-side state outlives it, so RDS Proxy keeps multiplexing.
-COPY (a `stream`) keeps pg8000's own path. A socket error is always reported as pg8000's
-InterfaceError ("network error"), which SQLAlchemy recognises as a lost connection and replaces;
-pg8000 itself lets the first read of a reset socket fail with a bare OSError. `WATERREV_DB_ONE_TRIP=0` turns this off.
+This leans on private parts of pg8000, all listed below (FUNCTIONS, METHODS, ATTRIBUTES) and checked
+by `missing_internals` at the first connect: a pg8000 that lacks one of them, or has it in another
+shape, gets pg8000's own path (three round trips, correct) and a warning, not a broken connection;
+tests/unit/test_pg8000_contract.py fails by name first.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 from typing import Any
 
 from pg8000 import core, legacy
+from pg8000.exceptions import InterfaceError
 
-_DESCRIBE_UNNAMED_PORTAL = core.PORTAL + core.NULL_BYTE
-_BEGIN = "begin transaction"  # what pg8000's cursor sends before a transaction's first statement
+PG8000_VERIFIED = "1.31.6"  # the pg8000 these internals were read from (pyproject.toml pins it)
+
+# Frontend messages of the PostgreSQL protocol (3.0), not pg8000's: the unnamed statement and portal,
+# Describe's portal variant, Sync.
+_UNNAMED = b"\x00"
+_DESCRIBE = b"D"
+_PORTAL = b"P"
+_SYNC = b"S"
+
+# What this module (and db.py) use of pg8000 beyond its DB-API, with the shape relied on.
+FUNCTIONS: dict[str, tuple[str, ...]] = {  # pg8000.core callables -> their parameters
+    "_flush": ("sock",),
+    "make_params": ("py_types", "values"),
+    "Context": ("statement", "stream", "columns", "input_funcs"),
+}
+METHODS: dict[str, tuple[str, ...]] = {  # legacy.Connection methods -> their parameters
+    "send_PARSE": ("self", "statement_name_bin", "statement", "oids"),
+    "send_BIND": ("self", "statement_name_bin", "params"),
+    "_send_message": ("self", "code", "data"),
+    "send_EXECUTE": ("self",),
+    "handle_messages": ("self", "context"),
+    "execute_unnamed": ("self", "statement", "vals", "oids", "stream"),  # overridden; db.call_atomic
+    "execute_simple": ("self", "statement"),  # overridden; db's idle ping
+}
+ATTRIBUTES = ("_sock", "_client_encoding", "py_types")  # set on the connection by CoreConnection.__init__
+CONTEXT_ATTRIBUTES = ("rows", "columns", "error")  # what a Context carries back (call_atomic reads rows)
+
+
+@functools.cache
+def missing_internals() -> tuple[str, ...]:
+    """What of the above the installed pg8000 lacks or has in another shape (empty: all present)."""
+    missing: list[str] = []
+    for name, params in FUNCTIONS.items():
+        if _parameters(getattr(core, name, None)) != params:
+            missing.append(f"pg8000.core.{name}{params}")
+    for name, params in METHODS.items():
+        if _parameters(getattr(legacy.Connection, name, None)) != params:
+            missing.append(f"pg8000.legacy.Connection.{name}{params}")
+    init = getattr(getattr(core, "CoreConnection", None), "__init__", None)
+    assigned = set(getattr(getattr(init, "__code__", None), "co_names", ()))
+    missing += [f"pg8000.core.CoreConnection.__init__ sets self.{a}" for a in ATTRIBUTES if a not in assigned]
+    try:
+        context = core.Context("")
+    except Exception:  # any failure means: not the Context we know (its shape is reported above)
+        context = None
+    missing += [f"pg8000.core.Context().{a}" for a in CONTEXT_ATTRIBUTES if not hasattr(context, a)]
+    return tuple(missing)
+
+
+def _parameters(target: Any) -> tuple[str, ...] | None:
+    if not callable(target):
+        return None
+    try:
+        return tuple(inspect.signature(target).parameters)
+    except (TypeError, ValueError):
+        return None
 
 
 class OneTripConnection(legacy.Connection):
     """The connection `pg8000.connect` makes (the one SQLAlchemy's pg8000 dialect uses, which maps
     server errors to IntegrityError and ProgrammingError), with statements sent in one round trip."""
 
-    _begin_held = False  # a BEGIN asked for and not yet sent
-
-    @property
-    def _in_transaction(self) -> bool:
-        return self._begin_held or self._server_in_transaction()
-
-    def _server_in_transaction(self) -> bool:
-        return self._transaction_status in (core.IN_TRANSACTION, core.IN_FAILED_TRANSACTION)
-
-    def commit(self) -> None:
-        if not self._server_in_transaction():
-            self._begin_held = False  # nothing ran in a transaction: there is nothing to commit
-            return
-        super().commit()
-
-    def rollback(self) -> None:
-        if self._begin_held and not self._server_in_transaction():
-            self._begin_held = False
-            return
-        super().rollback()
-
-    def close(self) -> None:
-        self._begin_held = False
-        super().close()
-
     def execute_simple(self, statement: str) -> Any:
-        if statement == _BEGIN and not self.autocommit and not self._server_in_transaction():
-            self._begin_held = True  # sent with the next statement
-            return core.Context(statement)
         try:
-            if self._begin_held:
-                statement.encode(self._client_encoding)  # unsendable text fails before BEGIN is spent
-                self._begin_held = False
-                if not self.autocommit:
-                    return self._simple_after_begin(statement)
             return super().execute_simple(statement)
         except OSError as exc:  # pg8000 lets the first read of a reset socket fail raw
-            raise core.InterfaceError("network error") from exc
-
-    def _simple_after_begin(self, statement: str) -> Any:
-        """A statement without parameters (pg8000 sends it as a simple query): the held BEGIN goes
-        as a query of its own in the same flush, and the two answers are read in order."""
-        if self._sock is None:
-            raise core.InterfaceError("connection is closed")
-        begin, context = core.Context(_BEGIN), core.Context(statement)
-        self.send_QUERY(_BEGIN)
-        self.send_QUERY(statement)
-        core._flush(self._sock)
-        begin_failed: Exception | None = None
-        try:
-            self.handle_messages(begin)
-        except core.DatabaseError as exc:  # read the statement's answer too before raising
-            begin_failed = exc
-        self.handle_messages(context)
-        if begin_failed is not None:
-            raise begin_failed
-        return context
-
-    def execute_named(self, *args: Any, **kwargs: Any) -> Any:
-        """A prepared statement (`Connection.prepare`): the held BEGIN first, on its own."""
-        self._send_held_begin()
-        return super().execute_named(*args, **kwargs)
-
-    def _send_held_begin(self) -> None:
-        """For COPY and prepared statements, which do not carry it: BEGIN on its own, as pg8000 sends it."""
-        if self._begin_held:
-            self._begin_held = False
-            if not self.autocommit:
-                super().execute_simple(_BEGIN)
+            raise InterfaceError("network error") from exc
 
     def execute_unnamed(self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None) -> Any:
         try:
-            return self._execute_unnamed(statement, vals, oids, stream)
+            if stream is not None:
+                return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
+            return self._one_trip(statement, vals, oids)
         except OSError as exc:  # as above: a DB-API error, so the pool sees a lost connection
-            raise core.InterfaceError("network error") from exc
+            raise InterfaceError("network error") from exc
 
-    def _execute_unnamed(self, statement: str, vals: Any, oids: Any, stream: Any) -> Any:
-        if stream is not None:
-            self._send_held_begin()
-            return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
+    def _one_trip(self, statement: str, vals: Any, oids: Any) -> Any:
         if self._sock is None:
-            raise core.InterfaceError("connection is closed")
+            raise InterfaceError("connection is closed")
         # Parameters are converted and encoded before anything is buffered: a value that cannot be
         # sent must fail here, not leave a half-written exchange for the next statement to carry.
+        # (send_PARSE encodes the statement itself before it writes anything.)
         params = core.make_params(self.py_types, vals)
         for value in params:
             if value is not None:
                 value.encode(self._client_encoding)
-        statement.encode(self._client_encoding)  # the statement too, before a held BEGIN is buffered
         context = core.Context(statement)
-        if self._begin_held:
-            self._begin_held = False
-            if not self.autocommit:  # BEGIN first, in the same exchange; it answers no rows
-                self.send_PARSE(core.NULL_BYTE, _BEGIN, ())
-                self.send_BIND(core.NULL_BYTE, ())
-                self.send_EXECUTE()
-        self.send_PARSE(core.NULL_BYTE, statement, oids)
-        self.send_BIND(core.NULL_BYTE, params)
-        self._send_message(core.DESCRIBE, _DESCRIBE_UNNAMED_PORTAL)
+        self.send_PARSE(_UNNAMED, statement, oids)
+        self.send_BIND(_UNNAMED, params)
+        self._send_message(_DESCRIBE, _PORTAL + _UNNAMED)
         self.send_EXECUTE()
-        core._write(self._sock, core.SYNC_MSG)
+        self._send_message(_SYNC, b"")
         core._flush(self._sock)
-        # [ParseComplete, BindComplete, CommandComplete BEGIN,] ParseComplete, BindComplete,
-        # RowDescription | NoData, DataRow..., CommandComplete, ReadyForQuery; on an error the server
-        # skips to the Sync and handle_messages raises it. BEGIN's "BEGIN" tag adds no row count.
+        # ParseComplete, BindComplete, RowDescription | NoData, DataRow..., CommandComplete,
+        # ReadyForQuery; on an error the server skips to the Sync and handle_messages raises it.
         self.handle_messages(context)
         return context
 
 
-def connect(*args: Any, **kwargs: Any) -> OneTripConnection:
+def connect(*args: Any, **kwargs: Any) -> legacy.Connection:
+    """A OneTripConnection; pg8000's own connection when its internals are not what we rely on."""
+    missing = missing_internals()
+    if missing:
+        _warn_fallback(missing)
+        return legacy.Connection(*args, **kwargs)
     return OneTripConnection(*args, **kwargs)
+
+
+@functools.cache
+def _warn_fallback(missing: tuple[str, ...]) -> None:
+    from importlib.metadata import version
+
+    from waterrev.logs import get_logger
+
+    get_logger().warning(
+        "pg8000's internals are not those waterrev.pgwire was written for: using pg8000's own path"
+        " (three round trips per statement)",
+        extra={"pg8000": version("pg8000"), "verified": PG8000_VERIFIED, "missing": list(missing)},
+    )

@@ -6,7 +6,7 @@ bills); a bill already paid, or held by another live online order, refuses the p
 payment is allowed (parameter revenue.collection.allow-partial) and refused with the difference
 (1_002_003_002) otherwise; any excess goes to the account balance. Every collection has its
 write-off lines, the account's arrears and balance move in the same transaction, and the audit log
-records it. The write-off itself is the database function rev_write_off (migration 0006), the same
+records it. The write-off itself is the database function rev_write_off (waterrev/sql/functions), the same
 one the settlement of online and QR orders runs; the checks that answer with an error stay here.
 """
 
@@ -157,8 +157,10 @@ def write_off(
         )
     code = code or new_collection_code(uow)
     result = uow.scalar(
-        "SELECT rev_write_off(CAST(:actor AS jsonb), :c, :a, CAST(:ids AS bigint[]), :amt, :ch, :src, :trade, :key,"
-        " :code, :actual, :outlet, :remark, :op)",
+        "SELECT rev_write_off(p_actor => CAST(:actor AS jsonb), p_cust_id => :c, p_account_id => :a,"
+        " p_charge_ids => CAST(:ids AS bigint[]), p_amount => :amt, p_channel => :ch, p_source => :src,"
+        " p_trade_no => :trade, p_idempotency_key => :key, p_code => :code, p_actual_amount => :actual,"
+        " p_outlet => :outlet, p_remark => :remark, p_operator_id => :op)",
         {
             "actor": audit.actor(ctx),
             "c": cust_id,

@@ -132,7 +132,9 @@ def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
     except (ValueError, KeyError, TypeError, ArithmeticError) as exc:
         raise _unparsable(headers, raw, f"通知报文无法解析：{exc}") from exc
     outcome = call_atomic(
-        "SELECT pay_notify_accept(CAST($1 AS jsonb), $2, $3, $4, $5, CAST($6 AS jsonb), $7, CAST($8 AS numeric), $9)",
+        "SELECT pay_notify_accept(p_actor => CAST($1 AS jsonb), p_trade_no => $2, p_status => $3,"
+        " p_notify_time => $4, p_notify_id => $5, p_headers => CAST($6 AS jsonb), p_raw => $7,"
+        " p_success_amount => CAST($8 AS numeric), p_biz_order_no => $9)",
         actor(ctx),
         trade_no,
         status,

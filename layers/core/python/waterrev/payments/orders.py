@@ -44,12 +44,13 @@ def apply_platform_status(
     notify_time: str | None = None,
 ) -> dict[str, str]:
     """Settle a platform result on the locked transaction (the database function pay_apply_status,
-    migration 0006). SUCCESS is final: never undone by a late FAIL; a FAIL followed by SUCCESS ends
+    waterrev/sql/functions). SUCCESS is final: never undone by a late FAIL; a FAIL followed by SUCCESS ends
     SUCCESS. A paid amount that differs from the order is not written off but raised for review.
     Money for bills paid elsewhere meanwhile goes to the balance and is raised as a refund candidate.
     Returns {"writeBackStatus", "callbackOutcome"}."""
     result = uow.scalar(
-        "SELECT pay_apply_status(CAST(:actor AS jsonb), :t, :b, :s, :amt, :n, :op)",
+        "SELECT pay_apply_status(p_actor => CAST(:actor AS jsonb), p_trade_no => :t, p_biz_order_no => :b,"
+        " p_status => :s, p_success_amount => :amt, p_notify_time => :n, p_operator_id => :op)",
         {
             "actor": audit.actor(ctx),
             "t": trade_no,

@@ -308,8 +308,10 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
     )
     open_ids = [b["id"] for b in bills if b["owed"] > 0 and b["status"] in PAYABLE_BILLS]
     written = uow.scalar(
-        "SELECT rev_write_off(CAST(:actor AS jsonb), :c, :a, CAST(:ids AS bigint[]), :amt, :ch, :src, :trade,"
-        " :key, :code, NULL, :outlet, :remark, :op)",
+        "SELECT rev_write_off(p_actor => CAST(:actor AS jsonb), p_cust_id => :c, p_account_id => :a,"
+        " p_charge_ids => CAST(:ids AS bigint[]), p_amount => :amt, p_channel => :ch, p_source => :src,"
+        " p_trade_no => :trade, p_idempotency_key => :key, p_code => :code, p_actual_amount => NULL,"
+        " p_outlet => :outlet, p_remark => :remark, p_operator_id => :op)",
         {
             "actor": audit.actor(ctx),
             "c": order["cust_id"],

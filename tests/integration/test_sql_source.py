@@ -1,0 +1,187 @@
+"""The repeatable step of `migrate.upgrade()`: database functions follow their `.sql` files.
+
+Each test migrates a scratch database of its own (next to the session's) from empty, with a copy of
+the function files it may change: a new file is created, a changed one re-created (a changed
+signature replacing the old one), an unchanged one left alone, a removed one reported; a second
+upgrade does nothing; a database migrated before the functions left the migrations is made current;
+a file that fails leaves nothing behind."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import ProgrammingError
+
+from waterrev import migrate, sql
+from waterrev.local import pg
+
+pytestmark = pytest.mark.integration
+
+ALL = ("pay_apply_status", "pay_notify_accept", "rev_audit", "rev_write_off")
+PROBE = "CREATE FUNCTION zz_probe({params}) RETURNS int LANGUAGE sql AS $$ SELECT {value} $$;\n"
+
+
+@pytest.fixture
+def scratch(db: str) -> Iterator[Engine]:
+    """An empty database of its own on the session's server."""
+    url = pg.create_database(db, "waterrev_sqlsrc")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """A copy of the function files, free to change."""
+    folder = tmp_path / "functions"
+    shutil.copytree(sql.FUNCTIONS_DIR, folder)
+    return folder
+
+
+def upgrade(engine: Engine, source: Path, revision: str = "head") -> migrate.Upgrade:
+    return migrate.upgrade(revision, engine=engine, functions_dir=source)
+
+
+def overloads(engine: Engine, name: str) -> list[dict[str, Any]]:
+    """Each function of that name: its oid, arguments and body."""
+    with engine.connect() as conn:
+        return [
+            dict(r)
+            for r in conn.execute(
+                text(
+                    "SELECT CAST(oid AS bigint) AS oid, pg_get_function_identity_arguments(oid) AS args,"
+                    " prosrc FROM pg_proc WHERE proname = :n ORDER BY oid"
+                ),
+                {"n": name},
+            ).mappings()
+        ]
+
+
+def recorded(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {r.name: r.sha256 for r in conn.execute(text("SELECT name, sha256 FROM schema_sql_object"))}
+
+
+def test_a_fresh_database_gets_every_function_and_a_second_upgrade_is_a_no_op(
+    scratch: Engine, source: Path
+) -> None:
+    first = upgrade(scratch, source)
+    oids = {name: overloads(scratch, name) for name in ALL}
+
+    second = upgrade(scratch, source)
+
+    assert first.before is None and first.sql_applied == ALL and first.changed
+    assert recorded(scratch) == {f.name: f.sha256 for f in sql.functions(source)}
+    assert all(len(found) == 1 for found in oids.values())
+    assert (second.before, second.sql_applied, second.sql_orphaned, second.changed) == (
+        first.after,
+        (),
+        (),
+        False,
+    )
+    assert {name: overloads(scratch, name) for name in ALL} == oids  # nothing dropped or re-created
+
+
+def test_a_changed_file_is_applied_again_and_the_unchanged_ones_are_not(
+    scratch: Engine, source: Path
+) -> None:
+    upgrade(scratch, source)
+    untouched = {name: overloads(scratch, name) for name in ALL if name != "rev_audit"}
+    audit = source / "rev_audit.sql"
+    audit.write_text(audit.read_text(encoding="utf-8").replace("'REV-003'", "'REV-PROBE'"), encoding="utf-8")
+
+    result = upgrade(scratch, source)
+
+    assert result.sql_applied == ("rev_audit",) and result.changed
+    assert result.before == result.after  # no Alembic revision ran
+    (audit_fn,) = overloads(scratch, "rev_audit")
+    assert "'REV-PROBE'" in audit_fn["prosrc"]
+    assert {name: overloads(scratch, name) for name in untouched} == untouched
+    assert recorded(scratch)["rev_audit"] == {f.name: f.sha256 for f in sql.functions(source)}["rev_audit"]
+
+
+def test_a_new_file_is_created_and_a_changed_signature_replaces_the_old_function(
+    scratch: Engine, source: Path
+) -> None:
+    upgrade(scratch, source)
+    (source / "zz_probe.sql").write_text(PROBE.format(params="", value="1"), encoding="utf-8")
+
+    created = upgrade(scratch, source)
+    (source / "zz_probe.sql").write_text(PROBE.format(params="p_x int", value="p_x + 1"), encoding="utf-8")
+    changed = upgrade(scratch, source)
+
+    assert created.sql_applied == ("zz_probe",) and changed.sql_applied == ("zz_probe",)
+    assert [f["args"] for f in overloads(scratch, "zz_probe")] == ["p_x integer"]  # the old one went
+    with scratch.connect() as conn:
+        assert conn.execute(text("SELECT zz_probe(p_x => 41)")).scalar() == 42
+
+
+def test_a_removed_file_leaves_its_function_and_is_reported(scratch: Engine, source: Path) -> None:
+    (source / "zz_probe.sql").write_text(PROBE.format(params="", value="1"), encoding="utf-8")
+    upgrade(scratch, source)
+    (source / "zz_probe.sql").unlink()
+
+    result = upgrade(scratch, source)
+
+    assert (result.sql_applied, result.sql_orphaned) == ((), ("zz_probe",))
+    assert len(overloads(scratch, "zz_probe")) == 1  # the previous code may still call it
+
+
+def test_a_database_migrated_before_0012_gets_its_old_functions_replaced_by_the_files(
+    scratch: Engine, source: Path
+) -> None:
+    upgrade(scratch, source, "0011")  # the schema of the previous release, without the bookkeeping
+    with scratch.begin() as conn:  # what 0006/0008 left there: other text, and a stray overload
+        conn.execute(
+            text(
+                "CREATE FUNCTION pay_apply_status(p_actor jsonb, p_trade_no text, p_biz_order_no text,"
+                " p_status text, p_success_amount numeric, p_notify_time text, p_operator_id bigint)"
+                " RETURNS jsonb LANGUAGE sql AS $$ SELECT CAST('{\"from0008\": true}' AS jsonb) $$"
+            )
+        )
+        conn.execute(
+            text("CREATE FUNCTION rev_audit(a jsonb, b text) RETURNS void LANGUAGE sql AS $$ SELECT $$")
+        )
+
+    result = upgrade(scratch, source)
+
+    assert (result.before, result.after) == ("0011", migrate_head())
+    assert result.sql_applied == ALL
+    (settle,) = overloads(scratch, "pay_apply_status")
+    assert "hold_reason" in settle["prosrc"] and "from0008" not in settle["prosrc"]
+    assert [f["args"] for f in overloads(scratch, "rev_audit")] == [
+        "p_actor jsonb, p_operation text, p_object_type text, p_object_id text, p_before jsonb, p_after jsonb"
+    ]
+
+
+def test_a_function_file_that_fails_leaves_the_database_as_it_was(scratch: Engine, source: Path) -> None:
+    (source / "zz_probe.sql").write_text(
+        "CREATE FUNCTION zz_probe() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN; END $$ oops;\n",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ProgrammingError, match="oops"):
+        upgrade(scratch, source)
+
+    with scratch.connect() as conn:  # the revisions went with it: one transaction
+        assert conn.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None
+        assert conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname = 'rev_audit'")).scalar() == 0
+
+
+def migrate_head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate._HERE))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
