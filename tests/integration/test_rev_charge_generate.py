@@ -680,19 +680,20 @@ def test_a_bound_channel_user_sees_the_new_bill_and_its_usage(admin: str) -> Non
     # bound by a WeChat user
     (manual,) = readers(admin, "2023-11", [30], population=3)
     (smart,) = readers(admin, "2023-11", [None], population=3)
+    meter_code = sql_scalar("SELECT meter_no FROM biz_meter WHERE id = :m", {"m": smart.meter_id})
     pushed = call(
         "POST",
         IOT_RECEIVE,
         {
-            "platformCode": "IOT",
-            "readings": [
-                {"meterId": smart.meter_id, "readTime": read_time("2023-11"), "currentReading": "25"}
-            ],
+            "meterCode": meter_code,
+            "readTime": read_time("2023-11"),
+            "currentReading": "25",
+            "sourceSystem": "IOT",
         },
         token=admin,
     )
-    assert pushed.code == 0 and pushed.data["resultList"][0]["acceptStatus"] == "SUCCESS", pushed.body
-    smart.readings["2023-11"] = int(pushed.data["resultList"][0]["readingId"])
+    assert pushed.code == 0 and pushed.data["acceptStatus"] == "SUCCESS", pushed.body
+    smart.readings["2023-11"] = int(pushed.data["readingId"])
     users = {}
     for person in (manual, smart):
         openid = unique("bill-")

@@ -208,7 +208,11 @@ CATALOG: tuple[Interface, ...] = (
         "IF-METER-004",
         "集抄数据接收接口",
         "meter_iot_reading",
-        (Route("POST", "/admin-api/meter/iot/reading/receive", A, "meter:iot:receive"),),
+        (
+            Route("POST", "/admin-api/meter/iot/reading/receive", A, "meter:iot:receive"),
+            # extension: a batch of seed-shaped readings, one seed-shaped result each
+            Route("POST", "/admin-api/meter/iot/reading/receive-batch", A, "meter:iot:receive"),
+        ),
     ),
     Interface(
         "IF-EXT-009",
