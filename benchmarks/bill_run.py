@@ -60,12 +60,12 @@ def seed(customers: int) -> None:
     from waterrev.context import SYSTEM, RequestContext
     from waterrev.db import UnitOfWork
     from waterrev.pricing import config as pricing
-    from waterrev.pricing.models import ConfigRequest
+    from waterrev.pricing.commands import ConfigCommand
 
     ctx = RequestContext("bench", SYSTEM)
     pricing.config(
         ctx,
-        ConfigRequest(
+        ConfigCommand(
             action="CREATE",
             config_type="PRICE",
             config_code="BENCH3",
