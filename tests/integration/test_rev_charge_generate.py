@@ -47,7 +47,7 @@ from tests.support import (
     unique,
 )
 from waterrev.billing import generate as billing
-from waterrev.billing.models import GenerateRequest
+from waterrev.billing.commands import GenerateBills
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.errors import ErrorCode
 from waterrev.local.demo import RESIDENT_PRICE
@@ -510,8 +510,8 @@ def test_billing_a_period_twice_creates_no_second_bill(admin: str) -> None:
 def test_two_concurrent_calls_bill_each_reading_once(admin: str) -> None:
     # Given twelve households read in 2023-07
     people = readers(admin, "2023-07", list(range(20, 32)), population=3)
-    cmd = GenerateRequest(
-        bill_period="2023-07", due_date=dt.date(2023, 8, 15), customer_ids=[p.cust_id for p in people]
+    cmd = GenerateBills(
+        bill_period="2023-07", due_date=dt.date(2023, 8, 15), customer_ids=tuple(p.cust_id for p in people)
     )
     start = threading.Barrier(2)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from waterrev import audit
 from waterrev.billing import generate as billing
-from waterrev.billing.models import GenerateRequest
+from waterrev.billing.commands import GenerateBills, check_period
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -50,8 +50,7 @@ def prepare(
     period = bill_period or previous_period(
         dt.datetime.now(ZoneInfo(get_settings().display_time_zone)).date()
     )
-    GenerateRequest(bill_period=period, due_date=due_date or default_due_date(period))  # validates the period
-    due = due_date or default_due_date(period)
+    due = due_date or default_due_date(check_period(period))
     with UnitOfWork() as uow:
         uow.execute("SELECT pg_advisory_xact_lock(hashtext(:k))", {"k": "bill-run:" + period})
         # A retried Prepare (same execution) finds the run it already made.
@@ -116,7 +115,7 @@ def prepare(
 
 
 def bill_chunk(ctx: RequestContext, chunk: dict[str, Any]) -> dict[str, Any]:
-    cmd = GenerateRequest(bill_period=chunk["billPeriod"], due_date=dt.date.fromisoformat(chunk["dueDate"]))
+    cmd = GenerateBills(bill_period=chunk["billPeriod"], due_date=dt.date.fromisoformat(chunk["dueDate"]))
     result = billing.generate(
         ctx,
         cmd,
