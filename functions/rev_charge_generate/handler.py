@@ -58,7 +58,7 @@ def start_run(body: BillRunRequest) -> dict:
 def get_run(
     runNo: Annotated[str, Path(pattern=r"^BR\d{6}-\d{2,}$", max_length=40, description="开账批次号")],
 ) -> dict:
-    return ok(bill_run.get_run(runNo))
+    return ok(bill_run.get_run(request_context(app), runNo))
 
 
 handler = lambda_handler(app)

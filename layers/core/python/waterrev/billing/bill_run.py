@@ -220,7 +220,19 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def get_run(run_no: str) -> dict[str, Any]:
+def require_every_dept(ctx: RequestContext) -> None:
+    """A run bills (and its summary lists) every dept's readings, as the workflow runs as SYSTEM: only a
+    user whose data scope is every dept may start one or read one. A dept's clerk bills its own depts
+    through IF-REV-005 generate, which keeps to the caller's scope."""
+    if ctx.principal.dept_ids is not None:
+        raise AppError(
+            ErrorCode.FORBIDDEN,
+            "整期开账覆盖全部单位，须由数据范围为全部单位的用户发起或查询；按本单位开账请用 /admin-api/revenue/charge/generate",
+        )
+
+
+def get_run(ctx: RequestContext, run_no: str) -> dict[str, Any]:
+    require_every_dept(ctx)
     with UnitOfWork() as uow:
         run = uow.one("SELECT * FROM biz_bill_run WHERE run_no = :n", {"n": run_no})
     if run is None:
