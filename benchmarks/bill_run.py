@@ -60,12 +60,12 @@ def seed(customers: int) -> None:
     from waterrev.context import SYSTEM, RequestContext
     from waterrev.db import UnitOfWork
     from waterrev.pricing import config as pricing
-    from waterrev.pricing.models import ConfigRequest
+    from waterrev.pricing.commands import ConfigCommand
 
     ctx = RequestContext("bench", SYSTEM)
     pricing.config(
         ctx,
-        ConfigRequest(
+        ConfigCommand(
             action="CREATE",
             config_type="PRICE",
             config_code="BENCH3",
@@ -115,13 +115,13 @@ def seed(customers: int) -> None:
 
 def run(customers: int) -> tuple[float, int]:
     from waterrev.billing import generate as billing
-    from waterrev.billing.models import GenerateRequest
+    from waterrev.billing.commands import GenerateBills
     from waterrev.context import SYSTEM, RequestContext
 
     ctx = RequestContext("bench", SYSTEM)
     started = time.perf_counter()
     result = billing.generate(
-        ctx, GenerateRequest(bill_period=PERIOD, due_date=dt.date(2030, 2, 15)), keep_lists=False
+        ctx, GenerateBills(bill_period=PERIOD, due_date=dt.date(2030, 2, 15)), keep_lists=False
     )
     elapsed = time.perf_counter() - started
     assert result["failureCount"] == 0, result["failureList"][:3]

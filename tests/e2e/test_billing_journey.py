@@ -115,19 +115,15 @@ def test_a_bill_run_bills_manual_and_iot_readings_and_the_customer_sees_its_bill
                 "/admin-api/meter/iot/reading/receive",
                 headers=admin,
                 json={
-                    "platformCode": "IOT",
-                    "readings": [
-                        {
-                            "meterId": iot_meter,
-                            "readTime": READ_TIME,
-                            "currentReading": "25",
-                            "fileSerialNo": f"E2E-{tag}",
-                        }
-                    ],
+                    "meterCode": f"E2EB{tag}1",
+                    "readTime": READ_TIME,
+                    "currentReading": "25",
+                    "fileSerialNo": f"E2E-{tag}",
+                    "sourceSystem": "IOT",
                 },
             )
         )
-        assert pushed["successCount"] == 1 and pushed["resultList"][0]["acceptStatus"] == "SUCCESS", pushed
+        assert (pushed["acceptStatus"], pushed["nextAction"]) == ("SUCCESS", "BILLING"), pushed
 
         # When the period's bill run is started and followed until it ends (at most ~30 s)
         run = ok(

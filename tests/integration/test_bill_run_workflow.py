@@ -20,6 +20,7 @@ from tests.support import (
     call,
     expect_error,
     generate,
+    new_admin_user,
     new_book,
     new_customer,
     sql_all,
@@ -288,6 +289,25 @@ def test_given_a_due_date_before_the_period_when_starting_then_it_is_refused_bef
 
     expect_error(reply, ErrorCode.BAD_REQUEST.code, mentions="dueDate")
     assert sql_scalar("SELECT count(*) FROM biz_bill_run WHERE bill_period = '2024-10'") == 0
+
+
+def test_a_dept_clerk_can_neither_start_a_run_over_every_dept_nor_read_one() -> None:
+    """Given a 鼓楼 clerk (data scope DEPT_AND_CHILD) allowed to generate bills, when it starts a bill run
+    for a period or reads a run, then 403 for both and no run is recorded (before, the run started: the
+    workflow runs as SYSTEM and bills every dept's readings, whatever the clerk's scope)."""
+    period = "2024-05"
+    clerk = call(
+        "POST",
+        "/admin-api/system/auth/login",
+        {"username": new_admin_user(permissions=("revenue:charge:generate",)), "password": "Passw0rd!"},
+    ).data["accessToken"]
+
+    started = call("POST", START, {"billPeriod": period}, token=clerk)
+    read = call("GET", f"{START}/BR202405-01", token=clerk)
+
+    expect_error(started, ErrorCode.FORBIDDEN.code, mentions="全部单位")
+    expect_error(read, ErrorCode.FORBIDDEN.code, mentions="全部单位")
+    assert sql_scalar("SELECT count(*) FROM biz_bill_run WHERE bill_period = :p", {"p": period}) == 0
 
 
 def test_given_a_double_click_when_starting_twice_in_one_minute_then_one_run_starts(

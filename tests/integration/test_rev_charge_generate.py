@@ -47,7 +47,7 @@ from tests.support import (
     unique,
 )
 from waterrev.billing import generate as billing
-from waterrev.billing.models import GenerateRequest
+from waterrev.billing.commands import GenerateBills
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.errors import ErrorCode
 from waterrev.local.demo import RESIDENT_PRICE
@@ -510,8 +510,8 @@ def test_billing_a_period_twice_creates_no_second_bill(admin: str) -> None:
 def test_two_concurrent_calls_bill_each_reading_once(admin: str) -> None:
     # Given twelve households read in 2023-07
     people = readers(admin, "2023-07", list(range(20, 32)), population=3)
-    cmd = GenerateRequest(
-        bill_period="2023-07", due_date=dt.date(2023, 8, 15), customer_ids=[p.cust_id for p in people]
+    cmd = GenerateBills(
+        bill_period="2023-07", due_date=dt.date(2023, 8, 15), customer_ids=tuple(p.cust_id for p in people)
     )
     start = threading.Barrier(2)
 
@@ -680,19 +680,20 @@ def test_a_bound_channel_user_sees_the_new_bill_and_its_usage(admin: str) -> Non
     # bound by a WeChat user
     (manual,) = readers(admin, "2023-11", [30], population=3)
     (smart,) = readers(admin, "2023-11", [None], population=3)
+    meter_code = sql_scalar("SELECT meter_no FROM biz_meter WHERE id = :m", {"m": smart.meter_id})
     pushed = call(
         "POST",
         IOT_RECEIVE,
         {
-            "platformCode": "IOT",
-            "readings": [
-                {"meterId": smart.meter_id, "readTime": read_time("2023-11"), "currentReading": "25"}
-            ],
+            "meterCode": meter_code,
+            "readTime": read_time("2023-11"),
+            "currentReading": "25",
+            "sourceSystem": "IOT",
         },
         token=admin,
     )
-    assert pushed.code == 0 and pushed.data["resultList"][0]["acceptStatus"] == "SUCCESS", pushed.body
-    smart.readings["2023-11"] = int(pushed.data["resultList"][0]["readingId"])
+    assert pushed.code == 0 and pushed.data["acceptStatus"] == "SUCCESS", pushed.body
+    smart.readings["2023-11"] = int(pushed.data["readingId"])
     users = {}
     for person in (manual, smart):
         openid = unique("bill-")

@@ -28,7 +28,7 @@ from tests.support import (
     unique,
 )
 from waterrev.billing import generate as billing
-from waterrev.billing.models import GenerateRequest
+from waterrev.billing.commands import GenerateBills
 from waterrev.context import SYSTEM, RequestContext
 
 pytestmark = pytest.mark.integration
@@ -151,8 +151,8 @@ def test_a_bill_run_chunk_prices_each_customer_by_its_dept(admin: str) -> None:
             (2, (global_id, Decimal("30.00"))),
         )
     ]
-    cmd = GenerateRequest(
-        bill_period=period, due_date=dt.date(2027, 8, 15), customer_ids=[p[0][0] for p in people]
+    cmd = GenerateBills(
+        bill_period=period, due_date=dt.date(2027, 8, 15), customer_ids=tuple(p[0][0] for p in people)
     )
 
     result = billing.generate(RequestContext(unique("it-dept-run-"), SYSTEM), cmd, chunk=3, keep_lists=False)

@@ -12,12 +12,15 @@ from tests.support import (
     charge_generate,
     charge_lines,
     charge_of_reading,
+    expect_error,
     generate,
     metered,
     new_admin_user,
     new_book,
     new_customer,
+    sql_scalar,
     submit_reading,
+    task_of,
     unique,
 )
 
@@ -77,3 +80,26 @@ def login_as(username: str) -> str:
     reply = call("POST", "/admin-api/system/auth/login", {"username": username, "password": "Passw0rd!"})
     assert reply.code == 0, reply.body
     return str(reply.data["accessToken"])
+
+
+def test_an_operator_id_other_than_the_caller_is_refused() -> None:
+    """Given a ready reading, when admin generates the period naming another user as operatorId (seed:
+    发起操作人), then 403 naming operatorId and nothing is billed (before, the field was ignored and the
+    bills audited under the caller while the request claimed someone else); naming itself bills it."""
+    admin = admin_login()
+    period = "2021-08"
+    meter, book = metered(admin)
+    generate(admin, book, period)
+    reading = submit_reading(admin, meter, period, 9).data["readingId"]
+    me = int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'"))
+
+    impostor = charge_generate(admin, period, operatorId=me + 1000, meterReadIds=[task_of(meter, period)])
+
+    expect_error(impostor, 403, mentions="operatorId")
+    assert charge_of_reading(reading) is None
+    assert (
+        charge_generate(admin, period, operatorId=me, meterReadIds=[task_of(meter, period)]).data[
+            "generateCount"
+        ]
+        == 1
+    )

@@ -345,7 +345,7 @@ def test_publishing_before_the_current_version_is_refused(admin: str) -> None:
 
 def test_query_lists_versions_newest_first(admin: str) -> None:
     """Given three versions of a template, when QUERY is asked by GET and by POST, then both list versions
-    3, 2, 1."""
+    3, 2, 1 (POST in configList, with the seed's fields of version 3 at the top)."""
     code = unique("P")
     for _ in range(3):
         save(admin, "CREATE", code, price_doc())
@@ -356,7 +356,41 @@ def test_query_lists_versions_newest_first(admin: str) -> None:
     )
 
     assert by_get == ["3", "2", "1"]
-    assert [v["configVersion"] for v in by_post.data] == ["3", "2", "1"], by_post.body
+    assert [v["configVersion"] for v in by_post.data["configList"]] == ["3", "2", "1"], by_post.body
+    top = by_post.data
+    assert (top["configCode"], top["configVersion"], top["effectScope"], top["effectStatus"]) == (
+        code,
+        "3",
+        "GLOBAL",
+        "DRAFT",
+    )
+    assert top["configId"] == template_id(code, 3) and top["msg"] == "共 3 条"
+
+
+def test_a_post_query_without_match_answers_the_seed_fields_empty(admin: str) -> None:
+    """Given a code with no configuration, when QUERY is posted, then code 0 with the seed's fields null,
+    an empty configList and msg 共 0 条."""
+    reply = call(
+        "POST", CONFIG, {"action": "QUERY", "configType": "RULE", "configCode": unique("none.")}, token=admin
+    )
+
+    assert reply.code == 0, reply.body
+    assert (
+        reply.data["configId"] is None and reply.data["configList"] == [] and reply.data["msg"] == "共 0 条"
+    )
+
+
+def test_a_unit_price_beyond_its_column_is_400_not_a_500(admin: str) -> None:
+    """Given a price document whose unit price is 1000000 (the column holds 999999.9999), when CREATE is
+    sent, then 400 naming the prices and no template is written (before, the database refused it: a 500)."""
+    code = unique("P")
+    document = price_doc()
+    document["components"][0]["prices"] = ["2.15", "3.23", "1000000"]
+
+    reply = save(admin, "CREATE", code, document)
+
+    expect_error(reply, 400, mentions="prices")
+    assert templates(code) == 0
 
 
 # ------------------------------------------------------------------------------ RULE -----------

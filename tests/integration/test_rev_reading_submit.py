@@ -241,9 +241,12 @@ def test_an_approved_review_lets_the_reading_in_as_the_new_base(admin: str) -> N
     approved = call("POST", REVIEW, {"reviewId": review_id, "approve": True, "remark": "换表芯"}, token=admin)
     again = submit_reading(admin, meter, "2025-04", 25)
 
-    assert approved.code == 0 and approved.data == {"reviewId": review_id, "status": "APPROVED"}, (
-        approved.body
-    )
+    assert approved.code == 0 and approved.data == {
+        "readingId": None,
+        "reviewId": review_id,
+        "status": "APPROVED",
+        "nextAction": "RECHECK",
+    }, approved.body
     assert again.code == 0, again.body
     assert again.data["validateStatus"] == "PASS" and Decimal(str(again.data["usageAmount"])) == 0
     assert last_reading(meter)["reading_value"] == 25  # type: ignore[index]
@@ -277,6 +280,62 @@ def test_an_approved_review_is_for_its_value_only(admin: str) -> None:
     call("POST", REVIEW, {"reviewId": review_id, "approve": True, "remark": "ok"}, token=admin)
 
     expect_error(submit_reading(admin, meter, "2025-04", 24), 1_002_002_002)
+
+
+def test_the_seed_example_request_is_accepted_as_beijing_time(admin: str) -> None:
+    """Given an open task, when a reading is submitted in the seed's own form (readTime "2025-01-15
+    09:30:00" without offset, photoList, gps, remark), then PASS with the seed's reply fields, and the time
+    is stored as 01:30 UTC: the utility's local time (before, it was taken as UTC, 8 hours late)."""
+    meter, book = metered(admin)
+    generate(admin, book, "2025-01")
+
+    reply = submit_reading(
+        admin,
+        meter,
+        "2025-01",
+        "156.32",
+        readTime="2025-01-15 09:30:00",
+        photoList=["file-001", "file-002"],
+        gps="119.2965,26.0745",
+        remark="现场抄表正常",
+    )
+
+    assert reply.code == 0, reply.body
+    assert {"readingId", "meterReadId", "validateStatus", "abnormalFlag", "nextAction", "msg"} <= set(
+        reply.data
+    )
+    stored = sql_scalar(
+        "SELECT to_char(read_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI') FROM biz_reading_data WHERE id = :r",
+        {"r": reply.data["readingId"]},
+    )
+    assert stored == "2025-01-15 01:30"
+
+
+def test_a_gps_longer_than_its_column_is_400_not_a_500(admin: str) -> None:
+    """Given coordinates of the right form but 70 characters (the column holds 64), when submitted, then
+    400 naming gps and nothing stored (before, the database refused it: a 500)."""
+    meter, book = metered(admin)
+    generate(admin, book, "2025-01")
+
+    reply = submit_reading(admin, meter, "2025-01", 5, gps="119." + "1" * 40 + ",26." + "2" * 22)
+
+    expect_error(reply, 400, mentions="gps")
+    assert readings_of(meter) == 0
+
+
+def test_a_full_remark_with_a_system_note_is_stored_not_a_500(admin: str) -> None:
+    """Given a meter that rolls over (the system notes 水表翻转), when a reading comes with a remark of the
+    full 255 characters, then it is accepted and the stored remark keeps the reader's words within the
+    column (before, remark plus note overflowed VARCHAR(255): a 500)."""
+    meter, book = metered(admin, initialReading="9950", maxReading="9999")
+    generate(admin, book, "2025-01")
+    remark = "表" * 255
+
+    reply = submit_reading(admin, meter, "2025-01", 30, remark=remark)
+
+    assert reply.code == 0, reply.body
+    assert reading(reply.data["readingId"])["remark"] == remark
+    assert "水表翻转" in reply.data["msg"]
 
 
 # ------------------------------------------------------------------------------ rollover -------
@@ -396,7 +455,7 @@ def test_approving_a_held_reading_makes_it_valid_and_advances_the_last_reading(a
     )
 
     assert reply.code == 0, reply.body
-    assert reply.data == {"readingId": held, "status": "VALID", "nextAction": "BILLING"}
+    assert reply.data == {"readingId": held, "reviewId": None, "status": "VALID", "nextAction": "BILLING"}
     assert reading(held)["status"] == "VALID" and task_status(meter, "2025-04") == "READ"
     last = last_reading(meter)
     assert last is not None and last["reading_id"] == held and last["reading_value"] == 61

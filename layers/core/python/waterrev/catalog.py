@@ -220,7 +220,11 @@ CATALOG: tuple[Interface, ...] = (
         "IF-METER-004",
         "集抄数据接收接口",
         "meter_iot_reading",
-        (Route("POST", "/admin-api/meter/iot/reading/receive", A, "meter:iot:receive"),),
+        (
+            Route("POST", "/admin-api/meter/iot/reading/receive", A, "meter:iot:receive"),
+            # extension: a batch of seed-shaped readings, one seed-shaped result each
+            Route("POST", "/admin-api/meter/iot/reading/receive-batch", A, "meter:iot:receive"),
+        ),
     ),
     Interface(
         "IF-EXT-009",
@@ -459,7 +463,14 @@ TABLES: dict[str, Tables] = {
         ),
     ),
     "IF-METER-004": _tables(
-        reads=(*TOKEN_TABLES, "biz_cust", "biz_meter", "biz_meter_change", "biz_parameter_settings"),
+        reads=(
+            *TOKEN_TABLES,
+            "biz_cust",
+            "biz_cust_meter",
+            "biz_meter",
+            "biz_meter_change",
+            "biz_parameter_settings",
+        ),
         writes=(*_READING, "biz_meter_device_status", "biz_reading_review"),
     ),
     "IF-EXT-009": _tables(

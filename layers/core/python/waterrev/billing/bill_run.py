@@ -14,7 +14,7 @@ from typing import Any
 
 from waterrev import audit
 from waterrev.billing import generate as billing
-from waterrev.billing.models import GenerateRequest
+from waterrev.billing.commands import GenerateBills, check_period
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import BILL_RUN, BillRunStatus, ReadingStatus
@@ -51,8 +51,7 @@ def prepare(
     period = bill_period or previous_period(
         dt.datetime.now(ZoneInfo(get_settings().display_time_zone)).date()
     )
-    GenerateRequest(bill_period=period, due_date=due_date or default_due_date(period))  # validates the period
-    due = due_date or default_due_date(period)
+    due = due_date or default_due_date(check_period(period))
     with UnitOfWork() as uow:
         uow.execute("SELECT pg_advisory_xact_lock(hashtext(:k))", {"k": "bill-run:" + period})
         # A retried Prepare (same execution) finds the run it already made.
@@ -117,7 +116,7 @@ def prepare(
 
 
 def bill_chunk(ctx: RequestContext, chunk: dict[str, Any]) -> dict[str, Any]:
-    cmd = GenerateRequest(bill_period=chunk["billPeriod"], due_date=dt.date.fromisoformat(chunk["dueDate"]))
+    cmd = GenerateBills(bill_period=chunk["billPeriod"], due_date=dt.date.fromisoformat(chunk["dueDate"]))
     result = billing.generate(
         ctx,
         cmd,
@@ -224,7 +223,19 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def get_run(run_no: str) -> dict[str, Any]:
+def require_every_dept(ctx: RequestContext) -> None:
+    """A run bills (and its summary lists) every dept's readings, as the workflow runs as SYSTEM: only a
+    user whose data scope is every dept may start one or read one. A dept's clerk bills its own depts
+    through IF-REV-005 generate, which keeps to the caller's scope."""
+    if ctx.principal.dept_ids is not None:
+        raise AppError(
+            ErrorCode.FORBIDDEN,
+            "整期开账覆盖全部单位，须由数据范围为全部单位的用户发起或查询；按本单位开账请用 /admin-api/revenue/charge/generate",
+        )
+
+
+def get_run(ctx: RequestContext, run_no: str) -> dict[str, Any]:
+    require_every_dept(ctx)
     with UnitOfWork() as uow:
         run = uow.one("SELECT * FROM biz_bill_run WHERE run_no = :n", {"n": run_no})
     if run is None:

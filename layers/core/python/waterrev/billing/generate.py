@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from waterrev import audit
-from waterrev.billing.models import GenerateRequest
+from waterrev.billing.commands import GenerateBills
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import BillStatus, MeterReadStatus, ReadingStatus
@@ -99,7 +99,7 @@ SELECT k.id AS reading_id, k.meter_read_id, k.meter_id, k.usage_amount, k.cust_i
 
 def generate(
     ctx: RequestContext,
-    cmd: GenerateRequest,
+    cmd: GenerateBills,
     *,
     run_id: int | None = None,
     chunk: int = CHUNK,
@@ -111,6 +111,9 @@ def generate(
     by one chunk, in order, so its annual tiers count every bill before it."""
     if cmd.due_date < dt.date.fromisoformat(cmd.bill_period + "-01"):
         raise AppError(ErrorCode.BAD_REQUEST, "dueDate: 不得早于账期首日")
+    if cmd.operator_id is not None and cmd.operator_id != ctx.principal.user_id:
+        # the bills are generated (and audited) as the caller; another operator is not taken on trust
+        raise AppError(ErrorCode.FORBIDDEN, f"operatorId: {cmd.operator_id} 不是当前登录用户")
     outcome = Outcome()
     after_cust, upto_cust = cust_range or (0, 2**62)
     cursor: tuple[int, int] | None = (after_cust, 0)
@@ -129,7 +132,7 @@ def generate(
 
 def _bill_chunk(
     ctx: RequestContext,
-    cmd: GenerateRequest,
+    cmd: GenerateBills,
     after: tuple[int, int],
     upto_cust: int,
     limit: int,
@@ -147,8 +150,8 @@ def _bill_chunk(
                 "all_depts": ctx.principal.dept_ids is None,
                 "depts": sorted(ctx.principal.dept_ids or ()),
                 "batch": cmd.reading_batch_no,
-                "custs": cmd.customer_ids,
-                "tasks": cmd.meter_read_ids,
+                "custs": list(cmd.customer_ids),
+                "tasks": list(cmd.meter_read_ids),
                 "limit": limit,
             },
         )
@@ -289,7 +292,7 @@ def _n(value: object) -> str:
 def _write(
     uow: UnitOfWork,
     ctx: RequestContext,
-    cmd: GenerateRequest,
+    cmd: GenerateBills,
     priced: list[Priced],
     run_id: int | None,
     outcome: Outcome,

@@ -1,18 +1,133 @@
-"""IF-REV-005 账单生成接口 request model (seed field names)."""
+"""IF-REV-005 账单生成接口 edge models: requests (seed field names) and replies. The use cases take
+billing.commands, never these. (billing/history.py, IF-CS-002, keeps its own models.)"""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from waterrev.fields import BillPeriod, Model
+from waterrev.fields import BIGINT_MAX, BillPeriod, DateStr, DateTime, Model, Money, Reply
+
+PositiveId = Annotated[int, Field(gt=0, le=BIGINT_MAX)]
+RunStatus = Literal["RUNNING", "SUCCEEDED", "PARTIAL", "FAILED"]
 
 
 class GenerateRequest(Model):
-    bill_period: BillPeriod
-    reading_batch_no: str | None = Field(default=None, pattern=r"^[A-Za-z0-9-]{1,40}$")
-    customer_ids: list[int] = Field(default_factory=list, max_length=10000)
-    meter_read_ids: list[int] = Field(default_factory=list, max_length=10000)
-    due_date: dt.date
-    operator_id: int | None = Field(default=None, gt=0)
+    """IF-REV-005 请求参数：按账期开账，可按抄表批次、客户集合或抄表任务集合缩小范围。"""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"billPeriod": "2026-03", "dueDate": "2026-04-15"},
+                {
+                    "billPeriod": "2026-03",
+                    "readingBatchNo": "RB202603-01",
+                    "customerIds": [1001, 1002],
+                    "meterReadIds": [50001, 50002],
+                    "dueDate": "2026-04-15",
+                    "operatorId": 1,
+                },
+            ]
+        }
+    )
+
+    bill_period: BillPeriod = Field(description="账期，如 2026-03")
+    reading_batch_no: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9-]{1,40}$", description="抄表批次号（IF-REV-003 下发任务时所填）"
+    )
+    customer_ids: list[PositiveId] = Field(default_factory=list, max_length=10000, description="指定客户范围")
+    meter_read_ids: list[PositiveId] = Field(
+        default_factory=list, max_length=10000, description="指定抄表任务范围"
+    )
+    due_date: dt.date = Field(description="应收截止日期（不得早于账期首日）")
+    operator_id: PositiveId | None = Field(
+        default=None, description="发起操作人（须为当前登录用户；操作以登录用户记审计）"
+    )
+
+
+class BillRunRequest(Model):
+    """扩展：整期开账（Step Functions 工作流），立即返回批次号，结果按批次号查询。"""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"billPeriod": "2026-03", "dueDate": "2026-04-15"}, {}]}
+    )
+
+    bill_period: BillPeriod | None = Field(default=None, description="账期；缺省为上一个自然月（北京时间）")
+    due_date: dt.date | None = Field(default=None, description="应收截止日期；缺省为次月 15 日")
+
+
+# ---- replies -------------------------------------------------------------------------------------
+class ChargeSuccess(Reply):
+    charge_id: int = Field(description="账单主键（biz_charge.id）")
+    charge_code: str = Field(description="账单编号（biz_charge.code）")
+    cust_id: int = Field(description="客户 ID")
+    total_amount: Money = Field(description="账单总金额")
+
+
+class ChargeFailure(Reply):
+    reason: str = Field(description="失败原因")
+    reading_id: int = Field(description="扩展：未开账的抄表数据 ID（仍为待开账，补齐配置后可再开账）")
+    meter_read_id: int = Field(description="扩展：抄表任务 ID")
+    cust_id: int = Field(description="扩展：客户 ID")
+    error_code: int = Field(description="扩展：原因码（1_002_002_003 价格模板或费用组成缺失）")
+
+
+class GenerateReply(Reply):
+    """IF-REV-005 响应参数 (generateCount, successList, failureList) and our additions."""
+
+    generate_count: int = Field(description="成功生成账单数量")
+    success_list: list[ChargeSuccess] = Field(description="成功明细列表")
+    failure_list: list[ChargeFailure] = Field(description="失败明细列表")
+    total_amount: Money = Field(description="扩展：本次生成账单的总金额")
+    reading_count: int = Field(description="扩展：本次处理的待开账抄表数据条数")
+    failure_count: int = Field(description="扩展：失败条数")
+
+
+class BillRunStarted(Reply):
+    execution_arn: str = Field(description="扩展：工作流执行 ARN")
+    run_no: str = Field(description="开账批次号，用于查询结果")
+    bill_period: str = Field(description="账期")
+    due_date: DateStr = Field(description="应收截止日期")
+    status: Literal["RUNNING"] = Field(description="批次状态：已启动")
+
+
+class FailedChunk(Reply):
+    after_id: int | None = Field(description="失败分片的客户 ID 下界（不含）")
+    upto_id: int | None = Field(description="失败分片的客户 ID 上界（含）")
+    error: str = Field(description="重试后仍失败的原因")
+
+
+class RunFailure(Reply):
+    reading_id: int = Field(description="未开账的抄表数据 ID")
+    cust_id: int | None = Field(description="客户 ID")
+    error_code: int = Field(description="原因码")
+    reason: str = Field(description="失败原因")
+
+
+class BillRunSummary(Reply):
+    run_no: str = Field(description="开账批次号")
+    bill_period: str = Field(description="账期")
+    reading_count: int = Field(description="批次开始时的待开账读数")
+    success_count: int = Field(description="成功生成账单数量")
+    failure_count: int = Field(description="失败读数条数")
+    total_amount: Money = Field(description="账单总金额")
+    unbilled_left: int = Field(description="本账期仍待开账的读数")
+    failed_chunks: list[FailedChunk] = Field(description="重试后仍失败的分片（其读数仍待开账）")
+    failures: list[RunFailure] = Field(description="失败明细（最多 200 条）")
+
+
+class BillRunReply(Reply):
+    run_id: int = Field(description="开账批次 ID（biz_bill_run.id）")
+    run_no: str = Field(description="开账批次号")
+    bill_period: str = Field(description="账期")
+    due_date: DateStr = Field(description="应收截止日期")
+    status: RunStatus = Field(description="批次状态：RUNNING、SUCCEEDED、PARTIAL、FAILED")
+    reading_count: int = Field(description="批次开始时的待开账读数")
+    success_count: int = Field(description="成功生成账单数量")
+    failure_count: int = Field(description="失败读数条数")
+    total_amount: Money = Field(description="账单总金额")
+    summary: BillRunSummary | None = Field(description="结束时的汇总；运行中为 null")
+    start_time: DateTime = Field(description="开始时间")
+    end_time: DateTime | None = Field(description="结束时间；运行中为 null")

@@ -271,7 +271,7 @@ NON_RESIDENT_PRICE = {
 def _metering(uow: UnitOfWork, months: int) -> None:
     """Stage 2: active price templates for both customer families and a monthly meter book per dept."""
     from waterrev.pricing.config import write_template_body
-    from waterrev.pricing.models import PriceTemplateSpec
+    from waterrev.pricing.spec import PriceTemplateSpec
 
     for code, document in (("RESIDENT", RESIDENT_PRICE), ("NON_RESIDENT", NON_RESIDENT_PRICE)):
         spec = PriceTemplateSpec.model_validate(document)

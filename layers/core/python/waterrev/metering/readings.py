@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,15 +32,7 @@ from waterrev.domain.states import (
     ValidateStatus,
 )
 from waterrev.errors import AppError, ErrorCode
-from waterrev.metering.models import (
-    EstimateRequest,
-    IotBatch,
-    IotReading,
-    MeterBookSave,
-    ReadingSubmit,
-    ReviewRequest,
-    TaskGenerate,
-)
+from waterrev.metering.commands import GenerateTasks, IotReading, ReviewReading, SaveBook, SubmitReading
 from waterrev.metering.rules import (
     DEFAULT_WARN_RATIO,
     BelowLastReading,
@@ -67,10 +60,19 @@ def warn_ratio(uow: UnitOfWork, cust_id: int) -> Decimal:
 
 
 # ----------------------------------------------------------------------------- books, tasks --
-def save_book(ctx: RequestContext, cmd: MeterBookSave) -> dict[str, Any]:
-    if not ctx.principal.sees_dept(cmd.dept_id):
-        raise AppError(ErrorCode.FORBIDDEN, f"deptId: 无营业所 {cmd.dept_id} 的数据权限")
+def save_book(ctx: RequestContext, cmd: SaveBook) -> dict[str, Any]:
+    """A dept, reader or meter the caller's data scope does not reach reads as absent (the same answer
+    as one that does not exist); a book code held by another dept cannot be taken over (403)."""
     with UnitOfWork() as uow:
+        dept = uow.scalar("SELECT id FROM system_dept WHERE id = :d AND status = 0", {"d": cmd.dept_id})
+        if dept is None or not ctx.principal.sees_dept(cmd.dept_id):
+            raise AppError(ErrorCode.NOT_FOUND, f"deptId: 单位 {cmd.dept_id} 不存在")
+        if cmd.reader_id is not None:
+            reader = uow.one(
+                "SELECT dept_id FROM system_users WHERE id = :u AND status = 0", {"u": cmd.reader_id}
+            )
+            if reader is None or not ctx.principal.sees_dept(reader["dept_id"]):
+                raise AppError(ErrorCode.NOT_FOUND, f"readerId: 抄表员 {cmd.reader_id} 不存在")
         owner = uow.scalar("SELECT dept_id FROM biz_meter_book WHERE code = :c FOR UPDATE", {"c": cmd.code})
         if owner is not None and not ctx.principal.sees_dept(owner):
             raise AppError(ErrorCode.FORBIDDEN, f"code: 册本 {cmd.code} 属于无数据权限的营业所")
@@ -87,29 +89,22 @@ def save_book(ctx: RequestContext, cmd: MeterBookSave) -> dict[str, Any]:
                 "u": cmd.reader_id,
             },
         )
-        if cmd.meter_ids:
-            found = uow.scalar(
-                "SELECT count(*) FROM biz_meter WHERE id = ANY(CAST(:ids AS bigint[]))",
-                {"ids": cmd.meter_ids},
+        meter_ids = sorted(set(cmd.meter_ids))
+        if meter_ids:
+            # A meter of an active customer outside the caller's data scope reads as absent.
+            usable = uow.all(
+                "SELECT m.id FROM biz_meter m WHERE m.id = ANY(CAST(:ids AS bigint[])) AND (CAST(:all_depts AS"
+                " boolean) OR NOT EXISTS (SELECT 1 FROM biz_cust_meter cm JOIN biz_cust c ON c.id = cm.cust_id"
+                " WHERE cm.meter_id = m.id AND cm.status = 'ACTIVE'"
+                " AND NOT c.dept_id = ANY(CAST(:depts AS bigint[]))))",
+                {"ids": meter_ids, **_scope(ctx)},
             )
-            if found != len(set(cmd.meter_ids)):
-                raise AppError(ErrorCode.BAD_REQUEST, "meterIds: 含不存在的水表")
-            scope = _scope(ctx)
-            foreign = uow.all(
-                "SELECT DISTINCT cm.meter_id FROM biz_cust_meter cm JOIN biz_cust c ON c.id = cm.cust_id"
-                " WHERE cm.meter_id = ANY(CAST(:ids AS bigint[])) AND cm.status = 'ACTIVE'"
-                " AND NOT (CAST(:all_depts AS boolean) OR c.dept_id = ANY(CAST(:depts AS bigint[])))"
-                " ORDER BY cm.meter_id",
-                {"ids": cmd.meter_ids, **scope},
-            )
-            if foreign:
-                raise AppError(
-                    ErrorCode.FORBIDDEN,
-                    f"meterIds: 水表 {[r['meter_id'] for r in foreign]} 属于无数据权限的营业所的客户",
-                )
+            absent = sorted(set(meter_ids) - {r["id"] for r in usable})
+            if absent:
+                raise AppError(ErrorCode.BAD_REQUEST, f"meterIds: 水表 {absent} 不存在")
             uow.execute(
                 "UPDATE biz_meter SET book_id = :b WHERE id = ANY(CAST(:ids AS bigint[]))",
-                {"b": book_id, "ids": cmd.meter_ids},
+                {"b": book_id, "ids": meter_ids},
             )
         audit.record(
             uow,
@@ -118,28 +113,45 @@ def save_book(ctx: RequestContext, cmd: MeterBookSave) -> dict[str, Any]:
             operation="BOOK_SAVE",
             object_type="biz_meter_book",
             object_id=book_id,
-            after=cmd.model_dump(by_alias=True, mode="json"),
+            after={
+                "code": cmd.code,
+                "name": cmd.name,
+                "areaCode": cmd.area_code,
+                "deptId": cmd.dept_id,
+                "readCycle": cmd.read_cycle,
+                "readerId": cmd.reader_id,
+                "meterIds": list(cmd.meter_ids),
+            },
         )
         count = uow.scalar("SELECT count(*) FROM biz_meter WHERE book_id = :b", {"b": book_id})
         uow.commit()
     return {"bookId": book_id, "code": cmd.code, "meterCount": count}
 
 
-def generate_tasks(ctx: RequestContext, cmd: TaskGenerate) -> dict[str, Any]:
-    """One biz_meter_read per active meter of the books, once per period."""
+def generate_tasks(ctx: RequestContext, cmd: GenerateTasks) -> dict[str, Any]:
+    """One biz_meter_read per active meter of the books, once per period. A book named by id that the
+    caller's data scope does not reach reads as absent (404)."""
     month = int(cmd.bill_period[5:])
     scope = _scope(ctx)
+    book_ids = sorted(set(cmd.book_ids))
     with UnitOfWork() as uow:
         books = uow.all(
             "SELECT id, code, read_cycle FROM biz_meter_book b WHERE status = 'ACTIVE'"
-            " AND (id = ANY(CAST(:ids AS bigint[])) OR area_code = :area)"
-            " AND (CAST(:all_depts AS boolean) OR dept_id = ANY(CAST(:depts AS bigint[])))",
-            {"ids": cmd.book_ids, "area": cmd.area_code, **scope},
+            " AND (id = ANY(CAST(:ids AS bigint[])) OR area_code = :area"
+            "      OR (cardinality(CAST(:ids AS bigint[])) = 0 AND CAST(:area AS varchar) IS NULL"
+            "          AND read_cycle = :cycle))"
+            " AND (CAST(:all_depts AS boolean) OR dept_id = ANY(CAST(:depts AS bigint[])))"
+            " ORDER BY id",
+            {"ids": book_ids, "area": cmd.area_code, "cycle": cmd.read_cycle, **scope},
         )
-        missing = set(cmd.book_ids) - {b["id"] for b in books}
+        missing = set(book_ids) - {b["id"] for b in books}
         if missing:
             raise AppError(ErrorCode.NOT_FOUND, f"bookIds: 册本 {sorted(missing)} 不存在或无权限")
-        due = [b["id"] for b in books if month in CYCLE_MONTHS[b["read_cycle"]]]
+        due = [
+            b["id"]
+            for b in books
+            if cmd.read_cycle in (None, b["read_cycle"]) and month in CYCLE_MONTHS[b["read_cycle"]]
+        ]
         skipped = [b["code"] for b in books if b["id"] not in due]
         created = uow.all(
             "INSERT INTO biz_meter_read (book_id, meter_id, cust_id, bill_period, reading_batch_no)"
@@ -385,7 +397,8 @@ def record_reading(
             "fsn": file_serial_no,
             "photos": json.dumps(photos or []),
             "gps": gps,
-            "remark": "; ".join(x for x in (remark, outcome.note) if x) or None,
+            # VARCHAR(255): the reader's words first; the system's note is also in biz_reading_logs
+            "remark": "; ".join(x for x in (remark, outcome.note) if x)[:255] or None,
             "op": ctx.principal.user_id,
         },
     )
@@ -469,7 +482,7 @@ def _advance(
         )
 
 
-def submit(ctx: RequestContext, cmd: ReadingSubmit) -> dict[str, Any]:
+def submit(ctx: RequestContext, cmd: SubmitReading) -> dict[str, Any]:
     with UnitOfWork() as uow:
         task = _lock_task(uow, ctx, cmd.meter_read_id)
         if task["meter_id"] != cmd.meter_id:
@@ -483,7 +496,7 @@ def submit(ctx: RequestContext, cmd: ReadingSubmit) -> dict[str, Any]:
             cmd.read_time,
             cmd.read_type,
             abnormal=cmd.abnormal_flag,
-            photos=cmd.photo_list,
+            photos=list(cmd.photo_list),
             gps=cmd.gps,
             remark=cmd.remark,
         )
@@ -495,10 +508,10 @@ def submit(ctx: RequestContext, cmd: ReadingSubmit) -> dict[str, Any]:
     return reply
 
 
-def estimate(ctx: RequestContext, cmd: EstimateRequest) -> dict[str, Any]:
+def estimate(ctx: RequestContext, meter_read_id: int, reason: str) -> dict[str, Any]:
     """An unreadable meter: the 3-period average, marked estimated, trued up by the next real reading."""
     with UnitOfWork() as uow:
-        task = _lock_task(uow, ctx, cmd.meter_read_id)
+        task = _lock_task(uow, ctx, meter_read_id)
         meter = _meter(uow, task["meter_id"])
         last = _last(uow, meter)
         average = recent_average(uow, meter["id"]) or ZERO
@@ -510,14 +523,17 @@ def estimate(ctx: RequestContext, cmd: EstimateRequest) -> dict[str, Any]:
             Decimal(last["reading_value"]) + average,
             dt.datetime.now(dt.UTC),
             "ESTIMATE",
-            remark=f"估抄：{cmd.reason}",
+            remark=f"估抄：{reason}",
             estimated=True,
         )
         uow.commit()
     return reply
 
 
-def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
+def review(ctx: RequestContext, cmd: ReviewReading) -> dict[str, Any]:
+    """A held reading (readingId): approved it becomes VALID (BILLING), rejected the task reopens
+    (RECHECK). A review of a reading below the last (reviewId): approved, the same value may be submitted
+    again as the new base; either way the task still needs its reading (RECHECK)."""
     with UnitOfWork() as uow:
         if cmd.review_id is not None:
             row = uow.one("SELECT * FROM biz_reading_review WHERE id = :id FOR UPDATE", {"id": cmd.review_id})
@@ -551,7 +567,7 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
                 remark=cmd.remark,
             )
             uow.commit()
-            return {"reviewId": row["id"], "status": decided}
+            return {"readingId": None, "reviewId": row["id"], "status": decided, "nextAction": "RECHECK"}
         reading = uow.one("SELECT * FROM biz_reading_data WHERE id = :id FOR UPDATE", {"id": cmd.reading_id})
         status = ReadingStatus.VALID if cmd.approve else ReadingStatus.REJECTED
         if (
@@ -622,6 +638,7 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
         uow.commit()
     return {
         "readingId": reading["id"],
+        "reviewId": None,
         "status": status,
         "nextAction": "BILLING" if cmd.approve else "RECHECK",
     }
@@ -631,11 +648,15 @@ def review(ctx: RequestContext, cmd: ReviewRequest) -> dict[str, Any]:
 ACCEPT = {ValidateStatus.PASS: "SUCCESS", ValidateStatus.WARN: "WARN"}  # IF-METER-004 acceptStatus
 
 
-def receive_iot(ctx: RequestContext, batch: IotBatch) -> dict[str, Any]:
+def receive_iot(ctx: RequestContext, reading: IotReading) -> dict[str, Any]:
+    """IF-METER-004: one reading, in its own transaction; the reply is the seed's, a refusal included
+    (acceptStatus REJECT with errorCode and msg)."""
+    return _receive_one(ctx, reading)
+
+
+def receive_iot_batch(ctx: RequestContext, readings: Sequence[IotReading]) -> dict[str, Any]:
     """Each reading in its own transaction: one bad reading never blocks the others."""
-    results = [
-        _receive_one(ctx, batch.platform_code, item, index) for index, item in enumerate(batch.readings)
-    ]
+    results = [{**_receive_one(ctx, item), "index": index} for index, item in enumerate(readings)]
     counts = {s: sum(r["acceptStatus"] == s for r in results) for s in ("SUCCESS", "WARN", "REJECT")}
     return {
         "total": len(results),
@@ -645,44 +666,72 @@ def receive_iot(ctx: RequestContext, batch: IotBatch) -> dict[str, Any]:
 
 
 def _iot_duplicate(uow: UnitOfWork, item: IotReading, meter_id: int) -> dict[str, Any] | None:
+    """The reading this one repeats (same fileSerialNo, or same meter and readTime), as first received."""
     duplicate = uow.one(
-        "SELECT id, validate_status FROM biz_reading_data WHERE (CAST(:f AS varchar) IS NOT NULL AND"
-        " file_serial_no = :f) OR (read_type = 'IOT' AND meter_id = :m AND read_time = :t) LIMIT 1",
+        "SELECT id, meter_read_id, validate_status, abnormal_flag, status, usage_amount FROM biz_reading_data"
+        " WHERE (CAST(:f AS varchar) IS NOT NULL AND file_serial_no = :f)"
+        " OR (read_type = 'IOT' AND meter_id = :m AND read_time = :t) LIMIT 1",
         {"f": item.file_serial_no, "m": meter_id, "t": item.read_time},
     )
     if duplicate is None:
         return None
+    status = duplicate["status"]
     return {
         "readingId": duplicate["id"],
+        "meterReadId": duplicate["meter_read_id"],
         "acceptStatus": ACCEPT.get(duplicate["validate_status"], "REJECT"),
+        "abnormalFlag": duplicate["abnormal_flag"],
+        "nextAction": (
+            "MANUAL_REVIEW"
+            if status == "PENDING_REVIEW"
+            else "RECHECK"
+            if status in ("REJECTED", "SUPERSEDED")
+            else "BILLING"
+        ),
+        "validateStatus": duplicate["validate_status"],
+        "usageAmount": duplicate["usage_amount"],
         "duplicate": True,
-        "msg": "重复推送，已忽略",
+        "msg": "重复上送，已忽略；返回首次入库的读数",
     }
 
 
-def _receive_one(ctx: RequestContext, platform: str, item: IotReading, index: int) -> dict[str, Any]:
-    base = {
-        "index": index,
+def _visible_meter(uow: UnitOfWork, ctx: RequestContext, meter_code: str) -> dict[str, Any] | None:
+    """The meter by its number, if the caller's data scope reaches it (through its active customer):
+    outside the scope it reads as absent."""
+    meter = uow.one("SELECT * FROM biz_meter WHERE meter_no = :no", {"no": meter_code})
+    if meter is None or ctx.principal.dept_ids is None:
+        return meter
+    dept = uow.scalar(
+        "SELECT c.dept_id FROM biz_cust_meter cm JOIN biz_cust c ON c.id = cm.cust_id"
+        " WHERE cm.meter_id = :m AND cm.status = 'ACTIVE' ORDER BY cm.id DESC LIMIT 1",
+        {"m": meter["id"]},
+    )
+    return meter if ctx.principal.sees_dept(dept) else None
+
+
+def _receive_one(ctx: RequestContext, item: IotReading) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "readingId": None,
+        "meterReadId": None,
+        "meterCode": item.meter_code,
         "fileSerialNo": item.file_serial_no,
-        "meterId": item.meter_id,
-        "meterNo": item.meter_no,
+        "validateStatus": None,
+        "usageAmount": None,
+        "duplicate": False,
+        "errorCode": None,
     }
     try:
         with UnitOfWork() as uow:
-            meter = uow.one(
-                "SELECT * FROM biz_meter WHERE id = :id OR meter_no = :no ORDER BY id LIMIT 1",
-                {"id": item.meter_id, "no": item.meter_no},
-            )
+            meter = _visible_meter(uow, ctx, item.meter_code)
             if meter is None:
-                raise AppError(ErrorCode.NOT_FOUND, "水表不存在")
-            base["meterId"] = meter["id"]
+                raise AppError(ErrorCode.NOT_FOUND, f"meterCode: 水表 {item.meter_code} 不存在")
             uow.execute(
                 "INSERT INTO biz_meter_device_status (meter_id, device_status, alarm_codes, battery_level,"
                 " signal, report_time) VALUES (:m, :s, CAST(:a AS jsonb), :b, :g, :t)",
                 {
                     "m": meter["id"],
                     "s": item.device_status,
-                    "a": json.dumps(item.alarm_codes),
+                    "a": json.dumps(list(item.alarm_list)),
                     "b": item.battery_level,
                     "g": item.signal,
                     "t": item.read_time,
@@ -700,6 +749,7 @@ def _receive_one(ctx: RequestContext, platform: str, item: IotReading, index: in
             )
             if task_id is None:
                 raise AppError(ErrorCode.METER_READ_TASK_NOT_FOUND_OR_CLOSED, f"{period} 无抄表任务")
+            base["meterReadId"] = task_id
             # A repeat sent at the same moment waited for the task lock: it is a duplicate, not a re-read.
             duplicate = _iot_duplicate(uow, item, meter["id"])
             if duplicate is not None:
@@ -714,20 +764,27 @@ def _receive_one(ctx: RequestContext, platform: str, item: IotReading, index: in
                 item.current_reading,
                 item.read_time,
                 "IOT",
-                abnormal=bool(item.alarm_codes),
+                abnormal=bool(item.alarm_list) or item.device_status == "ALARM",
                 file_serial_no=item.file_serial_no,
-                remark=f"{platform} 推送"
-                + (f"，告警 {','.join(item.alarm_codes)}" if item.alarm_codes else ""),
+                remark=f"{item.source_system} 上送"
+                + (f"，告警 {','.join(item.alarm_list)}" if item.alarm_list else ""),
             )
             uow.commit()
             return base | {
                 "readingId": reply["readingId"],
-                "meterReadId": task_id,
                 "acceptStatus": ACCEPT[reply["validateStatus"]],
-                "validateStatus": reply["validateStatus"],
+                "abnormalFlag": reply["abnormalFlag"],
                 "nextAction": reply["nextAction"],
+                "validateStatus": reply["validateStatus"],
                 "usageAmount": reply["usageAmount"],
                 "msg": reply["msg"],
             }
     except AppError as exc:
-        return base | {"acceptStatus": "REJECT", "errorCode": exc.error.code, "msg": exc.msg}
+        below_last = exc.error is ErrorCode.READING_BELOW_LAST
+        return base | {
+            "acceptStatus": "REJECT",
+            "abnormalFlag": True,
+            "nextAction": "RECHECK" if below_last else "MANUAL_REVIEW",
+            "errorCode": exc.error.code,
+            "msg": exc.msg,
+        }

@@ -20,7 +20,8 @@ from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
-from waterrev.pricing.models import ConfigRequest, PriceTemplateSpec
+from waterrev.pricing.commands import ConfigCommand
+from waterrev.pricing.spec import PriceTemplateSpec
 from waterrev.pricing.tariff import Component, Tariff, TierMode
 from waterrev.scoped import DEPT_PATH, SCOPE_RANK
 
@@ -99,6 +100,7 @@ def _param_out(row: dict[str, Any]) -> dict[str, Any]:
         "effectScope": f"DEPT:{row['dept_id']}" if row["dept_id"] else "GLOBAL",
         "effectStatus": row["effect_status"],
         "effectiveDate": row["effective_date"],
+        "expireDate": None,
     }
 
 
@@ -183,7 +185,7 @@ def _publish(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any], effectiv
     )
 
 
-def save_price(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
+def save_price(ctx: RequestContext, cmd: ConfigCommand) -> dict[str, Any]:
     assert cmd.config_code is not None
     with UnitOfWork() as uow:
         uow.execute("SELECT pg_advisory_xact_lock(hashtext(:c))", {"c": "price:" + cmd.config_code})
@@ -261,7 +263,7 @@ def save_price(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
     return reply | {"msg": "价格模板已保存"}
 
 
-def save_param(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
+def save_param(ctx: RequestContext, cmd: ConfigCommand) -> dict[str, Any]:
     """RULE/PAGE/NOTICE: CREATE and UPDATE act within the request's scope (deptId or GLOBAL); a
     new ACTIVE version expires only the ACTIVE one of the same scope (decision 28)."""
     with UnitOfWork() as uow:
@@ -326,16 +328,31 @@ def save_param(ctx: RequestContext, cmd: ConfigRequest) -> dict[str, Any]:
     return _param_out(row) | {"msg": "参数已保存"}
 
 
-def config(ctx: RequestContext, cmd: ConfigRequest) -> Any:
+def config(ctx: RequestContext, cmd: ConfigCommand) -> dict[str, Any]:
+    """POST: QUERY answers the seed's fields for the first match (codes ascending, newest version
+    first) and every match in configList; CREATE / UPDATE the saved version."""
     if cmd.action == "QUERY":
-        return query(ctx, cmd.config_type, cmd.config_code)
+        found = query(ctx, cmd.config_type, cmd.config_code)
+        first = found[0] if found else {key: None for key in _EMPTY}
+        return {**first, "configType": cmd.config_type, "configList": found, "msg": f"共 {len(found)} 条"}
     _require_scope(ctx, cmd)
-    if cmd.config_type == "PRICE":
-        return save_price(ctx, cmd)
-    return save_param(ctx, cmd)
+    saved = save_price(ctx, cmd) if cmd.config_type == "PRICE" else save_param(ctx, cmd)
+    return {**saved, "configList": None}
 
 
-def _require_scope(ctx: RequestContext, cmd: ConfigRequest) -> None:
+_EMPTY = (
+    "configId",
+    "configCode",
+    "configVersion",
+    "effectScope",
+    "effectStatus",
+    "configValue",
+    "effectiveDate",
+    "expireDate",
+)
+
+
+def _require_scope(ctx: RequestContext, cmd: ConfigCommand) -> None:
     """Who may change a scoped value: a dept's version only a user whose data scope holds the dept (a
     dept outside it reads as absent), a GLOBAL one only a user whose scope is every dept; operatorId,
     when sent, must be the caller (the change is audited under the caller)."""

@@ -38,6 +38,7 @@ def start_bill_run(
     chunk_size: int = bill_run.DEFAULT_CHUNK,
     now: dt.datetime | None = None,
 ) -> dict[str, Any]:
+    bill_run.require_every_dept(ctx)
     moment = (now or dt.datetime.now(BEIJING)).astimezone(BEIJING)
     period = bill_period or bill_run.previous_period(moment.date())
     if due_date is not None and due_date < dt.date.fromisoformat(period + "-01"):
