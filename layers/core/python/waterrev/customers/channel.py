@@ -261,6 +261,42 @@ def _reply(uow: UnitOfWork, bind_id: int, msg: str) -> dict[str, Any]:
     }
 
 
+def _no_such_account(account_id: int) -> AppError:
+    """One answer for an account of another customer and an account that does not exist."""
+    return AppError(ErrorCode.NOT_FOUND, f"accountId: 账户 {account_id} 不属于该客户")
+
+
+def _customer_account(uow: UnitOfWork, cust_id: int, account_id: int | None) -> dict[str, Any]:
+    """The customer's account named by `account_id` (its first account when None)."""
+    account = uow.one(
+        "SELECT id, status FROM biz_account WHERE cust_id = :c AND (CAST(:a AS bigint) IS NULL OR id = :a)"
+        " ORDER BY id LIMIT 1",
+        {"c": cust_id, "a": account_id},
+    )
+    if account is None:
+        if account_id is None:
+            raise AppError(ErrorCode.NOT_FOUND, "accountId: 该客户没有账户")
+        raise _no_such_account(account_id)
+    return account
+
+
+def _require_bound_account(
+    uow: UnitOfWork, action: str, existing: dict[str, Any], account_id: int | None
+) -> None:
+    """An `accountId` sent with an existing binding must be the bound account: another customer's or an
+    unknown one is refused alike (404); another account of the same customer has no binding."""
+    if account_id is None or account_id == existing["account_id"]:
+        return
+    _customer_account(uow, existing["cust_id"], account_id)
+    if action == "BIND":
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"accountId: 该客户已绑定账户 {existing['account_id']}，请先解绑",
+            data={"accountId": existing["account_id"]},
+        )
+    raise AppError(ErrorCode.BINDING_NOT_FOUND, f"custId={existing['cust_id']}, accountId={account_id}")
+
+
 def bind(
     ctx: RequestContext,
     action: str,
@@ -272,6 +308,8 @@ def bind(
     with UnitOfWork() as uow:
         member = _lock_member(uow, ctx)
         existing = _binding(uow, ctx, cust_id)
+        if existing is not None and (action != "BIND" or existing["status"] == "BOUND"):
+            _require_bound_account(uow, action, existing, account_id)
         if action == "BIND":
             reply = _bind(uow, ctx, member, existing, cust_id, account_id, verify_code, default_flag)
         elif existing is None:
@@ -327,13 +365,7 @@ def _bind(
     # unknown id and a known one without a code get the same "no code" answer.
     _check_code(uow, member, cust_id, verify_code)
     _bindable_customer(uow, cust_id)
-    account = uow.one(
-        "SELECT id, status FROM biz_account WHERE cust_id = :c AND (CAST(:a AS bigint) IS NULL OR id = :a)"
-        " ORDER BY id LIMIT 1",
-        {"c": cust_id, "a": account_id},
-    )
-    if account is None:
-        raise AppError(ErrorCode.NOT_FOUND, f"accountId: 账户 {account_id} 不属于该客户")
+    account = _customer_account(uow, cust_id, account_id)
     if account["status"] in BLOCKED_ACCOUNT_STATES:
         raise AppError(
             ErrorCode.CONFLICT,
