@@ -88,19 +88,24 @@ def test_data_permission_for_depts_inside_and_outside_the_callers_subtree() -> N
 
 
 def test_data_permission_for_a_customer_follows_its_dept() -> None:
-    """Given the demo customers of 鼓楼 and 台江, when gulou checks them by custId, then only the 鼓楼
-    one is permitted; admin is permitted both."""
+    """Given the demo customers of 鼓楼 and 台江, when gulou checks them by custId, then the 鼓楼 one is
+    permitted and the 台江 one answers exactly as a customer that does not exist (1_002_001_001, the
+    same message but for the id asked for, no dept); admin is permitted both."""
     gulou = admin_login("gulou", "gulou123")
     admin = admin_login()
-    own, other = customer_id("KH0000000001"), customer_id("KH0000000002")
+    own, other, missing = customer_id("KH0000000001"), customer_id("KH0000000002"), 987_654_321
 
     mine = call("POST", CHECK, {"custId": own}, token=gulou)
     theirs = call("POST", CHECK, {"custId": other}, token=gulou)
+    unknown = call("POST", CHECK, {"custId": missing}, token=gulou)
     as_admin = call("POST", CHECK, {"custId": other}, token=admin)
 
     assert mine.data["dataPermitted"] is True and mine.data["deptId"] == GULOU_DEPT
-    assert theirs.data["dataPermitted"] is False
-    assert as_admin.data["dataPermitted"] is True
+    expect_error(theirs, 1_002_001_001)
+    expect_error(unknown, 1_002_001_001)
+    assert (theirs.status, theirs.data) == (unknown.status, unknown.data)
+    assert theirs.msg.replace(str(other), "#") == unknown.msg.replace(str(missing), "#")
+    assert as_admin.data["dataPermitted"] is True and as_admin.data["deptId"] == TAIJIANG_DEPT
 
 
 def test_data_permission_for_an_unknown_customer_is_customer_not_found() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from waterrev.context import RequestContext
-from waterrev.customers.channel import require_bound
 from waterrev.db import UnitOfWork
 from waterrev.envelope import page
+from waterrev.visibility import require_customer_visible
 
 QUERY_TYPES = ("BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE")
 
@@ -45,7 +45,7 @@ def history(
         "off": (page_no - 1) * page_size,
     }
     with UnitOfWork() as uow:
-        require_bound(uow, ctx, cust_id)
+        require_customer_visible(uow, ctx, cust_id)
         if query_type == "USAGE":
             total, items = _usage(uow, params)
         elif query_type in ("BILL", "ARREARS"):

@@ -23,6 +23,7 @@ from waterrev.masking import mask_mobile
 from waterrev.platform.auth import issue_tokens, login_log
 from waterrev.security import hmac_sha256, token_hash
 from waterrev.settings import get_settings
+from waterrev.visibility import require_customer_visible
 
 MODULE = "CS-001"
 BLOCKED_ACCOUNT_STATES = ("CLOSED", "FROZEN", "RESTRICTED")
@@ -451,11 +452,6 @@ def list_bindings(ctx: RequestContext) -> list[dict[str, Any]]:
 
 
 def require_bound(uow: UnitOfWork, ctx: RequestContext, cust_id: int) -> None:
-    """A customer token reaches only its bound customers; anything else looks like nothing there."""
-    bound = uow.scalar(
-        "SELECT 1 FROM biz_cust_app_binds WHERE channel_type = :t AND channel_user_id = :u AND cust_id = :c"
-        " AND status = 'BOUND'",
-        {"t": ctx.principal.channel_type, "u": ctx.principal.channel_user_id, "c": cust_id},
-    )
-    if bound is None:
-        raise AppError(ErrorCode.BINDING_NOT_FOUND, f"custId={cust_id}")
+    """Kept for the payments package until it calls `waterrev.visibility.require_customer_visible`
+    (the one rule for every caller kind) itself."""
+    require_customer_visible(uow, ctx, cust_id)

@@ -19,38 +19,34 @@ from waterrev.customers.models import (
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.masking import mask_bank_account, mask_id_no, mask_mobile
+from waterrev.visibility import customer_not_found, customer_scope, require_customer_visible
 
 QUERY_TYPES = ("base", "account", "meter", "invoice", "all")
 MODULE = "REV-001"
 _NEXT_CODE = "SELECT nextval('biz_cust_code_seq')"
 
 
-def _scope(ctx: RequestContext) -> dict[str, Any]:
-    depts = ctx.principal.dept_ids
-    return {"all_depts": depts is None, "depts": sorted(depts or ())}
-
-
-_IN_SCOPE = "(CAST(:all_depts AS boolean) OR c.dept_id = ANY(CAST(:depts AS bigint[])))"
-
-
-def _not_found(ref: str) -> AppError:
-    return AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"客户 {ref} 不存在")
+_DETAIL = (
+    "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id WHERE c.id = :id"
+)
 
 
 # ------------------------------------------------------------------------------ query ----------
 def get_customer(
     ctx: RequestContext, *, cust_id: int | None = None, code: str | None = None, query_type: str = "all"
 ) -> dict[str, Any]:
+    """One customer by id or by code; one the caller may not see reads as absent (waterrev.visibility)."""
     if query_type not in QUERY_TYPES:
         raise AppError(ErrorCode.BAD_REQUEST, f"queryType 须为 {'/'.join(QUERY_TYPES)}")
+    asked = f"custId={cust_id}" if cust_id is not None else f"code={code}"
     with UnitOfWork() as uow:
-        cust = uow.one(
-            "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id"
-            f" WHERE (c.id = :id OR c.code = :code) AND {_IN_SCOPE}",
-            {"id": cust_id, "code": code, **_scope(ctx)},
-        )
-        if cust is None:
-            raise _not_found(str(cust_id if cust_id is not None else code))
+        if cust_id is None:
+            cust_id = uow.scalar("SELECT id FROM biz_cust WHERE code = :code", {"code": code})
+            if cust_id is None:
+                raise customer_not_found(ctx, asked)
+        require_customer_visible(uow, ctx, cust_id, asked=asked)
+        cust = uow.one(_DETAIL, {"id": cust_id})
+        assert cust is not None
         return _detail(uow, cust, query_type)
 
 
@@ -164,8 +160,8 @@ def page_customers(
     page_size: int,
 ) -> dict[str, Any]:
     """Search by exact code, by mobile (customer's or a contact's; a suffix of 4+ digits matches) or name."""
-    where = [_IN_SCOPE]
-    params: dict[str, Any] = _scope(ctx)
+    in_scope, params = customer_scope(ctx)
+    where = [in_scope]
     if code:
         where.append("c.code = :code")
         params["code"] = code
@@ -222,12 +218,9 @@ def _require_dept(uow: UnitOfWork, ctx: RequestContext, dept_id: int) -> None:
 def _lock_customer(
     uow: UnitOfWork, ctx: RequestContext, cust_id: int, *, allow_stopped: bool = False
 ) -> dict[str, Any]:
-    cust = uow.one(
-        f"SELECT c.* FROM biz_cust c WHERE c.id = :id AND {_IN_SCOPE} FOR UPDATE",
-        {"id": cust_id, **_scope(ctx)},
-    )
-    if cust is None:
-        raise _not_found(str(cust_id))
+    require_customer_visible(uow, ctx, cust_id)
+    cust = uow.one("SELECT * FROM biz_cust WHERE id = :id FOR UPDATE", {"id": cust_id})
+    assert cust is not None  # customers are never deleted
     if cust["status"] == "STOPPED" and not allow_stopped:
         raise AppError(
             ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED,
@@ -461,16 +454,7 @@ def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
                 before={k: before[k] for k in fields},
                 after=cmd.model_dump(by_alias=True, mode="json", exclude_none=True),
             )
-            detail = _detail(
-                uow,
-                uow.one(
-                    "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id"
-                    " WHERE c.id = :id",
-                    {"id": cmd.id},
-                )
-                or {},
-                "all",
-            )
+            detail = _detail(uow, uow.one(_DETAIL, {"id": cmd.id}) or {}, "all")
             uow.commit()
     except IntegrityError as exc:
         raise AppError(ErrorCode.CONFLICT, _integrity_detail(exc)) from exc

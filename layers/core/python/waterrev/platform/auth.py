@@ -16,6 +16,7 @@ from waterrev.security import (
     verify_password,
 )
 from waterrev.settings import get_settings
+from waterrev.visibility import require_customer_visible
 
 
 def _now() -> dt.datetime:
@@ -213,10 +214,11 @@ def check(
     p: Principal = ctx.principal
     result: dict[str, Any] = {"permissions": {perm: p.has(perm) for perm in permissions}}
     if cust_id is not None:
+        # A customer outside the user's data scope answers as one that does not exist (its dept is
+        # not told): permission to see it is checked where every capability checks it.
         with UnitOfWork() as uow:
+            require_customer_visible(uow, ctx, cust_id)
             dept_id = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :id", {"id": cust_id})
-        if dept_id is None:
-            raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
     if dept_id is not None:
         result["deptId"] = dept_id
         result["dataPermitted"] = p.sees_dept(dept_id)
