@@ -4,7 +4,6 @@ from waterrev.api import lambda_handler, new_app, request_context
 from waterrev.customers import channel
 from waterrev.customers.channel_models import BindRequest, ChannelLoginRequest, VerifyCodeRequest
 from waterrev.envelope import ok
-from waterrev.errors import AppError, ErrorCode
 
 app = new_app()
 
@@ -30,15 +29,7 @@ def send_verify_code(body: VerifyCodeRequest) -> dict:
 
 @app.post("/app-api/customer/account/bind")
 def bind(body: BindRequest) -> dict:
-    ctx = request_context(app)
-    if (body.channel_type, body.channel_user_id) != (
-        ctx.principal.channel_type,
-        ctx.principal.channel_user_id,
-    ):
-        raise AppError(ErrorCode.FORBIDDEN, "channelUserId: 与登录的渠道身份不一致")
-    return ok(
-        channel.bind(ctx, body.action, body.cust_id, body.account_id, body.verify_code, body.default_flag)
-    )
+    return ok(channel.bind(request_context(app), body.to_command()))
 
 
 @app.get("/app-api/customer/account/list")

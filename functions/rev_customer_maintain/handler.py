@@ -10,17 +10,17 @@ app = new_app()
 
 @app.post("/admin-api/revenue/customer/create")
 def create(body: CustomerCreate) -> dict:
-    return ok(customers.create_customer(request_context(app), body))
+    return ok(customers.create_customer(request_context(app), body.to_command()))
 
 
 @app.put("/admin-api/revenue/customer/update")
 def update(body: CustomerUpdate) -> dict:
-    return ok(customers.update_customer(request_context(app), body))
+    return ok(customers.update_customer(request_context(app), body.to_command()))
 
 
 @app.put("/admin-api/revenue/customer/update-status")
 def update_status(body: StatusChange) -> dict:
-    return ok(customers.change_status(request_context(app), body))
+    return ok(customers.change_status(request_context(app), body.to_command()))
 
 
 handler = lambda_handler(app)

@@ -30,6 +30,7 @@ from tests.support import (
 )
 from waterrev.context import RequestContext
 from waterrev.customers.channel import sign_channel_login
+from waterrev.customers.commands import BindCommand
 from waterrev.settings import get_settings
 
 LOGIN = "/app-api/customer/auth/channel-login"
@@ -723,6 +724,10 @@ def _context(token: str) -> RequestContext:
     return RequestContext(request_id=str(uuid.uuid4()), principal=principal)
 
 
+def act(member: Member, action: str, cust_id: int, code: str | None = None) -> BindCommand:
+    return BindCommand(action, "WECHAT", member.id, cust_id, verify_code=code)
+
+
 def _concurrently(calls: list[Any]) -> list[Any]:
     """Run the service calls at once, each on its own connection, as separate Lambda environments would."""
     from waterrev.errors import AppError
@@ -749,7 +754,7 @@ def test_concurrent_set_default_leaves_exactly_one_default(admin: str) -> None:
 
     results = _concurrently(
         [
-            (lambda c=c: channel.bind(_context(member.token), "SET_DEFAULT", c, None, None, None))
+            (lambda c=c: channel.bind(_context(member.token), act(member, "SET_DEFAULT", c)))
             for c in [a["id"], b["id"]] * 5
         ]
     )
@@ -779,7 +784,7 @@ def test_concurrent_bind_of_the_same_customer_binds_once(admin: str) -> None:
 
     results = _concurrently(
         [
-            (lambda: channel.bind(_context(member.token), "BIND", cust["id"], None, code, None))
+            (lambda: channel.bind(_context(member.token), act(member, "BIND", cust["id"], code)))
             for _ in range(10)
         ]
     )
@@ -803,7 +808,7 @@ def test_concurrent_binds_of_different_customers_leave_one_default(admin: str) -
         codes[cust["id"]] = latest_verify_code(cust["id"])
 
     results = _concurrently(
-        [(lambda c=c: channel.bind(_context(member.token), "BIND", c, None, codes[c], None)) for c in codes]
+        [(lambda c=c: channel.bind(_context(member.token), act(member, "BIND", c, codes[c]))) for c in codes]
     )
 
     assert all(isinstance(r, dict) for r in results), results

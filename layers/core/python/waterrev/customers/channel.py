@@ -16,6 +16,7 @@ from typing import Any
 
 from waterrev import audit
 from waterrev.context import RequestContext, UserType
+from waterrev.customers.commands import BindCommand
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.logs import get_logger
@@ -298,14 +299,13 @@ def _require_bound_account(
     raise AppError(ErrorCode.BINDING_NOT_FOUND, f"custId={existing['cust_id']}, accountId={account_id}")
 
 
-def bind(
-    ctx: RequestContext,
-    action: str,
-    cust_id: int,
-    account_id: int | None,
-    verify_code: str | None,
-    default_flag: bool | None,
-) -> dict[str, Any]:
+def bind(ctx: RequestContext, cmd: BindCommand) -> dict[str, Any]:
+    """BIND / UNBIND / SET_DEFAULT of one of the caller's customers (docs/DECISIONS.md 4, 27)."""
+    p = ctx.principal
+    if (cmd.channel_type, cmd.channel_user_id) != (p.channel_type, p.channel_user_id):
+        raise AppError(ErrorCode.FORBIDDEN, "channelUserId: 与登录的渠道身份不一致")
+    action, cust_id, account_id = cmd.action, cmd.cust_id, cmd.account_id
+    verify_code, default_flag = cmd.verify_code, cmd.default_flag
     with UnitOfWork() as uow:
         member = _lock_member(uow, ctx)
         existing = _binding(uow, ctx, cust_id)

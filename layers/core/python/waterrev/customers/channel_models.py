@@ -6,6 +6,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from waterrev.customers.commands import BindCommand
 from waterrev.fields import Model
 
 ChannelType = Literal["WECHAT", "ALIPAY", "MINIAPP"]
@@ -40,3 +41,14 @@ class BindRequest(Model):
         if self.action == "BIND" and not self.verify_code:
             raise ValueError("BIND 须提供 verifyCode")
         return self
+
+    def to_command(self) -> BindCommand:
+        return BindCommand(
+            action=self.action,
+            channel_type=self.channel_type,
+            channel_user_id=self.channel_user_id,
+            cust_id=self.cust_id,
+            account_id=self.account_id,
+            verify_code=self.verify_code,
+            default_flag=self.default_flag,
+        )

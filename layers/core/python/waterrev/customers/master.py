@@ -8,13 +8,15 @@ from sqlalchemy.exc import IntegrityError
 
 from waterrev import audit
 from waterrev.context import RequestContext
-from waterrev.customers.models import (
+from waterrev.customers.commands import (
     BankRelation,
     Contact,
-    CustomerCreate,
-    CustomerUpdate,
+    CustomerChanges,
+    InvoiceInfo,
     MeterLink,
+    NewCustomer,
     StatusChange,
+    as_wire,
 )
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -265,7 +267,7 @@ def _link_meter(uow: UnitOfWork, cust_id: int, m: MeterLink) -> int:
     return int(meter_id)
 
 
-def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: list[Contact]) -> None:
+def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: tuple[Contact, ...]) -> None:
     uow.execute("DELETE FROM biz_cust_contact WHERE cust_id = :c", {"c": cust_id})
     for c in contacts:
         uow.execute(
@@ -275,7 +277,7 @@ def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: list[Contact]) -> N
         )
 
 
-def _write_invoice(uow: UnitOfWork, cust_id: int, info: Any) -> None:
+def _write_invoice(uow: UnitOfWork, cust_id: int, info: InvoiceInfo) -> None:
     params = {
         "c": cust_id,
         "it": info.invoice_type,
@@ -320,7 +322,7 @@ def _write_bank_rel(
         )
 
 
-def create_customer(ctx: RequestContext, cmd: CustomerCreate) -> dict[str, Any]:
+def create_customer(ctx: RequestContext, cmd: NewCustomer) -> dict[str, Any]:
     try:
         with UnitOfWork() as uow:
             _require_dept(uow, ctx, cmd.dept_id)
@@ -365,7 +367,7 @@ def create_customer(ctx: RequestContext, cmd: CustomerCreate) -> dict[str, Any]:
                 operation="CUSTOMER_CREATE",
                 object_type="biz_cust",
                 object_id=cust_id,
-                after=cmd.model_dump(by_alias=True, mode="json"),
+                after=as_wire(cmd),
             )
             uow.commit()
     except IntegrityError as exc:
@@ -388,7 +390,7 @@ def _integrity_detail(exc: IntegrityError) -> str:
     return "数据与现有记录冲突"
 
 
-def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
+def update_customer(ctx: RequestContext, cmd: CustomerChanges) -> dict[str, Any]:
     fields = {
         "name": cmd.name,
         "cust_type": cmd.cust_type,
@@ -452,7 +454,7 @@ def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
                 object_type="biz_cust",
                 object_id=cmd.id,
                 before={k: before[k] for k in fields},
-                after=cmd.model_dump(by_alias=True, mode="json", exclude_none=True),
+                after=as_wire(cmd, exclude_none=True),
             )
             detail = _detail(uow, uow.one(_DETAIL, {"id": cmd.id}) or {}, "all")
             uow.commit()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, model_validator
 
+from waterrev.customers import commands
 from waterrev.fields import BankAccount, Mobile, Model, valid_id_card
 
 CustType = Literal["RESIDENT", "NON_RESIDENT", "SPECIAL"]
@@ -23,6 +24,9 @@ class Contact(Model):
     mobile: Mobile | None = None
     relation: Literal["SELF", "FAMILY", "TENANT", "AGENT", "OTHER"] = "SELF"
     is_primary: bool = False
+
+    def to_command(self) -> commands.Contact:
+        return commands.Contact(self.name, self.mobile, self.relation, self.is_primary)
 
 
 class MeterLink(Model):
@@ -40,6 +44,18 @@ class MeterLink(Model):
         if self.initial_reading >= self.max_reading:
             raise ValueError("initialReading 必须小于 maxReading")
         return self
+
+    def to_command(self) -> commands.MeterLink:
+        return commands.MeterLink(
+            meter_no=self.meter_no,
+            caliber=self.caliber,
+            model=self.model,
+            meter_type=self.meter_type,
+            max_reading=self.max_reading,
+            initial_reading=self.initial_reading,
+            install_address=self.install_address,
+            install_date=self.install_date,
+        )
 
 
 class InvoiceInfo(Model):
@@ -61,12 +77,28 @@ class InvoiceInfo(Model):
             raise ValueError("电子发票须填写 email 或 mobile 至少一项")
         return self
 
+    def to_command(self) -> commands.InvoiceInfo:
+        return commands.InvoiceInfo(
+            invoice_title=self.invoice_title,
+            invoice_type=self.invoice_type,
+            title_type=self.title_type,
+            tax_no=self.tax_no,
+            email=self.email,
+            mobile=self.mobile,
+            bank_name=self.bank_name,
+            bank_account=self.bank_account,
+            address_phone=self.address_phone,
+        )
+
 
 class BankRelation(Model):
     bank_code: str = Field(pattern=r"^[A-Z0-9]{2,16}$")
     bank_account: BankAccount
     account_name: str = Field(min_length=1, max_length=100)
     agreement_no: str | None = Field(default=None, max_length=64)
+
+    def to_command(self) -> commands.BankRelation:
+        return commands.BankRelation(self.bank_code, self.bank_account, self.account_name, self.agreement_no)
 
 
 class _Identity(Model):
@@ -109,6 +141,25 @@ class CustomerCreate(_Identity):
             raise ValueError("meterList 中表号重复")
         return self
 
+    def to_command(self) -> commands.NewCustomer:
+        return commands.NewCustomer(
+            code=self.code,
+            name=self.name,
+            cust_type=self.cust_type,
+            id_type=self.id_type,
+            id_no=self.id_no,
+            mobile=self.mobile,
+            address=self.address,
+            dept_id=self.dept_id,
+            population=self.population,
+            account_no=self.account_no,
+            contact_list=tuple(c.to_command() for c in self.contact_list),
+            meter_list=tuple(m.to_command() for m in self.meter_list),
+            invoice_info=_opt(self.invoice_info),
+            collection_rel=_opt(self.collection_rel),
+            withholding_rel=_opt(self.withholding_rel),
+        )
+
 
 class CustomerUpdate(_Identity):
     id: int = Field(gt=0)
@@ -127,6 +178,29 @@ class CustomerUpdate(_Identity):
     terminate_collection: bool = False
     terminate_withholding: bool = False
 
+    def to_command(self) -> commands.CustomerChanges:
+        return commands.CustomerChanges(
+            id=self.id,
+            version=self.version,
+            name=self.name,
+            cust_type=self.cust_type,
+            id_type=self.id_type,
+            id_no=self.id_no,
+            mobile=self.mobile,
+            address=self.address,
+            population=self.population,
+            contact_list=None
+            if self.contact_list is None
+            else tuple(c.to_command() for c in self.contact_list),
+            add_meters=tuple(m.to_command() for m in self.add_meters),
+            remove_meter_ids=tuple(self.remove_meter_ids),
+            invoice_info=_opt(self.invoice_info),
+            collection_rel=_opt(self.collection_rel),
+            withholding_rel=_opt(self.withholding_rel),
+            terminate_collection=self.terminate_collection,
+            terminate_withholding=self.terminate_withholding,
+        )
+
 
 class StatusChange(Model):
     id: int = Field(gt=0, description="客户 ID")
@@ -142,3 +216,16 @@ class StatusChange(Model):
         if (self.account_status is None) != (self.account_id is None):
             raise ValueError("accountId 与 accountStatus 须同时填写")
         return self
+
+    def to_command(self) -> commands.StatusChange:
+        return commands.StatusChange(
+            id=self.id,
+            reason=self.reason,
+            status=self.status,
+            account_id=self.account_id,
+            account_status=self.account_status,
+        )
+
+
+def _opt(part: InvoiceInfo | BankRelation | None) -> Any:
+    return None if part is None else part.to_command()
