@@ -180,7 +180,7 @@ def page_customers(
     with UnitOfWork() as uow:
         total = uow.scalar(f"SELECT count(*) FROM biz_cust c WHERE {clause}", params)
         rows = uow.all(
-            "SELECT c.*, a.id AS account_id, a.balance, a.arrears_amount, a.status AS account_status"
+            "SELECT c.*, a.id AS account_id, a.account_no, a.balance, a.arrears_amount, a.status AS account_status"
             " FROM biz_cust c LEFT JOIN LATERAL (SELECT * FROM biz_account WHERE cust_id = c.id"
             f" ORDER BY id LIMIT 1) a ON true WHERE {clause} ORDER BY c.id LIMIT :lim OFFSET :off",
             {**params, "lim": page_size, "off": (page_no - 1) * page_size},
@@ -199,6 +199,7 @@ def page_customers(
             if r["account_id"] is None
             else {
                 "accountId": r["account_id"],
+                "accountNo": r["account_no"],
                 "balance": r["balance"],
                 "arrearsAmount": r["arrears_amount"],
                 "status": r["account_status"],
