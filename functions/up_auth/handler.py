@@ -32,7 +32,16 @@ def refresh(body: RefreshRequest) -> dict:
     return ok(auth.refresh(request_context(app), body.refresh_token))
 
 
-@app.post("/admin-api/system/auth/logout", **doc(bool, summary="退出登录，作废当前令牌"))
+@app.post(
+    "/admin-api/system/auth/logout",
+    **doc(
+        bool,
+        # no body is needed; one that is sent must still be readable JSON (api.check_json_body)
+        ErrorCode.BAD_REQUEST,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        summary="退出登录，作废当前令牌",
+    ),
+)
 def logout() -> dict:
     return ok(auth.logout(request_context(app)))
 
