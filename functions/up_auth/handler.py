@@ -4,7 +4,7 @@ from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.platform import auth
-from waterrev.platform.models import LoginRequest, RefreshRequest, TokenReply
+from waterrev.platform.models import LoginReply, LoginRequest, RefreshRequest, TokenReply
 
 app = new_app()
 
@@ -12,11 +12,11 @@ app = new_app()
 @app.post(
     "/admin-api/system/auth/login",
     **doc(
-        TokenReply,
+        LoginReply,
         ErrorCode.UNAUTHORIZED,
         ErrorCode.FORBIDDEN,
         ErrorCode.LOCKED,
-        summary="后台用户登录，签发访问令牌",
+        summary="后台用户登录，签发访问令牌并输出用户上下文",
         description="用户名或密码错误为 401；连续失败达到上限后账号锁定 (423)；停用账号为 403。",
     ),
 )

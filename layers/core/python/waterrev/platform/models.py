@@ -128,3 +128,11 @@ class ParameterReply(Reply):
     effect_scope: Literal["GLOBAL", "DEPT"] = Field(description="生效范围：全局或营业所")
     effect_status: Literal["ACTIVE"] = Field(description="生效状态（只返回生效中的版本）")
     effective_date: DateStr | None = Field(description="生效日期")
+
+
+class LoginReply(TokenReply):
+    """IF-UP-001 login: the token pair and the user context (seed: 签发访问令牌并输出用户上下文)."""
+
+    user_context: PermissionInfoReply = Field(
+        description="用户上下文：与 IF-UP-002 get-permission-info 对新令牌的应答相同"
+    )
