@@ -9,6 +9,7 @@ from tests.support import (
     call,
     customer_id,
     expect_error,
+    new_admin_user,
     sql_exec,
     unique,
 )
@@ -152,3 +153,24 @@ def test_unknown_and_invisible_parameters_are_404() -> None:
     expect_error(unknown, 404)
     expect_error(hidden, 404)
     assert hidden.data is None
+
+
+def test_a_dept_parameter_names_its_dept_as_if_rev_012_does() -> None:
+    """Given a RULE parameter with a GLOBAL value and a value of 鼓楼, when a 鼓楼 user and a 台江 user read
+    it, then each gets its value, with effectScope DEPT:<id> for 鼓楼 and GLOBAL for 台江, as IF-REV-012
+    names the scope of the same version."""
+    admin, code = admin_login(), unique("rule.up4.")
+    config = "/admin-api/revenue/parameter/config"
+    body = {"action": "CREATE", "configType": "RULE", "configCode": code}
+    assert call("POST", config, body | {"configValue": "1"}, token=admin).code == 0
+    own = call("POST", config, body | {"configValue": "2", "deptId": GULOU_DEPT}, token=admin)
+    assert own.code == 0, own.body
+    gulou = admin_login(new_admin_user(dept_id=GULOU_DEPT), "Passw0rd!")
+    taijiang = admin_login(new_admin_user(dept_id=TAIJIANG_DEPT), "Passw0rd!")
+
+    mine = call("GET", PARAM, token=gulou, query=f"key={code}")
+    theirs = call("GET", PARAM, token=taijiang, query=f"key={code}")
+
+    assert (mine.data["configValue"], mine.data["effectScope"]) == ("2", f"DEPT:{GULOU_DEPT}")
+    assert mine.data["effectScope"] == own.data["effectScope"]
+    assert (theirs.data["configValue"], theirs.data["effectScope"]) == ("1", "GLOBAL")

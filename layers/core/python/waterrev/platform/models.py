@@ -125,7 +125,10 @@ class ParameterReply(Reply):
     config_code: str = Field(description="参数编码")
     config_value: str = Field(description="参数值")
     config_version: str = Field(description="参数版本")
-    effect_scope: Literal["GLOBAL", "DEPT"] = Field(description="生效范围：全局或营业所")
+    effect_scope: str = Field(
+        pattern=r"^(GLOBAL|DEPT:\d+)$",
+        description="生效范围：GLOBAL（全局）或 DEPT:<营业所 ID>（与 IF-REV-012 相同）",
+    )
     effect_status: Literal["ACTIVE"] = Field(description="生效状态（只返回生效中的版本）")
     effective_date: DateStr | None = Field(description="生效日期")
 
