@@ -535,6 +535,40 @@ def test_the_bound_account_named_explicitly_is_accepted(admin: str) -> None:
     assert unbound.code == 0 and unbound.data["bindStatus"] == "UNBOUND", unbound.body
 
 
+@pytest.mark.parametrize("action", ["UNBIND", "SET_DEFAULT"])
+def test_an_unbound_customer_tells_nothing_about_accounts(admin: str, action: str) -> None:
+    """Given a customer with a second account, bound and then unbound by a channel user, when UNBIND or
+    SET_DEFAULT names it with its second account, another customer's account or an unknown one, then all
+    three answers are the same 1_002_001_002 but for the id asked for, and nothing changes."""
+    cust, stranger = new_customer(admin), new_customer(admin)
+    second = int(
+        sql_exec(
+            "INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
+            {"c": cust["id"], "no": unique("ZH")},
+        )
+    )
+    member = Member()
+    assert member.bind(cust["id"]).code == 0
+    assert member.act("UNBIND", cust["id"]).code == 0
+    before = binding_state(member)
+    asked = [second, stranger["accountId"], unknown_account_id()]
+
+    replies = [member.act(action, cust["id"], accountId=a) for a in asked]
+
+    for reply in replies:
+        expect_error(reply, 1_002_001_002, mentions="accountId")
+    assert (
+        len(
+            {
+                (r.status, r.code, r.msg.replace(str(a), "#"), str(r.data))
+                for r, a in zip(replies, asked, strict=True)
+            }
+        )
+        == 1
+    )
+    assert binding_state(member) == before
+
+
 def test_another_account_of_the_same_customer_is_not_its_binding(admin: str) -> None:
     """Given a customer with a second account and a channel user bound to its first, when UNBIND or
     SET_DEFAULT names the second account, then 1_002_001_002 (there is no binding of that account) and

@@ -286,10 +286,12 @@ def _require_bound_account(
     uow: UnitOfWork, action: str, existing: dict[str, Any], account_id: int | None
 ) -> None:
     """An `accountId` sent with an existing binding must be the bound account: another customer's or an
-    unknown one is refused alike (404); another account of the same customer has no binding."""
+    unknown one is refused alike (404); another account of the same customer has no binding. A binding
+    no longer BOUND tells nothing about the customer's accounts: any other accountId has no binding."""
     if account_id is None or account_id == existing["account_id"]:
         return
-    _customer_account(uow, existing["cust_id"], account_id)
+    if existing["status"] == "BOUND":
+        _customer_account(uow, existing["cust_id"], account_id)
     if action == "BIND":
         raise AppError(
             ErrorCode.CONFLICT,
