@@ -4,23 +4,43 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from waterrev.api import lambda_handler, new_app, request_context
+from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.billing import history as bills
+from waterrev.billing.history_models import ChargeStatus, HistoryItem, QueryType
 from waterrev.envelope import ok
+from waterrev.errors import ErrorCode
+from waterrev.fields import BIGINT_MAX, Page
 
 app = new_app()
 
 
-@app.get("/app-api/customer/bill/history")
+@app.get(
+    "/app-api/customer/bill/history",
+    **doc(
+        Page[HistoryItem],
+        ErrorCode.BINDING_NOT_FOUND,
+        summary="查询本人绑定客户的账单、欠费、用水、缴费记录与发票，按时间倒序分页",
+        description="未绑定的客户与不存在的客户同样答 1_002_001_002（只回显请求的 custId）。",
+    ),
+)
 def history(
-    cust_id: Annotated[int, Query(alias="custId", gt=0)],
-    query_type: Annotated[str, Query(alias="queryType", pattern="^(BILL|PAYMENT|USAGE|ARREARS|INVOICE)$")],
-    bill_period: Annotated[str | None, Query(alias="billPeriod", pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
-    charge_status: Annotated[
-        str | None, Query(alias="chargeStatus", pattern="^(UNPAID|PARTIAL|PAID)$")
+    cust_id: Annotated[int, Query(alias="custId", gt=0, le=BIGINT_MAX, description="客户 ID")],
+    query_type: Annotated[
+        QueryType, Query(alias="queryType", description="查询类型：BILL、PAYMENT、USAGE、ARREARS、INVOICE")
+    ],
+    bill_period: Annotated[
+        str | None,
+        Query(
+            alias="billPeriod",
+            pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+            description="账期，如 2026-03（BILL、ARREARS、USAGE）",
+        ),
     ] = None,
-    page_no: Annotated[int, Query(alias="pageNo", ge=1, le=10000)] = 1,
-    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100)] = 10,
+    charge_status: Annotated[
+        ChargeStatus | None, Query(alias="chargeStatus", description="账单状态筛选（BILL、ARREARS）")
+    ] = None,
+    page_no: Annotated[int, Query(alias="pageNo", ge=1, le=10000, description="页码")] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100, description="每页数量")] = 10,
 ) -> dict:
     return ok(
         bills.history(

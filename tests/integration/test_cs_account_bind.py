@@ -30,6 +30,7 @@ from tests.support import (
 )
 from waterrev.context import RequestContext
 from waterrev.customers.channel import sign_channel_login
+from waterrev.customers.commands import BindCommand
 from waterrev.settings import get_settings
 
 LOGIN = "/app-api/customer/auth/channel-login"
@@ -459,6 +460,141 @@ def test_bind_of_an_account_of_another_customer_is_refused(admin: str) -> None:
     assert member.bindings() == []
 
 
+def unknown_account_id() -> int:
+    return int(sql_scalar("SELECT max(id) FROM biz_account")) + 1_000_000
+
+
+def binding_state(member: Member) -> tuple[list[dict[str, Any]], list[str]]:
+    """What a refused request must leave as it was: the member's binding rows and its audit trail."""
+    rows = sql_all(
+        "SELECT id, cust_id, account_id, status, is_default FROM biz_cust_app_binds"
+        " WHERE channel_type = 'WECHAT' AND channel_user_id = :u ORDER BY id",
+        {"u": member.id},
+    )
+    return rows, bind_audits(member)
+
+
+@pytest.mark.parametrize("action", ["BIND", "UNBIND", "SET_DEFAULT"])
+def test_a_bound_customer_named_with_a_foreign_or_unknown_account_is_refused_alike(
+    admin: str, action: str
+) -> None:
+    """Given a channel user that bound two customers (the second not default), when BIND (again), UNBIND
+    or SET_DEFAULT names the second with another customer's accountId, or with an accountId that does not
+    exist, then both are refused with the same 404 naming accountId (the messages differ only in the id
+    asked for), and no binding changes and nothing is audited."""
+    first, cust, stranger = new_customer(admin), new_customer(admin), new_customer(admin)
+    member = Member()
+    assert member.bind(first["id"]).code == 0
+    assert member.bind(cust["id"]).data["defaultFlag"] is False
+    before = binding_state(member)
+    unknown = unknown_account_id()
+    code = {"verifyCode": "000000"} if action == "BIND" else {}
+
+    foreign = member.act(action, cust["id"], accountId=stranger["accountId"], defaultFlag=True, **code)
+    missing = member.act(action, cust["id"], accountId=unknown, defaultFlag=True, **code)
+
+    expect_error(foreign, 404, mentions="accountId")
+    expect_error(missing, 404, mentions="accountId")
+    assert (foreign.status, foreign.code, foreign.data) == (missing.status, missing.code, missing.data)
+    assert foreign.msg.replace(str(stranger["accountId"]), "#") == missing.msg.replace(str(unknown), "#")
+    assert binding_state(member) == before
+
+
+def test_a_fresh_bind_with_a_foreign_or_unknown_account_is_refused_alike(admin: str) -> None:
+    """Given a customer and a valid code, when BIND names another customer's accountId, and then an
+    accountId that does not exist, then both answers are the same 404 naming accountId but for the id
+    asked for, and nothing is bound."""
+    cust, stranger = new_customer(admin), new_customer(admin)
+    member = Member()
+    assert member.send(cust["id"]).code == 0
+    code = latest_verify_code(cust["id"])
+    unknown = unknown_account_id()
+
+    foreign = member.act("BIND", cust["id"], verifyCode=code, accountId=stranger["accountId"])
+    missing = member.act("BIND", cust["id"], verifyCode=code, accountId=unknown)
+
+    expect_error(foreign, 404, mentions="accountId")
+    expect_error(missing, 404, mentions="accountId")
+    assert foreign.msg.replace(str(stranger["accountId"]), "#") == missing.msg.replace(str(unknown), "#")
+    assert member.bindings() == []
+
+
+def test_the_bound_account_named_explicitly_is_accepted(admin: str) -> None:
+    """Given a bound customer, when BIND, SET_DEFAULT and UNBIND name its own bound accountId, then each
+    succeeds as without accountId."""
+    cust = new_customer(admin)
+    member = Member()
+    assert member.bind(cust["id"], accountId=cust["accountId"]).code == 0
+
+    again = member.act("BIND", cust["id"], verifyCode="000000", accountId=cust["accountId"])
+    default = member.act("SET_DEFAULT", cust["id"], accountId=cust["accountId"])
+    unbound = member.act("UNBIND", cust["id"], accountId=cust["accountId"])
+
+    assert again.code == 0 and again.data["custSummary"]["accountId"] == cust["accountId"], again.body
+    assert default.code == 0 and default.data["defaultFlag"] is True, default.body
+    assert unbound.code == 0 and unbound.data["bindStatus"] == "UNBOUND", unbound.body
+
+
+@pytest.mark.parametrize("action", ["UNBIND", "SET_DEFAULT"])
+def test_an_unbound_customer_tells_nothing_about_accounts(admin: str, action: str) -> None:
+    """Given a customer with a second account, bound and then unbound by a channel user, when UNBIND or
+    SET_DEFAULT names it with its second account, another customer's account or an unknown one, then all
+    three answers are the same 1_002_001_002 but for the id asked for, and nothing changes."""
+    cust, stranger = new_customer(admin), new_customer(admin)
+    second = int(
+        sql_exec(
+            "INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
+            {"c": cust["id"], "no": unique("ZH")},
+        )
+    )
+    member = Member()
+    assert member.bind(cust["id"]).code == 0
+    assert member.act("UNBIND", cust["id"]).code == 0
+    before = binding_state(member)
+    asked = [second, stranger["accountId"], unknown_account_id()]
+
+    replies = [member.act(action, cust["id"], accountId=a) for a in asked]
+
+    for reply in replies:
+        expect_error(reply, 1_002_001_002, mentions="accountId")
+    assert (
+        len(
+            {
+                (r.status, r.code, r.msg.replace(str(a), "#"), str(r.data))
+                for r, a in zip(replies, asked, strict=True)
+            }
+        )
+        == 1
+    )
+    assert binding_state(member) == before
+
+
+def test_another_account_of_the_same_customer_is_not_its_binding(admin: str) -> None:
+    """Given a customer with a second account and a channel user bound to its first, when UNBIND or
+    SET_DEFAULT names the second account, then 1_002_001_002 (there is no binding of that account) and
+    nothing changes; when BIND names it, then 409 with the bound accountId."""
+    cust = new_customer(admin)
+    second = int(
+        sql_exec(
+            "INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
+            {"c": cust["id"], "no": unique("ZH")},
+        )
+    )
+    member = Member()
+    assert member.bind(cust["id"]).code == 0
+    before = binding_state(member)
+
+    unbind = member.act("UNBIND", cust["id"], accountId=second)
+    default = member.act("SET_DEFAULT", cust["id"], accountId=second)
+    rebind = member.act("BIND", cust["id"], verifyCode="000000", accountId=second)
+
+    expect_error(unbind, 1_002_001_002, mentions="accountId")
+    expect_error(default, 1_002_001_002, mentions="accountId")
+    expect_error(rebind, 409, mentions="accountId")
+    assert rebind.data == {"accountId": cust["accountId"]}
+    assert binding_state(member) == before
+
+
 @pytest.mark.parametrize("action", ["UNBIND", "SET_DEFAULT"])
 def test_unbind_or_set_default_of_a_never_bound_customer_is_binding_not_found(
     admin: str, action: str
@@ -622,6 +758,10 @@ def _context(token: str) -> RequestContext:
     return RequestContext(request_id=str(uuid.uuid4()), principal=principal)
 
 
+def act(member: Member, action: str, cust_id: int, code: str | None = None) -> BindCommand:
+    return BindCommand(action, "WECHAT", member.id, cust_id, verify_code=code)
+
+
 def _concurrently(calls: list[Any]) -> list[Any]:
     """Run the service calls at once, each on its own connection, as separate Lambda environments would."""
     from waterrev.errors import AppError
@@ -648,7 +788,7 @@ def test_concurrent_set_default_leaves_exactly_one_default(admin: str) -> None:
 
     results = _concurrently(
         [
-            (lambda c=c: channel.bind(_context(member.token), "SET_DEFAULT", c, None, None, None))
+            (lambda c=c: channel.bind(_context(member.token), act(member, "SET_DEFAULT", c)))
             for c in [a["id"], b["id"]] * 5
         ]
     )
@@ -678,7 +818,7 @@ def test_concurrent_bind_of_the_same_customer_binds_once(admin: str) -> None:
 
     results = _concurrently(
         [
-            (lambda: channel.bind(_context(member.token), "BIND", cust["id"], None, code, None))
+            (lambda: channel.bind(_context(member.token), act(member, "BIND", cust["id"], code)))
             for _ in range(10)
         ]
     )
@@ -702,7 +842,7 @@ def test_concurrent_binds_of_different_customers_leave_one_default(admin: str) -
         codes[cust["id"]] = latest_verify_code(cust["id"])
 
     results = _concurrently(
-        [(lambda c=c: channel.bind(_context(member.token), "BIND", c, None, codes[c], None)) for c in codes]
+        [(lambda c=c: channel.bind(_context(member.token), act(member, "BIND", c, codes[c]))) for c in codes]
     )
 
     assert all(isinstance(r, dict) for r in results), results

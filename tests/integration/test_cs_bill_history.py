@@ -40,6 +40,11 @@ class Holder:
 
 
 @pytest.fixture(scope="module")
+def admin() -> str:
+    return admin_login()
+
+
+@pytest.fixture(scope="module")
 def demo_holder() -> Holder:
     """A channel user bound to the 鼓楼 demo customer KH0000000001 (12 monthly bills, the last unpaid)."""
     return Holder(customer_id("KH0000000001"))
@@ -153,6 +158,58 @@ def test_payments_and_invoices_are_paged_newest_first() -> None:
     assert (
         invoices.data["list"][0]["applicationNo"] == invoice and invoices.data["list"][0]["amount"] == "42.30"
     )
+
+
+SEED_FIELDS = {"chargeId", "billPeriod", "usageAmount", "payStatus", "invoiceStatus"}
+
+
+def test_every_query_type_answers_the_seeds_list_fields(demo_holder: Holder) -> None:
+    """Given the demo customer's bills and readings, when each queryType is read, then every row carries
+    the seed's list fields (chargeId, billPeriod, usageAmount, payStatus, invoiceStatus); a usage row of a
+    billed reading names its bill with the bill's pay and invoice status."""
+    bills = {b["chargeId"]: b for b in demo_holder.history("queryType=BILL&pageSize=12").data["list"]}
+
+    for query_type in ("BILL", "ARREARS", "USAGE", "PAYMENT", "INVOICE"):
+        for item in demo_holder.history(f"queryType={query_type}&pageSize=100").data["list"]:
+            assert set(item) >= SEED_FIELDS, (query_type, item)
+    usage = demo_holder.history("queryType=USAGE&pageSize=12").data["list"]
+    assert {u["chargeId"] for u in usage} == set(bills)
+    for row in usage:
+        bill = bills[row["chargeId"]]
+        assert (row["billPeriod"], row["payStatus"], row["invoiceStatus"]) == (
+            bill["billPeriod"],
+            bill["payStatus"],
+            bill["invoiceStatus"],
+        )
+
+
+def test_a_payment_names_the_bills_it_paid(admin: str) -> None:
+    """Given a bound customer that paid two bills at the counter in one payment, when PAYMENT is read,
+    then the payment row lists both bills (chargeIds), pays SUCCESS, and names no single bill."""
+    from tests.support import new_bills
+
+    cust_id, charges = new_bills(admin, ["2026-01", "2026-02"])
+    holder = Holder(cust_id)
+    total = sum(c["total_amount"] for c in charges)
+    paid = call(
+        "POST",
+        "/admin-api/revenue/collection/create",
+        {
+            "custId": cust_id,
+            "chargeIds": [c["id"] for c in charges],
+            "paymentAmount": str(total),
+            "paymentChannel": "CASH",
+        },
+        token=admin,
+    )
+    assert paid.code == 0, paid.body
+
+    payments = holder.history("queryType=PAYMENT").data["list"]
+
+    assert len(payments) == 1
+    assert payments[0]["chargeIds"] == sorted(c["id"] for c in charges)
+    assert payments[0]["payStatus"] == "SUCCESS" and payments[0]["chargeId"] is None
+    assert payments[0]["amount"] == f"{total:.2f}"
 
 
 def test_customer_without_bills_has_empty_pages() -> None:

@@ -62,6 +62,19 @@ def test_login_success_issues_tokens_and_logs_success() -> None:
     assert row["user_type"] == "ADMIN" and row["user_id"] == reply.data["userId"] and row["trace_id"]
 
 
+def test_login_outputs_the_user_context() -> None:
+    """Given an enabled user, when it logs in, then the reply carries its user context (seed IF-UP-001:
+    签发访问令牌并输出用户上下文), the very context IF-UP-002 answers for the new token."""
+    username = new_admin_user(permissions=("revenue:customer:query",))
+
+    reply = login(username)
+
+    assert reply.code == 0, reply.body
+    context = call("GET", ME, token=reply.data["accessToken"]).data
+    assert reply.data["userContext"] == context
+    assert context["user"]["username"] == username and context["permissions"] == ["revenue:customer:query"]
+
+
 def test_wrong_password_is_401_and_logged_as_bad_credentials() -> None:
     """Given a user, when it logs in with a wrong password, then 401 and a BAD_CREDENTIALS row."""
     username = new_admin_user()

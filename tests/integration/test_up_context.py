@@ -9,6 +9,7 @@ from tests.support import (
     call,
     customer_id,
     expect_error,
+    new_admin_user,
     sql_exec,
     unique,
 )
@@ -88,19 +89,24 @@ def test_data_permission_for_depts_inside_and_outside_the_callers_subtree() -> N
 
 
 def test_data_permission_for_a_customer_follows_its_dept() -> None:
-    """Given the demo customers of 鼓楼 and 台江, when gulou checks them by custId, then only the 鼓楼
-    one is permitted; admin is permitted both."""
+    """Given the demo customers of 鼓楼 and 台江, when gulou checks them by custId, then the 鼓楼 one is
+    permitted and the 台江 one answers exactly as a customer that does not exist (1_002_001_001, the
+    same message but for the id asked for, no dept); admin is permitted both."""
     gulou = admin_login("gulou", "gulou123")
     admin = admin_login()
-    own, other = customer_id("KH0000000001"), customer_id("KH0000000002")
+    own, other, missing = customer_id("KH0000000001"), customer_id("KH0000000002"), 987_654_321
 
     mine = call("POST", CHECK, {"custId": own}, token=gulou)
     theirs = call("POST", CHECK, {"custId": other}, token=gulou)
+    unknown = call("POST", CHECK, {"custId": missing}, token=gulou)
     as_admin = call("POST", CHECK, {"custId": other}, token=admin)
 
     assert mine.data["dataPermitted"] is True and mine.data["deptId"] == GULOU_DEPT
-    assert theirs.data["dataPermitted"] is False
-    assert as_admin.data["dataPermitted"] is True
+    expect_error(theirs, 1_002_001_001)
+    expect_error(unknown, 1_002_001_001)
+    assert (theirs.status, theirs.data) == (unknown.status, unknown.data)
+    assert theirs.msg.replace(str(other), "#") == unknown.msg.replace(str(missing), "#")
+    assert as_admin.data["dataPermitted"] is True and as_admin.data["deptId"] == TAIJIANG_DEPT
 
 
 def test_data_permission_for_an_unknown_customer_is_customer_not_found() -> None:
@@ -147,3 +153,24 @@ def test_unknown_and_invisible_parameters_are_404() -> None:
     expect_error(unknown, 404)
     expect_error(hidden, 404)
     assert hidden.data is None
+
+
+def test_a_dept_parameter_names_its_dept_as_if_rev_012_does() -> None:
+    """Given a RULE parameter with a GLOBAL value and a value of 鼓楼, when a 鼓楼 user and a 台江 user read
+    it, then each gets its value, with effectScope DEPT:<id> for 鼓楼 and GLOBAL for 台江, as IF-REV-012
+    names the scope of the same version."""
+    admin, code = admin_login(), unique("rule.up4.")
+    config = "/admin-api/revenue/parameter/config"
+    body = {"action": "CREATE", "configType": "RULE", "configCode": code}
+    assert call("POST", config, body | {"configValue": "1"}, token=admin).code == 0
+    own = call("POST", config, body | {"configValue": "2", "deptId": GULOU_DEPT}, token=admin)
+    assert own.code == 0, own.body
+    gulou = admin_login(new_admin_user(dept_id=GULOU_DEPT), "Passw0rd!")
+    taijiang = admin_login(new_admin_user(dept_id=TAIJIANG_DEPT), "Passw0rd!")
+
+    mine = call("GET", PARAM, token=gulou, query=f"key={code}")
+    theirs = call("GET", PARAM, token=taijiang, query=f"key={code}")
+
+    assert (mine.data["configValue"], mine.data["effectScope"]) == ("2", f"DEPT:{GULOU_DEPT}")
+    assert mine.data["effectScope"] == own.data["effectScope"]
+    assert (theirs.data["configValue"], theirs.data["effectScope"]) == ("1", "GLOBAL")

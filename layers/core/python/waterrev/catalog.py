@@ -408,6 +408,7 @@ TABLES: dict[str, Tables] = {
             *TOKEN_TABLES,
             "biz_charge",
             "biz_collection",
+            "biz_collection_item",
             "biz_cust_app_binds",
             "biz_invoice",
             "biz_reading_data",

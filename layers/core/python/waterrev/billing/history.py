@@ -1,30 +1,45 @@
-"""IF-CS-002: a bound customer's bills, payments, usage, arrears and invoices, newest first."""
+"""IF-CS-002: a bound customer's bills, payments, usage, arrears and invoices, newest first.
+
+Every row carries the seed's list fields (chargeId, billPeriod, usageAmount, payStatus,
+invoiceStatus), null where its queryType has no such value, and the extensions of its queryType
+(billing/history_models.py describes them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from waterrev.context import RequestContext
-from waterrev.customers.channel import require_bound
 from waterrev.db import UnitOfWork
 from waterrev.domain.lifecycle import sql_in
 from waterrev.domain.states import COUNTED_READINGS, PAYABLE_BILLS, BillStatus
 from waterrev.envelope import page
+from waterrev.visibility import require_customer_visible
 
 QUERY_TYPES = ("BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE")
 
 
-def _bill(r: dict[str, Any]) -> dict[str, Any]:
+def _row(
+    charge_id: Any = None,
+    bill_period: Any = None,
+    usage_amount: Any = None,
+    pay_status: Any = None,
+    invoice_status: Any = None,
+) -> dict[str, Any]:
     return {
-        "chargeId": r["id"],
+        "chargeId": charge_id,
+        "billPeriod": bill_period,
+        "usageAmount": usage_amount,
+        "payStatus": pay_status,
+        "invoiceStatus": invoice_status,
+    }
+
+
+def _bill(r: dict[str, Any]) -> dict[str, Any]:
+    return _row(r["id"], r["bill_period"], r["usage_amount"], r["status"], r["invoice_status"]) | {
         "chargeCode": r["code"],
-        "billPeriod": r["bill_period"],
-        "usageAmount": r["usage_amount"],
         "totalAmount": r["total_amount"],
         "paidAmount": r["paid_amount"],
         "unpaidAmount": r["total_amount"] - r["paid_amount"],
-        "payStatus": r["status"],
-        "invoiceStatus": r["invoice_status"],
         "dueDate": r["due_date"],
     }
 
@@ -47,7 +62,7 @@ def history(
         "off": (page_no - 1) * page_size,
     }
     with UnitOfWork() as uow:
-        require_bound(uow, ctx, cust_id)
+        require_customer_visible(uow, ctx, cust_id)
         if query_type == "USAGE":
             total, items = _usage(uow, params)
         elif query_type in ("BILL", "ARREARS"):
@@ -70,29 +85,32 @@ def history(
         elif query_type == "PAYMENT":
             total = uow.scalar("SELECT count(*) FROM biz_collection WHERE cust_id = :c", params)
             items = [
-                {
+                _row(pay_status=r["status"])
+                | {
                     "collectionId": r["id"],
                     "collectionCode": r["code"],
                     "amount": r["amount"],
                     "paymentChannel": r["channel"],
                     "tradeNo": r["trade_no"],
-                    "payStatus": r["status"],
                     "payTime": r["pay_time"],
+                    "chargeIds": list(r["charge_ids"]),
                 }
                 for r in uow.all(
-                    "SELECT * FROM biz_collection WHERE cust_id = :c"
-                    " ORDER BY create_time DESC, id DESC LIMIT :lim OFFSET :off",
+                    "SELECT c.*, ARRAY(SELECT i.charge_id FROM biz_collection_item i"
+                    " WHERE i.collection_id = c.id ORDER BY i.charge_id) AS charge_ids"
+                    " FROM biz_collection c WHERE c.cust_id = :c"
+                    " ORDER BY c.create_time DESC, c.id DESC LIMIT :lim OFFSET :off",
                     params,
                 )
             ]
         else:
             total = uow.scalar("SELECT count(*) FROM biz_invoice WHERE cust_id = :c", params)
             items = [
-                {
+                _row(invoice_status=r["invoice_status"])
+                | {
                     "invoiceId": r["id"],
                     "applicationNo": r["application_no"],
                     "invoiceType": r["invoice_type"],
-                    "invoiceStatus": r["invoice_status"],
                     "invoiceCode": r["invoice_code"],
                     "invoiceNumber": r["invoice_number"],
                     "amount": r["amount"],
@@ -113,14 +131,15 @@ def history(
 # is limited on its own index before the merge, so a page costs the same whatever the history's size.
 _READINGS = f"""
 SELECT r.bill_period, r.read_time, r.meter_id, r.previous_reading, r.current_reading, r.usage_amount,
-       r.read_type, r.estimated, ch.id AS charge_id, r.id AS reading_id
+       r.read_type, r.estimated, ch.id AS charge_id, r.id AS reading_id, ch.status AS pay_status,
+       ch.invoice_status
   FROM biz_reading_data r LEFT JOIN biz_charge ch ON ch.reading_id = r.id
  WHERE r.cust_id = :c AND r.status IN ({sql_in(COUNTED_READINGS)}) AND (CAST(:p AS varchar) IS NULL OR r.bill_period = :p)
 """
 _HISTORY = f"""
 SELECT ch.bill_period, NULL::timestamptz AS read_time, ch.meter_id, NULL::numeric AS previous_reading,
        NULL::numeric AS current_reading, ch.usage_amount, 'HISTORY' AS read_type, false AS estimated,
-       ch.id AS charge_id, NULL::bigint AS reading_id
+       ch.id AS charge_id, NULL::bigint AS reading_id, ch.status AS pay_status, ch.invoice_status
   FROM biz_charge ch
  WHERE ch.cust_id = :c AND ch.reading_id IS NULL AND ch.status <> '{BillStatus.CANCELLED}'
    AND (CAST(:p AS varchar) IS NULL OR ch.bill_period = :p)
@@ -141,9 +160,8 @@ def _usage(uow: UnitOfWork, params: dict[str, Any]) -> tuple[int, list[dict[str,
         window,
     )
     return total, [
-        {
-            "billPeriod": r["bill_period"],
-            "usageAmount": r["usage_amount"],
+        _row(r["charge_id"], r["bill_period"], r["usage_amount"], r["pay_status"], r["invoice_status"])
+        | {
             "meterId": r["meter_id"],
             "readTime": r["read_time"],
             "previousReading": r["previous_reading"],
@@ -151,7 +169,6 @@ def _usage(uow: UnitOfWork, params: dict[str, Any]) -> tuple[int, list[dict[str,
             "readType": r["read_type"],
             "estimated": r["estimated"],
             "readingId": r["reading_id"],
-            "chargeId": r["charge_id"],
         }
         for r in rows
     ]

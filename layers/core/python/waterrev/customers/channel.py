@@ -16,6 +16,7 @@ from typing import Any
 
 from waterrev import audit
 from waterrev.context import RequestContext, UserType
+from waterrev.customers.commands import BindCommand
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.logs import get_logger
@@ -23,6 +24,7 @@ from waterrev.masking import mask_mobile
 from waterrev.platform.auth import issue_tokens, login_log
 from waterrev.security import hmac_sha256, token_hash
 from waterrev.settings import get_settings
+from waterrev.visibility import require_customer_visible
 
 MODULE = "CS-001"
 BLOCKED_ACCOUNT_STATES = ("CLOSED", "FROZEN", "RESTRICTED")
@@ -261,17 +263,56 @@ def _reply(uow: UnitOfWork, bind_id: int, msg: str) -> dict[str, Any]:
     }
 
 
-def bind(
-    ctx: RequestContext,
-    action: str,
-    cust_id: int,
-    account_id: int | None,
-    verify_code: str | None,
-    default_flag: bool | None,
-) -> dict[str, Any]:
+def _no_such_account(account_id: int) -> AppError:
+    """One answer for an account of another customer and an account that does not exist."""
+    return AppError(ErrorCode.NOT_FOUND, f"accountId: 账户 {account_id} 不属于该客户")
+
+
+def _customer_account(uow: UnitOfWork, cust_id: int, account_id: int | None) -> dict[str, Any]:
+    """The customer's account named by `account_id` (its first account when None)."""
+    account = uow.one(
+        "SELECT id, status FROM biz_account WHERE cust_id = :c AND (CAST(:a AS bigint) IS NULL OR id = :a)"
+        " ORDER BY id LIMIT 1",
+        {"c": cust_id, "a": account_id},
+    )
+    if account is None:
+        if account_id is None:
+            raise AppError(ErrorCode.NOT_FOUND, "accountId: 该客户没有账户")
+        raise _no_such_account(account_id)
+    return account
+
+
+def _require_bound_account(
+    uow: UnitOfWork, action: str, existing: dict[str, Any], account_id: int | None
+) -> None:
+    """An `accountId` sent with an existing binding must be the bound account: another customer's or an
+    unknown one is refused alike (404); another account of the same customer has no binding. A binding
+    no longer BOUND tells nothing about the customer's accounts: any other accountId has no binding."""
+    if account_id is None or account_id == existing["account_id"]:
+        return
+    if existing["status"] == "BOUND":
+        _customer_account(uow, existing["cust_id"], account_id)
+    if action == "BIND":
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"accountId: 该客户已绑定账户 {existing['account_id']}，请先解绑",
+            data={"accountId": existing["account_id"]},
+        )
+    raise AppError(ErrorCode.BINDING_NOT_FOUND, f"custId={existing['cust_id']}, accountId={account_id}")
+
+
+def bind(ctx: RequestContext, cmd: BindCommand) -> dict[str, Any]:
+    """BIND / UNBIND / SET_DEFAULT of one of the caller's customers (docs/DECISIONS.md 4, 27)."""
+    p = ctx.principal
+    if (cmd.channel_type, cmd.channel_user_id) != (p.channel_type, p.channel_user_id):
+        raise AppError(ErrorCode.FORBIDDEN, "channelUserId: 与登录的渠道身份不一致")
+    action, cust_id, account_id = cmd.action, cmd.cust_id, cmd.account_id
+    verify_code, default_flag = cmd.verify_code, cmd.default_flag
     with UnitOfWork() as uow:
         member = _lock_member(uow, ctx)
         existing = _binding(uow, ctx, cust_id)
+        if existing is not None and (action != "BIND" or existing["status"] == "BOUND"):
+            _require_bound_account(uow, action, existing, account_id)
         if action == "BIND":
             reply = _bind(uow, ctx, member, existing, cust_id, account_id, verify_code, default_flag)
         elif existing is None:
@@ -327,13 +368,7 @@ def _bind(
     # unknown id and a known one without a code get the same "no code" answer.
     _check_code(uow, member, cust_id, verify_code)
     _bindable_customer(uow, cust_id)
-    account = uow.one(
-        "SELECT id, status FROM biz_account WHERE cust_id = :c AND (CAST(:a AS bigint) IS NULL OR id = :a)"
-        " ORDER BY id LIMIT 1",
-        {"c": cust_id, "a": account_id},
-    )
-    if account is None:
-        raise AppError(ErrorCode.NOT_FOUND, f"accountId: 账户 {account_id} 不属于该客户")
+    account = _customer_account(uow, cust_id, account_id)
     if account["status"] in BLOCKED_ACCOUNT_STATES:
         raise AppError(
             ErrorCode.CONFLICT,
@@ -419,11 +454,6 @@ def list_bindings(ctx: RequestContext) -> list[dict[str, Any]]:
 
 
 def require_bound(uow: UnitOfWork, ctx: RequestContext, cust_id: int) -> None:
-    """A customer token reaches only its bound customers; anything else looks like nothing there."""
-    bound = uow.scalar(
-        "SELECT 1 FROM biz_cust_app_binds WHERE channel_type = :t AND channel_user_id = :u AND cust_id = :c"
-        " AND status = 'BOUND'",
-        {"t": ctx.principal.channel_type, "u": ctx.principal.channel_user_id, "c": cust_id},
-    )
-    if bound is None:
-        raise AppError(ErrorCode.BINDING_NOT_FOUND, f"custId={cust_id}")
+    """Kept for the payments package until it calls `waterrev.visibility.require_customer_visible`
+    (the one rule for every caller kind) itself."""
+    require_customer_visible(uow, ctx, cust_id)

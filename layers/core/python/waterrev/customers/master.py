@@ -8,49 +8,47 @@ from sqlalchemy.exc import IntegrityError
 
 from waterrev import audit
 from waterrev.context import RequestContext
-from waterrev.customers.models import (
+from waterrev.customers.commands import (
     BankRelation,
     Contact,
-    CustomerCreate,
-    CustomerUpdate,
+    CustomerChanges,
+    InvoiceInfo,
     MeterLink,
+    NewCustomer,
     StatusChange,
+    as_wire,
 )
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.masking import mask_bank_account, mask_id_no, mask_mobile
+from waterrev.visibility import customer_not_found, customer_scope, require_customer_visible
 
 QUERY_TYPES = ("base", "account", "meter", "invoice", "all")
 MODULE = "REV-001"
 _NEXT_CODE = "SELECT nextval('biz_cust_code_seq')"
 
 
-def _scope(ctx: RequestContext) -> dict[str, Any]:
-    depts = ctx.principal.dept_ids
-    return {"all_depts": depts is None, "depts": sorted(depts or ())}
-
-
-_IN_SCOPE = "(CAST(:all_depts AS boolean) OR c.dept_id = ANY(CAST(:depts AS bigint[])))"
-
-
-def _not_found(ref: str) -> AppError:
-    return AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"客户 {ref} 不存在")
+_DETAIL = (
+    "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id WHERE c.id = :id"
+)
 
 
 # ------------------------------------------------------------------------------ query ----------
 def get_customer(
     ctx: RequestContext, *, cust_id: int | None = None, code: str | None = None, query_type: str = "all"
 ) -> dict[str, Any]:
+    """One customer by id or by code; one the caller may not see reads as absent (waterrev.visibility)."""
     if query_type not in QUERY_TYPES:
         raise AppError(ErrorCode.BAD_REQUEST, f"queryType 须为 {'/'.join(QUERY_TYPES)}")
+    asked = f"custId={cust_id}" if cust_id is not None else f"code={code}"
     with UnitOfWork() as uow:
-        cust = uow.one(
-            "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id"
-            f" WHERE (c.id = :id OR c.code = :code) AND {_IN_SCOPE}",
-            {"id": cust_id, "code": code, **_scope(ctx)},
-        )
-        if cust is None:
-            raise _not_found(str(cust_id if cust_id is not None else code))
+        if cust_id is None:
+            cust_id = uow.scalar("SELECT id FROM biz_cust WHERE code = :code", {"code": code})
+            if cust_id is None:
+                raise customer_not_found(ctx, asked)
+        require_customer_visible(uow, ctx, cust_id, asked=asked)
+        cust = uow.one(_DETAIL, {"id": cust_id})
+        assert cust is not None
         return _detail(uow, cust, query_type)
 
 
@@ -164,8 +162,8 @@ def page_customers(
     page_size: int,
 ) -> dict[str, Any]:
     """Search by exact code, by mobile (customer's or a contact's; a suffix of 4+ digits matches) or name."""
-    where = [_IN_SCOPE]
-    params: dict[str, Any] = _scope(ctx)
+    in_scope, params = customer_scope(ctx)
+    where = [in_scope]
     if code:
         where.append("c.code = :code")
         params["code"] = code
@@ -182,7 +180,7 @@ def page_customers(
     with UnitOfWork() as uow:
         total = uow.scalar(f"SELECT count(*) FROM biz_cust c WHERE {clause}", params)
         rows = uow.all(
-            "SELECT c.*, a.id AS account_id, a.balance, a.arrears_amount, a.status AS account_status"
+            "SELECT c.*, a.id AS account_id, a.account_no, a.balance, a.arrears_amount, a.status AS account_status"
             " FROM biz_cust c LEFT JOIN LATERAL (SELECT * FROM biz_account WHERE cust_id = c.id"
             f" ORDER BY id LIMIT 1) a ON true WHERE {clause} ORDER BY c.id LIMIT :lim OFFSET :off",
             {**params, "lim": page_size, "off": (page_no - 1) * page_size},
@@ -201,6 +199,7 @@ def page_customers(
             if r["account_id"] is None
             else {
                 "accountId": r["account_id"],
+                "accountNo": r["account_no"],
                 "balance": r["balance"],
                 "arrearsAmount": r["arrears_amount"],
                 "status": r["account_status"],
@@ -222,12 +221,9 @@ def _require_dept(uow: UnitOfWork, ctx: RequestContext, dept_id: int) -> None:
 def _lock_customer(
     uow: UnitOfWork, ctx: RequestContext, cust_id: int, *, allow_stopped: bool = False
 ) -> dict[str, Any]:
-    cust = uow.one(
-        f"SELECT c.* FROM biz_cust c WHERE c.id = :id AND {_IN_SCOPE} FOR UPDATE",
-        {"id": cust_id, **_scope(ctx)},
-    )
-    if cust is None:
-        raise _not_found(str(cust_id))
+    require_customer_visible(uow, ctx, cust_id)
+    cust = uow.one("SELECT * FROM biz_cust WHERE id = :id FOR UPDATE", {"id": cust_id})
+    assert cust is not None  # customers are never deleted
     if cust["status"] == "STOPPED" and not allow_stopped:
         raise AppError(
             ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED,
@@ -272,7 +268,7 @@ def _link_meter(uow: UnitOfWork, cust_id: int, m: MeterLink) -> int:
     return int(meter_id)
 
 
-def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: list[Contact]) -> None:
+def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: tuple[Contact, ...]) -> None:
     uow.execute("DELETE FROM biz_cust_contact WHERE cust_id = :c", {"c": cust_id})
     for c in contacts:
         uow.execute(
@@ -282,7 +278,7 @@ def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: list[Contact]) -> N
         )
 
 
-def _write_invoice(uow: UnitOfWork, cust_id: int, info: Any) -> None:
+def _write_invoice(uow: UnitOfWork, cust_id: int, info: InvoiceInfo) -> None:
     params = {
         "c": cust_id,
         "it": info.invoice_type,
@@ -327,7 +323,7 @@ def _write_bank_rel(
         )
 
 
-def create_customer(ctx: RequestContext, cmd: CustomerCreate) -> dict[str, Any]:
+def create_customer(ctx: RequestContext, cmd: NewCustomer) -> dict[str, Any]:
     try:
         with UnitOfWork() as uow:
             _require_dept(uow, ctx, cmd.dept_id)
@@ -372,7 +368,7 @@ def create_customer(ctx: RequestContext, cmd: CustomerCreate) -> dict[str, Any]:
                 operation="CUSTOMER_CREATE",
                 object_type="biz_cust",
                 object_id=cust_id,
-                after=cmd.model_dump(by_alias=True, mode="json"),
+                after=as_wire(cmd),
             )
             uow.commit()
     except IntegrityError as exc:
@@ -395,7 +391,7 @@ def _integrity_detail(exc: IntegrityError) -> str:
     return "数据与现有记录冲突"
 
 
-def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
+def update_customer(ctx: RequestContext, cmd: CustomerChanges) -> dict[str, Any]:
     fields = {
         "name": cmd.name,
         "cust_type": cmd.cust_type,
@@ -459,18 +455,9 @@ def update_customer(ctx: RequestContext, cmd: CustomerUpdate) -> dict[str, Any]:
                 object_type="biz_cust",
                 object_id=cmd.id,
                 before={k: before[k] for k in fields},
-                after=cmd.model_dump(by_alias=True, mode="json", exclude_none=True),
+                after=as_wire(cmd, exclude_none=True),
             )
-            detail = _detail(
-                uow,
-                uow.one(
-                    "SELECT c.*, d.name AS dept_name FROM biz_cust c JOIN system_dept d ON d.id = c.dept_id"
-                    " WHERE c.id = :id",
-                    {"id": cmd.id},
-                )
-                or {},
-                "all",
-            )
+            detail = _detail(uow, uow.one(_DETAIL, {"id": cmd.id}) or {}, "all")
             uow.commit()
     except IntegrityError as exc:
         raise AppError(ErrorCode.CONFLICT, _integrity_detail(exc)) from exc

@@ -16,6 +16,7 @@ from waterrev.security import (
     verify_password,
 )
 from waterrev.settings import get_settings
+from waterrev.visibility import require_customer_visible
 
 
 def _now() -> dt.datetime:
@@ -116,8 +117,12 @@ def login(ctx: RequestContext, username: str, password: str) -> dict[str, Any]:
         )
         tokens = issue_tokens(uow, user["id"], UserType.ADMIN)
         login_log(uow, ctx, "LOGIN_USERNAME", "ADMIN", username, user["id"], "SUCCESS")
+        principal = load_admin(uow, user["id"])
+        assert principal is not None  # enabled: checked above, under the row lock
+        context = _user_context(uow, principal)
         uow.commit()
-        return tokens
+        # Seed IF-UP-001: 签发访问令牌并输出用户上下文 — the context IF-UP-002 answers for this token.
+        return tokens | {"userContext": context}
 
 
 def refresh(ctx: RequestContext, refresh_token: str) -> dict[str, Any]:
@@ -160,24 +165,28 @@ def logout(ctx: RequestContext) -> bool:
 
 
 def permission_info(ctx: RequestContext) -> dict[str, Any]:
-    p = ctx.principal
     with UnitOfWork() as uow:
-        user = uow.one(
-            "SELECT u.id, u.username, u.nickname, u.dept_id, d.name AS dept_name"
-            " FROM system_users u LEFT JOIN system_dept d ON d.id = u.dept_id WHERE u.id = :id",
-            {"id": p.user_id},
-        )
-        roles = uow.all(
-            "SELECT r.code, r.name, r.data_scope FROM system_role r JOIN system_user_role ur"
-            " ON ur.role_id = r.id WHERE ur.user_id = :id AND r.status = 0 ORDER BY r.id",
-            {"id": p.user_id},
-        )
-        menus = uow.all(
-            "SELECT DISTINCT m.id, m.name, m.permission, m.type, m.parent_id, m.path FROM system_menu m"
-            " JOIN system_role_menu rm ON rm.menu_id = m.id JOIN system_user_role ur"
-            " ON ur.role_id = rm.role_id WHERE ur.user_id = :id AND m.status = 0 ORDER BY m.id",
-            {"id": p.user_id},
-        )
+        return _user_context(uow, ctx.principal)
+
+
+def _user_context(uow: UnitOfWork, p: Principal) -> dict[str, Any]:
+    """The user, dept, roles, permissions, menus and data scope of a back-office principal."""
+    user = uow.one(
+        "SELECT u.id, u.username, u.nickname, u.dept_id, d.name AS dept_name"
+        " FROM system_users u LEFT JOIN system_dept d ON d.id = u.dept_id WHERE u.id = :id",
+        {"id": p.user_id},
+    )
+    roles = uow.all(
+        "SELECT r.code, r.name, r.data_scope FROM system_role r JOIN system_user_role ur"
+        " ON ur.role_id = r.id WHERE ur.user_id = :id AND r.status = 0 ORDER BY r.id",
+        {"id": p.user_id},
+    )
+    menus = uow.all(
+        "SELECT DISTINCT m.id, m.name, m.permission, m.type, m.parent_id, m.path FROM system_menu m"
+        " JOIN system_role_menu rm ON rm.menu_id = m.id JOIN system_user_role ur"
+        " ON ur.role_id = rm.role_id WHERE ur.user_id = :id AND m.status = 0 ORDER BY m.id",
+        {"id": p.user_id},
+    )
     assert user is not None
     return {
         "user": {
@@ -213,10 +222,11 @@ def check(
     p: Principal = ctx.principal
     result: dict[str, Any] = {"permissions": {perm: p.has(perm) for perm in permissions}}
     if cust_id is not None:
+        # A customer outside the user's data scope answers as one that does not exist (its dept is
+        # not told): permission to see it is checked where every capability checks it.
         with UnitOfWork() as uow:
+            require_customer_visible(uow, ctx, cust_id)
             dept_id = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :id", {"id": cust_id})
-        if dept_id is None:
-            raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
     if dept_id is not None:
         result["deptId"] = dept_id
         result["dataPermitted"] = p.sees_dept(dept_id)

@@ -43,7 +43,7 @@ def parameter(code: str, dept_id: int | None) -> dict[str, Any]:
         "configCode": row["config_code"],
         "configValue": row["config_value"],
         "configVersion": str(row["config_version"]),
-        "effectScope": "DEPT" if row["dept_id"] else "GLOBAL",
+        "effectScope": f"DEPT:{row['dept_id']}" if row["dept_id"] else "GLOBAL",
         "effectStatus": row["effect_status"],
         "effectiveDate": row["effective_date"],
     }
