@@ -35,23 +35,34 @@ def customer_not_found(ctx: RequestContext, asked: str) -> AppError:
     return AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, asked)
 
 
-def customer_visible(uow: UnitOfWork, ctx: RequestContext, cust_id: int) -> bool:
-    """Whether the caller may see customer `cust_id` (False for one that does not exist)."""
+def customer_visible(
+    uow: UnitOfWork, ctx: RequestContext, cust_id: int | None, *, active: bool = False
+) -> bool:
+    """Whether the caller may see customer `cust_id` (False for one that does not exist, and with
+    `active` for one that is not NORMAL: a stopped customer is refused as an absent one)."""
+    if cust_id is None:
+        return False
     p = ctx.principal
     if p.user_type is UserType.MEMBER:
         if p.channel_type is None or p.channel_user_id is None:
             return False
         found = uow.scalar(_BOUND, {"t": p.channel_type, "u": p.channel_user_id, "c": cust_id})
-        return found is not None
-    dept = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :c", {"c": cust_id})
-    return dept is not None and p.sees_dept(dept)
+        if found is None:
+            return False
+        return (
+            not active or uow.scalar("SELECT status FROM biz_cust WHERE id = :c", {"c": cust_id}) == "NORMAL"
+        )
+    row = uow.one("SELECT dept_id, status FROM biz_cust WHERE id = :c", {"c": cust_id})
+    if row is None or (active and row["status"] != "NORMAL"):
+        return False
+    return p.sees_dept(row["dept_id"])
 
 
 def require_customer_visible(
-    uow: UnitOfWork, ctx: RequestContext, cust_id: int, *, asked: str | None = None
+    uow: UnitOfWork, ctx: RequestContext, cust_id: int, *, asked: str | None = None, active: bool = False
 ) -> None:
     """Refuse, as not found for this caller kind, a customer the caller may not see."""
-    if not customer_visible(uow, ctx, cust_id):
+    if not customer_visible(uow, ctx, cust_id, active=active):
         raise customer_not_found(ctx, asked or f"custId={cust_id}")
 
 

@@ -24,7 +24,6 @@ from waterrev.masking import mask_mobile
 from waterrev.platform.auth import issue_tokens, login_log
 from waterrev.security import hmac_sha256, token_hash
 from waterrev.settings import get_settings
-from waterrev.visibility import require_customer_visible
 
 MODULE = "CS-001"
 BLOCKED_ACCOUNT_STATES = ("CLOSED", "FROZEN", "RESTRICTED")
@@ -451,9 +450,3 @@ def list_bindings(ctx: RequestContext) -> list[dict[str, Any]]:
             {"t": ctx.principal.channel_type, "u": ctx.principal.channel_user_id},
         )
         return [_reply(uow, r["id"], "")["custSummary"] | {"bindId": r["id"]} for r in ids]
-
-
-def require_bound(uow: UnitOfWork, ctx: RequestContext, cust_id: int) -> None:
-    """Kept for the payments package until it calls `waterrev.visibility.require_customer_visible`
-    (the one rule for every caller kind) itself."""
-    require_customer_visible(uow, ctx, cust_id)

@@ -42,6 +42,7 @@ from waterrev.metering.rules import (
 )
 from waterrev.scoped import param_row
 from waterrev.settings import get_settings
+from waterrev.visibility import customer_visible
 
 MODULE = "REV-002"
 ZERO = Decimal("0.00")
@@ -313,11 +314,11 @@ def _below_last(
 
 
 def _visible(uow: UnitOfWork, ctx: RequestContext, cust_id: int | None) -> bool:
-    """Whether the caller's data scope covers the customer (readings follow their customer's dept)."""
-    if ctx.principal.dept_ids is None:
-        return True
-    dept = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :c", {"c": cust_id})
-    return ctx.principal.sees_dept(dept)
+    """Whether the caller may see the reading's customer (readings follow their customer's dept); a
+    task or reading of no customer is seen only with a scope of every dept."""
+    if cust_id is None:
+        return ctx.principal.dept_ids is None
+    return customer_visible(uow, ctx, cust_id)
 
 
 def _lock_task(uow: UnitOfWork, ctx: RequestContext, meter_read_id: int) -> dict[str, Any]:

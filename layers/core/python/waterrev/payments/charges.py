@@ -13,7 +13,7 @@ from waterrev.db import UnitOfWork
 from waterrev.envelope import page
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.commands import FindCharges
-from waterrev.payments.scope import customer_in_scope
+from waterrev.visibility import customer_visible
 
 _OPEN = "c.status IN ('UNPAID', 'PARTIAL')"
 _WHERE = (
@@ -67,7 +67,7 @@ def _customer(uow: UnitOfWork, ctx: RequestContext, query: FindCharges) -> dict[
         " AND (CAST(:k AS varchar) IS NULL OR code = :k)",
         {"i": query.cust_id, "k": query.cust_code},
     )
-    if cust is None or not customer_in_scope(uow, ctx, cust["id"]):
+    if cust is None or not customer_visible(uow, ctx, cust["id"]):
         asked = ", ".join(
             f"{name}={value}"
             for name, value in (("custId", query.cust_id), ("custCode", query.cust_code))

@@ -26,8 +26,8 @@ from waterrev.domain.states import PAYABLE_BILLS, BillStatus, CollectionStatus, 
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.commands import Collect
 from waterrev.payments.rules import Allocation, Bill, allocate
-from waterrev.payments.scope import require_customer_in_scope
 from waterrev.scoped import param_row
+from waterrev.visibility import require_customer_visible
 
 MODULE = "REV-003"
 ZERO = Decimal("0.00")
@@ -318,7 +318,7 @@ def collect(ctx: RequestContext, cmd: Collect) -> dict[str, Any]:
 
 def _collect(ctx: RequestContext, cmd: Collect, key: str | None) -> dict[str, Any]:
     with UnitOfWork() as uow:
-        require_customer_in_scope(uow, ctx, cmd.cust_id, active=False)
+        require_customer_visible(uow, ctx, cmd.cust_id)
         if key is not None and (done := _by_trade(uow, key)) is not None:
             return _replayed(uow, done, cmd)
         account = lock_account(uow, cmd.cust_id)

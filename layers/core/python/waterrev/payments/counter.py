@@ -17,8 +17,8 @@ from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments import orders
 from waterrev.payments.commands import CreateCounterOrder
-from waterrev.payments.scope import require_customer_in_scope
 from waterrev.payments.writeback import write_back
+from waterrev.visibility import require_customer_visible
 
 STORED_SCENE = {"COUNTER_SCAN_PAY": "COUNTER_QR"}  # the seed's scene -> bk_transaction.scene / SYS-009
 QR_IMAGE_PATH = "/admin-api/counter/scan-pay/{}/qrcode"
@@ -33,7 +33,7 @@ def create(ctx: RequestContext, cmd: CreateCounterOrder) -> dict[str, Any]:
         )
     with UnitOfWork() as uow:
         cust_id = _bills_owner(uow, ctx, cmd.charge_ids)
-        require_customer_in_scope(uow, ctx, cust_id)
+        require_customer_visible(uow, ctx, cust_id, active=True)
     try:
         order = orders.create_order(
             ctx,

@@ -1,5 +1,5 @@
 """IF-CS-003 在线支付下单: a customer-channel user's online order for the bills of a customer bound to it,
-and the order's status. Only bound customers are visible (`require_bound`, as in IF-CS-002): ordering for
+and the order's status. Only bound customers are visible (`waterrev.visibility`, as in IF-CS-002): ordering for
 any other customer answers as for one that does not exist, and another customer's order reads exactly as
 an order that does not exist - order numbers are sequential and must not be walkable."""
 
@@ -8,17 +8,16 @@ from __future__ import annotations
 from typing import Any
 
 from waterrev.context import RequestContext
-from waterrev.customers.channel import require_bound
 from waterrev.db import UnitOfWork
-from waterrev.errors import AppError, ErrorCode
 from waterrev.payments import orders
 from waterrev.payments.commands import CreateOnlineOrder
 from waterrev.payments.writeback import PLATFORM_NOT_ANSWERED, platform_not_answered
+from waterrev.visibility import customer_visible, require_customer_visible
 
 
 def create(ctx: RequestContext, cmd: CreateOnlineOrder) -> dict[str, Any]:
     with UnitOfWork() as uow:  # closed before create_order opens its own: one connection per request
-        require_bound(uow, ctx, cmd.cust_id)
+        require_customer_visible(uow, ctx, cmd.cust_id)
     order = orders.create_order(
         ctx,
         cust_id=cmd.cust_id,
@@ -34,17 +33,7 @@ def create(ctx: RequestContext, cmd: CreateOnlineOrder) -> dict[str, Any]:
 def status(ctx: RequestContext, order_no: str) -> dict[str, Any]:
     with UnitOfWork() as uow:
         txn = uow.one("SELECT * FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})
-        if txn is None or not _bound(uow, ctx, txn["cust_id"]):
+        if txn is None or not customer_visible(uow, ctx, txn["cust_id"]):
             raise orders.order_absent(order_no)
     msg = PLATFORM_NOT_ANSWERED if platform_not_answered(txn["status"], txn["last_error"]) else None
     return orders.order_view(txn) | {"reused": False, "msg": msg}
-
-
-def _bound(uow: UnitOfWork, ctx: RequestContext, cust_id: int) -> bool:
-    try:
-        require_bound(uow, ctx, cust_id)
-    except AppError as exc:
-        if exc.error is ErrorCode.BINDING_NOT_FOUND:
-            return False
-        raise
-    return True

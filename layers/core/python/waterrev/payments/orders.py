@@ -21,8 +21,8 @@ from waterrev.domain.lifecycle import sql_in
 from waterrev.domain.states import LIVE_ORDER, ORDER, ORDER_ENDS, UNPAID_ENDS, OrderStatus
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.collection import due, lock_account, lock_charges
-from waterrev.payments.scope import customer_in_scope, require_customer_in_scope
 from waterrev.payments.writeback import PLATFORM_NOT_ANSWERED, seed_order_status
+from waterrev.visibility import customer_visible, require_customer_visible
 
 MODULE = "REV-003"
 ORDER_TTL = dt.timedelta(hours=2)  # a native QR code_url is valid for 2 hours
@@ -105,7 +105,7 @@ def order_absent(order_no: str) -> AppError:
 def visible_order(uow: UnitOfWork, ctx: RequestContext, order_no: str) -> dict[str, Any]:
     """A back-office caller's order: one whose customer is in its data scope, else as absent."""
     txn = uow.one("SELECT * FROM bk_transaction WHERE biz_order_no = :o", {"o": order_no})
-    if txn is None or not customer_in_scope(uow, ctx, txn["cust_id"]):
+    if txn is None or not customer_visible(uow, ctx, txn["cust_id"]):
         raise order_absent(order_no)
     return txn
 
@@ -409,7 +409,9 @@ def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
 
     with UnitOfWork() as uow:
         txn = visible_order(uow, ctx, order_no)
-        require_customer_in_scope(uow, ctx, txn["cust_id"])  # a new order: for a NORMAL customer only
+        require_customer_visible(
+            uow, ctx, txn["cust_id"], active=True
+        )  # a new order: for a NORMAL customer only
         cust_id = int(txn["cust_id"])
         charge_ids = [
             r["charge_id"]
