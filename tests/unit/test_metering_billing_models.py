@@ -46,7 +46,12 @@ FUNCTIONS = (
     "rev_parameter_config",
     "rev_charge_generate",
 )
-EVENTS = sorted(p for f in FUNCTIONS for p in (ROOT / "events" / f).glob("*.json"))
+EVENTS = sorted(
+    p
+    for f in FUNCTIONS
+    for p in (ROOT / "events" / f).glob("*.json")
+    if json.loads(p.read_text(encoding="utf-8")).get("body")  # GET events carry no body to check
+)
 
 
 def _examples(model: type[BaseModel]) -> list[Any]:
@@ -85,7 +90,5 @@ def test_every_body_route_of_these_functions_has_its_model_here() -> None:
 def test_every_sample_event_body_is_accepted_by_its_route(path: Path) -> None:
     """Given a sample event of these functions with a body, its route's request model accepts the body."""
     event = json.loads(path.read_text(encoding="utf-8"))
-    if not event.get("body"):
-        pytest.skip("no body")
 
     BODY_MODELS[event["routeKey"]].model_validate_json(event["body"])
