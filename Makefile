@@ -27,6 +27,9 @@ test: lint  ## lint, then unit + integration + infra + e2e on a real PostgreSQL,
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
 	$(BIN)/coverage report --sort=cover | tail -n 25
 
+fuzz: install  ## the API fuzz run of `make test`, deep: many more and new examples per operation
+	WATERREV_FUZZ_EXAMPLES=$${EXAMPLES:-500} WATERREV_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/integration/test_fuzz_api.py
+
 lint: install  ## ruff, mypy and the import contracts of docs/ARCHITECTURE.md
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
