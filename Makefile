@@ -9,7 +9,7 @@ RUNTIME_DEPS = $(shell $(PY) -c "import tomllib;print(' '.join(tomllib.load(open
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint format docs bench synth invoke layer-deps build deploy clean
+.PHONY: install run test fuzz lint format docs bench synth invoke layer-deps build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
