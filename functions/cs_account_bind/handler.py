@@ -2,7 +2,7 @@
 
 from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.customers import channel
-from waterrev.customers.channel_models import (
+from waterrev.customers.models import (
     BindReply,
     BindRequest,
     BoundAccount,

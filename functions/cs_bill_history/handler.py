@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.billing import history as bills
-from waterrev.billing.history_models import ChargeStatus, HistoryItem, QueryType
+from waterrev.billing.models import ChargeStatus, HistoryItem, QueryType
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.fields import BIGINT_MAX, Page

@@ -12,8 +12,10 @@ from waterrev.fields import BIGINT_MAX
 from waterrev.payments import charges, collection
 from waterrev.payments import review as payment_review
 from waterrev.payments.commands import FindCharges
-from waterrev.payments.models import ChargePage, CollectionCreate, CollectionReply
-from waterrev.payments.review_models import (
+from waterrev.payments.models import (
+    ChargePage,
+    CollectionCreate,
+    CollectionReply,
     ExceptionPage,
     ExceptionResolve,
     ExceptionStatus,

@@ -8,9 +8,15 @@ from typing import Any
 import pytest
 
 from waterrev.fields import Model
-from waterrev.payments.bank_models import BankPay, BankQuery
-from waterrev.payments.models import CollectionCreate, CounterScanPayCreate, OrderCreate, RenewRequest
-from waterrev.payments.review_models import ExceptionResolve
+from waterrev.payments.models import (
+    BankPay,
+    BankQuery,
+    CollectionCreate,
+    CounterScanPayCreate,
+    ExceptionResolve,
+    OrderCreate,
+    RenewRequest,
+)
 
 REQUESTS: list[type[Model]] = [
     CollectionCreate,

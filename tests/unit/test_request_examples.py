@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from waterrev.customers import channel_models
 from waterrev.customers import models as customer_models
 from waterrev.fields import Model
 from waterrev.platform import models as platform_models
@@ -14,7 +13,7 @@ from waterrev.platform import models as platform_models
 
 def _request_models() -> list[type[BaseModel]]:
     found = []
-    for module in (platform_models, customer_models, channel_models):
+    for module in (platform_models, customer_models):
         for value in vars(module).values():
             if (
                 isinstance(value, type)

@@ -2,7 +2,7 @@
 
 Every row carries the seed's list fields (chargeId, billPeriod, usageAmount, payStatus,
 invoiceStatus), null where its queryType has no such value, and the extensions of its queryType
-(billing/history_models.py describes them)."""
+(billing/models.py describes them)."""
 
 from __future__ import annotations
 

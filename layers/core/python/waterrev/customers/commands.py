@@ -1,5 +1,5 @@
 """What the customer use cases take (IF-REV-002, IF-CS-001): plain frozen values, built by a handler
-from its validated request model (`models.py`, `channel_models.py`), never the request model itself."""
+from its validated request model (`models.py`), never the request model itself."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Requests build the use cases' commands (`command()`); no use case imports this m
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -345,3 +345,149 @@ class NotifyReply(Reply):
         )
     )
     trade_no: str = Field(description="渠道交易流水号")
+
+
+# ---- IF-EXT-003 bank real-time charging: requests (signed by the bank) and replies -------------------
+
+
+class BankQuery(Model):
+    """欠费查询."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"bankCode": "ICBC", "custCode": "KH0000000001"}]}
+    )
+
+    bank_code: str = Field(pattern=r"^[A-Z0-9]{2,16}$", description="银行编码")
+    cust_code: str = Field(min_length=1, max_length=32, description="客户编号 (biz_cust.code)")
+
+
+class BankPay(Model):
+    """缴费：不指定账单时缴清全部欠费（最早账期起）。"""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "bankCode": "ICBC",
+                    "bankSerialNo": "ICBC20261122000123",
+                    "custCode": "KH0000000001",
+                    "chargeIds": [101, 102],
+                    "amount": "58.65",
+                }
+            ]
+        }
+    )
+
+    bank_code: str = Field(pattern=r"^[A-Z0-9]{2,16}$", description="银行编码")
+    bank_serial_no: str = Field(
+        pattern=r"^[A-Za-z0-9_\-]{6,64}$", description="银行流水号：幂等键，重复提交返回首次结果"
+    )
+    cust_code: str = Field(min_length=1, max_length=32, description="客户编号 (biz_cust.code)")
+    charge_ids: list[Id] | None = Field(
+        default=None, max_length=200, description="缴费账单 ID；不传则缴清全部欠费"
+    )
+    amount: Amount = Field(description="缴费金额：须等于所缴账单应缴合计")
+
+    def command(self) -> commands.BankPay:
+        return commands.BankPay(
+            bank_code=self.bank_code,
+            bank_serial_no=self.bank_serial_no,
+            cust_code=self.cust_code,
+            charge_ids=None if self.charge_ids is None else tuple(self.charge_ids),
+            amount=self.amount,
+        )
+
+
+class ArrearsBill(Reply):
+    charge_id: int = Field(description="账单 ID (biz_charge.id)")
+    charge_code: str = Field(description="账单编号")
+    bill_period: str = Field(description="账期 (YYYY-MM)")
+    amount: Money = Field(description="应缴金额")
+    due_date: DateStr = Field(description="缴费截止日期")
+
+
+class ArrearsReply(Reply):
+    cust_code: str = Field(description="客户编号")
+    cust_name: str = Field(description="客户名称（脱敏：仅首字）")
+    arrears_amount: Money = Field(description="可缴欠费合计（不含进行中线上订单持有的账单）")
+    bill_list: list[ArrearsBill] = Field(description="可缴账单，最早账期在前")
+
+
+class BankPayReply(Reply):
+    collection_code: str = Field(description="收费业务编号 (biz_collection.code)")
+    write_off_status: Literal["SUCCESS", "PARTIAL", "PENDING"] = Field(description="核销状态")
+    paid_amount: Money = Field(description="已支付金额")
+    bank_serial_no: str = Field(description="银行流水号")
+    duplicate: bool = Field(description="true 表示同一流水号的重复请求，返回首次结果")
+
+
+# ---- IF-REV-006 payment exception review (人工复核入口): the resolve request and the exception replies
+
+Action = Literal["WRITE_OFF_PAID", "REFUND", "KEEP_BALANCE", "DISMISS"]
+ExceptionStatus = Literal["OPEN", "RESOLVED"]
+ExceptionType = Literal[
+    "AMOUNT_MISMATCH", "PAID_ELSEWHERE", "SIGNATURE_INVALID", "UNKNOWN_TRADE", "UNPARSABLE"
+]
+# A platform-reported amount kept exactly as reported: two places, or more for a fraction of a cent.
+ExactAmount = Annotated[str, Field(pattern=r"^-?\d+\.\d{2,}$", examples=["58.65"])]
+
+
+class ExceptionResolve(Model):
+    """A person's decision on one payment exception."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"id": 7, "action": "WRITE_OFF_PAID", "remark": "客户确认少付 1 元，按实收入账"}]
+        }
+    )
+
+    id: Id = Field(description="异常记录 ID (bk_transaction_exception.id)")
+    action: Action = Field(
+        description="处理决定：AMOUNT_MISMATCH 可 WRITE_OFF_PAID（按实收核销）或 REFUND（关闭订单、待退款）；"
+        "PAID_ELSEWHERE 可 KEEP_BALANCE（留作预存）或 REFUND（从余额退回）；其他类型 DISMISS"
+    )
+    remark: str = Field(min_length=1, max_length=200, description="处理说明（1-200 字）")
+
+    def command(self) -> commands.ResolveException:
+        return commands.ResolveException(id=self.id, action=self.action, remark=self.remark)
+
+
+class PaymentException(Reply):
+    """One payment exception (bk_transaction_exception) as a reviewer sees it."""
+
+    id: int = Field(description="异常记录 ID")
+    exception_type: ExceptionType = Field(
+        description="异常类型：AMOUNT_MISMATCH 实付与订单金额不符、PAID_ELSEWHERE 账单已在别处缴清、"
+        "SIGNATURE_INVALID 回调签名校验失败、UNKNOWN_TRADE 未知交易、UNPARSABLE 回调报文无法解析"
+    )
+    status: ExceptionStatus = Field(description="处理状态：OPEN 待处理、RESOLVED 已处理")
+    trade_no: str | None = Field(description="渠道交易流水号")
+    biz_order_no: str | None = Field(description="业务订单号")
+    cust_id: int | None = Field(description="订单的客户 ID；无订单时为 null")
+    cust_code: str | None = Field(description="订单的客户编号")
+    order_status: Literal["INIT", "PAYING", "SUCCESS", "FAIL"] | None = Field(
+        description="订单当前状态：INIT、PAYING、SUCCESS、FAIL（已关闭为 FAIL）；无订单时为 null"
+    )
+    payment_amount: Money | None = Field(description="订单金额（SYS-009 tradeAmount）")
+    detail: dict[str, Any] = Field(
+        description="异常明细（支付平台报告的原始值，如 tradeAmount、successAmount）"
+    )
+    create_time: DateTime = Field(description="发现时间")
+    allowed_actions: list[Action] = Field(description="当前可选的处理决定（已处理时为空）")
+    resolution: Action | None = Field(description="处理决定")
+    remark: str | None = Field(description="处理说明（已脱敏）")
+    resolved_by: int | None = Field(description="处理人用户 ID")
+    resolved_by_name: str | None = Field(description="处理人用户名")
+    resolved_time: DateTime | None = Field(description="处理时间")
+    refund_status: Literal["PENDING"] | None = Field(
+        description="退款状态：PENDING 待退款（由 IF-REV-007 退回）"
+    )
+    refund_amount: ExactAmount | None = Field(description="退款金额（按平台报告的原值）")
+    result: dict[str, Any] | None = Field(description="处理结果（核销、退款、余额变动）")
+
+
+ExceptionPage = Page[PaymentException]
+
+
+class ResolvedException(PaymentException):
+    replay: bool = Field(description="true 表示同一决定的重复提交，返回首次处理结果")
