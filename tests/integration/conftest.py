@@ -85,3 +85,11 @@ def impatient_client(sys009: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     )
     monkeypatch.setattr(payments, "_platform", lambda: client)
     return client
+
+
+@pytest.fixture(scope="module")
+def admin() -> str:
+    """The demo back-office administrator's access token (scope ALL, every permission), one per module."""
+    from tests.support import admin_login
+
+    return admin_login()

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 from tests.support import (
-    admin_login,
     audit_rows,
     call,
     expect_error,
@@ -39,11 +38,6 @@ pytestmark = pytest.mark.integration
 
 START = "/admin-api/revenue/charge/bill-run"
 PRICE_MISSING = ErrorCode.PRICE_OR_COMPONENT_MISSING.code
-
-
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
 
 
 @pytest.fixture(scope="module")

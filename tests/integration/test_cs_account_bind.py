@@ -14,7 +14,6 @@ import pytest
 
 from tests.support import (
     Reply,
-    admin_login,
     bind,
     call,
     channel_login,
@@ -37,11 +36,6 @@ LOGIN = "/app-api/customer/auth/channel-login"
 SEND = "/app-api/customer/auth/send-verify-code"
 BIND = "/app-api/customer/account/bind"
 LIST = "/app-api/customer/account/list"
-
-
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
 
 
 class Member:

@@ -40,11 +40,6 @@ class Holder:
 
 
 @pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
-@pytest.fixture(scope="module")
 def demo_holder() -> Holder:
     """A channel user bound to the 鼓楼 demo customer KH0000000001 (12 monthly bills, the last unpaid)."""
     return Holder(customer_id("KH0000000001"))

@@ -38,11 +38,6 @@ PUSH = "/open-api/iot/reading/push"
 SECRET = "iot-test-secret"
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 @pytest.fixture
 def iot_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from waterrev.settings import reset_settings

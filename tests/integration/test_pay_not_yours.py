@@ -10,8 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from tests.support import (
     TAIJIANG_DEPT,
     Reply,
@@ -30,11 +28,6 @@ from tests.support import (
 ORDER = "/app-api/customer/payment/order"
 SCAN = "/admin-api/counter/scan-pay"
 ABSENT_ORDER = "DD2000010199999999"  # the shape of an order number; no order ever has it
-
-
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
 
 
 def bound_member(cust_id: int) -> str:

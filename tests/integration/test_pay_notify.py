@@ -13,7 +13,6 @@ import pytest
 
 from tests.support import (
     Reply,
-    admin_login,
     audit_rows,
     bind,
     call,
@@ -30,11 +29,6 @@ from tests.support import (
 )
 
 NOTIFY = "/open-api/pay/notify"
-
-
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
 
 
 def online_order(token: str, period: str) -> tuple[dict[str, Any], dict[str, Any]]:

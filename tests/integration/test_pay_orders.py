@@ -40,11 +40,6 @@ SCAN = "/admin-api/counter/scan-pay"
 
 
 @pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
-@pytest.fixture(scope="module")
 def admin_id() -> int:
     """The admin's user id: the operatorId of its counter QR orders."""
     return int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'"))

@@ -20,12 +20,7 @@ from tests.integration.test_pay_orders import (
     order_body,
     txn,
 )
-from tests.support import admin_login, call, charge_row, new_bills, sql_scalar
-
-
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
+from tests.support import call, charge_row, new_bills, sql_scalar
 
 
 @pytest.fixture

@@ -41,11 +41,6 @@ NOTIFY = "/open-api/pay/notify"
 PERMISSION = "revenue:collection:exception"
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 @pytest.fixture
 def platform(sys009: Any) -> Any:
     """SYS-009 that sends nothing by itself: the tests post the notifications."""

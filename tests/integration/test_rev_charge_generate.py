@@ -73,11 +73,6 @@ MONTHLY_PRICE = {
 }
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 # ---------------------------------------------------------------------------------- helpers ---
 @dataclass
 class Reader:

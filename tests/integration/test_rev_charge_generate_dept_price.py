@@ -16,7 +16,6 @@ import pytest
 
 from tests.support import (
     TAIJIANG_DEPT,
-    admin_login,
     call,
     charge_generate,
     charge_of_reading,
@@ -48,11 +47,6 @@ def tariff(water: str) -> dict[str, Any]:
             {"code": "SEWAGE_FEE", "name": "污水处理费", "taxRate": "0", "prices": ["1.00"]},
         ],
     }
-
-
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
 
 
 def new_dept(parent: int) -> int:

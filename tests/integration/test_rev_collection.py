@@ -35,11 +35,6 @@ from tests.support import (
 COLLECT = "/admin-api/revenue/collection/create"
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 @pytest.fixture
 def partial_allowed(admin: str) -> Iterator[None]:
     set_allow_partial(admin, True)

@@ -27,11 +27,6 @@ PAGE = "/admin-api/revenue/collection/charge/page"
 COLLECT = "/admin-api/revenue/collection/create"
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 @pytest.fixture
 def partial_allowed(admin: str) -> Iterator[None]:
     set_allow_partial(admin, True)

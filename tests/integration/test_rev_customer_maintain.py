@@ -24,11 +24,6 @@ UPDATE = "/admin-api/revenue/customer/update"
 STATUS = "/admin-api/revenue/customer/update-status"
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 def valid_body(**extra: Any) -> dict[str, Any]:
     return {
         "code": unique("KT"),

@@ -30,11 +30,6 @@ TASK_PERMISSION = "revenue:meter-read:task"
 
 
 @pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
-@pytest.fixture(scope="module")
 def gulou_tasker() -> str:
     """A 鼓楼 (dept 2) user who may manage books and tasks, seeing only its own dept."""
     return admin_login(new_admin_user(permissions=(TASK_PERMISSION,), dept_id=GULOU_DEPT), "Passw0rd!")

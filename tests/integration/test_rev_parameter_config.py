@@ -40,11 +40,6 @@ PRICE = {
 }
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 def price_doc(**change: Any) -> dict[str, Any]:
     return {**copy.deepcopy(PRICE), **change}
 

@@ -36,11 +36,6 @@ CONFIG = "/admin-api/revenue/parameter/config"
 HISTORY = {"2025-01": 10, "2025-02": 20, "2025-03": 30}  # three valid periods of 10 m3 each
 
 
-@pytest.fixture(scope="module")
-def admin() -> str:
-    return admin_login()
-
-
 def reading(reading_id: int) -> dict[str, Any]:
     return sql_all("SELECT * FROM biz_reading_data WHERE id = :id", {"id": reading_id})[0]
 
