@@ -55,8 +55,8 @@ def call(
         match = target.pattern.match(path) if target.route.method == method else None
         if match:
             event = to_event(method, path, query, all_headers, payload, target, match.groupdict(), "10.0.0.8")
-            with target.lock:  # one request at a time per function, as in one Lambda environment
-                result = target.handler(event, FakeLambdaContext(target.interface.function or "-"))
+            # as Lambda runs it: calls from several threads run at once, each in an environment of its own
+            result = target.environments.invoke(event, FakeLambdaContext(target.interface.function or "-"))
             return Reply(result["statusCode"], json.loads(result["body"]))
     raise AssertionError(f"no route for {method} {path}")
 
@@ -554,6 +554,5 @@ def call_raw(method: str, path: str, *, token: str | None = None) -> dict[str, A
         match = target.pattern.match(path) if target.route.method == method else None
         if match:
             event = to_event(method, path, "", headers, b"", target, match.groupdict(), "10.0.0.8")
-            with target.lock:
-                return dict(target.handler(event, FakeLambdaContext(target.interface.function or "-")))
+            return target.environments.invoke(event, FakeLambdaContext(target.interface.function or "-"))
     raise AssertionError(f"no route for {method} {path}")

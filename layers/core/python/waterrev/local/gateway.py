@@ -1,23 +1,30 @@
 """A local HTTP gateway that behaves like API Gateway HTTP API (payload v2) in front of our handlers.
 
 Routes come from the catalog, exactly as CDK creates them. Each request becomes a v2 event with
-the matched routeKey and path parameters and is passed to the same `handler` the cloud runs. One
-lock per function mirrors Lambda running one request at a time in an execution environment.
+the matched routeKey and path parameters and is passed to the same `handler` the cloud runs.
+Concurrency is Lambda's: each function has execution environments (a fresh import of its handler
+module each) that serve one request at a time; a request takes an idle one or starts another, up
+to WATERREV_LOCAL_CONCURRENCY requests running at once in the whole gateway.
 """
 
 from __future__ import annotations
 
 import base64
 import importlib
+import importlib.util
+import itertools
 import json
+import os
 import re
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,15 +32,84 @@ from waterrev import catalog, envelope
 from waterrev.errors import ErrorCode
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
+DEFAULT_CONCURRENCY = 10
+
+
+def local_concurrency() -> int:
+    """How many requests run at once in the local stack (WATERREV_LOCAL_CONCURRENCY): Lambda's
+    concurrency limit, small. Each running request may hold one database connection."""
+    return max(1, int(os.environ.get("WATERREV_LOCAL_CONCURRENCY") or DEFAULT_CONCURRENCY))
+
+
+_environment_ids = itertools.count(1)
+
+
+def new_environment(function: str) -> ModuleType:
+    """A fresh import of functions/<function>/handler.py under a module name of its own, as a new
+    Lambda execution environment imports it: the handler's resolver (`app`) keeps the current
+    request's context, so two requests running at once must never share one module."""
+    path = REPO_ROOT / "functions" / function / "handler.py"
+    name = f"functions.{function}.handler_env{next(_environment_ids)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+class Environments:
+    """The execution environments of one function. An environment serves one request at a time; a
+    request takes an idle one or starts a new one (a cold start). `slots`, shared by every function of
+    a gateway, caps how many requests run at once; beyond it a request waits for a slot."""
+
+    def __init__(self, function: str, slots: threading.BoundedSemaphore) -> None:
+        self.function = function
+        self._slots = slots
+        self._idle: list[ModuleType] = []
+        self._started = 0
+        self._guard = threading.Lock()
+
+    @property
+    def started(self) -> int:
+        """How many environments this function has had to start: its peak concurrency."""
+        return self._started
+
+    def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._slots:
+            with self._guard:
+                module = self._idle.pop() if self._idle else None
+                if module is None:
+                    self._started += 1
+            if module is None:
+                try:
+                    module = new_environment(self.function)
+                except BaseException:
+                    with self._guard:
+                        self._started -= 1
+                    raise
+            try:
+                return dict(module.handler(event, context))
+            finally:
+                with self._guard:
+                    self._idle.append(module)
 
 
 @dataclass
 class Target:
+    """One catalog route. `environments` runs requests as Lambda would (several at once, each in an
+    environment of its own); `handler` is the function's ordinary import, for a caller that runs one
+    request at a time itself (benchmarks, OpenAPI)."""
+
     interface: catalog.Interface
     route: catalog.Route
     pattern: re.Pattern[str]
     handler: Any
-    lock: threading.Lock
+    environments: Environments
 
 
 class FakeLambdaContext:
@@ -55,15 +131,18 @@ def load_handler(function: str) -> Any:
     return importlib.import_module(f"functions.{function}.handler")
 
 
-def build_targets() -> list[Target]:
+def build_targets(concurrency: int | None = None) -> list[Target]:
+    """The catalog's routes, most specific first, with one set of environments per function and at
+    most `concurrency` (default: local_concurrency()) requests running at once across all of them."""
+    slots = threading.BoundedSemaphore(concurrency or local_concurrency())
     targets: list[Target] = []
     for interface in catalog.built():
         assert interface.function is not None
         module = load_handler(interface.function)
-        lock = threading.Lock()
+        environments = Environments(interface.function, slots)
         for route in interface.routes:
             regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
-            targets.append(Target(interface, route, re.compile(f"^{regex}$"), module.handler, lock))
+            targets.append(Target(interface, route, re.compile(f"^{regex}$"), module.handler, environments))
     # API Gateway prefers the most specific route: static paths before parameterized ones.
     targets.sort(key=lambda t: "{" in t.route.path)
     return targets
@@ -165,8 +244,24 @@ SWAGGER_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>SYS-00
 </script><script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
 
 
-def make_server(host: str, port: int) -> ThreadingHTTPServer:
-    targets = build_targets()
+class GatewayServer(ThreadingHTTPServer):
+    """http.server's listen backlog of 5 resets connections when a burst arrives together (20 at once
+    lost 1-3%); API Gateway takes them all."""
+
+    request_queue_size = 128
+    daemon_threads = True
+    targets: list[Target]
+
+    def environments(self, function: str) -> Environments:
+        """The execution environments of `function` (tests look at how many were started)."""
+        for target in self.targets:
+            if target.interface.function == function:
+                return target.environments
+        raise KeyError(function)
+
+
+def make_server(host: str, port: int, *, concurrency: int | None = None) -> GatewayServer:
+    targets = build_targets(concurrency)
     openapi = envelope.dumps(merged_openapi(targets)).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -190,6 +285,13 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
                     self.send_header(key, value)
             self.end_headers()
             self.wfile.write(body)
+
+        def _fail(
+            self, error: ErrorCode, detail: str | None = None, headers: dict[str, str] | None = None
+        ) -> None:
+            msg = f"{error.message}：{detail}" if detail else error.message
+            body = envelope.dumps(envelope.fail(error.code, msg)).encode()
+            self._send(error.http_status, body, headers=headers)
 
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)
@@ -216,8 +318,11 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
                     self.client_address[0],
                 )
                 assert target.interface.function is not None
-                with target.lock:
-                    result = target.handler(event, FakeLambdaContext(target.interface.function))
+                try:
+                    result = target.environments.invoke(event, FakeLambdaContext(target.interface.function))
+                except Exception:  # the function itself failed (an import error, say): Lambda's 500
+                    traceback.print_exc()
+                    return self._fail(ErrorCode.INTERNAL_ERROR, event["requestContext"]["requestId"])
                 payload = result.get("body") or ""
                 raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
                 headers = dict(result.get("headers") or {})
@@ -227,11 +332,10 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
                     headers.get("Content-Type", "application/json"),
                     headers,
                 )
-            missing = envelope.fail(ErrorCode.NOT_FOUND.code, f"{ErrorCode.NOT_FOUND.message}：{parts.path}")
-            return self._send(404, envelope.dumps(missing).encode())
+            return self._fail(ErrorCode.NOT_FOUND, parts.path)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = GatewayServer((host, port), Handler)
+    server.targets = targets
     return server
