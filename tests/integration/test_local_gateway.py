@@ -1,5 +1,5 @@
-"""The local gateway over real sockets: bursts are all answered, and one function serves requests at
-once in environments of its own (as Lambda scales out)."""
+"""The local gateway over real sockets: bursts are all answered, one function serves requests at once
+in environments of its own (as Lambda scales out), and whatever it refuses is refused in the envelope."""
 
 from __future__ import annotations
 
@@ -38,6 +38,15 @@ def serve(server: GatewayServer) -> int:
     server.serving = True  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return int(server.server_address[1])
+
+
+def exchange(port: int, raw: bytes, method: str = "GET") -> tuple[http.client.HTTPResponse, bytes]:
+    """Send `raw` bytes as they are (http.client would not send a malformed request) and read the answer."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(raw)
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        return response, response.read()
 
 
 def envelope_of(response: http.client.HTTPResponse, body: bytes) -> dict[str, Any]:
@@ -185,3 +194,95 @@ def test_environments_are_fresh_imports_reused_when_idle_and_capped(monkeypatch:
     assert modules[0].app is not modules[1].app
     assert importlib.import_module("functions.up_auth.handler").app not in (modules[0].app, modules[1].app)
     assert len(served_by) == 3 and served_by[2] in modules
+
+
+# ------------------------------------------------------------------- what the gateway refuses --
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/admin-api/system/auth/login", "POST"),
+        ("OPTIONS", "/admin-api/system/auth/login", "POST"),
+        ("DELETE", "/app-api/customer/bill/history", "GET"),
+        ("PUT", "/admin-api/revenue/customer/42", "GET"),
+        ("BREW", "/admin-api/revenue/charge/bill-run", "POST"),
+        ("POST", "/openapi.json", "GET"),
+    ],
+)
+def test_a_method_the_path_does_not_have_is_a_405_envelope_naming_the_allowed_ones(
+    gateway: GatewayServer, method: str, path: str, allow: str
+) -> None:
+    """Given a path some route has
+    When it is requested with a method none of its routes has (a garbage method too)
+    Then HTTP 405 with an Allow header, and the envelope with code 405 - not http.server's HTML 501."""
+    port = serve(gateway)
+
+    response, body = exchange(
+        port, f"{method} {path} HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n".encode()
+    )
+
+    assert response.status == 405
+    assert response.getheader("Allow") == allow
+    assert envelope_of(response, body)["code"] == 405
+
+
+def test_head_on_a_post_only_path_is_a_405_with_headers_only(gateway: GatewayServer) -> None:
+    """Given a POST-only path
+    When it is asked for with HEAD, twice on one kept-alive connection
+    Then each answer is 405 with Allow: POST and a JSON content type, and carries no body (the second
+    answer is read intact after the first)."""
+    port = serve(gateway)
+    head = b"HEAD /admin-api/system/auth/login HTTP/1.1\r\nHost: local\r\n\r\n"
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        statuses = []
+        for _ in range(2):
+            sock.sendall(head)
+            response = http.client.HTTPResponse(sock, method="HEAD")
+            response.begin()
+            assert response.read() == b""
+            assert response.getheader("Allow") == "POST"
+            assert response.getheader("Content-Type") == "application/json"
+            statuses.append(response.status)
+
+    assert statuses == [405, 405]
+
+
+@pytest.mark.parametrize("method", ["GET", "TRACE", "FROB"])
+def test_a_path_no_route_has_is_a_404_envelope_whatever_the_method(
+    gateway: GatewayServer, method: str
+) -> None:
+    """Given a path no route has
+    When it is requested with a known, an unusual or a garbage method
+    Then HTTP 404 and the envelope with code 404."""
+    port = serve(gateway)
+
+    response, body = exchange(
+        port, f"{method} /admin-api/no/such HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n".encode()
+    )
+
+    assert response.status == 404
+    assert envelope_of(response, body)["code"] == 404
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /docs HTTP/1.1 extra\r\n\r\n",
+        b"GET /docs HTTP/9.9\r\nHost: l\r\n\r\n",
+        b"GET /docs XTTP/1.1\r\nHost: l\r\n\r\n",
+        b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+        b"POST /admin-api/system/auth/login HTTP/1.1\r\nHost: l\r\nContent-Length: ten\r\n\r\n",
+    ],
+    ids=["no-method", "four-words", "version-9.9", "not-http", "line-too-long", "bad-length"],
+)
+def test_a_malformed_request_is_a_400_envelope(gateway: GatewayServer, raw: bytes) -> None:
+    """Given a malformed request (request line, version, length of the line, Content-Length)
+    When it reaches the gateway
+    Then HTTP 400 and the envelope with code 400, in JSON: nothing the gateway sends is HTML."""
+    port = serve(gateway)
+
+    response, body = exchange(port, raw)
+
+    assert response.status == 400
+    assert envelope_of(response, body)["code"] == 400

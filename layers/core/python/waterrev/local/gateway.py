@@ -22,6 +22,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -260,12 +261,21 @@ class GatewayServer(ThreadingHTTPServer):
         raise KeyError(function)
 
 
+def allowed_methods(targets: list[Target], path: str) -> list[str]:
+    """The methods some route has for `path`: a request with another method is a 405, not a 404."""
+    methods = {t.route.method for t in targets if t.pattern.match(path)}
+    if path in ("/openapi.json", "/docs", "/docs/"):
+        methods.add("GET")
+    return sorted(methods)
+
+
 def make_server(host: str, port: int, *, concurrency: int | None = None) -> GatewayServer:
     targets = build_targets(concurrency)
     openapi = envelope.dumps(merged_openapi(targets)).encode()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        default_request_version = "HTTP/1.1"  # a garbled request line still gets a status line back
 
         def log_message(self, fmt: str, *args: Any) -> None:  # the handlers log structurally
             return
@@ -284,7 +294,8 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
                 if key.lower() not in ("content-type", "content-length"):
                     self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD answer has the headers of the body it does not send
+                self.wfile.write(body)
 
         def _fail(
             self, error: ErrorCode, detail: str | None = None, headers: dict[str, str] | None = None
@@ -293,9 +304,33 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
             body = envelope.dumps(envelope.fail(error.code, msg)).encode()
             self._send(error.http_status, body, headers=headers)
 
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """What http.server refuses on its own is answered in the envelope too, never in HTML: a
+            method no route has goes through the routing (404 or 405); anything else - a malformed
+            request line, a bad version, a line or headers too long - is the client's error (400)."""
+            if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+                self.close_connection = True  # its body, if any, was not read
+                return self._refuse(urlsplit(self.path).path)
+            self.close_connection = True
+            self._fail(ErrorCode.BAD_REQUEST, message or HTTPStatus(code).phrase, {"Connection": "close"})
+
+        def _refuse(self, path: str) -> None:
+            allowed = allowed_methods(targets, path)
+            if allowed:
+                return self._fail(
+                    ErrorCode.METHOD_NOT_ALLOWED, f"{self.command} {path}", {"Allow": ", ".join(allowed)}
+                )
+            return self._fail(ErrorCode.NOT_FOUND, path)
+
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length < 0:
+                    raise ValueError(length)
+            except ValueError:
+                self.close_connection = True
+                return self._fail(ErrorCode.BAD_REQUEST, "Content-Length", {"Connection": "close"})
             body = self.rfile.read(length) if length else b""
             if self.command == "GET" and parts.path == "/openapi.json":
                 return self._send(200, openapi)
@@ -332,9 +367,9 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
                     headers.get("Content-Type", "application/json"),
                     headers,
                 )
-            return self._fail(ErrorCode.NOT_FOUND, parts.path)
+            return self._refuse(parts.path)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
     server = GatewayServer((host, port), Handler)
     server.targets = targets
