@@ -240,9 +240,32 @@ def merged_openapi(targets: list[Target]) -> dict[str, Any]:
 
 
 SWAGGER_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>SYS-002 API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div><script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js">
-</script><script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", validatorUrl: null});</script></body></html>"""
+ASSETS = "/docs/assets/"
+ASSET_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".map": "application/json",
+    ".png": "image/png",
+}
+
+
+def swagger_asset(name: str) -> tuple[bytes, str] | None:
+    """A file of Swagger UI's distribution (the dev dependency swagger-ui-bundle-v2) and its content
+    type. The stack serves them itself: neither these machines nor a utility's closed network reach a
+    CDN, and a page that loads its scripts from one is blank there."""
+    suffix = Path(name).suffix
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name) or suffix not in ASSET_TYPES:
+        return None
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # runtime dependencies only: /docs has nothing to show
+        return None
+    asset = swagger_ui_path.joinpath(name)
+    return (asset.read_bytes(), ASSET_TYPES[suffix]) if asset.is_file() else None
 
 
 class GatewayServer(ThreadingHTTPServer):
@@ -264,7 +287,7 @@ class GatewayServer(ThreadingHTTPServer):
 def allowed_methods(targets: list[Target], path: str) -> list[str]:
     """The methods some route has for `path`: a request with another method is a 405, not a 404."""
     methods = {t.route.method for t in targets if t.pattern.match(path)}
-    if path in ("/openapi.json", "/docs", "/docs/"):
+    if path in ("/openapi.json", "/docs", "/docs/") or path.startswith(ASSETS):
         methods.add("GET")
     return sorted(methods)
 
@@ -336,6 +359,11 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
                 return self._send(200, openapi)
             if self.command == "GET" and parts.path in ("/docs", "/docs/"):
                 return self._send(200, SWAGGER_HTML.encode(), "text/html; charset=utf-8")
+            if self.command == "GET" and parts.path.startswith(ASSETS):
+                asset = swagger_asset(parts.path.removeprefix(ASSETS))
+                if asset is None:
+                    return self._fail(ErrorCode.NOT_FOUND, parts.path)
+                return self._send(200, *asset)
             for target in targets:
                 if target.route.method != self.command:
                     continue
