@@ -9,7 +9,7 @@ RUNTIME_DEPS = $(shell $(PY) -c "import tomllib;print(' '.join(tomllib.load(open
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test fuzz lint format docs bench synth invoke layer-deps build deploy clean
+.PHONY: install browser run test fuzz lint format docs bench synth invoke layer-deps build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,14 +18,26 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+# The /docs test opens the page in Debian's Chromium (no Python driver that downloads a browser).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's chromium (tests/e2e/test_docs_page.py opens /docs in it)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+	      || echo "WARNING: apt-get could not install chromium: tests/e2e/test_docs_page.py will fail"; \
+	  else \
+	    echo "WARNING: chromium is missing and installing it needs root and apt-get: install your system's"; \
+	    echo "  chromium package, or tests/e2e/test_docs_page.py will fail"; \
+	  fi; }
 
 run: install  ## the local stack on http://127.0.0.1:$${WATERREV_PORT:-3000}
 	$(BIN)/python -m waterrev.local.run
 
 test: lint  ## lint, then unit + integration + infra + e2e on a real PostgreSQL, with coverage
 	$(BIN)/coverage run -m pytest $(PYTEST_ARGS)
-	$(BIN)/coverage report --sort=cover | tail -n 25
+	$(BIN)/coverage report --sort=-cover | tail -n 25
 
 fuzz: install  ## the API fuzz run of `make test`, deep: many more and new examples per operation
 	WATERREV_FUZZ_EXAMPLES=$${EXAMPLES:-500} WATERREV_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/integration/test_fuzz_api.py

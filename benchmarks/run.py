@@ -252,7 +252,7 @@ def history_caller(cust_id: int, token: str) -> Callable[[str], dict[str, Any]]:
     import threading
 
     from waterrev import catalog
-    from waterrev.local.gateway import FakeLambdaContext, Target, load_handler, to_event
+    from waterrev.local.gateway import Environments, FakeLambdaContext, Target, load_handler, to_event
 
     interface = catalog.by_id("IF-CS-002")
     assert interface.function is not None
@@ -262,7 +262,7 @@ def history_caller(cust_id: int, token: str) -> Callable[[str], dict[str, Any]]:
         route,
         re.compile(re.escape(route.path)),
         load_handler(interface.function).handler,
-        threading.Lock(),
+        Environments(interface.function, threading.BoundedSemaphore(1)),
     )
     headers = {"authorization": f"Bearer {token}", "user-agent": "waterrev-bench"}
     function = interface.function

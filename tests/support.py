@@ -56,9 +56,11 @@ def call(
         match = target.pattern.match(path) if target.route.method == method else None
         if match:
             event = to_event(method, path, query, all_headers, payload, target, match.groupdict(), "10.0.0.8")
-            # one request at a time per function, as in one Lambda environment
-            with target.lock, sqltrace.interface(target.interface.if_id):
-                result = target.handler(event, FakeLambdaContext(target.interface.function or "-"))
+            # as Lambda runs it: calls from several threads run at once, each in an environment of its own
+            with sqltrace.interface(target.interface.if_id):
+                result = target.environments.invoke(
+                    event, FakeLambdaContext(target.interface.function or "-")
+                )
             if (
                 not result.get("headers", {})
                 .get("Content-Type", "application/json")
@@ -621,6 +623,8 @@ def call_raw(method: str, path: str, *, token: str | None = None) -> dict[str, A
         match = target.pattern.match(path) if target.route.method == method else None
         if match:
             event = to_event(method, path, "", headers, b"", target, match.groupdict(), "10.0.0.8")
-            with target.lock, sqltrace.interface(target.interface.if_id):
-                return dict(target.handler(event, FakeLambdaContext(target.interface.function or "-")))
+            with sqltrace.interface(target.interface.if_id):
+                return dict(
+                    target.environments.invoke(event, FakeLambdaContext(target.interface.function or "-"))
+                )
     raise AssertionError(f"no route for {method} {path}")

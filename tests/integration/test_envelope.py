@@ -75,13 +75,13 @@ def local_gateway() -> Any:
 
 
 @pytest.mark.parametrize(
-    ("method", "path"), [("GET", "/admin-api/no/such/route"), ("DELETE", "/app-api/customer/bill/history")]
+    ("method", "path"), [("GET", "/admin-api/no/such/route"), ("DELETE", "/app-api/customer/no/such")]
 )
 def test_unknown_path_through_the_local_gateway_is_a_404_envelope(
     local_gateway: str, method: str, path: str
 ) -> None:
-    """Given the local gateway, when an unknown path or method is requested, then HTTP 404 with exactly
-    code, data and msg."""
+    """Given the local gateway, when a path no route has is requested, then HTTP 404 with exactly code,
+    data and msg (a known path with another method is a 405: test_local_gateway)."""
     request = urllib.request.Request(local_gateway + path, method=method)
 
     with pytest.raises(urllib.error.HTTPError) as caught:

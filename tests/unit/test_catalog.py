@@ -110,3 +110,53 @@ def test_route_for_knows_nothing_else() -> None:
     assert catalog.route_for("GET /admin-api/revenue/customer/42") is None
     assert catalog.route_for("GET /nowhere") is None
     assert catalog.route_for("") is None
+
+
+OUTBOUND_PEERS = {
+    "IF-EXT-001": "SYS-009 / 银行渠道",
+    "IF-EXT-004": "SYS-009",
+    "IF-EXT-006": "SYS-008",
+    "IF-EXT-008": "SYS-010",
+}
+
+
+def test_the_outbound_interfaces_are_the_seeds_four_with_the_system_they_call() -> None:
+    """Given the seed's interfaces whose 调用方向 is SYS-002 → another system
+    When the catalog's outbound interfaces are read
+    Then they are exactly those four, each naming the system it calls."""
+    outbound = {i.if_id: i.peer for i in catalog.CATALOG if i.direction is catalog.Direction.OUTBOUND}
+
+    assert outbound == OUTBOUND_PEERS
+
+
+def test_if_ext_004_is_built_by_the_sys009_client_and_the_others_are_not_yet() -> None:
+    """Given the outbound interfaces
+    When their clients are read
+    Then IF-EXT-004 (聚合支付下单) is implemented by waterrev.adapters.sys009, which imports and holds the
+    client class, and IF-EXT-001/006/008 have no client yet."""
+    import importlib
+
+    ext004 = catalog.by_id("IF-EXT-004")
+    assert ext004.client == "waterrev.adapters.sys009" and ext004.implemented
+    assert hasattr(importlib.import_module(ext004.client), "Sys009Client")
+    assert [i.if_id for i in catalog.CATALOG if i.if_id in OUTBOUND_PEERS and not i.implemented] == [
+        "IF-EXT-001",
+        "IF-EXT-006",
+        "IF-EXT-008",
+    ]
+
+
+def test_an_outbound_interface_gets_no_function_and_no_route() -> None:
+    """Given the outbound interfaces
+    When CDK and the gateway take the built interfaces, and someone declares an outbound one with a function
+    Then none of them is among the built ones (no Lambda, no route), and the declaration is refused."""
+    assert not {i.if_id for i in catalog.built()} & OUTBOUND_PEERS.keys()
+    assert all(not i.built and not i.routes for i in catalog.CATALOG if i.if_id in OUTBOUND_PEERS)
+    with pytest.raises(ValueError, match="no function"):
+        catalog.Interface(
+            "IF-EXT-004", "聚合支付下单接口", "ext_pay_order", direction=catalog.Direction.OUTBOUND
+        )
+    with pytest.raises(ValueError, match="only an outbound"):
+        catalog.Interface(
+            "IF-EXT-005", "聚合支付结果回调接口", "ext_pay_notify", client="waterrev.adapters.sys009"
+        )

@@ -4,7 +4,7 @@ import pytest
 
 from waterrev.errors import AppError, ErrorCode, bad_request
 
-# The seed's 典型错误码建议 table (/work/shared/seeds/003_7a9141f759d5aa28.txt): code and 说明.
+# The seed's 典型错误码建议 table (docs/seed/003_interface_design.txt): code and 说明.
 SEED_BUSINESS_CODES = {
     1_002_001_001: "客户不存在或已停用",
     1_002_001_002: "账户绑定关系不存在",

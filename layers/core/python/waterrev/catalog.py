@@ -11,6 +11,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class Direction(StrEnum):
+    INBOUND = "inbound"  # the outside calls SYS-002: a Lambda function behind HTTP API routes
+    OUTBOUND = "outbound"  # SYS-002 calls the outside system: a client module in the core, no function
+
+
 class Caller(StrEnum):
     PUBLIC = "public"  # no token (login, channel login); still rate-limited and audited
     ADMIN = "admin"  # back-office bearer token + permission + dept data scope
@@ -38,9 +43,20 @@ class Interface:
     routes: tuple[Route, ...] = field(default_factory=tuple)
     timeout_s: int = 10
     memory_mb: int = 512
+    direction: Direction = Direction.INBOUND
+    peer: str | None = None  # outbound: the system called, as the seed's 调用方向 names it
+    client: str | None = None  # outbound: the module that calls it; None while not built
+
+    def __post_init__(self) -> None:
+        outbound = self.direction is Direction.OUTBOUND
+        if outbound and (self.function or self.routes):
+            raise ValueError(f"{self.if_id}: an outbound interface has no function and no routes")
+        if not outbound and (self.client or self.peer):
+            raise ValueError(f"{self.if_id}: only an outbound interface has a client and a peer")
 
     @property
     def built(self) -> bool:
+        """Has a Lambda function: what CDK deploys and the gateway serves (never an outbound one)."""
         return self.function is not None
 
     @property
@@ -52,6 +68,16 @@ class Interface:
     def writes(self) -> tuple[str, ...]:
         """The tables it inserts into, updates or deletes from (and may read)."""
         return TABLES.get(self.if_id, Tables()).writes
+
+    @property
+    def implemented(self) -> bool:
+        """Built, or for an outbound interface, its client exists."""
+        return self.built or self.client is not None
+
+
+def outbound(if_id: str, name: str, peer: str, client: str | None = None) -> Interface:
+    """An interface SYS-002 calls: listed for the interface map, never given a function or route."""
+    return Interface(if_id, name, None, direction=Direction.OUTBOUND, peer=peer, client=client)
 
 
 A, C, P, W = Caller.ADMIN, Caller.CUSTOMER, Caller.PUBLIC, Caller.WEBHOOK
@@ -250,12 +276,12 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-INST-003", "合同签署发起接口", None),
     Interface("IF-INST-004", "签章回执接口", None),
     Interface("IF-INST-005", "报装归档接口", None),
-    Interface("IF-EXT-001", "银行代扣批次下发接口", None),
+    outbound("IF-EXT-001", "银行代扣批次下发接口", "SYS-009 / 银行渠道"),
     Interface("IF-EXT-002", "银行代扣回盘接收接口", None),
-    Interface("IF-EXT-004", "聚合支付下单接口", None),
-    Interface("IF-EXT-006", "发票开具协同接口", None),
+    outbound("IF-EXT-004", "聚合支付下单接口", "SYS-009", "waterrev.adapters.sys009"),
+    outbound("IF-EXT-006", "发票开具协同接口", "SYS-008"),
     Interface("IF-EXT-007", "发票结果回写接口", None),
-    Interface("IF-EXT-008", "消息触达接口", None),
+    outbound("IF-EXT-008", "消息触达接口", "SYS-010"),
 )
 
 

@@ -31,6 +31,8 @@ def interfaces_md() -> str:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for i in catalog.CATALOG:
+        if i.direction is catalog.Direction.OUTBOUND:
+            continue
         if not i.built:
             lines.append(f"| {i.if_id} | {i.name} | not yet | | | | |")
             continue
@@ -40,6 +42,20 @@ def interfaces_md() -> str:
                 f"| {i.if_id} | {i.name} | built | `{i.function}` | `{r.method} {r.path}` | "
                 f"{CALLER_TEXT[r.caller]} | {perm} |"
             )
+    lines += [
+        "",
+        "## Outbound: SYS-002 calls the outside system",
+        "",
+        "No function and no route of ours: a client module in the core, called by the use cases.",
+        "",
+        "| IF id | name | status | direction | client |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for i in catalog.CATALOG:
+        if i.direction is catalog.Direction.OUTBOUND:
+            client = f"`{i.client}`" if i.client else ""
+            status = "built" if i.implemented else "not yet"
+            lines.append(f"| {i.if_id} | {i.name} | {status} | SYS-002 → {i.peer} | {client} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,22 +1,30 @@
 """A local HTTP gateway that behaves like API Gateway HTTP API (payload v2) in front of our handlers.
 
 Routes come from the catalog, exactly as CDK creates them. Each request becomes a v2 event with
-the matched routeKey and path parameters and is passed to the same `handler` the cloud runs. One
-lock per function mirrors Lambda running one request at a time in an execution environment.
+the matched routeKey and path parameters and is passed to the same `handler` the cloud runs.
+Concurrency is Lambda's: each function has execution environments (a fresh import of its handler
+module each) that serve one request at a time; a request takes an idle one or starts another, up
+to WATERREV_LOCAL_CONCURRENCY requests running at once in the whole gateway.
 """
 
 from __future__ import annotations
 
 import base64
 import importlib
+import importlib.util
+import itertools
+import os
 import re
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,15 +32,84 @@ from waterrev import catalog, envelope
 from waterrev.errors import ErrorCode
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
+DEFAULT_CONCURRENCY = 10
+
+
+def local_concurrency() -> int:
+    """How many requests run at once in the local stack (WATERREV_LOCAL_CONCURRENCY): Lambda's
+    concurrency limit, small. Each running request may hold one database connection."""
+    return max(1, int(os.environ.get("WATERREV_LOCAL_CONCURRENCY") or DEFAULT_CONCURRENCY))
+
+
+_environment_ids = itertools.count(1)
+
+
+def new_environment(function: str) -> ModuleType:
+    """A fresh import of functions/<function>/handler.py under a module name of its own, as a new
+    Lambda execution environment imports it: the handler's resolver (`app`) keeps the current
+    request's context, so two requests running at once must never share one module."""
+    path = REPO_ROOT / "functions" / function / "handler.py"
+    name = f"functions.{function}.handler_env{next(_environment_ids)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+class Environments:
+    """The execution environments of one function. An environment serves one request at a time; a
+    request takes an idle one or starts a new one (a cold start). `slots`, shared by every function of
+    a gateway, caps how many requests run at once; beyond it a request waits for a slot."""
+
+    def __init__(self, function: str, slots: threading.BoundedSemaphore) -> None:
+        self.function = function
+        self._slots = slots
+        self._idle: list[ModuleType] = []
+        self._started = 0
+        self._guard = threading.Lock()
+
+    @property
+    def started(self) -> int:
+        """How many environments this function has had to start: its peak concurrency."""
+        return self._started
+
+    def invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with self._slots:
+            with self._guard:
+                module = self._idle.pop() if self._idle else None
+                if module is None:
+                    self._started += 1
+            if module is None:
+                try:
+                    module = new_environment(self.function)
+                except BaseException:
+                    with self._guard:
+                        self._started -= 1
+                    raise
+            try:
+                return dict(module.handler(event, context))
+            finally:
+                with self._guard:
+                    self._idle.append(module)
 
 
 @dataclass
 class Target:
+    """One catalog route. `environments` runs requests as Lambda would (several at once, each in an
+    environment of its own); `handler` is the function's ordinary import, for a caller that runs one
+    request at a time itself (benchmarks, OpenAPI)."""
+
     interface: catalog.Interface
     route: catalog.Route
     pattern: re.Pattern[str]
     handler: Any
-    lock: threading.Lock
+    environments: Environments
 
 
 class FakeLambdaContext:
@@ -54,15 +131,18 @@ def load_handler(function: str) -> Any:
     return importlib.import_module(f"functions.{function}.handler")
 
 
-def build_targets() -> list[Target]:
+def build_targets(concurrency: int | None = None) -> list[Target]:
+    """The catalog's routes, most specific first, with one set of environments per function and at
+    most `concurrency` (default: local_concurrency()) requests running at once across all of them."""
+    slots = threading.BoundedSemaphore(concurrency or local_concurrency())
     targets: list[Target] = []
     for interface in catalog.built():
         assert interface.function is not None
         module = load_handler(interface.function)
-        lock = threading.Lock()
+        environments = Environments(interface.function, slots)
         for route in interface.routes:
             regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(route.path))
-            targets.append(Target(interface, route, re.compile(f"^{regex}$"), module.handler, lock))
+            targets.append(Target(interface, route, re.compile(f"^{regex}$"), module.handler, environments))
     # API Gateway prefers the most specific route: static paths before parameterized ones.
     targets.sort(key=lambda t: "{" in t.route.path)
     return targets
@@ -134,17 +214,65 @@ def merged_openapi(targets: list[Target]) -> dict[str, Any]:
 
 
 SWAGGER_HTML = """<!doctype html><html><head><meta charset="utf-8"><title>SYS-002 API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div><script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js">
-</script><script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script></body></html>"""
+<link rel="icon" type="image/png" href="/docs/assets/favicon-32x32.png">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css"></head>
+<body><div id="ui"></div><script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", validatorUrl: null});</script></body></html>"""
+ASSETS = "/docs/assets/"
+ASSET_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".map": "application/json",
+    ".png": "image/png",
+}
 
 
-def make_server(host: str, port: int) -> ThreadingHTTPServer:
-    targets = build_targets()
+def swagger_asset(name: str) -> tuple[bytes, str] | None:
+    """A file of Swagger UI's distribution (the dev dependency swagger-ui-bundle-v2) and its content
+    type. The stack serves them itself: neither these machines nor a utility's closed network reach a
+    CDN, and a page that loads its scripts from one is blank there."""
+    suffix = Path(name).suffix
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", name) or suffix not in ASSET_TYPES:
+        return None
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:  # runtime dependencies only: /docs has nothing to show
+        return None
+    asset = swagger_ui_path.joinpath(name)
+    return (asset.read_bytes(), ASSET_TYPES[suffix]) if asset.is_file() else None
+
+
+class GatewayServer(ThreadingHTTPServer):
+    """http.server's listen backlog of 5 resets connections when a burst arrives together (20 at once
+    lost 1-3%); API Gateway takes them all."""
+
+    request_queue_size = 128
+    daemon_threads = True
+    targets: list[Target]
+
+    def environments(self, function: str) -> Environments:
+        """The execution environments of `function` (tests look at how many were started)."""
+        for target in self.targets:
+            if target.interface.function == function:
+                return target.environments
+        raise KeyError(function)
+
+
+def allowed_methods(targets: list[Target], path: str) -> list[str]:
+    """The methods some route has for `path`: a request with another method is a 405, not a 404."""
+    methods = {t.route.method for t in targets if t.pattern.match(path)}
+    if path in ("/openapi.json", "/docs", "/docs/") or path.startswith(ASSETS):
+        methods.add("GET")
+    return sorted(methods)
+
+
+def make_server(host: str, port: int, *, concurrency: int | None = None) -> GatewayServer:
+    targets = build_targets(concurrency)
     openapi = envelope.dumps(merged_openapi(targets)).encode()
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        default_request_version = "HTTP/1.1"  # a garbled request line still gets a status line back
 
         def log_message(self, fmt: str, *args: Any) -> None:  # the handlers log structurally
             return
@@ -163,16 +291,53 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
                 if key.lower() not in ("content-type", "content-length"):
                     self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(body)
+            if self.command != "HEAD":  # a HEAD answer has the headers of the body it does not send
+                self.wfile.write(body)
+
+        def _fail(
+            self, error: ErrorCode, detail: str | None = None, headers: dict[str, str] | None = None
+        ) -> None:
+            msg = f"{error.message}：{detail}" if detail else error.message
+            body = envelope.dumps(envelope.fail(error.code, msg)).encode()
+            self._send(error.http_status, body, headers=headers)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """What http.server refuses on its own is answered in the envelope too, never in HTML: a
+            method no route has goes through the routing (404 or 405); anything else - a malformed
+            request line, a bad version, a line or headers too long - is the client's error (400)."""
+            if code == HTTPStatus.NOT_IMPLEMENTED and self.command:
+                self.close_connection = True  # its body, if any, was not read
+                return self._refuse(urlsplit(self.path).path)
+            self.close_connection = True
+            self._fail(ErrorCode.BAD_REQUEST, message or HTTPStatus(code).phrase, {"Connection": "close"})
+
+        def _refuse(self, path: str) -> None:
+            allowed = allowed_methods(targets, path)
+            if allowed:
+                return self._fail(
+                    ErrorCode.METHOD_NOT_ALLOWED, f"{self.command} {path}", {"Allow": ", ".join(allowed)}
+                )
+            return self._fail(ErrorCode.NOT_FOUND, path)
 
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length < 0:
+                    raise ValueError(length)
+            except ValueError:
+                self.close_connection = True
+                return self._fail(ErrorCode.BAD_REQUEST, "Content-Length", {"Connection": "close"})
             body = self.rfile.read(length) if length else b""
             if self.command == "GET" and parts.path == "/openapi.json":
                 return self._send(200, openapi)
             if self.command == "GET" and parts.path in ("/docs", "/docs/"):
                 return self._send(200, SWAGGER_HTML.encode(), "text/html; charset=utf-8")
+            if self.command == "GET" and parts.path.startswith(ASSETS):
+                asset = swagger_asset(parts.path.removeprefix(ASSETS))
+                if asset is None:
+                    return self._fail(ErrorCode.NOT_FOUND, parts.path)
+                return self._send(200, *asset)
             for target in targets:
                 if target.route.method != self.command:
                     continue
@@ -190,8 +355,11 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
                     self.client_address[0],
                 )
                 assert target.interface.function is not None
-                with target.lock:
-                    result = target.handler(event, FakeLambdaContext(target.interface.function))
+                try:
+                    result = target.environments.invoke(event, FakeLambdaContext(target.interface.function))
+                except Exception:  # the function itself failed (an import error, say): Lambda's 500
+                    traceback.print_exc()
+                    return self._fail(ErrorCode.INTERNAL_ERROR, event["requestContext"]["requestId"])
                 payload = result.get("body") or ""
                 raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode()
                 headers = dict(result.get("headers") or {})
@@ -201,11 +369,10 @@ def make_server(host: str, port: int) -> ThreadingHTTPServer:
                     headers.get("Content-Type", "application/json"),
                     headers,
                 )
-            missing = envelope.fail(ErrorCode.NOT_FOUND.code, f"{ErrorCode.NOT_FOUND.message}：{parts.path}")
-            return self._send(404, envelope.dumps(missing).encode())
+            return self._refuse(parts.path)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _dispatch
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = GatewayServer((host, port), Handler)
+    server.targets = targets
     return server

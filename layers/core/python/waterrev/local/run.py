@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from waterrev.local.gateway import REPO_ROOT, make_server
+from waterrev.local.gateway import REPO_ROOT, local_concurrency, make_server
 
 STATE_DIR = Path(os.environ.get("WATERREV_STATE_DIR", REPO_ROOT / ".local"))
 
@@ -24,6 +24,13 @@ def _channel_secret() -> str:
     return path.read_text().strip()
 
 
+def set_pool_size() -> None:
+    """A database connection for each request the gateway runs at once (a request holds at most one);
+    the pool's overflow, as many again, serves what runs beside the gateway (the bill run's tasks on
+    moto's Step Functions). WATERREV_DB_POOL_SIZE, when set, is kept."""
+    os.environ.setdefault("WATERREV_DB_POOL_SIZE", str(local_concurrency()))
+
+
 def prepare() -> Any:
     """Start the database if needed, set the environment, migrate, load the demo set."""
     server = None
@@ -33,7 +40,7 @@ def prepare() -> Any:
         server, url = pg.start(STATE_DIR / "pgdata", cleanup=True)
         os.environ["WATERREV_DATABASE_URL"] = pg.create_database(url, "waterrev")
     os.environ.setdefault("WATERREV_ENV", "local")
-    os.environ.setdefault("WATERREV_DB_POOL_SIZE", "4")
+    set_pool_size()
     if not os.environ.get("WATERREV_CHANNEL_LOGIN_SECRET_ARN"):
         os.environ.setdefault("WATERREV_CHANNEL_LOGIN_SECRET", _channel_secret())
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "waterrev")
