@@ -9,13 +9,8 @@ from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.payments import counter
-from waterrev.payments.models import (
-    ORDER_NO,
-    CounterOrderReply,
-    CounterScanPayCreate,
-    ReceiptReply,
-    RenewRequest,
-)
+from waterrev.payments.models import ORDER_NO
+from waterrev.payments.models.counter import CounterOrderReply, CounterScanPayCreate, ReceiptReply, RenewRequest
 
 app = new_app()
 OrderNo = Annotated[str, Path(pattern=ORDER_NO, description="柜面业务订单号")]

@@ -8,7 +8,8 @@ from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.payments import online
-from waterrev.payments.models import ORDER_NO, OrderCreate, OrderReply
+from waterrev.payments.models import ORDER_NO
+from waterrev.payments.models.online import OrderCreate, OrderReply
 
 app = new_app()
 

@@ -4,7 +4,7 @@ from waterrev.api import doc, lambda_handler, new_app, parse_body, request_conte
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.payments import bank_realtime
-from waterrev.payments.models import ArrearsReply, BankPay, BankPayReply, BankQuery
+from waterrev.payments.models.bank import ArrearsReply, BankPay, BankPayReply, BankQuery
 from waterrev.webhook import verify
 
 app = new_app()

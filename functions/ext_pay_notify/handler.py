@@ -4,7 +4,7 @@ from waterrev.api import doc, lambda_handler, new_app, raw_body, request_context
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.payments import notify as payment_notify
-from waterrev.payments.models import NotifyReply
+from waterrev.payments.models.notify import NotifyReply
 
 app = new_app(validation=False)  # the raw body is verified and parsed by payment_notify
 

@@ -4,7 +4,8 @@ from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.platform import auth
-from waterrev.platform.models import LoginReply, LoginRequest, RefreshRequest, TokenReply
+from waterrev.platform.models.auth import LoginReply, LoginRequest, RefreshRequest
+from waterrev.platform.models.tokens import TokenReply
 
 app = new_app()
 

@@ -8,7 +8,7 @@ from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.platform import dicts
-from waterrev.platform.models import DictItem, ParameterReply
+from waterrev.platform.models.dicts import DictItem, ParameterReply
 
 app = new_app()
 

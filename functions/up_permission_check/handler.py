@@ -4,7 +4,7 @@ from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.platform import auth
-from waterrev.platform.models import PermissionCheckReply, PermissionCheckRequest
+from waterrev.platform.models.permission import PermissionCheckReply, PermissionCheckRequest
 
 app = new_app()
 

@@ -3,7 +3,7 @@
 from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.envelope import ok
 from waterrev.platform import auth
-from waterrev.platform.models import PermissionInfoReply
+from waterrev.platform.models.auth import PermissionInfoReply
 
 app = new_app()
 

@@ -103,7 +103,7 @@ def test_identical_callbacks_and_counter_payments_write_each_bill_off_once_and_t
     from waterrev.errors import AppError
     from waterrev.payments import collection
     from waterrev.payments import notify as payment_notify
-    from waterrev.payments.models import CollectionCreate
+    from waterrev.payments.models.collection import CollectionCreate
 
     custs, orders = seed_orders(admin_login())
     tasks: list[tuple[str, Any]] = []

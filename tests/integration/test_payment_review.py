@@ -390,7 +390,7 @@ def test_concurrent_decisions_take_effect_exactly_once(admin: str, platform: Any
     from waterrev.db import UnitOfWork
     from waterrev.errors import AppError, ErrorCode
     from waterrev.payments import review as payment_review
-    from waterrev.payments.models import ExceptionResolve
+    from waterrev.payments.models.collection import ExceptionResolve
     from waterrev.security import load_admin
 
     order, (bill,), exception_id, _ = mismatch(admin, platform, ["2021-07"])
@@ -668,7 +668,7 @@ def test_two_mismatch_rows_of_one_order_refunded_at_once_refund_once(admin: str,
     from waterrev.db import UnitOfWork
     from waterrev.errors import AppError, ErrorCode
     from waterrev.payments import review as payment_review
-    from waterrev.payments.models import ExceptionResolve
+    from waterrev.payments.models.collection import ExceptionResolve
     from waterrev.security import load_admin
 
     order, _, first_id, _ = mismatch(admin, platform, ["2021-10"])

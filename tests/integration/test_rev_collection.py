@@ -359,7 +359,7 @@ def wait_until_blocked_on_a_lock(count: int = 1) -> None:
 
 
 def counter_cmd(cust: int, bills: list[dict[str, Any]], amount: Any, trade: str) -> Any:
-    from waterrev.payments.models import CollectionCreate
+    from waterrev.payments.models.collection import CollectionCreate
 
     return CollectionCreate.model_validate(
         {

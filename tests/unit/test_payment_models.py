@@ -8,15 +8,10 @@ from typing import Any
 import pytest
 
 from waterrev.fields import Model
-from waterrev.payments.models import (
-    BankPay,
-    BankQuery,
-    CollectionCreate,
-    CounterScanPayCreate,
-    ExceptionResolve,
-    OrderCreate,
-    RenewRequest,
-)
+from waterrev.payments.models.bank import BankPay, BankQuery
+from waterrev.payments.models.collection import CollectionCreate, ExceptionResolve
+from waterrev.payments.models.counter import CounterScanPayCreate, RenewRequest
+from waterrev.payments.models.online import OrderCreate
 
 REQUESTS: list[type[Model]] = [
     CollectionCreate,

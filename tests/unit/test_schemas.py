@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from waterrev.customers.models import CustomerCreate
+from waterrev.customers.models.master import CustomerCreate
 from waterrev.fields import Amount, valid_id_card
 
 VALID_ID = "11010519491231002X"

@@ -3,25 +3,21 @@ from its validated request model (`models.py`), never the request model itself."
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic.alias_generators import to_camel
 
 
-@dataclass(frozen=True)
-class Contact:
+class Contact(NamedTuple):
     name: str
     mobile: str | None = None
     relation: str = "SELF"
     is_primary: bool = False
 
 
-@dataclass(frozen=True)
-class MeterLink:
+class MeterLink(NamedTuple):
     meter_no: str
     caliber: str
     model: str | None = None
@@ -32,8 +28,7 @@ class MeterLink:
     install_date: dt.date | None = None
 
 
-@dataclass(frozen=True)
-class InvoiceInfo:
+class InvoiceInfo(NamedTuple):
     invoice_title: str
     invoice_type: str = "ELECTRONIC"
     title_type: str = "PERSONAL"
@@ -45,16 +40,14 @@ class InvoiceInfo:
     address_phone: str | None = None
 
 
-@dataclass(frozen=True)
-class BankRelation:
+class BankRelation(NamedTuple):
     bank_code: str
     bank_account: str
     account_name: str
     agreement_no: str | None = None
 
 
-@dataclass(frozen=True)
-class NewCustomer:
+class NewCustomer(NamedTuple):
     name: str
     cust_type: str
     address: str
@@ -72,8 +65,7 @@ class NewCustomer:
     withholding_rel: BankRelation | None = None
 
 
-@dataclass(frozen=True)
-class CustomerChanges:
+class CustomerChanges(NamedTuple):
     """A change of customer `id`: None leaves a value as it is; `contact_list` replaces all contacts."""
 
     id: int
@@ -95,8 +87,7 @@ class CustomerChanges:
     terminate_withholding: bool = False
 
 
-@dataclass(frozen=True)
-class StatusChange:
+class StatusChange(NamedTuple):
     id: int
     reason: str
     status: str | None = None
@@ -104,8 +95,7 @@ class StatusChange:
     account_status: str | None = None
 
 
-@dataclass(frozen=True)
-class BindCommand:
+class BindCommand(NamedTuple):
     """IF-CS-001 BIND / UNBIND / SET_DEFAULT as the channel user sent it (its channel identity must be
     the token's)."""
 
@@ -122,11 +112,11 @@ def as_wire(command: Any, *, exclude_none: bool = False) -> dict[str, Any]:
     """A command as the caller sent it (camelCase keys): what the audit trail keeps."""
 
     def convert(value: Any) -> Any:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a command (a NamedTuple)
             return {
-                to_camel(f.name): convert(getattr(value, f.name))
-                for f in dataclasses.fields(value)
-                if not (exclude_none and getattr(value, f.name) is None)
+                to_camel(name): convert(getattr(value, name))
+                for name in value._fields
+                if not (exclude_none and getattr(value, name) is None)
             }
         if isinstance(value, list | tuple):
             return [convert(v) for v in value]

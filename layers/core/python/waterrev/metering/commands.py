@@ -4,12 +4,11 @@ models in models.py, which no use case imports)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class SaveBook:
+class SaveBook(NamedTuple):
     """IF-REV-003: create or change a meter book (by its code) and put meters in it."""
 
     code: str
@@ -21,8 +20,7 @@ class SaveBook:
     meter_ids: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
-class GenerateTasks:
+class GenerateTasks(NamedTuple):
     """IF-REV-003: one reading task per active meter of the selected books for a period. Books are
     selected by id and/or area (either matches), narrowed to one read cycle when given; with only a
     read cycle, every book of that cycle in the caller's data scope."""
@@ -34,8 +32,7 @@ class GenerateTasks:
     reading_batch_no: str | None = None
 
 
-@dataclass(frozen=True)
-class SubmitReading:
+class SubmitReading(NamedTuple):
     """IF-REV-004: one reading on an open task. `read_time` is timezone-aware."""
 
     meter_read_id: int
@@ -50,8 +47,7 @@ class SubmitReading:
     abnormal_flag: bool = False
 
 
-@dataclass(frozen=True)
-class ReviewReading:
+class ReviewReading(NamedTuple):
     """IF-REV-004: a supervisor's decision on a held reading or on a review of a reading below the last."""
 
     approve: bool
@@ -60,8 +56,7 @@ class ReviewReading:
     review_id: int | None = None
 
 
-@dataclass(frozen=True)
-class IotReading:
+class IotReading(NamedTuple):
     """IF-METER-004 / IF-EXT-009: one reading from the IoT platform or the meter data centre."""
 
     source_system: str  # IOT | MDC

@@ -3,12 +3,11 @@ request models (models.py), so no use case depends on the edge's models."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Collect:
+class Collect(NamedTuple):
     """IF-REV-006: collect at the counter and write the bills off."""
 
     cust_id: int
@@ -21,8 +20,7 @@ class Collect:
     remark: str | None = None
 
 
-@dataclass(frozen=True)
-class ResolveException:
+class ResolveException(NamedTuple):
     """IF-REV-006 payment exception review: a person's decision on one exception."""
 
     id: int
@@ -30,8 +28,7 @@ class ResolveException:
     remark: str
 
 
-@dataclass(frozen=True)
-class FindCharges:
+class FindCharges(NamedTuple):
     """IF-REV-006 counter bill query: one customer's bills, arrears first."""
 
     cust_id: int | None
@@ -42,8 +39,7 @@ class FindCharges:
     page_size: int
 
 
-@dataclass(frozen=True)
-class CreateOnlineOrder:
+class CreateOnlineOrder(NamedTuple):
     """IF-CS-003: a bound customer's online order for its own bills."""
 
     cust_id: int
@@ -53,8 +49,7 @@ class CreateOnlineOrder:
     open_id: str | None = None
 
 
-@dataclass(frozen=True)
-class CreateCounterOrder:
+class CreateCounterOrder(NamedTuple):
     """IF-CS-007: a counter QR order for one customer's bills, taken by the calling operator."""
 
     counter_code: str
@@ -65,8 +60,7 @@ class CreateCounterOrder:
     scene: str = "COUNTER_SCAN_PAY"
 
 
-@dataclass(frozen=True)
-class BankPay:
+class BankPay(NamedTuple):
     """IF-EXT-003: a bank pays a customer's bills (all it owes when no bills are named)."""
 
     bank_code: str

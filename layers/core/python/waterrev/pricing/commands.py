@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class ConfigCommand:
+class ConfigCommand(NamedTuple):
     """QUERY of configurations, or CREATE / UPDATE of a PRICE template version or a RULE / PAGE / NOTICE
     parameter in the scope of `dept_id` (None: GLOBAL). CREATE and UPDATE always name the code."""
 
