@@ -2,7 +2,14 @@
 
 from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.customers import channel
-from waterrev.customers.models.channel import BindReply, BindRequest, BoundAccount, ChannelLoginRequest, VerifyCodeRequest, VerifyCodeSent
+from waterrev.customers.models.channel import (
+    BindReply,
+    BindRequest,
+    BoundAccount,
+    ChannelLoginRequest,
+    VerifyCodeRequest,
+    VerifyCodeSent,
+)
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.platform.models.tokens import TokenReply

@@ -10,7 +10,12 @@ from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.payments import counter
 from waterrev.payments.models import ORDER_NO
-from waterrev.payments.models.counter import CounterOrderReply, CounterScanPayCreate, ReceiptReply, RenewRequest
+from waterrev.payments.models.counter import (
+    CounterOrderReply,
+    CounterScanPayCreate,
+    ReceiptReply,
+    RenewRequest,
+)
 
 app = new_app()
 OrderNo = Annotated[str, Path(pattern=ORDER_NO, description="柜面业务订单号")]

@@ -12,7 +12,16 @@ from waterrev.fields import BIGINT_MAX
 from waterrev.payments import charges, collection
 from waterrev.payments import review as payment_review
 from waterrev.payments.commands import FindCharges
-from waterrev.payments.models.collection import ChargePage, CollectionCreate, CollectionReply, ExceptionPage, ExceptionResolve, ExceptionStatus, ExceptionType, ResolvedException
+from waterrev.payments.models.collection import (
+    ChargePage,
+    CollectionCreate,
+    CollectionReply,
+    ExceptionPage,
+    ExceptionResolve,
+    ExceptionStatus,
+    ExceptionType,
+    ResolvedException,
+)
 
 app = new_app()
 

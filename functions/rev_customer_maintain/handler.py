@@ -2,7 +2,14 @@
 
 from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.customers import master as customers
-from waterrev.customers.models.master import CustomerCreate, CustomerCreated, CustomerDetail, CustomerUpdate, StatusChange, StatusChanged
+from waterrev.customers.models.master import (
+    CustomerCreate,
+    CustomerCreated,
+    CustomerDetail,
+    CustomerUpdate,
+    StatusChange,
+    StatusChanged,
+)
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 

@@ -6,8 +6,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from waterrev.api import doc, lambda_handler, new_app, request_context
 from waterrev.customers import master as customers
-from waterrev.customers.models.master import CustomerDetail, CustomerPageItem
 from waterrev.customers.models import QueryType
+from waterrev.customers.models.master import CustomerDetail, CustomerPageItem
 from waterrev.envelope import ok
 from waterrev.errors import ErrorCode
 from waterrev.fields import BIGINT_MAX, Page

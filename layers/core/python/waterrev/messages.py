@@ -1,0 +1,50 @@
+"""Queue a notification: the one way a use case asks for a message to be sent (the outbox).
+
+The message is written in the caller's unit of work, so it exists exactly when the business change
+that raised it commits, and never otherwise. The seed's idempotency key (幂等键: messageBizNo +
+templateCode + receiver) is a unique key of `biz_message`: writing the same event to the same receiver
+again returns None and sends nothing twice. The pipeline that delivers it (relay, queue, SYS-010) reads
+`biz_message`; nothing here calls out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from waterrev.db import UnitOfWork
+
+CHANNELS = frozenset({"SMS", "WECHAT", "INBOX", "EMAIL"})
+
+
+def enqueue(
+    uow: UnitOfWork,
+    *,
+    biz_no: str,
+    template_code: str,
+    receiver: str,
+    channel: str,
+    source: str,
+    payload: dict[str, Any],
+    cust_id: int | None = None,
+    not_before: dt.datetime | None = None,
+) -> int | None:
+    """The new message's id, or None when this event was already queued for this receiver."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown message channel {channel}")
+    return uow.scalar(
+        "INSERT INTO biz_message (message_biz_no, template_code, receiver, channel, cust_id, source, payload,"
+        " not_before) VALUES (:b, :t, :r, :c, :cust, :s, CAST(:p AS jsonb), COALESCE(:nb, now()))"
+        " ON CONFLICT ON CONSTRAINT biz_message_key DO NOTHING RETURNING id",
+        {
+            "b": biz_no,
+            "t": template_code,
+            "r": receiver,
+            "c": channel,
+            "cust": cust_id,
+            "s": source,
+            "p": json.dumps(payload, ensure_ascii=False, default=str),
+            "nb": not_before,
+        },
+    )
