@@ -276,13 +276,15 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any
         request = event.get("requestContext") or {}
         request_id = str(request.get("requestId") or "-")
         route_key = str(event.get("routeKey") or "")
-        logger.append_keys(request_id=request_id, route=route_key)
+        # Per thread (contextvars): locally several requests run at once in one process, and each log
+        # line must carry its own request's id (in Lambda an environment serves one at a time).
+        logger.thread_safe_append_keys(request_id=request_id, route=route_key)
         try:
             found = catalog.route_for(route_key)
             if found is None:
                 raise AppError(ErrorCode.NOT_FOUND, route_key)
             interface, route = found
-            logger.append_keys(interface=interface.if_id)
+            logger.thread_safe_append_keys(interface=interface.if_id)
             principal = authenticate(route, {k.lower(): v for k, v in (event.get("headers") or {}).items()})
             check_parameters(event)
             if route.method in _BODY_METHODS and route.caller is not catalog.Caller.WEBHOOK:
@@ -305,5 +307,6 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any
             return _as_lambda(internal_error(exc, request_id))
         finally:
             app.clear_context()
+            logger.thread_safe_clear_keys()
 
     return handler
