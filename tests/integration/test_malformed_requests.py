@@ -92,3 +92,33 @@ def test_a_nul_byte_in_a_query_parameter_is_a_400() -> None:
     reply = call("GET", "/admin-api/revenue/customer/page", token=admin_login(), query="name=a%00b")
 
     expect_error(reply, 400, mentions="name")
+
+
+@pytest.mark.parametrize(
+    "read_time", ["0001-01-01 00:00:00", "9999-12-31T23:59:59-12:00", "1999-12-31 23:59:59"], ids=str
+)
+def test_a_time_outside_the_business_years_is_a_400_not_a_500(read_time: str) -> None:
+    """Given a reading time the driver cannot convert (year 1, year 9999 with an offset), when an IoT
+    reading of a real meter is sent, then 400 naming readTime (before: 500 from the database driver)."""
+    body = {"meterCode": "WM-0001", "readTime": read_time, "currentReading": "1", "sourceSystem": "IOT"}
+
+    reply = call("POST", "/admin-api/meter/iot/reading/receive", body, token=admin_login())
+
+    expect_error(reply, 400, mentions="readTime")
+
+
+@pytest.mark.parametrize("field", ["paymentAmount", "actualAmount"])
+def test_an_amount_beyond_the_money_column_is_a_400_not_a_500(field: str) -> None:
+    """Given an amount with more digits than NUMERIC(14,2) holds, when collected at the counter, then 400
+    naming the field (before: 500 from a numeric overflow inside the write-off)."""
+    body = {
+        "custId": 1,
+        "chargeIds": [1],
+        "paymentChannel": "CASH",
+        "paymentAmount": "58.65",
+        field: "12345678901234",
+    }
+
+    reply = call("POST", "/admin-api/revenue/collection/create", body, token=admin_login())
+
+    expect_error(reply, 400, mentions=field)

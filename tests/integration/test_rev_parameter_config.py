@@ -761,3 +761,47 @@ def test_a_dept_user_cannot_edit_or_publish_another_scopes_price(admin: str) -> 
     own = save(gulou, "UPDATE", code, effectStatus="ACTIVE", effectiveDate="2024-02-01", deptId=GULOU_DEPT)
     assert own.code == 0 and own.data["effectScope"] == f"DEPT:{GULOU_DEPT}", own.body
     assert _state(code, 1) == ("ACTIVE", None) and _state(code, 4)[0] == "ACTIVE"
+
+
+def test_a_rule_value_the_code_cannot_read_is_refused_when_saved(admin: str) -> None:
+    """Given the reading warn ratio, a RULE the readings read as a positive number, when a dept saves
+    "abc", then 400 naming configValue and nothing is stored (before: it was stored, and every later
+    reading in that dept answered 500)."""
+    body = {
+        "action": "CREATE",
+        "configType": "RULE",
+        "configCode": "revenue.reading.warn-ratio",
+        "configValue": "abc",
+        "deptId": 3,
+    }
+
+    reply = call("POST", "/admin-api/revenue/parameter/config", body, token=admin)
+
+    expect_error(reply, 400, mentions="configValue")
+    assert (
+        sql_scalar(
+            "SELECT count(*) FROM biz_parameter_settings WHERE config_code = 'revenue.reading.warn-ratio'"
+            " AND config_value = 'abc'"
+        )
+        == 0
+    )
+
+
+def test_a_stored_value_that_cannot_be_read_falls_back_to_the_default() -> None:
+    """Given an unreadable warn ratio stored before saving checked it, when a reading of that dept is
+    validated, then the default ratio applies instead of a 500."""
+    from waterrev.db import UnitOfWork
+    from waterrev.metering.readings import warn_ratio
+
+    sql_exec(
+        "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, config_version, dept_id,"
+        " effect_status) VALUES ('RULE', 'revenue.reading.warn-ratio', 'not-a-number', 999, 3, 'ACTIVE')"
+    )
+    try:
+        cust = sql_scalar("SELECT id FROM biz_cust WHERE dept_id = 3 ORDER BY id LIMIT 1")
+        with UnitOfWork() as uow:
+            assert warn_ratio(uow, cust) == Decimal("3")
+    finally:
+        sql_exec(
+            "DELETE FROM biz_parameter_settings WHERE config_version = 999 AND config_value = 'not-a-number'"
+        )

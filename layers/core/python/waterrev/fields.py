@@ -8,6 +8,7 @@ envelope, money and times as the strings the envelope writes (docs/DECISIONS.md 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
@@ -134,7 +135,39 @@ def _amount(value: Decimal) -> Decimal:
     return value
 
 
+EARLIEST_TIME, LATEST_TIME = 2000, 2099  # the years a business time may fall in
+
+
+def _utility_time(value: dt.datetime) -> dt.datetime:
+    """A time without an offset is the utility's local time, as the seed writes it ("2026-03-11
+    09:30:00", Asia/Shanghai); without this it would be read as UTC (or the host's zone), 8 hours off
+    and, near midnight on a month's last day, in the wrong period. A time outside the years a revenue
+    system can mean (year 1, year 9999 with an offset) is refused: the driver cannot convert it."""
+    if value.tzinfo is None:
+        from zoneinfo import ZoneInfo
+
+        from waterrev.settings import get_settings
+
+        value = value.replace(tzinfo=ZoneInfo(get_settings().display_time_zone))
+    if not EARLIEST_TIME <= value.year <= LATEST_TIME:
+        raise ValueError(f"时间须在 {EARLIEST_TIME} 年至 {LATEST_TIME} 年之间")
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(f"时间须在 {EARLIEST_TIME} 年至 {LATEST_TIME} 年之间") from None
+    return value
+
+
+LocalDateTime = Annotated[
+    dt.datetime,
+    AfterValidator(_utility_time),
+    Field(
+        description="YYYY-MM-DD HH:MM:SS（Asia/Shanghai），或带时区偏移的 ISO 8601",
+        examples=["2026-03-11 09:30:00"],
+    ),
+]
 Mobile = Annotated[str, AfterValidator(_mobile)]
 BillPeriod = Annotated[str, AfterValidator(_period)]
-Amount = Annotated[Decimal, Field(ge=0, max_digits=14), AfterValidator(_amount)]
+# NUMERIC(14,2): at most 12 digits before the point, 2 after.
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2), AfterValidator(_amount)]
 BankAccount = Annotated[str, Field(pattern=r"^\d{8,30}$")]

@@ -4,7 +4,9 @@ its own, else its nearest ancestor dept's, else the GLOBAL one."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
 
 from waterrev.db import UnitOfWork
 
@@ -38,3 +40,94 @@ def param_row(
         + ", p.effective_date DESC NULLS LAST, p.config_version DESC LIMIT 1",
         {"c": code, "d": dept_id, "cust": cust_id, "visible": visible_only, "on": on},
     )
+
+
+# ---- rule parameters the code reads: parsed one way, checked when saved, safe when read -----------
+
+
+class Rule(NamedTuple):
+    code: str
+    parse: Callable[[str], Any]  # the stored text -> the value; ValueError when it is not one
+    default: Any
+    meaning: str  # what the value is, as an operator reads it (IF-REV-012 refuses what it cannot parse)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(code: str, parse: Callable[[str], Any], default: Any, meaning: str) -> Rule:
+    """Register a RULE parameter the code reads (each capability registers its own)."""
+    RULES[code] = found = Rule(code, parse, default, meaning)
+    return found
+
+
+def positive_decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError("须为数字") from None
+    if not value.is_finite() or value <= 0:
+        raise ValueError("须为大于 0 的数")
+    return value
+
+
+def boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes"):
+        return True
+    if value in ("false", "0", "no"):
+        return False
+    raise ValueError("须为 true 或 false")
+
+
+def rule_problem(code: str, text: str) -> str | None:
+    """Why `text` cannot be the value of a registered rule (None: it can, or the code is not one)."""
+    known = RULES.get(code)
+    if known is None:
+        return None
+    try:
+        known.parse(text)
+    except ValueError as exc:
+        return f"{known.meaning}：{exc}"
+    return None
+
+
+def rule_value(
+    uow: UnitOfWork,
+    code: str,
+    *,
+    dept_id: int | None = None,
+    cust_id: int | None = None,
+    on: dt.date | None = None,
+) -> Any:
+    """A registered rule's value for a dept (or a customer's dept), else its default. A stored value
+    that cannot be read (saved before validation existed) falls back to the default with a warning,
+    so one bad row never stops the business that reads it."""
+    known = RULES[code]
+    row = param_row(uow, code, dept_id=dept_id, cust_id=cust_id, on=on)
+    if row is None or row["config_value"] in (None, ""):
+        return known.default
+    try:
+        return known.parse(str(row["config_value"]))
+    except ValueError as exc:
+        from waterrev.logs import get_logger
+
+        get_logger().warning(
+            "unreadable rule value: the default applies",
+            extra={"configCode": code, "configId": row["id"], "problem": str(exc)},
+        )
+        return known.default
+
+
+WARN_RATIO = rule(
+    "revenue.reading.warn-ratio",
+    positive_decimal,
+    Decimal("3"),
+    "抄表用量预警倍数（本次用量超过近三期平均用量的倍数时转人工复核）",
+)
+ALLOW_PARTIAL = rule(
+    "revenue.collection.allow-partial",
+    boolean,
+    False,
+    "柜台收费是否允许部分缴费（true/false）",
+)

@@ -3,14 +3,12 @@ field names. The use cases take the commands in commands.py, never these."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
-from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from waterrev.fields import BIGINT_MAX, BillPeriod, Decimal4, Model, Reply
+from waterrev.fields import BIGINT_MAX, BillPeriod, Decimal4, LocalDateTime, Model, Reply
 from waterrev.metering.commands import IotReading
 
 ReadCycle = Literal["MONTHLY", "ODD_MONTH", "EVEN_MONTH", "QUARTERLY"]
@@ -22,25 +20,6 @@ SourceSystem = Literal["IOT", "MDC"]
 PositiveId = Annotated[int, Field(gt=0, le=BIGINT_MAX)]
 
 
-def _utility_time(value: dt.datetime) -> dt.datetime:
-    """A time without an offset is the utility's local time, as the seed writes it ("2026-03-11
-    09:30:00", Asia/Shanghai); without this it would be read as UTC (or the host's zone), 8 hours off
-    and, near midnight on a month's last day, in the wrong period."""
-    if value.tzinfo is None:
-        from waterrev.settings import get_settings
-
-        return value.replace(tzinfo=ZoneInfo(get_settings().display_time_zone))
-    return value
-
-
-LocalDateTime = Annotated[
-    dt.datetime,
-    AfterValidator(_utility_time),
-    Field(
-        description="YYYY-MM-DD HH:MM:SS（Asia/Shanghai），或带时区偏移的 ISO 8601",
-        examples=["2026-03-11 09:30:00"],
-    ),
-]
 ReadingValue = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]  # NUMERIC(12,2)
 
 

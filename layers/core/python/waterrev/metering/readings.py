@@ -34,13 +34,12 @@ from waterrev.domain.states import (
 from waterrev.errors import AppError, ErrorCode
 from waterrev.metering.commands import GenerateTasks, IotReading, ReviewReading, SaveBook, SubmitReading
 from waterrev.metering.rules import (
-    DEFAULT_WARN_RATIO,
     BelowLastReading,
     exceeds_warn_ratio,
     usage_from_readings,
     validate,
 )
-from waterrev.scoped import param_row
+from waterrev.scoped import WARN_RATIO, rule_value
 from waterrev.settings import get_settings
 from waterrev.visibility import customer_visible
 
@@ -56,8 +55,8 @@ CYCLE_MONTHS = {
 
 def warn_ratio(uow: UnitOfWork, cust_id: int) -> Decimal:
     """revenue.reading.warn-ratio as configured for the customer's dept (decision 28); default 3."""
-    row = param_row(uow, "revenue.reading.warn-ratio", cust_id=cust_id)
-    return Decimal(row["config_value"]) if row and row["config_value"] else DEFAULT_WARN_RATIO
+    value: Decimal = rule_value(uow, WARN_RATIO.code, cust_id=cust_id)
+    return value
 
 
 # ----------------------------------------------------------------------------- books, tasks --

@@ -18,7 +18,6 @@ from waterrev.domain.states import ValidateStatus
 
 ZERO = Decimal("0.00")
 ROLLOVER_SHARE = Decimal("0.9")  # a rollover goes from the top 10% of the dial to the bottom 10%
-DEFAULT_WARN_RATIO = Decimal("3")  # revenue.reading.warn-ratio when nothing is configured
 
 
 class BelowLastReading(Exception):

@@ -26,7 +26,7 @@ from waterrev.domain.states import PAYABLE_BILLS, BillStatus, CollectionStatus, 
 from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.commands import Collect
 from waterrev.payments.rules import Allocation, Bill, allocate
-from waterrev.scoped import param_row
+from waterrev.scoped import ALLOW_PARTIAL, rule_value
 from waterrev.visibility import require_customer_visible
 
 MODULE = "REV-003"
@@ -46,8 +46,7 @@ class WriteOff:
 
 def allow_partial(uow: UnitOfWork, cust_id: int) -> bool:
     """revenue.collection.allow-partial as configured for the customer's dept (decision 28)."""
-    row = param_row(uow, "revenue.collection.allow-partial", cust_id=cust_id)
-    return row is not None and str(row["config_value"]).lower() in ("1", "true", "yes")
+    return bool(rule_value(uow, ALLOW_PARTIAL.code, cust_id=cust_id))
 
 
 def new_collection_code(uow: UnitOfWork, prefix: str = "SF") -> str:

@@ -23,7 +23,7 @@ from waterrev.errors import AppError, ErrorCode
 from waterrev.pricing.commands import ConfigCommand
 from waterrev.pricing.spec import PriceTemplateSpec
 from waterrev.pricing.tariff import Component, Tariff, TierMode
-from waterrev.scoped import DEPT_PATH, SCOPE_RANK
+from waterrev.scoped import DEPT_PATH, SCOPE_RANK, rule_problem
 
 MODULE = "REV-009"
 
@@ -289,6 +289,9 @@ def save_param(ctx: RequestContext, cmd: ConfigCommand) -> dict[str, Any]:
             raise AppError(ErrorCode.NOT_FOUND, f"configCode: 参数 {cmd.config_code} 不存在")
         if cmd.config_value is None:
             raise AppError(ErrorCode.BAD_REQUEST, "configValue: 须填写")
+        problem = rule_problem(cmd.config_code or "", cmd.config_value) if cmd.config_type == "RULE" else None
+        if problem:
+            raise AppError(ErrorCode.BAD_REQUEST, f"configValue: {problem}")
         if latest is not None and latest["config_type"] != cmd.config_type:
             raise AppError(
                 ErrorCode.CONFLICT, f"configType: 参数 {cmd.config_code} 的类型为 {latest['config_type']}"
