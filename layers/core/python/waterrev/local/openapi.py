@@ -87,6 +87,37 @@ def _webhook_security(route: catalog.Route) -> list[dict[str, list[str]]]:
     return [{"sys009Signature": []}] if route.path == "/open-api/pay/notify" else [{"platformHmac": []}]
 
 
+# The headers a webhook's signature comes with (the scheme names only the signature itself).
+_SIGNATURE_HEADERS = {
+    "sys009Signature": (
+        ("X-Sys009-Timestamp", "签名时间戳（Unix 秒），5 分钟内有效"),
+        ("X-Sys009-Nonce", "随机串，与时间戳、原始报文一起签名"),
+        ("X-Sys009-Serial", "平台证书序列号，选择验签公钥"),
+    ),
+    "platformHmac": (
+        ("X-Waterrev-Key-Id", "签名密钥 ID（可轮换）"),
+        ("X-Waterrev-Timestamp", "签名时间戳（Unix 秒），重放窗口内有效"),
+        ("X-Waterrev-Nonce", "随机串，重放窗口内只接受一次"),
+    ),
+}
+
+
+def _signature_headers(op: dict[str, Any], scheme: str) -> None:
+    params = op.setdefault("parameters", [])
+    named = {p.get("name", "").lower() for p in params}
+    for name, meaning in _SIGNATURE_HEADERS[scheme]:
+        if name.lower() not in named:
+            params.append(
+                {
+                    "name": name,
+                    "in": "header",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    "description": meaning,
+                }
+            )
+
+
 def finish_operation(op: dict[str, Any], interface: catalog.Interface, route: catalog.Route) -> None:
     """Tag, secure and complete one operation's error replies from the catalog."""
     op["x-interface-id"] = interface.if_id
@@ -96,6 +127,8 @@ def finish_operation(op: dict[str, Any], interface: catalog.Interface, route: ca
         if route.caller is catalog.Caller.WEBHOOK
         else _SECURITY_BY_CALLER[route.caller]
     )
+    if route.caller is catalog.Caller.WEBHOOK:
+        _signature_headers(op, next(iter(op["security"][0])))
     if route.permission:
         op["x-permission"] = route.permission
         op["description"] = (op.get("description") or "") + f"\n\n所需权限：`{route.permission}`"
@@ -108,6 +141,8 @@ def finish_operation(op: dict[str, Any], interface: catalog.Interface, route: ca
         _add_error(op, ErrorCode.UNSUPPORTED_MEDIA_TYPE)
     for error in _GENERIC[route.caller]:
         _add_error(op, error)
+    if any(p.get("in") == "path" for p in op.get("parameters", [])):
+        _add_error(op, ErrorCode.NOT_FOUND)  # a path value no route matches answers the resolver's 404
 
 
 def build(modules: dict[str, Any]) -> dict[str, Any]:
