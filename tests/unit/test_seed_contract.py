@@ -221,7 +221,11 @@ def test_every_operation_declares_its_reply_and_errors() -> None:
                 problems.append(f"{method.upper()} {path}: no error replies")
             if "security" not in op:
                 problems.append(f"{method.upper()} {path}: no security")
-            if method in ("post", "put") and "requestBody" not in op and path != "/admin-api/system/auth/logout":
+            if (
+                method in ("post", "put")
+                and "requestBody" not in op
+                and path != "/admin-api/system/auth/logout"
+            ):
                 problems.append(f"{method.upper()} {path}: takes a body but documents none")
             if "422" in responses:
                 problems.append(f"{method.upper()} {path}: documents 422, the API answers 400")

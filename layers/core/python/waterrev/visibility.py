@@ -76,3 +76,24 @@ def customer_scope(ctx: RequestContext, dept_column: str = "c.dept_id") -> tuple
         f"(CAST(:scope_all AS boolean) OR {dept_column} = ANY(CAST(:scope_depts AS bigint[])))",
         {"scope_all": p.dept_ids is None, "scope_depts": sorted(p.dept_ids or ())},
     )
+
+
+# ---- depts: what a back-office user may act in ---------------------------------------------------
+
+
+def dept_visible(ctx: RequestContext, dept_id: int | None) -> bool:
+    """Whether the caller's data scope holds the dept (every dept for scope ALL and the system)."""
+    return ctx.principal.sees_dept(dept_id)
+
+
+def sees_every_dept(ctx: RequestContext) -> bool:
+    """A data scope of every dept: what company-wide work (a whole bill run, GLOBAL configuration)
+    needs."""
+    return ctx.principal.dept_ids is None
+
+
+def dept_params(ctx: RequestContext) -> dict[str, Any]:
+    """The caller's scope as SQL parameters: `all_depts` (boolean) and `depts` (bigint[]), for a
+    condition such as `(CAST(:all_depts AS boolean) OR c.dept_id = ANY(CAST(:depts AS bigint[])))`."""
+    depts = ctx.principal.dept_ids
+    return {"all_depts": depts is None, "depts": sorted(depts or ())}

@@ -19,6 +19,7 @@ from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import BILL_RUN, BillRunStatus, ReadingStatus
 from waterrev.errors import AppError, ErrorCode
+from waterrev.visibility import sees_every_dept
 
 MODULE = "REV-002"
 DEFAULT_CHUNK = 5000
@@ -227,7 +228,7 @@ def require_every_dept(ctx: RequestContext) -> None:
     """A run bills (and its summary lists) every dept's readings, as the workflow runs as SYSTEM: only a
     user whose data scope is every dept may start one or read one. A dept's clerk bills its own depts
     through IF-REV-005 generate, which keeps to the caller's scope."""
-    if ctx.principal.dept_ids is not None:
+    if not sees_every_dept(ctx):
         raise AppError(
             ErrorCode.FORBIDDEN,
             "整期开账覆盖全部单位，须由数据范围为全部单位的用户发起或查询；按本单位开账请用 /admin-api/revenue/charge/generate",

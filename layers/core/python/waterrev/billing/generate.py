@@ -25,6 +25,7 @@ from waterrev.domain.states import BillStatus, MeterReadStatus, ReadingStatus
 from waterrev.errors import AppError, ErrorCode
 from waterrev.pricing.config import active_templates, load_tariff
 from waterrev.pricing.tariff import Line, Tariff, TierMode, price, total
+from waterrev.visibility import dept_params
 
 MODULE = "REV-002"
 CHUNK = 5000
@@ -147,8 +148,7 @@ def _bill_chunk(
                 "after_cust": after[0],
                 "after_id": after[1],
                 "upto_cust": upto_cust,
-                "all_depts": ctx.principal.dept_ids is None,
-                "depts": sorted(ctx.principal.dept_ids or ()),
+                **dept_params(ctx),
                 "batch": cmd.reading_batch_no,
                 "custs": list(cmd.customer_ids),
                 "tasks": list(cmd.meter_read_ids),

@@ -21,7 +21,7 @@ from waterrev.customers.commands import (
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.masking import mask_bank_account, mask_id_no, mask_mobile
-from waterrev.visibility import customer_not_found, customer_scope, require_customer_visible
+from waterrev.visibility import customer_not_found, customer_scope, dept_visible, require_customer_visible
 
 QUERY_TYPES = ("base", "account", "meter", "invoice", "all")
 MODULE = "REV-001"
@@ -214,7 +214,7 @@ def page_customers(
 def _require_dept(uow: UnitOfWork, ctx: RequestContext, dept_id: int) -> None:
     if uow.scalar("SELECT 1 FROM system_dept WHERE id = :d AND status = 0", {"d": dept_id}) is None:
         raise AppError(ErrorCode.BAD_REQUEST, f"deptId: 营业所 {dept_id} 不存在或已停用")
-    if not ctx.principal.sees_dept(dept_id):
+    if not dept_visible(ctx, dept_id):
         raise AppError(ErrorCode.FORBIDDEN, f"deptId: 无营业所 {dept_id} 的数据权限")
 
 

@@ -41,7 +41,7 @@ from waterrev.metering.rules import (
 )
 from waterrev.scoped import WARN_RATIO, rule_value
 from waterrev.settings import get_settings
-from waterrev.visibility import customer_visible
+from waterrev.visibility import customer_visible, dept_params, dept_visible, sees_every_dept
 
 MODULE = "REV-002"
 ZERO = Decimal("0.00")
@@ -65,16 +65,16 @@ def save_book(ctx: RequestContext, cmd: SaveBook) -> dict[str, Any]:
     as one that does not exist); a book code held by another dept cannot be taken over (403)."""
     with UnitOfWork() as uow:
         dept = uow.scalar("SELECT id FROM system_dept WHERE id = :d AND status = 0", {"d": cmd.dept_id})
-        if dept is None or not ctx.principal.sees_dept(cmd.dept_id):
+        if dept is None or not dept_visible(ctx, cmd.dept_id):
             raise AppError(ErrorCode.NOT_FOUND, f"deptId: 单位 {cmd.dept_id} 不存在")
         if cmd.reader_id is not None:
             reader = uow.one(
                 "SELECT dept_id FROM system_users WHERE id = :u AND status = 0", {"u": cmd.reader_id}
             )
-            if reader is None or not ctx.principal.sees_dept(reader["dept_id"]):
+            if reader is None or not dept_visible(ctx, reader["dept_id"]):
                 raise AppError(ErrorCode.NOT_FOUND, f"readerId: 抄表员 {cmd.reader_id} 不存在")
         owner = uow.scalar("SELECT dept_id FROM biz_meter_book WHERE code = :c FOR UPDATE", {"c": cmd.code})
-        if owner is not None and not ctx.principal.sees_dept(owner):
+        if owner is not None and not dept_visible(ctx, owner):
             raise AppError(ErrorCode.FORBIDDEN, f"code: 册本 {cmd.code} 属于无数据权限的营业所")
         book_id = uow.scalar(
             "INSERT INTO biz_meter_book (code, name, area_code, dept_id, read_cycle, reader_id)"
@@ -191,8 +191,7 @@ def generate_tasks(ctx: RequestContext, cmd: GenerateTasks) -> dict[str, Any]:
 
 
 def _scope(ctx: RequestContext) -> dict[str, Any]:
-    depts = ctx.principal.dept_ids
-    return {"all_depts": depts is None, "depts": sorted(depts or ())}
+    return dept_params(ctx)
 
 
 # ----------------------------------------------------------------------------- readings -----
@@ -316,7 +315,7 @@ def _visible(uow: UnitOfWork, ctx: RequestContext, cust_id: int | None) -> bool:
     """Whether the caller may see the reading's customer (readings follow their customer's dept); a
     task or reading of no customer is seen only with a scope of every dept."""
     if cust_id is None:
-        return ctx.principal.dept_ids is None
+        return sees_every_dept(ctx)
     return customer_visible(uow, ctx, cust_id)
 
 
@@ -699,14 +698,14 @@ def _visible_meter(uow: UnitOfWork, ctx: RequestContext, meter_code: str) -> dic
     """The meter by its number, if the caller's data scope reaches it (through its active customer):
     outside the scope it reads as absent."""
     meter = uow.one("SELECT * FROM biz_meter WHERE meter_no = :no", {"no": meter_code})
-    if meter is None or ctx.principal.dept_ids is None:
+    if meter is None or sees_every_dept(ctx):
         return meter
     dept = uow.scalar(
         "SELECT c.dept_id FROM biz_cust_meter cm JOIN biz_cust c ON c.id = cm.cust_id"
         " WHERE cm.meter_id = :m AND cm.status = 'ACTIVE' ORDER BY cm.id DESC LIMIT 1",
         {"m": meter["id"]},
     )
-    return meter if ctx.principal.sees_dept(dept) else None
+    return meter if dept_visible(ctx, dept) else None
 
 
 def _receive_one(ctx: RequestContext, item: IotReading) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from waterrev.errors import AppError, ErrorCode
 from waterrev.payments import orders
 from waterrev.payments.commands import CreateCounterOrder
 from waterrev.payments.writeback import write_back
-from waterrev.visibility import require_customer_visible
+from waterrev.visibility import dept_visible, require_customer_visible
 
 STORED_SCENE = {"COUNTER_SCAN_PAY": "COUNTER_QR"}  # the seed's scene -> bk_transaction.scene / SYS-009
 QR_IMAGE_PATH = "/admin-api/counter/scan-pay/{}/qrcode"
@@ -93,7 +93,7 @@ def _bills_owner(uow: UnitOfWork, ctx: RequestContext, charge_ids: tuple[int, ..
         " GROUP BY ch.cust_id, c.dept_id ORDER BY min(ch.id)",
         {"ids": sorted(charge_ids)},
     )
-    visible = [o for o in owners if ctx.principal.sees_dept(o["dept_id"])]
+    visible = [o for o in owners if dept_visible(ctx, o["dept_id"])]
     seen = {int(i) for o in visible for i in o["ids"]}
     missing = sorted(set(charge_ids) - seen)
     if missing:

@@ -40,6 +40,7 @@ from waterrev.masking import mask_text
 from waterrev.payments.collection import lock_account
 from waterrev.payments.commands import ResolveException
 from waterrev.payments.writeback import seed_order_status
+from waterrev.visibility import dept_params, dept_visible
 
 MODULE = "REV-003"
 ACTIONS: dict[str, tuple[str, ...]] = {
@@ -75,8 +76,7 @@ def allowed_actions(
 
 
 def _scope(ctx: RequestContext) -> dict[str, Any]:
-    depts = ctx.principal.dept_ids
-    return {"all_depts": depts is None, "depts": sorted(depts or ())}
+    return dept_params(ctx)
 
 
 def _view(row: dict[str, Any]) -> dict[str, Any]:
@@ -152,7 +152,7 @@ def resolve(ctx: RequestContext, cmd: ResolveException) -> dict[str, Any]:
             + " WHERE e.id = :id FOR UPDATE OF e",
             {"id": cmd.id},
         )
-        if row is None or not ctx.principal.sees_dept(row["dept_id"]):
+        if row is None or not dept_visible(ctx, row["dept_id"]):
             raise AppError(ErrorCode.NOT_FOUND, f"id: 异常记录 {cmd.id} 不存在")
         if not PAYMENT_EXCEPTION.allows(row["status"], PaymentExceptionStatus.RESOLVED):
             current = _reload(uow, cmd.id)

@@ -16,7 +16,7 @@ from waterrev.security import (
     verify_password,
 )
 from waterrev.settings import get_settings
-from waterrev.visibility import require_customer_visible
+from waterrev.visibility import dept_visible, require_customer_visible
 
 
 def _now() -> dt.datetime:
@@ -229,6 +229,6 @@ def check(
             dept_id = uow.scalar("SELECT dept_id FROM biz_cust WHERE id = :id", {"id": cust_id})
     if dept_id is not None:
         result["deptId"] = dept_id
-        result["dataPermitted"] = p.sees_dept(dept_id)
+        result["dataPermitted"] = dept_visible(ctx, dept_id)
     result["allGranted"] = all(result["permissions"].values()) and result.get("dataPermitted", True)
     return result

@@ -24,6 +24,7 @@ from waterrev.pricing.commands import ConfigCommand
 from waterrev.pricing.spec import PriceTemplateSpec
 from waterrev.pricing.tariff import Component, Tariff, TierMode
 from waterrev.scoped import DEPT_PATH, SCOPE_RANK, rule_problem
+from waterrev.visibility import dept_visible, sees_every_dept
 
 MODULE = "REV-009"
 
@@ -362,14 +363,14 @@ def _require_scope(ctx: RequestContext, cmd: ConfigCommand) -> None:
     if cmd.operator_id is not None and cmd.operator_id != ctx.principal.user_id:
         raise AppError(ErrorCode.FORBIDDEN, f"operatorId: {cmd.operator_id} 不是当前登录用户")
     if cmd.dept_id is None:
-        if ctx.principal.dept_ids is not None:
+        if not sees_every_dept(ctx):
             raise AppError(
                 ErrorCode.FORBIDDEN, "deptId: 全局配置（不带 deptId）须由数据范围为全部单位的用户维护"
             )
         return
     with UnitOfWork() as uow:
         exists = uow.scalar("SELECT 1 FROM system_dept WHERE id = :d AND status = 0", {"d": cmd.dept_id})
-    if exists is None or not ctx.principal.sees_dept(cmd.dept_id):
+    if exists is None or not dept_visible(ctx, cmd.dept_id):
         raise AppError(ErrorCode.NOT_FOUND, f"deptId: 单位 {cmd.dept_id} 不存在")
 
 
