@@ -185,3 +185,22 @@ def migrate_head() -> str:
     head = ScriptDirectory.from_config(config).get_current_head()
     assert head is not None
     return head
+
+
+def test_every_permission_a_route_checks_exists_after_an_upgrade_without_demo_data(
+    scratch: Engine, source: Path
+) -> None:
+    """Given an empty database (no demo data: a deployment), when it is migrated, then every permission
+    a catalog route checks is a grantable system_menu button, and a second upgrade adds none (before,
+    only the local demo data created them, so a deployed back office could not grant e.g.
+    revenue:collection:query)."""
+    from waterrev import catalog
+
+    upgrade(scratch, source)
+    again = upgrade(scratch, source)
+
+    with scratch.connect() as conn:
+        have = set(conn.execute(text("SELECT permission FROM system_menu WHERE type = 3")).scalars())
+        assert migrate.sync_permissions(conn) == ()
+    wanted = {r.permission for i in catalog.built() for r in i.routes if r.permission}
+    assert wanted and wanted <= have and not again.changed

@@ -51,8 +51,13 @@ def upgrade(
     CloudFormation rollback meets when it re-runs the previous `job_migrate` after the new one
     migrated, and failing there would leave the stack in UPDATE_ROLLBACK_FAILED. It relies on what
     the deploy order needs anyway: a migration keeps the previous code working (expand, then contract
-    in a later release), since the schema changes before the new code is deployed. The newer
-    functions stay too: a function's new text accepts the previous code's calls (see `waterrev.sql`).
+    in a later release), since the schema changes before the new code is deployed. Database functions
+    follow the code they ship with: past an unknown revision nothing is touched, but a rollback to a
+    release whose revision is known re-applies that release's function texts (their hashes differ), so
+    the previous code runs with its own functions.
+
+    Last, every permission a catalog route names exists as a grantable button (`sync_permissions`): a
+    deployed back office can grant what the code checks, without the demo data.
     """
     config = Config()
     config.set_main_option("script_location", str(_HERE))
@@ -66,6 +71,7 @@ def upgrade(
         command.upgrade(config, revision)
         after = _current(connection)
         applied, orphaned = apply_functions(connection, functions_dir)
+        sync_permissions(connection)
         connection.commit()
     if applied or orphaned:
         from waterrev.logs import get_logger
@@ -75,6 +81,41 @@ def upgrade(
             extra={"sqlApplied": list(applied), "sqlOrphaned": list(orphaned)},
         )
     return Upgrade(before=before, after=after, sql_applied=applied, sql_orphaned=orphaned)
+
+
+PERMISSIONS_DIRECTORY = "接口权限"  # system_menu directory holding the permissions routes check
+
+
+def sync_permissions(connection: Connection) -> tuple[str, ...]:
+    """Add every permission string of the catalog's routes that system_menu lacks, as a button under
+    one directory, so roles can be granted it; returns those added. Existing rows are never changed."""
+    if connection.execute(text("SELECT to_regclass('system_menu')")).scalar() is None:
+        return ()
+    from waterrev import catalog
+
+    wanted = sorted({r.permission for i in catalog.built() for r in i.routes if r.permission})
+    have = set(
+        connection.execute(
+            text("SELECT permission FROM system_menu WHERE permission = ANY(:p)"), {"p": wanted}
+        ).scalars()
+    )
+    missing = [p for p in wanted if p not in have]
+    if not missing:
+        return ()
+    parent = connection.execute(
+        text("SELECT id FROM system_menu WHERE name = :n AND parent_id = 0"), {"n": PERMISSIONS_DIRECTORY}
+    ).scalar()
+    if parent is None:
+        parent = connection.execute(
+            text("INSERT INTO system_menu (name, type) VALUES (:n, 1) RETURNING id"),
+            {"n": PERMISSIONS_DIRECTORY},
+        ).scalar()
+    for permission in missing:
+        connection.execute(
+            text("INSERT INTO system_menu (name, permission, type, parent_id) VALUES (:p, :p, 3, :parent)"),
+            {"p": permission, "parent": parent},
+        )
+    return tuple(missing)
 
 
 def apply_functions(
