@@ -286,3 +286,34 @@ def test_a_malformed_request_is_a_400_envelope(gateway: GatewayServer, raw: byte
 
     assert response.status == 400
     assert envelope_of(response, body)["code"] == 400
+
+
+def test_a_chunked_body_reaches_the_function_as_api_gateway_would_pass_it(gateway: GatewayServer) -> None:
+    """Given a login sent with Transfer-Encoding: chunked (no Content-Length)
+    When it reaches the gateway
+    Then the function gets the whole body: a wrong password is answered 401, not 400 "Field required"."""
+    port = serve(gateway)
+    payload = b'{"username": "admin", "password": "wrong-password"}'
+    chunked = (
+        b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (payload[:10], payload[10:])) + b"0\r\n\r\n"
+    )
+    raw = (
+        b"POST /admin-api/system/auth/login HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked
+    )
+
+    response, body = exchange(port, raw, "POST")
+
+    assert response.status == 401, body
+    assert envelope_of(response, body)["code"] == 401
+
+
+def test_a_malformed_chunked_body_is_a_400_envelope(gateway: GatewayServer) -> None:
+    """Given a chunk size that is not hexadecimal, then 400 in the envelope."""
+    port = serve(gateway)
+    raw = b"POST /admin-api/system/auth/login HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+
+    response, body = exchange(port, raw, "POST")
+
+    assert response.status == 400
+    assert envelope_of(response, body)["code"] == 400

@@ -5,7 +5,7 @@ another customer, and for objects that do not exist; the two answers must be the
 envelope code, data, and message, once the identifiers asked for are written as <ID>. The walk reads the
 routes from the catalog and their requests from /openapi.json (the request model's example, and each
 enum value of its top-level fields), so a new customer route is covered by itself; a request field
-that names an object the walk cannot fill (an `...Id`, `...Ids` or `...No` it does not know) fails the
+that names an object the walk cannot fill (an `...Id(s)`, `...No(s)` or `...Code(s)` it does not know) fails the
 test until IDENTIFIERS learns it."""
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def _values(party: Party | None) -> dict[str, Any]:
 
 
 IDENTIFIERS = set(_values(None))
-IDENTIFIER_NAME = re.compile(r"(Id|Ids|No|Nos)$")
+IDENTIFIER_NAME = re.compile(r"(Id|Ids|No|Nos|Code|Codes)$")  # custCode, meterCode name objects too
 
 
 @lru_cache(maxsize=1)

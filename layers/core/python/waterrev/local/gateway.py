@@ -319,6 +319,23 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
                 )
             return self._fail(ErrorCode.NOT_FOUND, path)
 
+        def _read_chunked(self, limit: int = 10 * 1024 * 1024) -> bytes:
+            """A body sent with Transfer-Encoding: chunked (API Gateway accepts it; so must we)."""
+            chunks: list[bytes] = []
+            total = 0
+            while True:
+                size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+                size = int(size_line, 16)  # ValueError for a malformed size line
+                if size == 0:
+                    while self.rfile.readline(1024).strip():  # trailers, up to the empty line
+                        pass
+                    return b"".join(chunks)
+                total += size
+                if size < 0 or total > limit:
+                    raise ValueError("chunked body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)  # the CRLF after each chunk
+
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)
             try:
@@ -328,7 +345,14 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
             except ValueError:
                 self.close_connection = True
                 return self._fail(ErrorCode.BAD_REQUEST, "Content-Length", {"Connection": "close"})
-            body = self.rfile.read(length) if length else b""
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                try:
+                    body = self._read_chunked()
+                except ValueError:
+                    self.close_connection = True
+                    return self._fail(ErrorCode.BAD_REQUEST, "Transfer-Encoding", {"Connection": "close"})
+            else:
+                body = self.rfile.read(length) if length else b""
             if self.command == "GET" and parts.path == "/openapi.json":
                 return self._send(200, openapi)
             if self.command == "GET" and parts.path in ("/docs", "/docs/"):
