@@ -51,7 +51,6 @@ def download(body: CustomerDownload) -> dict:
         ErrorCode.BINDING_NOT_FOUND,
         ErrorCode.INVOICE_NOT_ELIGIBLE,
         ErrorCode.NOT_FOUND,
-        ErrorCode.MESSAGE_TEMPLATE_OR_CONTACT_MISSING,
         summary="本人电子发票推送（邮件 / 短信）",
     ),
 )

@@ -123,11 +123,11 @@ def test_only_paid_uninvoiced_bills_of_the_customer_are_invoiceable(admin: str, 
     expect_error(
         call("POST", APPLY, application(cust, [unpaid]), token=admin), NOT_ELIGIBLE, mentions="未缴清"
     )
-    other, other_ids = paid_bills(admin)
+    _other, other_ids = paid_bills(admin)
     expect_error(
         call("POST", APPLY, application(cust, other_ids[:1]), token=admin), NOT_ELIGIBLE, mentions="不存在"
     )
-    _, ids, first = issued(admin, sys008)
+    _, ids, _first = issued(admin, sys008)
     owner = int(sql_scalar("SELECT cust_id FROM biz_charge WHERE id = :i", {"i": ids[0]}))
     expect_error(
         call("POST", APPLY, application(owner, ids[:1]), token=admin), NOT_ELIGIBLE, mentions="已开票"
@@ -283,7 +283,7 @@ def test_fail_after_success_never_overwrites_it_and_becomes_an_exception(admin: 
     """Given the platform writing SUCCESS then FAIL, then the invoice stays SUCCESS, the FAIL is answered
     1_002_005_002 and listed as an open exception a person resolves; a repeat only counts."""
     sys008.behaviour(fail_after_success=True)
-    cust, ids, applied = issued(admin, sys008)
+    _cust, ids, applied = issued(admin, sys008)
     invoice_id = applied["invoiceId"]
     wait_for(
         lambda: sql_scalar(
@@ -476,7 +476,7 @@ def test_invalidate_only_from_success_and_final_state_by_writeback(admin: str, s
 def test_red_ink_of_a_person_needs_no_form(admin: str, sys008: Any) -> None:
     """Given a personal e-invoice, when red-inked, then the form is 01 (无需确认) and the red invoice
     makes it RED_INK with its bills invoiceable again."""
-    cust, ids, applied = issued(admin, sys008)
+    _cust, ids, applied = issued(admin, sys008)
     reply = call(
         "POST", RED_INK, {"invoiceId": applied["invoiceId"], "redInkReason": "销售退回"}, token=admin
     )
@@ -493,7 +493,7 @@ def test_red_ink_of_an_enterprise_waits_for_the_buyer(admin: str, sys008: Any) -
     """Given an enterprise e-invoice, when red-inked, then the form waits for the buyer (02) and the
     invoice stays SUCCESS with its bills invoiced; denied (05), the request fails and nothing changes;
     a new red-ink confirmed (04) ends RED_INK and frees the bills."""
-    cust, ids, applied = issued(admin, sys008, invoiceTitle="福州示例科技有限公司", taxNo=USCC)
+    _cust, ids, applied = issued(admin, sys008, invoiceTitle="福州示例科技有限公司", taxNo=USCC)
     first = call(
         "POST", RED_INK, {"invoiceId": applied["invoiceId"], "redInkReason": "开票有误"}, token=admin
     ).data
@@ -536,7 +536,7 @@ def test_a_red_form_not_confirmed_ends_the_request_by_query(
 ) -> None:
     """Given a red-ink waiting for the buyer and no callbacks, when the form expires or is withdrawn,
     then the compensation query ends the request FAIL with the form's state; the invoice stays SUCCESS."""
-    cust, ids, applied = issued(admin, sys008, invoiceTitle="福州示例科技有限公司", taxNo=USCC)
+    _cust, _ids, applied = issued(admin, sys008, invoiceTitle="福州示例科技有限公司", taxNo=USCC)
     sys008.behaviour(no_callback=True)
     first = call(
         "POST", RED_INK, {"invoiceId": applied["invoiceId"], "redInkReason": "开票有误"}, token=admin

@@ -501,6 +501,8 @@ class SignStatus(StrEnum):
 SIGNATURE = Lifecycle("签章", SignStatus, {}, initial=frozenset(SignStatus))
 
 
+# BILL_INVOICE and PUSH are cycles by nature (a bill invoiced again after its invoice was red-inked, a
+# push sent again after it failed): every status of those in LIFECYCLES must be able to end.
 LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     ORDER,
     BILL,
@@ -512,10 +514,8 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     BILL_RUN,
     PAYMENT_EXCEPTION,
     INVOICE,
-    BILL_INVOICE,
     INVOICE_MODIFY,
     INVOICE_EXCEPTION,
-    PUSH,
     MESSAGE,
     WITHHOLDING_BATCH,
     PROCESS,

@@ -39,16 +39,18 @@ _CONSUMABLE = " AND i.invoice_status = 'SUCCESS' AND i.file_url IS NOT NULL"
 
 def _named(uow: UnitOfWork, cmd: CustomerInvoices | PushInvoice) -> dict[str, Any]:
     """The invoice the customer named (any of the three keys; all given must agree), the customer's own."""
-    where, params = [], {"c": cmd.cust_id}
+    where: list[str] = []
+    params: dict[str, Any] = {"c": cmd.cust_id}
     if cmd.invoice_id is not None:
         where.append("i.id = :i")
         params["i"] = cmd.invoice_id
     if cmd.application_no:
         where.append("i.application_no = :a")
         params["a"] = cmd.application_no
-    if getattr(cmd, "sys_request_no", None):
+    sys_request_no = getattr(cmd, "sys_request_no", None)
+    if sys_request_no:
         where.append("i.sys_request_no = :s")
-        params["s"] = cmd.sys_request_no  # type: ignore[union-attr]
+        params["s"] = sys_request_no
     if not where:
         raise AppError(ErrorCode.BAD_REQUEST, "invoiceId、applicationNo、sysRequestNo 须至少提供一个")
     row = uow.one(_SELECT + " AND " + " AND ".join(where), params)
@@ -179,9 +181,7 @@ def push(ctx: RequestContext, cmd: PushInvoice) -> dict[str, Any]:
             receiver = cmd.push_mobile or row["mobile"] or profile.get("mobile")
             field = "pushMobile"
         if not receiver:
-            raise AppError(
-                ErrorCode.MESSAGE_TEMPLATE_OR_CONTACT_MISSING, f"{field}: 未提供推送地址，客户资料中也没有"
-            )
+            raise AppError(ErrorCode.BAD_REQUEST, f"{field}: 未提供推送地址，客户资料中也没有")
         ttl = settings.invoice_push_link_ttl_s
         moment = dt.datetime.now(dt.UTC)
         message_id = messages.enqueue(

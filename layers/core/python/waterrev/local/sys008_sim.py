@@ -648,7 +648,7 @@ class Sim:
             )
 
         def pdf(i: _Invoice) -> str:
-            return f"<a href=/v1/files/{i.sys_request_no}.pdf>PDF</a>" if i.file_url else ""
+            return f"<a href=/sim/files/{i.sys_request_no}.pdf>PDF</a>" if i.file_url else ""
 
         rows = "".join(
             f"<tr><td>{html.escape(i.request_no)}</td><td>{i.sys_request_no}</td><td>{i.status}</td>"
@@ -763,7 +763,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(400, {"code": "PARAM_ERROR", "message": "body is not a JSON object"})
             return
         try:
-            if rest == ["behaviour"]:
+            if len(rest) == 2 and rest[0] == "files" and method == "GET":  # for the person at the index page
+                pdf = sim.file(rest[1])
+                if pdf is None:
+                    self._send_json(404, {"code": "FILE_NOT_EXIST", "message": rest[1]})
+                else:
+                    self._send(200, pdf, "application/pdf")
+            elif rest == ["behaviour"]:
                 self._send_json(200, sim.behaviour(**data) if method == "POST" else sim.behaviour())
             elif rest == ["requests"] and method == "GET":
                 self._send_json(200, {"data": sim.requests()})

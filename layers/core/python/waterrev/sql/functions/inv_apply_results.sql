@@ -82,18 +82,18 @@ BEGIN
        WHERE id = inv.id;
       UPDATE biz_charge c SET invoice_status = 'SUCCESS' FROM biz_invoice_charge ic
        WHERE ic.invoice_id = inv.id AND c.id = ic.charge_id AND c.invoice_status = 'PENDING';
-      PERFORM rev_audit(p_actor, 'INVOICE_' || v_rep, 'biz_invoice', CAST(inv.id AS text),
-          jsonb_build_object('invoiceStatus', v_cur),
-          jsonb_build_object('invoiceStatus', v_rep, 'invoiceNumber', r ->> 'invoiceNo', 'source', p_source));
+      PERFORM rev_audit(p_actor => p_actor, p_operation => 'INVOICE_' || v_rep, p_object_type => 'biz_invoice', p_object_id => CAST(inv.id AS text),
+          p_before => jsonb_build_object('invoiceStatus', v_cur),
+          p_after => jsonb_build_object('invoiceStatus', v_rep, 'invoiceNumber', r ->> 'invoiceNo', 'source', p_source));
       v_outcome := 'APPLIED';
     ELSIF v_op = 'ISSUE' AND v_rep IN ('FAIL', 'REJECTED') AND v_cur IN ('SUBMITTED', 'PENDING') THEN
       UPDATE biz_invoice SET invoice_status = v_rep, fail_reason = COALESCE(v_msg, v_rep),
           update_time = now() WHERE id = inv.id;
       UPDATE biz_charge c SET invoice_status = 'NONE' FROM biz_invoice_charge ic
        WHERE ic.invoice_id = inv.id AND c.id = ic.charge_id AND c.invoice_status = 'PENDING';
-      PERFORM rev_audit(p_actor, 'INVOICE_' || v_rep, 'biz_invoice', CAST(inv.id AS text),
-          jsonb_build_object('invoiceStatus', v_cur),
-          jsonb_build_object('invoiceStatus', v_rep, 'failReason', v_msg, 'source', p_source));
+      PERFORM rev_audit(p_actor => p_actor, p_operation => 'INVOICE_' || v_rep, p_object_type => 'biz_invoice', p_object_id => CAST(inv.id AS text),
+          p_before => jsonb_build_object('invoiceStatus', v_cur),
+          p_after => jsonb_build_object('invoiceStatus', v_rep, 'failReason', v_msg, 'source', p_source));
       v_outcome := 'APPLIED';
     ELSIF v_op = 'ISSUE' AND v_rep IN ('INVALID', 'RED_INK') AND v_cur = 'SUCCESS' THEN
       -- the platform's record shows the invoice voided / red-inked: settle our live request for it
@@ -143,17 +143,17 @@ BEGIN
         -- the bills may be invoiced again only now, with the invoice's final state
         UPDATE biz_charge c SET invoice_status = 'NONE' FROM biz_invoice_charge ic
          WHERE ic.invoice_id = inv.id AND c.id = ic.charge_id AND c.invoice_status = 'SUCCESS';
-        PERFORM rev_audit(p_actor, 'INVOICE_' || v_rep, 'biz_invoice', CAST(inv.id AS text),
-            jsonb_build_object('invoiceStatus', v_cur),
-            jsonb_build_object('invoiceStatus', v_rep, 'modifyNo', m.modify_no, 'redInvoiceNo',
+        PERFORM rev_audit(p_actor => p_actor, p_operation => 'INVOICE_' || v_rep, p_object_type => 'biz_invoice', p_object_id => CAST(inv.id AS text),
+            p_before => jsonb_build_object('invoiceStatus', v_cur),
+            p_after => jsonb_build_object('invoiceStatus', v_rep, 'modifyNo', m.modify_no, 'redInvoiceNo',
                 r ->> 'redInvoiceNo', 'source', p_source));
         v_outcome := 'APPLIED';
       ELSE  -- FAIL: refused, or the red-letter form voided; the invoice stays SUCCESS
         UPDATE biz_process_invoice_modifys SET status = 'FAIL', fail_reason = COALESCE(v_msg, 'FAIL'),
             latest_result = v_msg, update_time = now() WHERE id = m.id;
-        PERFORM rev_audit(p_actor, m.modify_type || '_FAIL', 'biz_invoice', CAST(inv.id AS text),
-            jsonb_build_object('modifyStatus', m.status),
-            jsonb_build_object('modifyStatus', 'FAIL', 'modifyNo', m.modify_no, 'redFormStatus',
+        PERFORM rev_audit(p_actor => p_actor, p_operation => m.modify_type || '_FAIL', p_object_type => 'biz_invoice', p_object_id => CAST(inv.id AS text),
+            p_before => jsonb_build_object('modifyStatus', m.status),
+            p_after => jsonb_build_object('modifyStatus', 'FAIL', 'modifyNo', m.modify_no, 'redFormStatus',
                 r ->> 'redFormStatus', 'reason', v_msg, 'source', p_source));
         v_outcome := 'APPLIED';
       END IF;
@@ -165,9 +165,9 @@ BEGIN
           reported_status, detail)
       VALUES (inv.id, 'STATE_CONFLICT', p_source, v_cur, v_rep, r)
       ON CONFLICT (invoice_id, reported_status) WHERE status = 'OPEN' DO NOTHING;
-      PERFORM rev_audit(p_actor, 'INVOICE_RESULT_CONFLICT', 'biz_invoice', CAST(inv.id AS text),
-          jsonb_build_object('invoiceStatus', v_cur),
-          jsonb_build_object('reportedStatus', v_rep, 'operationType', v_op, 'source', p_source));
+      PERFORM rev_audit(p_actor => p_actor, p_operation => 'INVOICE_RESULT_CONFLICT', p_object_type => 'biz_invoice', p_object_id => CAST(inv.id AS text),
+          p_before => jsonb_build_object('invoiceStatus', v_cur),
+          p_after => jsonb_build_object('reportedStatus', v_rep, 'operationType', v_op, 'source', p_source));
     END IF;
 
     IF p_query THEN
