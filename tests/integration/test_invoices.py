@@ -554,3 +554,37 @@ def test_a_red_form_not_confirmed_ends_the_request_by_query(
         and done.data["modify"]["redFormStatus"] == code
     )
     assert status_of(applied["invoiceId"]) == "SUCCESS"
+
+
+def test_the_database_rule_is_the_python_rule() -> None:
+    """Given every current state and every reported state of an application, then inv_apply_results
+    decides as rules.decide does (APPLIED / UNCHANGED / CONFLICT), and a CONFLICT leaves the state."""
+    from tests.support import sql_scratch
+    from waterrev.domain.states import InvoiceStatus
+    from waterrev.invoices import rules
+
+    cust = int(sql_scalar("SELECT min(id) FROM biz_cust"))
+    for current in InvoiceStatus:
+        for reported in InvoiceStatus:
+            if reported == InvoiceStatus.SUBMITTED:
+                continue
+            with sql_scratch() as uow:
+                invoice_id = uow.scalar(
+                    "INSERT INTO biz_invoice (application_no, cust_id, invoice_type, invoice_status, amount)"
+                    " VALUES ('FP-RULE', :c, 'ELECTRONIC', :s, 1) RETURNING id",
+                    {"c": cust, "s": current},
+                )
+                out = uow.scalar(
+                    "SELECT inv_apply_results(p_actor => CAST(:a AS jsonb), p_source => 'MANUAL',"
+                    " p_results => CAST(:r AS jsonb))",
+                    {
+                        "a": json.dumps({"userId": 0, "userType": "SYSTEM"}),
+                        "r": json.dumps(
+                            [{"invoiceId": invoice_id, "invoiceStatus": reported, "invoiceNo": "1"}]
+                        ),
+                    },
+                )[0]
+                expected = rules.decide(current, reported)
+                assert out["outcome"] == expected, (current, reported, out)
+                if expected != rules.APPLIED:
+                    assert out["invoiceStatus"] == current

@@ -217,8 +217,11 @@ def client_from_settings() -> Sys008Client:
     """The client configured by WATERREV_SYS008_BASE_URL / _APP_ID / _APP_SECRET (or the secret)."""
     c = _config()
     if not (c.get("baseUrl") and c.get("appId") and c.get("appSecret")):
-        raise RuntimeError(
+        # as a platform that cannot be reached: what was asked stays pending, compensation tries later
+        raise Sys008Error(
+            "NOT_CONFIGURED",
+            0,
             "SYS-008 is not configured: set WATERREV_SYS008_BASE_URL, WATERREV_SYS008_APP_ID "
-            "and WATERREV_SYS008_APP_SECRET (or WATERREV_SYS008_SECRET_ARN)"
+            "and WATERREV_SYS008_APP_SECRET (or WATERREV_SYS008_SECRET_ARN)",
         )
     return Sys008Client(c["baseUrl"], c["appId"], c["appSecret"])

@@ -86,7 +86,8 @@ BEGIN
           p_before => jsonb_build_object('invoiceStatus', v_cur),
           p_after => jsonb_build_object('invoiceStatus', v_rep, 'invoiceNumber', r ->> 'invoiceNo', 'source', p_source));
       v_outcome := 'APPLIED';
-    ELSIF v_op = 'ISSUE' AND v_rep IN ('FAIL', 'REJECTED') AND v_cur IN ('SUBMITTED', 'PENDING') THEN
+    ELSIF v_op = 'ISSUE' AND ((v_rep = 'FAIL' AND v_cur IN ('SUBMITTED', 'PENDING'))
+        OR (v_rep = 'REJECTED' AND v_cur = 'SUBMITTED')) THEN
       UPDATE biz_invoice SET invoice_status = v_rep, fail_reason = COALESCE(v_msg, v_rep),
           update_time = now() WHERE id = inv.id;
       UPDATE biz_charge c SET invoice_status = 'NONE' FROM biz_invoice_charge ic
