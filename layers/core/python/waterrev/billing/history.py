@@ -114,7 +114,8 @@ def history(
                     "invoiceCode": r["invoice_code"],
                     "invoiceNumber": r["invoice_number"],
                     "amount": r["amount"],
-                    "fileUrl": r["file_url"],
+                    # never the platform's address: a time-limited link to our copy (IF-CS-004)
+                    "fileUrl": _invoice_link(r),
                     "createTime": r["create_time"],
                 }
                 for r in uow.all(
@@ -124,6 +125,14 @@ def history(
                 )
             ]
     return page(items, int(total), page_no, page_size)
+
+
+def _invoice_link(row: dict[str, Any]) -> str | None:
+    if row["invoice_status"] != "SUCCESS" or not row.get("file_key"):
+        return None
+    from waterrev.invoices.customer import download_link
+
+    return download_link(row["file_key"], row["invoice_number"] or row["application_no"])
 
 
 # Usage per reading (the seed's source, biz_reading_data.usage_amount), newest first; periods billed
