@@ -38,10 +38,13 @@ BEGIN
     m := NULL;
     inv := NULL;
     IF v_op = 'ISSUE' THEN
-      SELECT * INTO inv FROM biz_invoice
-       WHERE id = CAST(r ->> 'invoiceId' AS bigint) OR application_no = r ->> 'requestNo'
-          OR (r ->> 'requestNo' IS NULL AND sys_request_no = r ->> 'sysRequestNo')
-       ORDER BY id LIMIT 1 FOR UPDATE;
+      IF r ? 'invoiceId' THEN  -- each lookup on its own index (an OR of them would scan more)
+        SELECT * INTO inv FROM biz_invoice WHERE id = CAST(r ->> 'invoiceId' AS bigint) FOR UPDATE;
+      ELSIF r ? 'requestNo' THEN
+        SELECT * INTO inv FROM biz_invoice WHERE application_no = r ->> 'requestNo' FOR UPDATE;
+      ELSE
+        SELECT * INTO inv FROM biz_invoice WHERE sys_request_no = r ->> 'sysRequestNo' FOR UPDATE;
+      END IF;
     ELSE
       SELECT i.* INTO inv FROM biz_invoice i JOIN biz_process_invoice_modifys x ON x.invoice_id = i.id
        WHERE x.modify_no = r ->> 'requestNo' FOR UPDATE OF i;
