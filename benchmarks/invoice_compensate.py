@@ -65,7 +65,9 @@ def seed(n: int) -> list[str]:
     from waterrev.db import UnitOfWork
 
     with UnitOfWork() as uow:
-        cust, account = uow.one("SELECT c.id, a.id AS account FROM biz_cust c JOIN biz_account a ON a.cust_id = c.id LIMIT 1").values()
+        cust, account = uow.one(
+            "SELECT c.id, a.id AS account FROM biz_cust c JOIN biz_account a ON a.cust_id = c.id LIMIT 1"
+        ).values()
         uow.execute(
             "INSERT INTO biz_charge (code, cust_id, account_id, bill_period, total_amount, paid_amount, status,"
             " invoice_status, due_date) SELECT 'BENCH' || g, :c, :a, '2020-01', 10, 10, 'PAID', 'PENDING', DATE '2020-02-15'"
@@ -133,14 +135,18 @@ def main() -> None:
 
     sim = sys008_sim.start(app_id="bench", app_secret="bench-secret")
     os.environ.update(
-        WATERREV_SYS008_BASE_URL=sim.base_url, WATERREV_SYS008_APP_ID="bench", WATERREV_SYS008_APP_SECRET="bench-secret"
+        WATERREV_SYS008_BASE_URL=sim.base_url,
+        WATERREV_SYS008_APP_ID="bench",
+        WATERREV_SYS008_APP_SECRET="bench-secret",
     )
     reset_settings()
     try:
         t = time.perf_counter()
         request_nos = seed(N)
         sim.seed_issued(request_nos)
-        print(f"seeded {N:,} PENDING invoices (and the simulator's SUCCESS for each) in {time.perf_counter() - t:.1f} s")
+        print(
+            f"seeded {N:,} PENDING invoices (and the simulator's SUCCESS for each) in {time.perf_counter() - t:.1f} s"
+        )
         from waterrev.adapters.sys008 import client_from_settings
         from waterrev.invoices.query import compensate_due, due_count
 
@@ -159,11 +165,15 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         trips = ROUND_TRIPS[0]
         left = due_count()
-        print(f"compensation sweep: {N:,} PENDING invoices in {elapsed:.1f} s: {N / elapsed:,.0f} invoices/s;"
-              f" {settled:,} settled SUCCESS, {left:,} still without a result")
+        print(
+            f"compensation sweep: {N:,} PENDING invoices in {elapsed:.1f} s: {N / elapsed:,.0f} invoices/s;"
+            f" {settled:,} settled SUCCESS, {left:,} still without a result"
+        )
         print(f"  database round trips: {trips:,} in all, {trips / N:.4f} per invoice")
-        print(f"floor, same run: the simulator's batch query alone {floor_http:,.0f} invoices/s (same chunks, 4 at once);"
-              f" a bare database round trip {floor_rt:.3f} ms")
+        print(
+            f"floor, same run: the simulator's batch query alone {floor_http:,.0f} invoices/s (same chunks, 4 at once);"
+            f" a bare database round trip {floor_rt:.3f} ms"
+        )
         print(f"load average at end: {os.getloadavg()}")
     finally:
         sim.stop()

@@ -588,3 +588,25 @@ def test_the_database_rule_is_the_python_rule() -> None:
                 assert out["outcome"] == expected, (current, reported, out)
                 if expected != rules.APPLIED:
                     assert out["invoiceStatus"] == current
+
+
+def test_a_5xx_from_the_platform_keeps_the_application_and_compensation_settles_it(
+    admin: str, sys008: Any
+) -> None:
+    """Given SYS-008 answering 503, then the application is kept SUBMITTED with the error and its bills
+    held; the compensation query, SYS-008 back, sends it again and it ends issued."""
+    sys008.behaviour(errors_5xx=1)
+    cust, ids = paid_bills(admin)
+    reply = call("POST", APPLY, application(cust, ids), token=admin)
+    assert reply.code == 0 and reply.data["invoiceStatus"] == "SUBMITTED", reply.body
+    assert "503" in invoice(reply.data["invoiceId"])["latest_error"]
+    assert {charge_row(i)["invoice_status"] for i in ids} == {"PENDING"}
+    fixed = call(
+        "POST",
+        COMPENSATE,
+        {"applicationNo": reply.data["applicationNo"], "querySource": "AUTO_COMPENSATE"},
+        token=admin,
+    )
+    assert fixed.code == 0 and "重新提交" in fixed.data["msg"], fixed.body
+    wait_for(lambda: status_of(reply.data["invoiceId"]) == "SUCCESS")
+    assert {charge_row(i)["invoice_status"] for i in ids} == {"SUCCESS"}

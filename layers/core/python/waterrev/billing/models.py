@@ -201,7 +201,8 @@ class HistoryItem(Reply):
     invoice_code: str | None = Field(default=None, description="扩展（INVOICE）：发票代码")
     invoice_number: str | None = Field(default=None, description="扩展（INVOICE）：发票号码")
     file_url: str | None = Field(
-        default=None, description="扩展（INVOICE）：已开具发票的限时下载链接（不暴露发票平台地址；文件未就绪为 null）"
+        default=None,
+        description="扩展（INVOICE）：已开具发票的限时下载链接（不暴露发票平台地址；文件未就绪为 null）",
     )
     create_time: DateTime | None = Field(default=None, description="扩展（INVOICE）：申请时间")
     # PAYMENT / INVOICE

@@ -100,7 +100,7 @@ def query(ctx: RequestContext, cmd: QueryInvoice) -> dict[str, Any]:
 
             resend(ctx, row["id"])  # SYS-008 never received it: send it again
             msg = "发票服务未收到申请，已重新提交"
-        error = "发票服务无此申请（未收到或尚未受理）"
+        error = msg or "发票服务无此申请（未收到或尚未受理）"
         results.settle(
             ctx,
             cmd.query_source,
