@@ -136,3 +136,18 @@ def test_a_voided_invoice_is_not_consumable_and_a_strangers_is_missing(admin: st
     assert (theirs.status, theirs.body) == (missing.status, missing.body)
     other_cust = call("POST", QUERY, {"custId": cust}, token=stranger_token)
     expect_error(other_cust, 1_002_001_002)
+
+
+def test_bill_history_shows_an_invoice_with_a_link_of_ours(admin: str, sys008: Any) -> None:
+    """Given an issued e-invoice, when IF-CS-002 lists INVOICE rows, then its fileUrl is a presigned link
+    to our copy, never the platform's address."""
+    token, cust, applied = customer_with_invoice(admin, sys008)
+    rows = call(
+        "GET", "/app-api/customer/bill/history", token=token, query=f"custId={cust}&queryType=INVOICE"
+    ).data["list"]
+    (row,) = [r for r in rows if r["invoiceId"] == applied["invoiceId"]]
+    assert (
+        row["fileUrl"]
+        and not row["fileUrl"].startswith(sys008.base_url)
+        and "X-Amz-Signature" in row["fileUrl"]
+    )

@@ -70,14 +70,17 @@ def _require_consumable(row: dict[str, Any]) -> None:
         raise AppError(ErrorCode.INVOICE_NOT_ELIGIBLE, "电子发票文件尚未就绪，请稍后再试")
 
 
+def download_link(file_key: str, name: str, ttl_s: int | None = None) -> str:
+    """A presigned link to our copy of an invoice file (IF-CS-002's invoice rows use it too)."""
+    from waterrev.adapters import invoice_files
+
+    return invoice_files.link(file_key, ttl_s=ttl_s, filename=f"{name}.pdf")
+
+
 def _link(row: dict[str, Any], ttl_s: int | None = None) -> str | None:
     if not row["file_key"]:
         return None
-    from waterrev.adapters import invoice_files
-
-    return invoice_files.link(
-        row["file_key"], ttl_s=ttl_s, filename=f"{row['invoice_number'] or row['application_no']}.pdf"
-    )
+    return download_link(row["file_key"], row["invoice_number"] or row["application_no"], ttl_s)
 
 
 def _item(row: dict[str, Any], msg: str, *, file_url: str | None = None) -> dict[str, Any]:
