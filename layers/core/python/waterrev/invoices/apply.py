@@ -100,6 +100,10 @@ def _create(
         if not problems and not lines:
             problems.append("chargeIds: 所选账单没有可开票的费用明细")
         if problems:
+            # a concurrent duplicate may have taken these very bills since the first look: answer it
+            first = uow.one(_EXISTING, {"a": cmd.application_no or "", "c": cmd.cust_id, "k": key})
+            if first is not None:
+                return str(first["application_no"])
             raise AppError(ErrorCode.INVOICE_NOT_ELIGIBLE, "; ".join(problems))
         amount = sum((line.amount for line in lines), Decimal("0.00"))
         tax = sum((line.tax_amount for line in lines), Decimal("0.00"))

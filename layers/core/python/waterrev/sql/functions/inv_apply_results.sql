@@ -101,8 +101,8 @@ BEGIN
       v_outcome := 'APPLIED';
     ELSIF v_op = 'ISSUE' AND v_rep IN ('INVALID', 'RED_INK') AND v_cur = 'SUCCESS' THEN
       -- the platform's record shows the invoice voided / red-inked: settle our live request for it
-      SELECT * INTO m FROM biz_process_invoice_modifys
-       WHERE invoice_id = inv.id AND status IN ('SUBMITTED', 'PENDING') AND target_status = v_rep FOR UPDATE;
+      SELECT * FROM biz_process_invoice_modifys
+       WHERE invoice_id = inv.id AND status IN ('SUBMITTED', 'PENDING') AND target_status = v_rep INTO m FOR UPDATE;
       IF m.id IS NULL THEN
         v_outcome := 'CONFLICT';
       ELSE
