@@ -109,10 +109,10 @@ def render_pdf(inv: _Invoice, *, red: bool = False) -> bytes:
     page = canvas.Canvas(buf, pagesize=landscape(A4))
     width, height = landscape(A4)
     sign_ = -1 if red else 1
-    kind = "数电票（普通发票）" if inv.invoice_type == "ELECTRONIC" else "增值税普通发票（纸质）"
-    page.setTitle(f"{'红字' if red else ''}电子发票 {inv.invoice_no}")
+    title = "电子发票（普通发票）" if inv.invoice_type == "ELECTRONIC" else "增值税普通发票"
+    page.setTitle(f"{'红字' if red else ''}{title} {inv.invoice_no}")
     page.setFont(font, 20)
-    page.drawCentredString(width / 2, height - 50, f"{'红字' if red else ''}电子发票（{kind}）")
+    page.drawCentredString(width / 2, height - 50, f"{'红字' if red else ''}{title}")
     page.setFont(font, 10)
     number = inv.red_invoice_no if red else inv.invoice_no
     page.drawString(40, height - 80, f"发票号码：{number}")
