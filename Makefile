@@ -9,7 +9,7 @@ RUNTIME_DEPS = $(shell $(PY) -c "import tomllib;print(' '.join(tomllib.load(open
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install browser run test fuzz lint format docs bench synth invoke layer-deps build deploy clean
+.PHONY: install browser fonts run test fuzz lint format docs bench synth invoke layer-deps build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-install: $(STAMP) browser
+install: $(STAMP) browser fonts
 
 # The /docs test opens the page in Debian's Chromium (no Python driver that downloads a browser).
 browser:
@@ -30,6 +30,18 @@ browser:
 	  else \
 	    echo "WARNING: chromium is missing and installing it needs root and apt-get: install your system's"; \
 	    echo "  chromium package, or tests/e2e/test_docs_page.py will fail"; \
+	  fi; }
+
+# The SYS-008 simulator renders invoice PDFs with a CJK TrueType font: Debian's fonts-wqy-microhei.
+fonts:
+	@[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || [ -n "$$WATERREV_CJK_FONT" ] || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian's fonts-wqy-microhei (the SYS-008 simulator renders Chinese invoice PDFs)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null; } \
+	      || echo "WARNING: apt-get could not install fonts-wqy-microhei: the SYS-008 simulator will refuse to start"; \
+	  else \
+	    echo "WARNING: no CJK font: install your system's fonts-wqy-microhei, or set WATERREV_CJK_FONT to a .ttf/.ttc,"; \
+	    echo "  or the SYS-008 simulator (make run, the invoice tests) refuses to start"; \
 	  fi; }
 
 run: install  ## the local stack on http://127.0.0.1:$${WATERREV_PORT:-3000}
@@ -60,6 +72,7 @@ bench: install build  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bill_run.py
 	$(BIN)/python benchmarks/pay_notify.py
+	$(BIN)/python benchmarks/invoice_compensate.py
 
 synth: install  ## CloudFormation into cdk.out, offline
 	PATH=$(CURDIR)/$(BIN):$$PATH CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py

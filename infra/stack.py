@@ -12,11 +12,18 @@ from infra.assets import SourcePaths
 from infra.constructs.api import Api
 from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
+from infra.constructs.invoice_files import InvoiceFiles
 from infra.constructs.layers import Layers
 from infra.constructs.migrations import MIGRATE_TASK, Migrations
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
-from infra.constructs.secrets import SYS009_CALLER_INTERFACES, SYS009_CALLER_TASKS, AppSecrets
+from infra.constructs.secrets import (
+    SYS008_CALLER_INTERFACES,
+    SYS008_CALLER_TASKS,
+    SYS009_CALLER_INTERFACES,
+    SYS009_CALLER_TASKS,
+    AppSecrets,
+)
 from infra.constructs.workflows import Workflows
 
 # The interfaces that start bill runs (IF-REV-005: POST /admin-api/revenue/charge/bill-run).
@@ -25,6 +32,14 @@ BILL_RUN_STARTERS = ("IF-REV-005",)
 # (the SYS-009 callers) send its URL as notifyUrl.
 SYS009_NOTIFY_INTERFACE = "IF-EXT-005"
 SYS009_NOTIFY_URL_ENV = "WATERREV_SYS009_NOTIFY_URL"
+# SYS-008 writes results back to IF-EXT-007's route; the interfaces and the task that send applications
+# (and resend them) give its URL as notifyUrl.
+SYS008_WRITEBACK_INTERFACE = "IF-EXT-007"
+SYS008_NOTIFY_URL_ENV = "WATERREV_SYS008_NOTIFY_URL"
+# Invoice files: written by the functions that copy an issued invoice's file from SYS-008, read (presigned
+# links) by the customer's invoices (IF-CS-004) and bill history (IF-CS-002).
+INVOICE_FILE_WRITERS = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
+INVOICE_FILE_READERS = ("IF-CS-004", "IF-CS-002")
 
 
 class WaterRevStack(Stack):
@@ -83,7 +98,7 @@ class WaterRevStack(Stack):
             interfaces=interfaces,
             function_settings=function_settings,
             interface_secrets=secrets.by_interface,
-            egress_interfaces=SYS009_CALLER_INTERFACES,
+            egress_interfaces=(*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES),
         )
         order_creators = [api.functions[i] for i in SYS009_CALLER_INTERFACES if i in api.functions]
         if order_creators:
@@ -98,8 +113,21 @@ class WaterRevStack(Stack):
             function_settings=function_settings,
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
             task_secrets=secrets.by_task,
-            egress_tasks=SYS009_CALLER_TASKS,
+            egress_tasks=(*SYS009_CALLER_TASKS, *SYS008_CALLER_TASKS),
         )
+        invoice_senders = [api.functions[i] for i in SYS008_CALLER_INTERFACES if i in api.functions] + [
+            workflows.functions[t] for t in SYS008_CALLER_TASKS if t in workflows.functions
+        ]
+        if SYS008_WRITEBACK_INTERFACE in api.functions:
+            writeback_url = api.route_url(SYS008_WRITEBACK_INTERFACE)
+            for fn in invoice_senders:
+                fn.add_environment(SYS008_NOTIFY_URL_ENV, writeback_url)
+        invoice_files = InvoiceFiles(self, "InvoiceFiles")
+        invoice_files.writers(
+            [api.functions[i] for i in INVOICE_FILE_WRITERS if i in api.functions]
+            + [workflows.functions[t] for t in SYS008_CALLER_TASKS if t in workflows.functions]
+        )
+        invoice_files.readers([api.functions[i] for i in INVOICE_FILE_READERS if i in api.functions])
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
@@ -109,6 +137,7 @@ class WaterRevStack(Stack):
             env_name=env_name,
             bill_run=workflows.bill_run,
             payment_compensation=workflows.functions.get("job_pay_compensate"),
+            invoice_compensation=workflows.functions.get("job_invoice_compensate"),
         )
         monitoring = Monitoring(
             self,
@@ -124,9 +153,12 @@ class WaterRevStack(Stack):
         self.migrations = migrations
         self.workflows = workflows
         self.schedules = schedules
+        self.invoice_files = invoice_files
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
         CfnOutput(self, "ChannelLoginSecretArn", value=secrets.channel_login.secret_arn)
         CfnOutput(self, "WebhookKeysSecretArn", value=secrets.webhooks.secret_arn)
         CfnOutput(self, "BillRunStateMachineArn", value=workflows.bill_run.state_machine_arn)
+        CfnOutput(self, "InvoiceBucketName", value=invoice_files.bucket.bucket_name)
+        CfnOutput(self, "Sys008SecretArn", value=secrets.sys008.secret_arn)

@@ -483,7 +483,7 @@ class NotifyRelay:
     """A loopback HTTP server standing where API Gateway would: the raw body and headers of each
     notification go, as an API Gateway v2 event, to the ext_pay_notify handler; its answer goes back."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str = "/open-api/pay/notify") -> None:
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -497,7 +497,7 @@ class NotifyRelay:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 reply = call(
                     "POST",
-                    "/open-api/pay/notify",
+                    path,
                     raw_body=raw,
                     headers={k.lower(): v for k, v in self.headers.items()},
                 )
@@ -512,7 +512,7 @@ class NotifyRelay:
         self.answers: list[Reply] = []
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open-api/pay/notify"
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def stop(self) -> None:

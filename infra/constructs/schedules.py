@@ -34,6 +34,7 @@ class Schedules(Construct):
         env_name: str,
         bill_run: sfn.IStateMachine,
         payment_compensation: lambda_.IFunction | None = None,
+        invoice_compensation: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -96,6 +97,47 @@ class Schedules(Construct):
                 "The Lambda target grants `<payment-compensation function arn>:*` (its versions and aliases) "
                 "besides the function itself; no other function or action.",
             )
+
+        if invoice_compensation is not None:
+            # Invoices without a result are queried at SYS-008 (IF-REV-009 AUTO_COMPENSATE, backoff inside).
+            self.invoice_compensation = self._every_five_minutes(
+                "InvoiceCompensation",
+                invoice_compensation,
+                {"limit": 2000},
+                f"waterrev-{env_name}: query SYS-008 for invoices without a result, voids and red-inks, files",
+            )
+
+    def _every_five_minutes(
+        self, name: str, function: lambda_.IFunction, payload: dict[str, object], description: str
+    ) -> scheduler.Schedule:
+        role = iam.Role(
+            self,
+            f"{name}Role",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description=f"{name} schedule: invokes that one function, dead-letters to the DLQ",
+        )
+        schedule = scheduler.Schedule(
+            self,
+            name,
+            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(5)),
+            description=description,
+            target=targets.LambdaInvoke(
+                function,
+                role=role,
+                input=scheduler.ScheduleTargetInput.from_object(payload),
+                dead_letter_queue=self.dead_letters,
+                retry_attempts=2,
+                max_event_age=Duration.minutes(10),
+            ),
+        )
+        function_id = Stack.of(self).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
+            "The Lambda target grants `<function arn>:*` (its versions and aliases) besides the function "
+            "itself; no other function or action.",
+        )
+        return schedule
 
     def alarm_to(self, topic: sns.ITopic) -> cloudwatch.Alarm:
         """A delivery in the dead-letter queue means this month's bill run did not start."""

@@ -22,11 +22,17 @@ SYS009_CALLER_TASKS = ("job_pay_compensate",)
 # The functions that read the SYS-009 secret: the callers, and IF-EXT-005, which only verifies
 # SYS-009's notifications (it is called, it calls nothing, so it stays isolated).
 SYS009_INTERFACES = (*SYS009_CALLER_INTERFACES, "IF-EXT-005")
+SYS008_ENV = "WATERREV_SYS008_SECRET_ARN"
+# The functions that call SYS-008 over HTTPS (applications, voids, red-inks, queries, and the file of an
+# issued invoice, fetched by the writeback too): the egress subnets are theirs as well.
+SYS008_CALLER_INTERFACES = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
+SYS008_CALLER_TASKS = ("job_invoice_compensate",)
 WEBHOOK_KEYS_ENV = "WATERREV_WEBHOOK_KEYS_SECRET_ARN"
-# The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003) and the IoT platform (IF-EXT-009).
-WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009")
+# The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003), the IoT platform (IF-EXT-009) and
+# the invoice platform's writeback (IF-EXT-007).
+WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-EXT-007")
 # The platforms those functions verify (waterrev.webhook.verify's first argument).
-WEBHOOK_PLATFORMS = ("BANK", "IOT")
+WEBHOOK_PLATFORMS = ("BANK", "IOT", "SYS008")
 
 
 class AppSecrets(Construct):
@@ -61,6 +67,18 @@ class AppSecrets(Construct):
             "SYS-009 rotates them (new keys are added beside the old by serial), not on our schedule.",
         )
 
+        self.sys008 = secretsmanager.Secret(
+            self,
+            "Sys008",
+            description='SYS-008 invoice platform connection: {"baseUrl", "appId", "appSecret"}; set by operations '
+            "from what SYS-008 issues (its writebacks are verified with the SYS008 webhook keys)",
+        )
+        acknowledge(
+            self.sys008,
+            "AwsSolutions-SMG4",
+            "The app secret is issued by the SYS-008 operator and changes when they rotate it, not on our schedule.",
+        )
+
         self.webhooks = secretsmanager.Secret(
             self,
             "Webhooks",
@@ -87,6 +105,8 @@ class AppSecrets(Construct):
             granted.setdefault(if_id, {})[CHANNEL_LOGIN_ENV] = self.channel_login
         for if_id in SYS009_INTERFACES:
             granted.setdefault(if_id, {})[SYS009_ENV] = self.sys009
+        for if_id in SYS008_CALLER_INTERFACES:
+            granted.setdefault(if_id, {})[SYS008_ENV] = self.sys008
         for if_id in WEBHOOK_INTERFACES:
             granted.setdefault(if_id, {})[WEBHOOK_KEYS_ENV] = self.webhooks
         return granted
@@ -94,4 +114,9 @@ class AppSecrets(Construct):
     @property
     def by_task(self) -> Mapping[str, Mapping[str, secretsmanager.ISecret]]:
         """Task function -> {environment variable: secret} that it reads."""
-        return {task: {SYS009_ENV: self.sys009} for task in SYS009_CALLER_TASKS}
+        granted: dict[str, dict[str, secretsmanager.ISecret]] = {
+            task: {SYS009_ENV: self.sys009} for task in SYS009_CALLER_TASKS
+        }
+        for task in SYS008_CALLER_TASKS:
+            granted.setdefault(task, {})[SYS008_ENV] = self.sys008
+        return granted

@@ -253,20 +253,20 @@ def test_given_the_sys009_secret_then_only_the_payment_functions_may_read_it(tem
     assert compensation and compensation[0]["Environment"]["Variables"].get(SYS009_ENV) == secret
 
 
-def test_given_the_webhook_keys_secret_then_only_the_two_webhook_functions_know_and_read_it(
+def test_given_the_webhook_keys_secret_then_only_the_webhook_functions_know_and_read_it(
     template: Template,
 ) -> None:
     functions = factory_functions(template)
     secret = {"Ref": logical_id_of(template, "AWS::SecretsManager::Secret", "SecretsWebhooks")}
 
-    assert set(WEBHOOK_INTERFACES) == {"IF-EXT-003", "IF-EXT-009"}
+    assert set(WEBHOOK_INTERFACES) == {"IF-EXT-003", "IF-EXT-009", "IF-EXT-007"}
     with_env = {
         name: env[WEBHOOK_KEYS_ENV]
         for name, props in functions.items()
         if WEBHOOK_KEYS_ENV in (env := props["Environment"]["Variables"])
     }
     assert with_env == {if_id: secret for if_id in WEBHOOK_INTERFACES}
-    # Every role allowed to read it, the factory's or any other, is one of these two functions'.
+    # Every role allowed to read it, the factory's or any other, is one of these functions'.
     assert readers_of(template, secret) == {
         functions[if_id]["Role"]["Fn::GetAtt"][0] for if_id in WEBHOOK_INTERFACES
     }
@@ -277,7 +277,7 @@ def test_given_the_webhook_keys_secret_then_it_starts_as_json_with_no_key(templa
     (webhooks,) = (s["Properties"] for k, s in secrets.items() if k.startswith("SecretsWebhooks"))
 
     # The shape webhook.platform_keys reads ({platform: {keyId: secret}}), refusing every key until filled.
-    assert json.loads(webhooks["SecretString"]) == {"BANK": {}, "IOT": {}}
+    assert json.loads(webhooks["SecretString"]) == {"BANK": {}, "IOT": {}, "SYS008": {}}
     assert "GenerateSecretString" not in webhooks
 
 

@@ -93,3 +93,45 @@ def admin() -> str:
     from tests.support import admin_login
 
     return admin_login()
+
+
+@pytest.fixture(scope="session")
+def _invoice_platform() -> Iterator[Any]:
+    """The SYS-008 simulator and the local S3 (moto's server) for the session; writebacks reach the real
+    IF-EXT-007 handler through a relay standing where API Gateway would."""
+    from tests.support import NotifyRelay
+    from waterrev.local import s3, sys008_sim
+
+    relay = NotifyRelay("/open-api/invoice/result")
+    sim = sys008_sim.start(port=0, app_id="waterrev-test", app_secret="sys008-test-secret", retry_scale=0.05)
+    endpoint = s3.start()
+    yield sim, relay, endpoint
+    sim.stop()
+    relay.stop()
+
+
+@pytest.fixture
+def sys008(_invoice_platform: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The SYS-008 simulator (its behaviour reset), our settings pointing at it, its writeback key known."""
+    import json
+
+    from waterrev.adapters import invoice_files
+    from waterrev.local import sys008_sim
+    from waterrev.settings import reset_settings
+
+    sim, relay, endpoint = _invoice_platform
+    sim.reset()
+    monkeypatch.setenv("WATERREV_SYS008_BASE_URL", sim.base_url)
+    monkeypatch.setenv("WATERREV_SYS008_APP_ID", "waterrev-test")
+    monkeypatch.setenv("WATERREV_SYS008_APP_SECRET", "sys008-test-secret")
+    monkeypatch.setenv("WATERREV_SYS008_NOTIFY_URL", relay.url)
+    monkeypatch.setenv("WATERREV_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv(
+        "WATERREV_WEBHOOK_KEYS", json.dumps({"SYS008": {sim.key_id: sys008_sim.DEFAULT_CALLBACK_SECRET}})
+    )
+    reset_settings()
+    invoice_files.reset()
+    yield sim
+    sim.reset()
+    monkeypatch.undo()
+    reset_settings()

@@ -38,6 +38,9 @@ class Party:
     bills: list[int]
     account_id: int
     order_no: str | None = None
+    invoice_id: int | None = None
+    application_no: str | None = None
+    sys_request_no: str | None = None
 
 
 def _values(party: Party | None) -> dict[str, Any]:
@@ -49,6 +52,9 @@ def _values(party: Party | None) -> dict[str, Any]:
             "chargeId": MISSING,
             "accountId": MISSING,
             "bizOrderNo": MISSING_ORDER,
+            "invoiceId": MISSING,
+            "applicationNo": "FP-MISSING-0001",
+            "sysRequestNo": "SR-MISSING-0001",
         }
     return {
         "custId": party.cust_id,
@@ -56,6 +62,9 @@ def _values(party: Party | None) -> dict[str, Any]:
         "chargeId": party.bills[0],
         "accountId": party.account_id,
         "bizOrderNo": party.order_no or MISSING_ORDER,
+        "invoiceId": party.invoice_id or MISSING,
+        "applicationNo": party.application_no or "FP-MISSING-0001",
+        "sysRequestNo": party.sys_request_no or "SR-MISSING-0001",
     }
 
 
@@ -213,6 +222,18 @@ def parties(sys009_module: Any) -> tuple[Party, Party]:
             )
             assert reply.code == 0, reply.body
             p.order_no = reply.data["bizOrderNo"]
+        # an issued e-invoice of its own (IF-CS-004 names it by invoiceId, applicationNo or sysRequestNo)
+        from tests.support import sql_exec
+
+        p.application_no, p.sys_request_no = unique("FPW"), unique("SRW")
+        p.invoice_id = int(
+            sql_exec(
+                "INSERT INTO biz_invoice (application_no, cust_id, invoice_type, invoice_status, amount, sys_request_no,"
+                " invoice_number, file_url, file_key, email, charge_bind_status) VALUES (:a, :c, 'ELECTRONIC', 'SUCCESS',"
+                " 10, :s, :n, 'http://sys008.invalid/f.pdf', 'invoices/w/f.pdf', 'w@example.com', 'BOUND') RETURNING id",
+                {"a": p.application_no, "c": cust, "s": p.sys_request_no, "n": unique("N")},
+            )
+        )
         return p
 
     return party(True), party(False)

@@ -23,6 +23,8 @@ from waterrev.domain.states import (
     UNPAID_ENDS,
     BillStatus,
     CollectionStatus,
+    InvoiceExceptionStatus,
+    InvoiceModifyStatus,
     OrderHold,
     OrderStatus,
     PaymentExceptionStatus,
@@ -38,10 +40,12 @@ ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("bk_transaction_exception", "status"): PaymentExceptionStatus,
     ("bk_transaction_exception", "exception_type"): PaymentExceptionType,
     ("biz_reading_data", "status"): ReadingStatus,
+    ("biz_process_invoice_modifys", "status"): InvoiceModifyStatus,
+    ("biz_invoice_exception", "status"): InvoiceExceptionStatus,
 }
 COLUMNS = sorted({column for _, column in ENUMS})
 PARAMETERS = {"p_status": ("bk_transaction", "status")}  # pay_apply_status: SET status = p_status
-OURS = {"rev_write_off", "pay_apply_status", "pay_notify_accept"}
+OURS = {"rev_write_off", "pay_apply_status", "pay_notify_accept", "inv_apply_results"}
 
 _KEYWORDS = {
     "set", "where", "on", "values", "select", "join", "left", "right", "inner", "outer", "full", "order",

@@ -76,14 +76,16 @@ def test_routes_live_under_the_prefix_of_their_caller(
     """Given a route
     When its caller kind is read
     Then back-office routes are under /admin-api/, customer-channel routes under /app-api/ and
-    platform webhooks under /open-api/."""
+    platform webhooks under /open-api/ - except the invoice routes, which keep the seed's paths: the
+    back office's under /business/invoice/, the customer's under /business/invoice/customer/."""
+    customer_seed_path = route.path.startswith("/business/invoice/customer/")
     if route.caller is Caller.ADMIN:
-        assert route.path.startswith("/admin-api/")
+        assert route.path.startswith(("/admin-api/", "/business/invoice/")) and not customer_seed_path
     if route.caller is Caller.CUSTOMER:
-        assert route.path.startswith("/app-api/")
+        assert route.path.startswith("/app-api/") or customer_seed_path
     if route.caller is Caller.WEBHOOK:
         assert route.path.startswith("/open-api/")
-    assert route.path.startswith(("/admin-api/", "/app-api/", "/open-api/"))
+    assert route.path.startswith(("/admin-api/", "/app-api/", "/open-api/", "/business/invoice/"))
     assert route.method in {"GET", "POST", "PUT", "DELETE", "PATCH"}
 
 
@@ -133,15 +135,17 @@ def test_if_ext_004_is_built_by_the_sys009_client_and_the_others_are_not_yet() -
     """Given the outbound interfaces
     When their clients are read
     Then IF-EXT-004 (聚合支付下单) is implemented by waterrev.adapters.sys009, which imports and holds the
-    client class, and IF-EXT-001/006/008 have no client yet."""
+    client class, IF-EXT-006 (发票开具协同) by waterrev.adapters.sys008, and IF-EXT-001/008 have no client yet."""
     import importlib
 
     ext004 = catalog.by_id("IF-EXT-004")
     assert ext004.client == "waterrev.adapters.sys009" and ext004.implemented
     assert hasattr(importlib.import_module(ext004.client), "Sys009Client")
+    ext006 = catalog.by_id("IF-EXT-006")
+    assert ext006.client == "waterrev.adapters.sys008" and ext006.implemented
+    assert hasattr(importlib.import_module(ext006.client), "Sys008Client")
     assert [i.if_id for i in catalog.CATALOG if i.if_id in OUTBOUND_PEERS and not i.implemented] == [
         "IF-EXT-001",
-        "IF-EXT-006",
         "IF-EXT-008",
     ]
 

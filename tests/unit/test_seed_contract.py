@@ -56,12 +56,48 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("POST", "/admin-api/counter/scan-pay/create"),
         ("GET", "/admin-api/counter/scan-pay/{bizOrderNo}"),
     ],
+    ("IF-REV-008", "请求参数"): [("POST", "/business/invoice/apply")],
+    ("IF-REV-008", "响应参数"): [("POST", "/business/invoice/apply")],
+    ("IF-REV-008", "后台作废请求参数（/business/invoice/invalidate）"): [
+        ("POST", "/business/invoice/invalidate")
+    ],
+    ("IF-REV-008", "后台红冲请求参数（/business/invoice/red-ink）"): [("POST", "/business/invoice/red-ink")],
+    ("IF-REV-009", "请求参数"): [
+        ("POST", "/business/invoice/query"),
+        ("POST", "/business/invoice/query/compensate"),
+    ],
+    ("IF-REV-009", "响应参数"): [
+        ("POST", "/business/invoice/query"),
+        ("POST", "/business/invoice/query/compensate"),
+    ],
+    ("IF-CS-004", "查询/下载请求参数"): [
+        ("POST", "/business/invoice/customer/query"),
+        ("POST", "/business/invoice/customer/download"),
+    ],
+    ("IF-CS-004", "推送请求参数"): [("POST", "/business/invoice/customer/push")],
+    ("IF-CS-004", "响应参数"): [
+        ("POST", "/business/invoice/customer/query"),
+        ("POST", "/business/invoice/customer/download"),
+        ("POST", "/business/invoice/customer/push"),
+    ],
     ("IF-METER-004", "请求参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
     ("IF-METER-004", "响应参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
 }
 
 # Deliberate differences from a seed table, each with its reason. Keys: (IF id, table, field).
-ALLOWED_EXTRA: dict[tuple[str, str, str], str] = {}
+ALLOWED_EXTRA: dict[tuple[str, str, str], str] = {
+    (
+        "IF-REV-008",
+        "响应参数",
+        "invoiceStatus",
+    ): "扩展枚举：SUBMITTED/PENDING/REJECTED 之外，结果先于受理应答到达时答 SUCCESS/FAIL，"
+    "重复申请答既有申请的当前状态（全部为 biz_invoice.invoice_status 的取值）",
+    (
+        "IF-REV-009",
+        "响应参数",
+        "invoiceStatus",
+    ): "扩展枚举：REJECTED（SYS-008 拒绝受理申请），IF-REV-008 响应的取值之一",
+}
 
 
 @lru_cache(maxsize=1)

@@ -258,14 +258,56 @@ CATALOG: tuple[Interface, ...] = (
         "ext_iot_push",
         (Route("POST", "/open-api/iot/reading/push", W),),
     ),
+    # The invoice routes keep the seed's paths (/business/invoice/...): the back-office ones are ADMIN
+    # routes (token + permission + data scope), the customer ones CUSTOMER routes (a channel token, bound
+    # customers only) although not under /app-api (docs/DECISIONS.md).
+    Interface(
+        "IF-REV-008",
+        "发票申请接口",
+        "rev_invoice",
+        (
+            Route("POST", "/business/invoice/apply", A, "revenue:invoice:apply"),
+            Route("POST", "/business/invoice/invalidate", A, "revenue:invoice:modify"),
+            Route("POST", "/business/invoice/red-ink", A, "revenue:invoice:modify"),
+        ),
+        timeout_s=15,
+    ),
+    Interface(
+        "IF-REV-009",
+        "发票结果查询接口",
+        "rev_invoice_query",
+        (
+            Route("POST", "/business/invoice/query", A, "revenue:invoice:query"),
+            Route("POST", "/business/invoice/query/compensate", A, "revenue:invoice:query"),
+            # extension: results that conflicted with a terminal state (人工核查入口)
+            Route("GET", "/business/invoice/exception/page", A, "revenue:invoice:exception"),
+            Route("POST", "/business/invoice/exception/resolve", A, "revenue:invoice:exception"),
+        ),
+        timeout_s=15,
+    ),
+    Interface(
+        "IF-CS-004",
+        "电子发票消费接口",
+        "cs_invoice",
+        (
+            Route("POST", "/business/invoice/customer/query", C),
+            Route("POST", "/business/invoice/customer/download", C),
+            Route("POST", "/business/invoice/customer/push", C),
+        ),
+    ),
+    # SYS-008's writeback: the seed gives no path; ours, beside the other platforms' webhooks
+    Interface(
+        "IF-EXT-007",
+        "发票结果回写接口",
+        "ext_invoice_result",
+        (Route("POST", "/open-api/invoice/result", W),),
+        timeout_s=15,
+    ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
     Interface("IF-REV-007", "账务调整接口", None),
-    Interface("IF-REV-008", "发票申请接口", None),
-    Interface("IF-REV-009", "发票结果查询接口", None),
     Interface("IF-REV-010", "统计查询接口", None),
     Interface("IF-REV-011", "银行代收协同接口", None),
     Interface("IF-REV-013", "催缴任务生成与结果承接接口", None),
-    Interface("IF-CS-004", "电子发票消费接口", None),
     Interface("IF-CS-005", "网点与业务办理接口", None),
     Interface("IF-CS-006", "业务办理进度接口", None),
     Interface("IF-METER-001", "水表档案查询接口", None),
@@ -279,8 +321,7 @@ CATALOG: tuple[Interface, ...] = (
     outbound("IF-EXT-001", "银行代扣批次下发接口", "SYS-009 / 银行渠道"),
     Interface("IF-EXT-002", "银行代扣回盘接收接口", None),
     outbound("IF-EXT-004", "聚合支付下单接口", "SYS-009", "waterrev.adapters.sys009"),
-    outbound("IF-EXT-006", "发票开具协同接口", "SYS-008"),
-    Interface("IF-EXT-007", "发票结果回写接口", None),
+    outbound("IF-EXT-006", "发票开具协同接口", "SYS-008", "waterrev.adapters.sys008"),
     outbound("IF-EXT-008", "消息触达接口", "SYS-010"),
 )
 
@@ -299,6 +340,12 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
     TaskFunction("wf_bill_run", "bill-run workflow steps: prepare, bill_chunk, finish", 900, 1769),
     TaskFunction(
         "job_pay_compensate", "scheduled: query SYS-009 for orders without a result, close expired", 300, 512
+    ),
+    TaskFunction(
+        "job_invoice_compensate",
+        "scheduled: query SYS-008 for invoices without a result (backoff), voids / red-inks, missing files",
+        300,
+        1024,
     ),
     TaskFunction("job_migrate", "deploy-time: apply the Alembic migrations (CDK trigger)", 600, 512),
 )
@@ -370,6 +417,16 @@ _READING = (  # a reading taken in: validated, stored, reviewed if need be, the 
     "biz_operat_log",
     "biz_reading_data",
     "biz_reading_logs",
+)
+
+# What settling an invoice result touches (inv_apply_results, and the reads around it).
+_INVOICE_RESULT = (
+    "biz_charge",
+    "biz_invoice",
+    "biz_invoice_charge",
+    "biz_invoice_exception",
+    "biz_operat_log",
+    "biz_process_invoice_modifys",
 )
 
 TABLES: dict[str, Tables] = {
@@ -504,4 +561,17 @@ TABLES: dict[str, Tables] = {
         reads=("biz_cust", "biz_meter", "biz_meter_change", "biz_parameter_settings", "system_dept"),
         writes=(*_READING, "biz_channel_nonce", "biz_meter_device_status"),
     ),
+    "IF-REV-008": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust", "biz_charge_detail", "biz_cost_component", "biz_invoice_taxrate"),
+        writes=(*_INVOICE_RESULT, "biz_cust_invoice", "biz_invoice_taxrate"),
+    ),
+    "IF-REV-009": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust", "biz_message", "biz_invoice_taxrate"),
+        writes=_INVOICE_RESULT,
+    ),
+    "IF-CS-004": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust_app_binds", "biz_cust", "biz_cust_invoice", "biz_invoice_taxrate"),
+        writes=("biz_invoice", "biz_message", "biz_operat_log"),
+    ),
+    "IF-EXT-007": _tables(writes=(*_INVOICE_RESULT, "biz_channel_nonce", "biz_invoice_callback")),
 }

@@ -20,6 +20,8 @@ _POSITIVE = frozenset(
         "verify_code_ttl_s",
         "verify_code_max_attempts",
         "channel_login_window_s",
+        "invoice_link_ttl_s",
+        "invoice_push_link_ttl_s",
     }
 )
 
@@ -66,6 +68,22 @@ class Settings:
     sys009_app_id: str | None = None
     sys009_app_secret: str | None = None
     sys009_platform_keys: str | None = None
+    # The SYS-008 invoice platform (docs/SYS008.md): where to call it, our app id and secret (requests
+    # are HMAC-signed); its writebacks (IF-EXT-007) are verified with the webhook keys of "SYS008".
+    sys008_base_url: str | None = None
+    sys008_app_id: str | None = None
+    sys008_app_secret: str | None = None
+    # Cloud: a Secrets Manager JSON secret {"baseUrl", "appId", "appSecret"} instead of the three above.
+    sys008_secret_arn: str | None = None
+    # Where SYS-008 writes results back (our IF-EXT-007 route behind API Gateway).
+    sys008_notify_url: str | None = None
+    # Our copies of the invoice files: a private S3 bucket; customers get presigned links that live
+    # invoice_link_ttl_s (a download) or invoice_push_link_ttl_s (a link sent by e-mail or SMS).
+    invoice_bucket: str = "waterrev-invoices-local"
+    invoice_link_ttl_s: int = 600
+    invoice_push_link_ttl_s: int = 3 * 24 * 3600
+    # Local and tests only: the S3 endpoint (moto's server on loopback); unset in the cloud.
+    s3_endpoint_url: str | None = None
 
 
 _PREFIX = "WATERREV_"

@@ -114,7 +114,8 @@ def history(
                     "invoiceCode": r["invoice_code"],
                     "invoiceNumber": r["invoice_number"],
                     "amount": r["amount"],
-                    "fileUrl": r["file_url"],
+                    # never the platform's address: a time-limited link to our copy (IF-CS-004)
+                    "fileUrl": _invoice_link(r),
                     "createTime": r["create_time"],
                 }
                 for r in uow.all(
@@ -124,6 +125,17 @@ def history(
                 )
             ]
     return page(items, int(total), page_no, page_size)
+
+
+def _invoice_link(row: dict[str, Any]) -> str | None:
+    if row["invoice_status"] != "SUCCESS" or not row.get("file_key"):
+        return None
+    from waterrev.adapters import (
+        invoice_files,
+    )  # our copy of the file in S3, the link the invoices route gives
+
+    name = row["invoice_number"] or row["application_no"]
+    return invoice_files.link(row["file_key"], filename=f"{name}.pdf")
 
 
 # Usage per reading (the seed's source, biz_reading_data.usage_amount), newest first; periods billed

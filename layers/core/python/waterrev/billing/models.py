@@ -163,8 +163,9 @@ class HistoryItem(Reply):
     )
     invoice_status: str | None = Field(
         description=(
-            "开票状态：BILL、ARREARS、USAGE 为账单的开票状态（NONE 未开票；USAGE 未开账为 null）；"
-            "INVOICE 为发票状态 SUBMITTED、PENDING、SUCCESS、FAIL、INVALID、RED_INK；PAYMENT 为 null"
+            "开票状态：BILL、ARREARS、USAGE 为账单的开票状态（NONE 未开票、PENDING 开票申请中、SUCCESS 已开票；"
+            "作废或红冲成功后回到 NONE；USAGE 未开账为 null）；"
+            "INVOICE 为发票状态 SUBMITTED、PENDING、SUCCESS、FAIL、REJECTED、INVALID、RED_INK；PAYMENT 为 null"
         )
     )
     # BILL / ARREARS
@@ -199,7 +200,10 @@ class HistoryItem(Reply):
     invoice_type: str | None = Field(default=None, description="扩展（INVOICE）：发票类型")
     invoice_code: str | None = Field(default=None, description="扩展（INVOICE）：发票代码")
     invoice_number: str | None = Field(default=None, description="扩展（INVOICE）：发票号码")
-    file_url: str | None = Field(default=None, description="扩展（INVOICE）：版式文件地址")
+    file_url: str | None = Field(
+        default=None,
+        description="扩展（INVOICE）：已开具发票的限时下载链接（不暴露发票平台地址；文件未就绪为 null）",
+    )
     create_time: DateTime | None = Field(default=None, description="扩展（INVOICE）：申请时间")
     # PAYMENT / INVOICE
     amount: Money | None = Field(default=None, description="扩展（PAYMENT、INVOICE）：实收金额 / 开票金额")

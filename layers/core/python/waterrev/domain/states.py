@@ -11,7 +11,7 @@ where the seed names a field without values, the ones the schema has used since 
 replace literal lists in the use cases; the settlement functions in the database use the same lists,
 and tests/integration/test_status_drift.py reads those functions' source to keep them equal.
 
-The coming lifecycles (invoice, push, message, withholding batch, business process, e-signature) are
+The coming lifecycles (message, withholding batch, business process, e-signature) are
 here before their use cases so that those start from the seed's words and rules.
 """
 
@@ -236,15 +236,15 @@ class PaymentExceptionType(StrEnum):
     PAID_ELSEWHERE = "PAID_ELSEWHERE"
 
 
-# -------------------------------------------------------------------- coming: invoices -------
+# ---------------------------------------------------------------------------------- invoices --
 class InvoiceStatus(StrEnum):
     """biz_invoice.invoice_status (IF-REV-008, IF-REV-009, IF-EXT-007, IF-CS-004)."""
 
-    SUBMITTED = "SUBMITTED"
+    SUBMITTED = "SUBMITTED"  # committed, SYS-008's acceptance not yet recorded
     PENDING = "PENDING"  # sent to SYS-008 (sysRequestNo kept), no result yet
     SUCCESS = "SUCCESS"
     FAIL = "FAIL"
-    REJECTED = "REJECTED"  # the application itself was refused
+    REJECTED = "REJECTED"  # the application itself was refused by SYS-008
     INVALID = "INVALID"  # 作废
     RED_INK = "RED_INK"  # 红冲
 
@@ -253,19 +253,156 @@ INVOICE = Lifecycle(
     "发票",
     InvoiceStatus,
     {
-        InvoiceStatus.SUBMITTED: {InvoiceStatus.PENDING, InvoiceStatus.REJECTED},
+        # SUBMITTED straight to a result: SYS-008's result (callback or query) arrived before the
+        # acceptance was recorded (a crash between the call and the commit, or a fast platform)
+        InvoiceStatus.SUBMITTED: {
+            InvoiceStatus.PENDING,
+            InvoiceStatus.REJECTED,
+            InvoiceStatus.SUCCESS,
+            InvoiceStatus.FAIL,
+        },
         InvoiceStatus.PENDING: {InvoiceStatus.SUCCESS, InvoiceStatus.FAIL},
-        # 作废与红冲仅允许对当前 invoiceStatus=SUCCESS 的记录发起; a later failed query never
-        # overwrites SUCCESS; INVALID and RED_INK refuse a second time
+        # 作废与红冲仅允许对当前 invoiceStatus=SUCCESS 的记录发起; a later failed result never
+        # overwrites SUCCESS (an exception for a person); INVALID and RED_INK refuse a second time
         InvoiceStatus.SUCCESS: {InvoiceStatus.INVALID, InvoiceStatus.RED_INK},
     },
     initial=frozenset({InvoiceStatus.SUBMITTED}),
     error=ErrorCode.INVOICE_WRITEBACK_INVALID,
 )
+# Applications without a result: what the compensation sweep queries, and what holds its bills.
+LIVE_INVOICE = frozenset({InvoiceStatus.SUBMITTED, InvoiceStatus.PENDING})
+# The invoices that hold their bills (the idempotency key custId + chargeIds covers these).
+HOLDING_INVOICE = LIVE_INVOICE | {InvoiceStatus.SUCCESS}
+# The results that end an application without an invoice: its bills are invoiceable again.
+UNISSUED_ENDS = frozenset({InvoiceStatus.FAIL, InvoiceStatus.REJECTED})
+
+
+class BillInvoiceStatus(StrEnum):
+    """biz_charge.invoice_status, IF-CS-002's invoiceStatus of a bill: the state of the invoice that
+    holds it (PENDING for a live application, SUCCESS once issued) or NONE."""
+
+    NONE = "NONE"
+    PENDING = "PENDING"
+    SUCCESS = "SUCCESS"
+
+
+BILL_INVOICE = Lifecycle(
+    "账单开票状态",
+    BillInvoiceStatus,
+    {
+        BillInvoiceStatus.NONE: {BillInvoiceStatus.PENDING},
+        BillInvoiceStatus.PENDING: {BillInvoiceStatus.SUCCESS, BillInvoiceStatus.NONE},
+        # the invoice voided or red-inked: the bill may be invoiced again
+        BillInvoiceStatus.SUCCESS: {BillInvoiceStatus.NONE},
+    },
+    initial=frozenset({BillInvoiceStatus.NONE}),
+    error=ErrorCode.INVOICE_NOT_ELIGIBLE,
+)
+
+
+class ChargeBindStatus(StrEnum):
+    """biz_invoice.charge_bind_status: whether the invoice's bills are marked invoiced by it."""
+
+    UNBOUND = "UNBOUND"
+    BOUND = "BOUND"
+
+
+class InvoiceModifyType(StrEnum):
+    """biz_process_invoice_modifys.modify_type, with its trigger source and target status."""
+
+    INVALIDATE = "INVALIDATE"
+    RED_INK = "RED_INK"
+
+
+class InvoiceModifyStatus(StrEnum):
+    """biz_process_invoice_modifys.status: a void or red-ink request's progress at SYS-008."""
+
+    SUBMITTED = "SUBMITTED"  # committed, SYS-008's acceptance not recorded
+    PENDING = "PENDING"  # accepted by SYS-008 (the immediate reply means only that)
+    SUCCESS = "SUCCESS"  # the invoice is INVALID / RED_INK
+    FAIL = "FAIL"  # refused or abandoned (a red-letter form denied, expired, withdrawn): still SUCCESS
+
+
+INVOICE_MODIFY = Lifecycle(
+    "发票后处理",
+    InvoiceModifyStatus,
+    {
+        InvoiceModifyStatus.SUBMITTED: {
+            InvoiceModifyStatus.PENDING,
+            InvoiceModifyStatus.SUCCESS,
+            InvoiceModifyStatus.FAIL,
+        },
+        InvoiceModifyStatus.PENDING: {InvoiceModifyStatus.SUCCESS, InvoiceModifyStatus.FAIL},
+    },
+    initial=frozenset({InvoiceModifyStatus.SUBMITTED}),
+    error=ErrorCode.INVOICE_WRITEBACK_INVALID,
+)
+LIVE_MODIFY = frozenset({InvoiceModifyStatus.SUBMITTED, InvoiceModifyStatus.PENDING})
+
+
+class RedFormStatus(StrEnum):
+    """The red-letter confirmation form (红字确认单) of a 数电票 red-ink, as the tax platform codes it."""
+
+    NO_CONFIRM = "01"  # 无需确认
+    SELLER_WAITING_BUYER = "02"  # 销方录入待购方确认
+    BUYER_WAITING_SELLER = "03"  # 购方录入待销方确认
+    CONFIRMED = "04"  # 购销双方已确认
+    VOID_BUYER_DENIED = "05"  # 作废（销方录入购方否认）
+    VOID_SELLER_DENIED = "06"  # 作废（购方录入销方否认）
+    VOID_TIMEOUT = "07"  # 作废（超72小时未确认）
+    VOID_WITHDRAWN = "08"  # 作废（发起方已撤销）
+
+
+# The forms that let the red invoice be issued, and those that end the red-ink unissued.
+RED_FORM_ISSUABLE = frozenset({RedFormStatus.NO_CONFIRM, RedFormStatus.CONFIRMED})
+RED_FORM_VOID = frozenset(
+    {
+        RedFormStatus.VOID_BUYER_DENIED,
+        RedFormStatus.VOID_SELLER_DENIED,
+        RedFormStatus.VOID_TIMEOUT,
+        RedFormStatus.VOID_WITHDRAWN,
+    }
+)
+# The form's moves (its codes are digits, not words: a table rather than a Lifecycle): a form waiting
+# for one side ends confirmed or void; the others are final as they come.
+RED_FORM_MOVES: dict[RedFormStatus, frozenset[RedFormStatus]] = {
+    RedFormStatus.SELLER_WAITING_BUYER: frozenset(
+        {
+            RedFormStatus.CONFIRMED,
+            RedFormStatus.VOID_BUYER_DENIED,
+            RedFormStatus.VOID_TIMEOUT,
+            RedFormStatus.VOID_WITHDRAWN,
+        }
+    ),
+    RedFormStatus.BUYER_WAITING_SELLER: frozenset(
+        {
+            RedFormStatus.CONFIRMED,
+            RedFormStatus.VOID_SELLER_DENIED,
+            RedFormStatus.VOID_TIMEOUT,
+            RedFormStatus.VOID_WITHDRAWN,
+        }
+    ),
+}
+
+
+class InvoiceExceptionStatus(StrEnum):
+    """biz_invoice_exception.status: a conflicting result kept for a person (人工核查入口)."""
+
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
+INVOICE_EXCEPTION = Lifecycle(
+    "发票异常",
+    InvoiceExceptionStatus,
+    {InvoiceExceptionStatus.OPEN: {InvoiceExceptionStatus.RESOLVED}},
+    initial=frozenset({InvoiceExceptionStatus.OPEN}),
+)
 
 
 class PushStatus(StrEnum):
-    """biz_invoice.push_status: the e-invoice sent on to the customer (IF-CS-004)."""
+    """biz_invoice.push_status: the e-invoice sent on to the customer (IF-CS-004). PUSHED: handed to
+    the message pipeline (biz_message); FAIL: the pipeline reported it undelivered."""
 
     NONE = "NONE"
     PUSHED = "PUSHED"
@@ -277,6 +414,7 @@ PUSH = Lifecycle(
     PushStatus,
     {
         PushStatus.NONE: {PushStatus.PUSHED, PushStatus.FAIL},
+        PushStatus.PUSHED: {PushStatus.PUSHED, PushStatus.FAIL},  # pushed again; or not delivered
         PushStatus.FAIL: {PushStatus.PUSHED, PushStatus.FAIL},  # tried again; the new reason kept
     },
     initial=frozenset({PushStatus.NONE}),
@@ -363,6 +501,8 @@ class SignStatus(StrEnum):
 SIGNATURE = Lifecycle("签章", SignStatus, {}, initial=frozenset(SignStatus))
 
 
+# BILL_INVOICE and PUSH are cycles by nature (a bill invoiced again after its invoice was red-inked, a
+# push sent again after it failed): every status of those in LIFECYCLES must be able to end.
 LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     ORDER,
     BILL,
@@ -374,7 +514,8 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     BILL_RUN,
     PAYMENT_EXCEPTION,
     INVOICE,
-    PUSH,
+    INVOICE_MODIFY,
+    INVOICE_EXCEPTION,
     MESSAGE,
     WITHHOLDING_BATCH,
     PROCESS,

@@ -83,12 +83,42 @@ def start_payment_platform(notify_base: str) -> Any:
     return sim
 
 
+def start_invoice_platform(notify_base: str) -> Any:
+    """The SYS-008 simulator on a free loopback port (unless WATERREV_SYS008_BASE_URL names a real one)
+    and the invoice bucket on moto's S3 server; our settings point at them."""
+    import json
+    import secrets
+
+    from waterrev.local import s3
+
+    s3.start()
+    if os.environ.get("WATERREV_SYS008_BASE_URL"):
+        return None
+    from waterrev.local import sys008_sim
+    from waterrev.settings import reset_settings
+
+    app_secret, callback_secret = secrets.token_hex(16), secrets.token_hex(16)
+    sim = sys008_sim.start(app_id="waterrev-local", app_secret=app_secret, callback_secret=callback_secret)
+    keys = json.loads(os.environ.get("WATERREV_WEBHOOK_KEYS") or "{}")
+    keys["SYS008"] = {sim.key_id: callback_secret}
+    os.environ.update(
+        WATERREV_SYS008_BASE_URL=sim.base_url,
+        WATERREV_SYS008_APP_ID="waterrev-local",
+        WATERREV_SYS008_APP_SECRET=app_secret,
+        WATERREV_SYS008_NOTIFY_URL=f"{notify_base}/open-api/invoice/result",
+        WATERREV_WEBHOOK_KEYS=json.dumps(keys),
+    )
+    reset_settings()
+    return sim
+
+
 def main() -> None:
     port = int(os.environ.get("WATERREV_PORT", "3000"))
     host = os.environ.get("WATERREV_HOST", "127.0.0.1")
     pg_server = prepare()
     http = make_server(host, port)
     sim = start_payment_platform(f"http://{host}:{http.server_address[1]}")
+    invoice_sim = start_invoice_platform(f"http://{host}:{http.server_address[1]}")
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -101,6 +131,8 @@ def main() -> None:
         "  channel login:     .venv/bin/python -m waterrev.local.channel_login WECHAT <openid>\n"
         f"  SYS-009 simulator: {sim.base_url if sim else os.environ.get('WATERREV_SYS009_BASE_URL')}"
         " (pay an order by hand at its /pay/<tradeNo> page)\n"
+        f"  SYS-008 simulator: {invoice_sim.base_url if invoice_sim else os.environ.get('WATERREV_SYS008_BASE_URL')}"
+        " (what it received and issued, at its index page)\n"
         "Ctrl-C stops everything, the database included.",
         flush=True,
     )
@@ -112,6 +144,8 @@ def main() -> None:
         http.server_close()
         if sim is not None:
             sim.stop()
+        if invoice_sim is not None:
+            invoice_sim.stop()
         from waterrev.db import dispose_engine
 
         dispose_engine()
