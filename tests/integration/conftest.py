@@ -93,3 +93,14 @@ def admin() -> str:
     from tests.support import admin_login
 
     return admin_login()
+
+
+@pytest.fixture
+def on(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Move the business day (waterrev.clock.today): every amount due is computed as of `on(day)`."""
+    from waterrev import clock
+
+    def set_day(day: Any) -> None:
+        monkeypatch.setattr(clock, "today", lambda: day)
+
+    return set_day

@@ -209,7 +209,10 @@ def test_rev_write_off_pays_the_oldest_bill_first_and_sends_the_surplus_to_the_b
         "toBalance": "10.00",
         "remain": "0.00",
     }
-    assert result["lines"] == [{"chargeId": older, "amount": "30.00"}, {"chargeId": newer, "amount": "20.00"}]
+    assert result["lines"] == [
+        {"chargeId": older, "amount": "30.00", "penalty": "0.00"},
+        {"chargeId": newer, "amount": "20.00", "penalty": "0.00"},
+    ]
     assert [(c["paid_amount"], c["status"]) for c in charges_of(conn, who)] == [
         (Decimal("30.00"), "PAID"),
         (Decimal("20.00"), "PAID"),

@@ -110,6 +110,33 @@ COLLECTION = Lifecycle(
 )
 
 
+class CollectionItemType(StrEnum):
+    """biz_collection_item.item_type: what a write-off line paid on its bill. The late-payment penalty is
+    a line of its own, never mixed into the water fee (docs/DECISIONS.md 101)."""
+
+    PRINCIPAL = "PRINCIPAL"  # the water fee (biz_charge.paid_amount)
+    PENALTY = "PENALTY"  # 违约金
+
+
+# ------------------------------------------------------------------------- penalty waiver --
+class PenaltyWaiverStatus(StrEnum):
+    """biz_penalty_waiver.status: a request to waive a bill's penalty, effective only once a second
+    person approves it (IF-REV-007 path; answered as resultStatus PENDING_APPROVAL, SUCCESS, FAIL)."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+PENALTY_WAIVER = Lifecycle(
+    "违约金减免申请",
+    PenaltyWaiverStatus,
+    {PenaltyWaiverStatus.PENDING: {PenaltyWaiverStatus.APPROVED, PenaltyWaiverStatus.REJECTED}},
+    initial=frozenset({PenaltyWaiverStatus.PENDING}),
+    error=ErrorCode.ADJUST_STATE_NOT_ALLOWED,
+)
+
+
 # -------------------------------------------------------------------------------- readings --
 class ValidateStatus(StrEnum):
     """biz_reading_data.validate_status, IF-REV-004's validateStatus: the verdict on a reading when it
@@ -373,6 +400,7 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     READING_REVIEW,
     BILL_RUN,
     PAYMENT_EXCEPTION,
+    PENALTY_WAIVER,
     INVOICE,
     PUSH,
     MESSAGE,
