@@ -200,7 +200,7 @@ def test_the_counter_refuses_an_amount_short_by_the_penalty_and_books_both_lines
     """Given a bill owing principal and penalty, when the counter collects the principal only, then
     1_002_003_002 with the difference (the penalty) and nothing written; when it collects both, then
     SUCCESS, the bill PAID, a PRINCIPAL line (the water fee) and a PENALTY line of its own, arrears lowered
-    by the principal only, and nothing owed after."""
+    by the principal only, nothing owed after, and IF-CS-002 PAYMENT lists the bill once."""
     dept = penalised_dept(admin)
     cust, bill, principal = one_bill(admin, dept)
     on(dt.date(2020, 3, 1))
@@ -217,6 +217,7 @@ def test_the_counter_refuses_an_amount_short_by_the_penalty_and_books_both_lines
     )
     assert Decimal(short.data["penaltyAmount"]) == penalty
     assert paid.code == 0, paid.body
+    assert sql_scalar("SELECT count(*) FROM biz_collection WHERE cust_id = :c", {"c": cust}) == 1
     data = paid.data
     assert data["writeOffStatus"] == "SUCCESS" and data["remainAmount"] == "0.00"
     assert (
@@ -243,6 +244,9 @@ def test_the_counter_refuses_an_amount_short_by_the_penalty_and_books_both_lines
         "SELECT penalty_as_of FROM biz_collection WHERE id = :i", {"i": data["collectionId"]}
     ) == (dt.date(2020, 3, 1))
     assert counter_row(admin, cust, bill["id"])["dueAmount"] == "0.00"
+    member = bound_member(cust)
+    payments = call("GET", HISTORY, token=member, query=f"custId={cust}&queryType=PAYMENT")
+    assert payments.code == 0 and payments.data["list"][0]["chargeIds"] == [bill["id"]], payments.body
     (written,) = audit_rows("biz_collection", data["collectionId"], "WRITE_OFF")
     assert written["after_data"]["lines"] == [
         {"chargeId": bill["id"], "amount": f"{principal:.2f}", "penalty": f"{penalty:.2f}"}

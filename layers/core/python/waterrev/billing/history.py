@@ -105,7 +105,8 @@ def history(
                     "chargeIds": list(r["charge_ids"]),
                 }
                 for r in uow.all(
-                    "SELECT c.*, ARRAY(SELECT i.charge_id FROM biz_collection_item i"
+                    # a bill paid principal and penalty has two lines: listed once
+                    "SELECT c.*, ARRAY(SELECT DISTINCT i.charge_id FROM biz_collection_item i"
                     " WHERE i.collection_id = c.id ORDER BY i.charge_id) AS charge_ids"
                     " FROM biz_collection c WHERE c.cust_id = :c"
                     " ORDER BY c.create_time DESC, c.id DESC LIMIT :lim OFFSET :off",
