@@ -117,7 +117,8 @@ def test_a_waiver_takes_effect_only_when_a_second_person_approves_it(
     assert rejected.data["waiverStatus"] == "APPROVED"
     row = counter_row(admin, cust, bill["id"])
     assert (
-        Decimal(row["penaltyAmount"]) == penalty - part and Decimal(row["dueAmount"]) == principal + penalty - part
+        Decimal(row["penaltyAmount"]) == penalty - part
+        and Decimal(row["dueAmount"]) == principal + penalty - part
     )
     waiver_id = sql_scalar("SELECT id FROM biz_penalty_waiver WHERE waiver_no = :n", {"n": no})
     assert [a["operation"] for a in audit_rows("biz_penalty_waiver", waiver_id)] == [

@@ -21,6 +21,7 @@ from waterrev.domain.states import (
     LIVE_ORDER,
     PAYABLE_BILLS,
     UNPAID_ENDS,
+    AgreementStatus,
     BillStatus,
     CollectionItemType,
     CollectionStatus,
@@ -39,13 +40,20 @@ ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("biz_collection", "status"): CollectionStatus,
     ("biz_collection_item", "item_type"): CollectionItemType,
     ("biz_penalty_waiver", "status"): PenaltyWaiverStatus,
+    ("biz_cust_withholding_rel", "status"): AgreementStatus,
     ("bk_transaction_exception", "status"): PaymentExceptionStatus,
     ("bk_transaction_exception", "exception_type"): PaymentExceptionType,
     ("biz_reading_data", "status"): ReadingStatus,
 }
 COLUMNS = sorted({column for _, column in ENUMS})
 PARAMETERS = {"p_status": ("bk_transaction", "status")}  # pay_apply_status: SET status = p_status
-OURS = {"rev_write_off", "pay_apply_status", "pay_notify_accept", "rev_held_penalty_due"}
+OURS = {
+    "rev_write_off",
+    "pay_apply_status",
+    "pay_notify_accept",
+    "rev_held_penalty_due",
+    "rev_amount_due_rows",
+}
 
 _KEYWORDS = {
     "set", "where", "on", "values", "select", "join", "left", "right", "inner", "outer", "full", "order",
@@ -284,6 +292,7 @@ def test_every_status_literal_in_our_functions_is_a_python_member() -> None:
     assert seen["bk_transaction", "hold_reason"] == {OrderHold.AMOUNT_MISMATCH}
     assert seen["biz_collection_item", "item_type"] == set(CollectionItemType)
     assert seen["biz_penalty_waiver", "status"] == {PenaltyWaiverStatus.APPROVED}
+    assert seen["biz_cust_withholding_rel", "status"] == {AgreementStatus.SIGNED}
     assert {PaymentExceptionType.AMOUNT_MISMATCH, PaymentExceptionType.PAID_ELSEWHERE} <= seen[
         "bk_transaction_exception", "exception_type"
     ]

@@ -3,9 +3,9 @@ unpaid and the late-payment penalty (违约金) owed on that day - and in total.
 channel shows and checks (IF-CS-002 ARREARS, the counter's bill query and collection, online and counter
 QR orders, bank real-time charging, and what comes: reminders, invoices, withholding, statistics).
 
-`amount_due(uow, cust_id)` reads in two statements - the customer with the penalty parameters of its
-scope, then its bills with what was paid and waived on each - and applies the pure rules of
-`waterrev.billing.penalty`. It reads in the caller's unit of work: a caller that is about to take money
+`amount_due(uow, cust_id)` reads in one statement (the database function rev_amount_due_rows: the
+customer, the penalty parameters of its scope, its bills with what was paid and waived on each) and
+applies the pure rules of `waterrev.billing.penalty`. It reads in the caller's unit of work: a caller that is about to take money
 locks the bills first (in id order) and asks after, so the amount it checks is the amount it books.
 """
 
@@ -21,8 +21,7 @@ from typing import Any
 from waterrev import clock
 from waterrev.billing import penalty as rules
 from waterrev.db import UnitOfWork
-from waterrev.domain.lifecycle import sql_in
-from waterrev.domain.states import PAYABLE_BILLS, CollectionItemType, PenaltyWaiverStatus
+from waterrev.domain.states import PAYABLE_BILLS
 from waterrev.errors import AppError, ErrorCode
 
 ZERO = Decimal("0.00")
@@ -97,36 +96,9 @@ class Dues:
 
 
 # ---- reading ---------------------------------------------------------------------------------------
-_SCOPE = f"""
-WITH me AS (
-  SELECT c.id, c.low_income, d.tree_path,
-         EXISTS (SELECT 1 FROM biz_cust_withholding_rel w WHERE w.cust_id = c.id AND w.status = 'SIGNED')
-           AS withholding
-    FROM biz_cust c LEFT JOIN system_dept d ON d.id = c.dept_id WHERE c.id = :c)
-SELECT me.low_income, me.tree_path, me.withholding, p.config_code, p.config_value, p.config_version,
-       p.effective_date, p.effect_status, p.dept_id
-  FROM me LEFT JOIN biz_parameter_settings p
-    ON p.config_code IN ({", ".join(f"'{code}'" for code in rules.CODES)})
-   AND p.effect_status IN ('ACTIVE', 'EXPIRED')
-   AND (p.dept_id IS NULL OR p.dept_id = ANY(CAST(string_to_array(trim(both '/' from me.tree_path), '/') AS bigint[])))
-"""
-_BILLS = f"""
-SELECT c.id, c.code, c.bill_period, c.due_date, c.total_amount, c.paid_amount, c.status,
-       (SELECT o.biz_order_no FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live) AS live_order,
-       pay.as_ofs, pay.amounts, COALESCE(pay.penalty_paid, 0) AS penalty_paid,
-       COALESCE((SELECT sum(w.waived_amount) FROM biz_penalty_waiver w
-                  WHERE w.charge_id = c.id AND w.status = '{PenaltyWaiverStatus.APPROVED}'), 0) AS waived
-  FROM biz_charge c
-  LEFT JOIN LATERAL (
-    SELECT array_agg(k.penalty_as_of ORDER BY k.penalty_as_of) FILTER (WHERE i.item_type = '{CollectionItemType.PRINCIPAL}') AS as_ofs,
-           array_agg(i.amount ORDER BY k.penalty_as_of) FILTER (WHERE i.item_type = '{CollectionItemType.PRINCIPAL}') AS amounts,
-           sum(i.amount) FILTER (WHERE i.item_type = '{CollectionItemType.PENALTY}') AS penalty_paid
-      FROM biz_collection_item i JOIN biz_collection k ON k.id = i.collection_id
-     WHERE i.charge_id = c.id) pay ON true
- WHERE c.cust_id = :c AND (CASE WHEN CAST(:ids AS bigint[]) IS NULL THEN c.status IN ({sql_in(PAYABLE_BILLS)})
-                                ELSE c.id = ANY(CAST(:ids AS bigint[])) END)
- ORDER BY c.bill_period, c.id
-"""
+# One round trip, plans kept for the session (the database function rev_amount_due_rows): the customer,
+# the penalty parameters of its scope, its bills with what was paid and waived on each.
+_READ = "SELECT rev_amount_due_rows(p_cust_id => :c, p_charge_ids => CAST(:ids AS bigint[]))"
 GLOBAL_RANK = 1_000_000
 
 
@@ -137,62 +109,64 @@ class _Setup:
     exemption: rules.Exemption | None
 
 
-def _setup(rows: list[dict[str, Any]], as_of: dt.date) -> _Setup:
-    first = rows[0]
-    path = [int(p) for p in (first["tree_path"] or "").strip("/").split("/") if p]
+def _day(value: str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(value)
+
+
+def _setup(customer: dict[str, Any], params: list[dict[str, Any]], as_of: dt.date) -> _Setup:
+    """The rule versions over time, the coverage order and any exemption, for this customer's scope."""
+    path = [int(p) for p in (customer["treePath"] or "").strip("/").split("/") if p]
 
     def rank(dept_id: int | None) -> int:
         return GLOBAL_RANK if dept_id is None else len(path) - 1 - path.index(int(dept_id))
 
     versions: list[rules.ScopedVersion] = []
     current: dict[str, tuple[tuple[int, int, int], str]] = {}
-    for row in rows:
-        code = row["config_code"]
-        if code is None:
-            continue
-        effective = row["effective_date"]
+    for row in params:
+        code, effective = row["code"], _day(row["effective"])
         if code == rules.RULE_CODE:
             try:
-                rule = rules.parse_rule(row["config_value"])
+                rule = rules.parse_rule(row["value"])
             except rules.RuleError as exc:  # refused when saved (IF-REV-012); one put there by hand
-                _log.error("penalty rule version %s ignored: %s", row["config_version"], exc)
+                _log.error("penalty rule version %s ignored: %s", row["version"], exc)
                 continue
-            versions.append(rules.ScopedVersion(rank(row["dept_id"]), effective, row["config_version"], rule))
-        elif row["effect_status"] == "ACTIVE" and (effective is None or effective <= as_of):
-            # a plain parameter as scoped.param_row reads it: the nearest scope, newest version
-            key = (rank(row["dept_id"]), -(effective or dt.date.min).toordinal(), -row["config_version"])
+            versions.append(rules.ScopedVersion(rank(row["dept"]), effective, int(row["version"]), rule))
+        elif row["status"] == "ACTIVE" and (effective is None or effective <= as_of):
+            # a plain parameter as scoped.param_row reads it: the nearest scope, the newest version
+            key = (rank(row["dept"]), -(effective or dt.date.min).toordinal(), -int(row["version"]))
             if code not in current or key < current[code][0]:
-                current[code] = (key, row["config_value"])
+                current[code] = (key, str(row["value"]))
     values = {code: value for code, (_, value) in current.items()}
     exemption = None
-    if first["withholding"] and rules.parse_flag(values.get(rules.EXEMPT_WITHHOLDING_CODE)):
+    if customer["withholding"] and rules.parse_flag(values.get(rules.EXEMPT_WITHHOLDING_CODE)):
         exemption = rules.Exemption.WITHHOLDING
-    elif first["low_income"] and rules.parse_flag(values.get(rules.EXEMPT_LOW_INCOME_CODE)):
+    elif customer["lowIncome"] and rules.parse_flag(values.get(rules.EXEMPT_LOW_INCOME_CODE)):
         exemption = rules.Exemption.LOW_INCOME
     return _Setup(rules.timeline(versions), rules.parse_coverage(values.get(rules.COVERAGE_CODE)), exemption)
 
 
 def _bill(row: dict[str, Any], setup: _Setup, as_of: dt.date) -> BillDue:
-    total, paid = Decimal(row["total_amount"]), Decimal(row["paid_amount"])
-    paid_penalty, waived = Decimal(row["penalty_paid"]), Decimal(row["waived"])
+    total, paid = Decimal(row["total"]), Decimal(row["paid"])
+    paid_penalty, waived = Decimal(row.get("penaltyPaid") or ZERO), Decimal(row.get("waived") or ZERO)
+    due_date = dt.date.fromisoformat(row["due"])
     accrued = owed = ZERO
     if row["status"] in PAYABLE_BILLS and setup.exemption is None and setup.changes:
         payments = tuple(
-            rules.PrincipalPayment(day, Decimal(amount))
-            for day, amount in zip(row["as_ofs"] or (), row["amounts"] or (), strict=True)
+            rules.PrincipalPayment(dt.date.fromisoformat(day), Decimal(amount))
+            for day, amount in zip(row.get("asOfs") or (), row.get("amounts") or (), strict=True)
         )
-        bill = rules.PenaltyBill(total, row["due_date"], payments, paid_penalty, waived)
+        bill = rules.PenaltyBill(total, due_date, payments, paid_penalty, waived)
         accrued = rules.accrued(bill, as_of, setup.changes)
         owed = max(accrued - paid_penalty - waived, ZERO)
     return BillDue(
         charge_id=int(row["id"]),
         code=str(row["code"]),
-        bill_period=str(row["bill_period"]),
-        due_date=row["due_date"],
+        bill_period=str(row["period"]),
+        due_date=due_date,
         total=total,
         paid=paid,
         status=str(row["status"]),
-        live_order=row["live_order"],
+        live_order=row["order"],
         penalty_accrued=accrued,
         penalty_paid=paid_penalty,
         penalty_waived=waived,
@@ -211,16 +185,15 @@ def amount_due(
     bill, or the bills `charge_ids` of the customer whatever their status (a paid or cancelled bill owes
     nothing), oldest period first. The caller decides whether the customer is visible to it."""
     day = as_of or clock.today()
-    rows = uow.all(_SCOPE, {"c": cust_id})
-    if not rows:
-        raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
-    setup = _setup(rows, day)
     ids = None if charge_ids is None else sorted(set(charge_ids))
-    bills = uow.all(_BILLS, {"c": cust_id, "ids": ids})
+    read = uow.scalar(_READ, {"c": cust_id, "ids": ids})
+    if read is None:
+        raise AppError(ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED, f"custId={cust_id}")
+    setup = _setup(read["customer"], read["params"], day)
     return Dues(
         cust_id=cust_id,
         as_of=day,
         coverage=setup.coverage,
         exemption=setup.exemption,
-        bills=tuple(_bill(row, setup, day) for row in bills),
+        bills=tuple(_bill(row, setup, day) for row in read["bills"]),
     )

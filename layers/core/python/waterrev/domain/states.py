@@ -118,6 +118,23 @@ class CollectionItemType(StrEnum):
     PENALTY = "PENALTY"  # 违约金
 
 
+# ---------------------------------------------------------------------- bank agreements --
+class AgreementStatus(StrEnum):
+    """biz_cust_collection_rel.status, biz_cust_withholding_rel.status: a customer's bank agreement
+    (托收 / 代扣). One SIGNED agreement of each kind at most; a new one terminates the old."""
+
+    SIGNED = "SIGNED"
+    TERMINATED = "TERMINATED"
+
+
+AGREEMENT = Lifecycle(
+    "银行协议",
+    AgreementStatus,
+    {AgreementStatus.SIGNED: {AgreementStatus.TERMINATED}},
+    initial=frozenset({AgreementStatus.SIGNED}),
+)
+
+
 # ------------------------------------------------------------------------- penalty waiver --
 class PenaltyWaiverStatus(StrEnum):
     """biz_penalty_waiver.status: a request to waive a bill's penalty, effective only once a second
@@ -401,6 +418,7 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     BILL_RUN,
     PAYMENT_EXCEPTION,
     PENALTY_WAIVER,
+    AGREEMENT,
     INVOICE,
     PUSH,
     MESSAGE,
