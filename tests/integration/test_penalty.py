@@ -485,10 +485,12 @@ def test_a_low_income_customer_is_exempt_by_parameter(admin: str, on: Any) -> No
 
     flagged = call("PUT", "/admin-api/revenue/customer/update", {"id": cust, "lowIncome": True}, token=admin)
     shown = call("GET", f"/admin-api/revenue/customer/{cust}", token=admin)
-    exempt = counter_row(admin, cust, bill["id"])["penaltyAmount"]
+    exempt_row = counter_row(admin, cust, bill["id"])
+    exempt = exempt_row["penaltyAmount"]
     call("PUT", "/admin-api/revenue/customer/update", {"id": cust, "lowIncome": False}, token=admin)
     again = counter_row(admin, cust, bill["id"])["penaltyAmount"]
 
     assert flagged.code == 0 and flagged.data["lowIncome"] is True, flagged.body
     assert shown.code == 0 and shown.data["lowIncome"] is True
     assert Decimal(before) > 0 and exempt == "0.00" and again == before
+    assert exempt_row["penaltyExemption"] == "LOW_INCOME"

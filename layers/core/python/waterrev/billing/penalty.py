@@ -33,12 +33,12 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
 from waterrev.errors import AppError, ErrorCode
-from waterrev.money import FEN
+from waterrev.money import FEN, money
 
 ZERO = Decimal("0.00")
 
@@ -77,7 +77,8 @@ class Exemption(StrEnum):
 
 
 def round_fen(amount: Decimal) -> Decimal:
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+    """The one rounding rule (waterrev.money): half-up to the fen where an amount becomes a line."""
+    return money(amount)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ def find(ctx: RequestContext, query: FindCharges) -> dict[str, Any]:
             "unpaidAmount": r["total_amount"] - r["paid_amount"],
             "penaltyAmount": penalty[r["id"]],
             "dueAmount": r["total_amount"] - r["paid_amount"] + penalty[r["id"]],
+            "penaltyExemption": None if dues.exemption is None else dues.exemption.value,
             "payStatus": r["status"],
             "invoiceStatus": r["invoice_status"],
             "dueDate": r["due_date"],

@@ -137,6 +137,9 @@ class CounterChargeItem(Reply):
     unpaid_amount: Money = Field(description="未缴本金（账单金额 - 已缴金额）")
     penalty_amount: Money = Field(description="扩展：截至今日（北京时间）的违约金；已缴清或作废的账单为 0.00")
     due_amount: Money = Field(description="扩展：当前应缴金额（未缴本金 + 违约金），柜台收费按此核对")
+    penalty_exemption: Literal["WITHHOLDING", "LOW_INCOME"] | None = Field(
+        description="扩展：客户按参数免收违约金的原因（WITHHOLDING 已签代扣协议、LOW_INCOME 低保户）；不免收为 null"
+    )
     pay_status: Literal["UNPAID", "PARTIAL", "PAID"] = Field(description="缴费状态：UNPAID、PARTIAL、PAID")
     invoice_status: str = Field(description="开票状态 (biz_charge.invoice_status)")
     due_date: DateStr = Field(description="缴费截止日期")

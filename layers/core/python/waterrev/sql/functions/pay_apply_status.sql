@@ -91,7 +91,9 @@ BEGIN
          array_agg(id ORDER BY id) FILTER (WHERE owed < held OR pen_due < pen_held OR status NOT IN ('UNPAID', 'PARTIAL'))
     INTO v_ids, v_open, v_open_pens, v_elsewhere
     FROM (SELECT c.id, c.status, c.total_amount - c.paid_amount AS owed, o.amount AS held, o.penalty AS pen_held,
-                 rev_held_penalty_due(p_charge_id => c.id, p_held => o.penalty, p_since => t.create_time) AS pen_due
+                 CASE WHEN o.penalty > 0
+                      THEN rev_held_penalty_due(p_charge_id => c.id, p_held => o.penalty, p_since => t.create_time)
+                      ELSE 0 END AS pen_due
             FROM biz_order_charge o JOIN biz_charge c ON c.id = o.charge_id
            WHERE o.biz_order_no = t.biz_order_no ORDER BY c.id FOR UPDATE OF c) b;
 

@@ -17,6 +17,8 @@ DECLARE
   v_as_of    date := COALESCE(p_as_of, (now() AT TIME ZONE 'Asia/Shanghai')::date);
   v_owed     numeric(14,2) := 0;
   v_written  numeric(14,2);
+  v_fee      numeric(14,2) := 0;  -- principal written off: what lowers the arrears
+  v_pen_sum  numeric(14,2) := 0;  -- penalty written off
   v_balance  numeric(14,2);
   v_status   text;
   v_id       bigint;
@@ -40,9 +42,6 @@ DECLARE
 BEGIN
   IF p_amount <> round(p_amount, 2) THEN  -- callers pass validated money; never round it silently
     RAISE EXCEPTION 'write-off amount % has more than two decimal places', p_amount;
-  END IF;
-  IF EXISTS (SELECT 1 FROM unnest(p_penalties) AS x (pen) WHERE pen < 0 OR pen <> round(pen, 2)) THEN
-    RAISE EXCEPTION 'penalties % are not amounts in whole fen', p_penalties;
   END IF;
   SELECT array_agg(c.id ORDER BY c.bill_period, c.id),
          array_agg(c.total_amount - c.paid_amount ORDER BY c.bill_period, c.id),
@@ -70,9 +69,14 @@ BEGIN
       v_left := v_left - GREATEST(v_take, 0);
     END LOOP;
   END LOOP;
-  FOR i IN 1..cardinality(b_ids) LOOP
+  FOR i IN 1..cardinality(b_ids) LOOP  -- nothing is written before this loop: a refusal here writes nothing
+    IF b_pen[i] < 0 OR b_pen[i] <> round(b_pen[i], 2) THEN
+      RAISE EXCEPTION 'penalty % of bill % is not an amount in whole fen', b_pen[i], b_ids[i];
+    END IF;
     v_owed := v_owed + b_owed[i] + b_pen[i];
     IF p_part[i] > 0 OR p_pen[i] > 0 THEN
+      v_fee := v_fee + p_part[i];
+      v_pen_sum := v_pen_sum + p_pen[i];
       v_ids := v_ids || b_ids[i];
       v_parts := v_parts || p_part[i];
       v_pens := v_pens || p_pen[i];
@@ -103,13 +107,14 @@ BEGIN
   INSERT INTO biz_collection_item (collection_id, charge_id, amount, item_type)
     SELECT v_id, l.id, l.part, 'PRINCIPAL' FROM unnest(v_ids, v_parts) WITH ORDINALITY AS l (id, part, n)
      WHERE l.part > 0 ORDER BY l.n;
-  INSERT INTO biz_collection_item (collection_id, charge_id, amount, item_type)
-    SELECT v_id, l.id, l.pen, 'PENALTY' FROM unnest(v_ids, v_pens) WITH ORDINALITY AS l (id, pen, n)
-     WHERE l.pen > 0 ORDER BY l.n;
+  IF v_pen_sum > 0 THEN
+    INSERT INTO biz_collection_item (collection_id, charge_id, amount, item_type)
+      SELECT v_id, l.id, l.pen, 'PENALTY' FROM unnest(v_ids, v_pens) WITH ORDINALITY AS l (id, pen, n)
+       WHERE l.pen > 0 ORDER BY l.n;
+  END IF;
 
   -- arrears are the water fee owed: only principal lowers them
-  UPDATE biz_account SET arrears_amount = GREATEST(arrears_amount - (SELECT COALESCE(sum(x), 0) FROM unnest(v_parts) x), 0),
-      balance = balance + v_left
+  UPDATE biz_account SET arrears_amount = GREATEST(arrears_amount - v_fee, 0), balance = balance + v_left
     WHERE id = p_account_id RETURNING balance INTO v_balance;
   IF v_left > 0 THEN
     INSERT INTO biz_account_flow (account_id, change_amount, balance_after, biz_type, ref_no)
