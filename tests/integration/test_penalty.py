@@ -494,3 +494,48 @@ def test_a_low_income_customer_is_exempt_by_parameter(admin: str, on: Any) -> No
     assert shown.code == 0 and shown.data["lowIncome"] is True
     assert Decimal(before) > 0 and exempt == "0.00" and again == before
     assert exempt_row["penaltyExemption"] == "LOW_INCOME"
+
+
+def test_a_person_books_money_short_of_the_order_penalty_first(admin: str, on: Any, sys009: Any) -> None:
+    """Given an order for principal + penalty made on 1 Mar and the platform reporting 1.00 less
+    (AMOUNT_MISMATCH, held for a person), when the person decides WRITE_OFF_PAID on 5 Mar, then the money
+    books the penalty the order held (as of 1 Mar) first - PENALTY_FIRST, the default - and the rest on the
+    water fee, leaving the bill PARTIAL and 1.00 of principal owed."""
+    from tests.integration.test_payment_review import exception_of, notify
+
+    sys009.behaviour(dropNotifications=True)
+    dept = penalised_dept(admin)
+    cust, bill, principal = one_bill(admin, dept)
+    member = bound_member(cust)
+    on(dt.date(2020, 3, 1))
+    penalty = rounded(principal * RATE * 10)
+    body = {"custId": cust, "chargeIds": [bill["id"]], "paymentChannel": "WECHAT"}
+    order = call("POST", ORDER, {**body, "paymentAmount": str(principal + penalty)}, token=member)
+    assert order.code == 0, order.body
+    short = principal + penalty - 1
+    assert notify(sys009, order.data, "SUCCESS", short).data["writeBackStatus"] == "EXCEPTION"
+    on(dt.date(2020, 3, 5))
+
+    resolved = call(
+        "POST",
+        "/admin-api/revenue/collection/exception/resolve",
+        {
+            "id": exception_of(order.data["bizOrderNo"], "AMOUNT_MISMATCH")["id"],
+            "action": "WRITE_OFF_PAID",
+            "remark": "客户少付 1 元，按实收入账",
+        },
+        token=admin,
+    )
+
+    assert resolved.code == 0, resolved.body
+    (collection,) = sql_all("SELECT * FROM biz_collection WHERE code = :o", {"o": order.data["bizOrderNo"]})
+    assert collection["penalty_as_of"] == dt.date(2020, 3, 1) and collection["status"] == "PARTIAL"
+    assert items_of(collection["id"]) == [
+        (bill["id"], "PRINCIPAL", principal - 1),
+        (bill["id"], "PENALTY", penalty),
+    ]
+    assert resolved.data["result"]["chargeList"] == [
+        {"chargeId": bill["id"], "amount": f"{principal - 1:.2f}", "penaltyAmount": f"{penalty:.2f}"}
+    ]
+    assert charge_row(bill["id"])["status"] == "PARTIAL"
+    assert Decimal(counter_row(admin, cust, bill["id"])["unpaidAmount"]) == 1
