@@ -221,7 +221,9 @@ def main() -> None:
         count_round_trips()
         started = time.perf_counter()
         cust_id = seed()
-        print(f"seeded {OTHER_CUSTOMERS + 1} customers x {BILLS} bills in {time.perf_counter() - started:.1f} s")
+        print(
+            f"seeded {OTHER_CUSTOMERS + 1} customers x {BILLS} bills in {time.perf_counter() - started:.1f} s"
+        )
         bench(cust_id)
     print(f"at the end: {load()}")
 

@@ -5,8 +5,9 @@ QR orders, bank real-time charging, and what comes: reminders, invoices, withhol
 
 `amount_due(uow, cust_id)` reads in one statement (the database function rev_amount_due_rows: the
 customer, the penalty parameters of its scope, its bills with what was paid and waived on each) and
-applies the pure rules of `waterrev.billing.penalty`. It reads in the caller's unit of work: a caller that is about to take money
-locks the bills first (in id order) and asks after, so the amount it checks is the amount it books.
+applies the pure rules of `waterrev.billing.penalty`. It reads in the caller's unit of work: a caller
+that is about to take money locks the bills first (in id order) and asks after, so the amount it checks
+is the amount it books.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ class BillDue:
 
     @property
     def principal(self) -> Decimal:
-        """The principal (water fee) still unpaid."""
-        return self.total - self.paid
+        """The principal (water fee) still unpaid; nothing on a paid or cancelled bill."""
+        return self.total - self.paid if self.status in PAYABLE_BILLS else ZERO
 
     @property
     def amount_due(self) -> Decimal:

@@ -6,9 +6,9 @@ bills); a bill already paid, or held by another live online order, refuses the p
 (`billing.dues.amount_due`, read after the lock); an amount short of that is written off oldest bill
 first, penalty or principal first as revenue.penalty.coverage says, when partial payment is allowed
 (parameter revenue.collection.allow-partial) and refused with the difference (1_002_003_002)
-otherwise; any excess goes to the account balance. A paid penalty is a write-off line of its own. Every collection has its
-write-off lines, the account's arrears and balance move in the same transaction, and the audit log
-records it. The write-off itself is the database function rev_write_off (waterrev/sql/functions), the same
+otherwise; any excess goes to the account balance. A paid penalty is a write-off line of its own.
+Every collection has its write-off lines, the account's arrears and balance move in the same
+transaction, and the audit log records it. The write-off itself is the database function rev_write_off (waterrev/sql/functions), the same
 one the settlement of online and QR orders runs; the checks that answer with an error stay here.
 """
 
