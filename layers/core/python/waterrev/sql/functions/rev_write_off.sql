@@ -23,11 +23,12 @@ DECLARE
   v_status   text;
   v_id       bigint;
   -- the chosen bills, oldest period first: what each owes, and what this payment puts on it
-  b_ids      bigint[];
-  b_owed     numeric[];
-  b_pen      numeric[];
-  b_paid     numeric[];
-  b_status   text[];
+  b_ids      bigint[] := '{}';
+  b_owed     numeric[] := '{}';
+  b_pen      numeric[] := '{}';
+  b_paid     numeric[] := '{}';
+  b_status   text[] := '{}';
+  r          record;
   p_part     numeric[];
   p_pen      numeric[];
   v_pass     int;
@@ -43,16 +44,17 @@ BEGIN
   IF p_amount <> round(p_amount, 2) THEN  -- callers pass validated money; never round it silently
     RAISE EXCEPTION 'write-off amount % has more than two decimal places', p_amount;
   END IF;
-  SELECT array_agg(c.id ORDER BY c.bill_period, c.id),
-         array_agg(c.total_amount - c.paid_amount ORDER BY c.bill_period, c.id),
-         array_agg(COALESCE(x.pen, 0) ORDER BY c.bill_period, c.id),
-         array_agg(c.paid_amount ORDER BY c.bill_period, c.id),
-         array_agg(c.status ORDER BY c.bill_period, c.id)
-    INTO b_ids, b_owed, b_pen, b_paid, b_status
-    FROM biz_charge c
-    LEFT JOIN unnest(p_charge_ids, COALESCE(p_penalties, '{}')) AS x (id, pen) ON x.id = c.id
-   WHERE c.id = ANY (p_charge_ids);
-  b_ids := COALESCE(b_ids, '{}');
+  FOR r IN SELECT c.id, c.total_amount - c.paid_amount AS owed, COALESCE(x.pen, 0) AS pen, c.paid_amount,
+                  c.status
+             FROM biz_charge c
+             LEFT JOIN unnest(p_charge_ids, COALESCE(p_penalties, '{}')) AS x (id, pen) ON x.id = c.id
+            WHERE c.id = ANY (p_charge_ids) ORDER BY c.bill_period, c.id LOOP
+    b_ids := b_ids || r.id;
+    b_owed := b_owed || r.owed;
+    b_pen := b_pen || r.pen;
+    b_paid := b_paid || r.paid_amount;
+    b_status := b_status || r.status::text;
+  END LOOP;
   p_part := array_fill(0::numeric, ARRAY[cardinality(b_ids)]);
   p_pen := p_part;
   -- two passes: the penalties then the principals (PENALTY_FIRST), or the other way round
