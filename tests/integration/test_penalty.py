@@ -26,6 +26,7 @@ from tests.support import (
     new_dept,
     set_param,
     sql_all,
+    sql_exec,
     sql_scalar,
     unique,
 )
@@ -168,6 +169,27 @@ def test_versions_take_effect_on_their_day_and_the_nearest_dept_wins(admin: str,
 
     assert got == rounded(principal * Decimal("0.001") * 14 + principal * Decimal("0.002") * 5)
     assert sibling_got == rounded(other_principal * Decimal("0.001") * 19)
+
+
+def test_a_rule_version_stored_by_other_means_that_cannot_be_used_is_ignored(admin: str, on: Any) -> None:
+    """Given a dept's valid rule and then a later version written straight into the table with a document
+    the rules cannot use (IF-REV-012 would have refused it), the amount due still answers, by the valid
+    version, instead of failing every payment of the dept."""
+    dept = penalised_dept(admin)
+    cust, bill, principal = one_bill(admin, dept)
+    version = sql_scalar(
+        "SELECT max(config_version) + 1 FROM biz_parameter_settings WHERE config_code = 'revenue.penalty.rule'"
+    )
+    sql_exec(
+        "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, config_version, dept_id,"
+        " effective_date) VALUES ('RULE', 'revenue.penalty.rule', '{\"mode\": \"WEEKLY\"}', :v, :d, DATE '2020-02-01')",
+        {"v": version, "d": dept},
+    )
+    on(dt.date(2020, 3, 1))
+
+    row = counter_row(admin, cust, bill["id"])
+
+    assert Decimal(row["penaltyAmount"]) == rounded(principal * RATE * 10)
 
 
 def test_a_rule_the_penalty_could_not_use_is_refused_by_if_rev_012(admin: str) -> None:

@@ -99,18 +99,6 @@ class PenaltyRule:
             cap = min(cap, round_fen(principal * self.cap_rate))
         return max(cap, ZERO)
 
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"mode": self.mode.value, "graceDays": self.grace_days}
-        if self.mode is PenaltyMode.DAILY_RATE:
-            out["dailyRate"] = str(self.daily_rate)
-        if self.mode is PenaltyMode.FIXED:
-            out["fixedAmount"] = str(self.fixed_amount)
-        if self.cap_amount is not None:
-            out["capAmount"] = str(self.cap_amount)
-        if self.cap_rate is not None:
-            out["capRate"] = str(self.cap_rate)
-        return out
-
 
 NO_PENALTY = PenaltyRule()
 
