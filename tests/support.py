@@ -521,10 +521,12 @@ class NotifyRelay:
 
 
 # ---- added for the payments suite: bills to pay, the partial-payment switch, signed notifications ----
-def new_bills(token: str, periods: list[str], *, step: int = 20) -> tuple[int, list[dict[str, Any]]]:
-    """A new customer with one meter read in each period (`step` m3 a month) and billed by IF-REV-005;
-    returns (custId, its bills oldest first)."""
-    meter, book = metered(token)
+def new_bills(
+    token: str, periods: list[str], *, step: int = 20, dept_id: int = GULOU_DEPT
+) -> tuple[int, list[dict[str, Any]]]:
+    """A new customer (of `dept_id`) with one meter read in each period (`step` m3 a month) and billed by
+    IF-REV-005; returns (custId, its bills oldest first)."""
+    meter, book = metered(token, dept_id=dept_id)
     read_ids = []
     for n, period in enumerate(periods, start=1):
         generate(token, book, period)
@@ -539,6 +541,42 @@ def new_bills(token: str, periods: list[str], *, step: int = 20) -> tuple[int, l
         assert charge is not None and charge["total_amount"] > 0, charge
         charges.append(charge)
     return int(charges[0]["cust_id"]), charges
+
+
+def new_dept(parent: int | None = None, name: str | None = None) -> int:
+    """A dept of its own under `parent` (default: the demo group's root), for values configured per dept
+    that no other test should see (decision 28)."""
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        parent = parent or int(
+            uow.scalar("SELECT id FROM system_dept WHERE parent_id = 0 ORDER BY id LIMIT 1")
+        )
+        dept = uow.scalar(
+            "INSERT INTO system_dept (name, parent_id, tree_path) SELECT :n, id, tree_path FROM system_dept"
+            " WHERE id = :p RETURNING id",
+            {"n": name or unique("测试营业所"), "p": parent},
+        )
+        uow.execute("UPDATE system_dept SET tree_path = tree_path || id || '/' WHERE id = :id", {"id": dept})
+        uow.commit()
+    return int(dept)
+
+
+def set_param(
+    token: str, code: str, value: str, *, dept_id: int | None, effective: str | None = None
+) -> dict[str, Any]:
+    """IF-REV-012: a RULE parameter `code` in the scope of `dept_id` (GLOBAL when None), ACTIVE from
+    `effective` (CREATE the first time in that scope, else UPDATE: a new version)."""
+    body: dict[str, Any] = {"configType": "RULE", "configCode": code, "configValue": value}
+    if dept_id is not None:
+        body["deptId"] = dept_id
+    if effective is not None:
+        body["effectiveDate"] = effective
+    reply = call("POST", "/admin-api/revenue/parameter/config", {"action": "CREATE", **body}, token=token)
+    if reply.code == 409:
+        reply = call("POST", "/admin-api/revenue/parameter/config", {"action": "UPDATE", **body}, token=token)
+    assert reply.code == 0, reply.body
+    return dict(reply.data)
 
 
 def charge_row(charge_id: int) -> dict[str, Any]:

@@ -135,3 +135,14 @@ def sys008(_invoice_platform: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     sim.reset()
     monkeypatch.undo()
     reset_settings()
+
+
+@pytest.fixture
+def on(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Move the business day (waterrev.clock.today): every amount due is computed as of `on(day)`."""
+    from waterrev import clock
+
+    def set_day(day: Any) -> None:
+        monkeypatch.setattr(clock, "today", lambda: day)
+
+    return set_day

@@ -119,7 +119,7 @@ def test_a_settled_notification_is_audited_with_its_write_off(admin: str, sys009
     assert written["before_data"] == {
         "charges": [{"chargeId": bill["id"], "paidAmount": "0.00", "status": "UNPAID"}]
     }
-    assert written["after_data"]["lines"] == [{"chargeId": bill["id"], "amount": due}]
+    assert written["after_data"]["lines"] == [{"chargeId": bill["id"], "amount": due, "penalty": "0.00"}]
     assert (written["after_data"]["tradeNo"], written["after_data"]["writtenOff"]) == (order["tradeNo"], due)
     for row in (changed, written):
         assert (row["module"], row["user_type"], row["user_id"]) == ("REV-003", "SYSTEM", 0)

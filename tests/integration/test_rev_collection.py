@@ -84,7 +84,13 @@ def test_a_full_payment_writes_the_bill_off(admin: str, channel: str) -> None:
     assert Decimal(data["paidAmount"]) == due and Decimal(data["remainAmount"]) == 0
     assert data["invoiceAvailable"] is True
     assert data["chargeList"] == [
-        {"chargeId": bill["id"], "amount": f"{due:.2f}", "remainAmount": "0.00", "payStatus": "PAID"}
+        {
+            "chargeId": bill["id"],
+            "amount": f"{due:.2f}",
+            "penaltyAmount": "0.00",
+            "remainAmount": "0.00",
+            "payStatus": "PAID",
+        }
     ]
     after = charge_row(bill["id"])
     assert after["status"] == "PAID" and after["paid_amount"] == due and after["paid_time"] is not None
@@ -105,7 +111,9 @@ def test_a_full_payment_writes_the_bill_off(admin: str, channel: str) -> None:
     assert txn[0]["channel_code"] == channel and txn[0]["trade_no"] == extra.get("tradeNo")
     (audit,) = audit_rows("biz_collection", row["id"], "WRITE_OFF")
     assert audit["user_name"] == "admin" and audit["module"] == "REV-003"
-    assert audit["after_data"]["lines"] == [{"chargeId": bill["id"], "amount": f"{due:.2f}"}]
+    assert audit["after_data"]["lines"] == [
+        {"chargeId": bill["id"], "amount": f"{due:.2f}", "penalty": "0.00"}
+    ]
 
 
 def test_cash_takes_the_tendered_amount_and_returns_change(admin: str) -> None:
@@ -245,12 +253,14 @@ def test_remain_and_charge_list_cover_a_chosen_bill_the_money_did_not_reach(
         {
             "chargeId": older["id"],
             "amount": "1.00",
+            "penaltyAmount": "0.00",
             "remainAmount": f"{Decimal(older['total_amount']) - 1:.2f}",
             "payStatus": "PARTIAL",
         },
         {
             "chargeId": newer["id"],
             "amount": "0.00",
+            "penaltyAmount": "0.00",
             "remainAmount": f"{Decimal(newer['total_amount']):.2f}",
             "payStatus": "UNPAID",
         },

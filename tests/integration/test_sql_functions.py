@@ -209,7 +209,10 @@ def test_rev_write_off_pays_the_oldest_bill_first_and_sends_the_surplus_to_the_b
         "toBalance": "10.00",
         "remain": "0.00",
     }
-    assert result["lines"] == [{"chargeId": older, "amount": "30.00"}, {"chargeId": newer, "amount": "20.00"}]
+    assert result["lines"] == [
+        {"chargeId": older, "amount": "30.00", "penalty": "0.00"},
+        {"chargeId": newer, "amount": "20.00", "penalty": "0.00"},
+    ]
     assert [(c["paid_amount"], c["status"]) for c in charges_of(conn, who)] == [
         (Decimal("30.00"), "PAID"),
         (Decimal("20.00"), "PAID"),
@@ -468,3 +471,176 @@ def test_pay_notify_accept_is_all_or_nothing_when_settling_fails(conn: Connectio
     assert (
         one(conn, "SELECT count(*) FROM bk_transaction_callback WHERE trade_no = :t", t=live["trade_no"]) == 0
     )
+
+
+# ---- the late-payment penalty -----------------------------------------------------------------------
+def test_rev_write_off_books_the_penalty_as_its_own_line_and_arrears_by_the_principal(
+    conn: Connection,
+) -> None:
+    """Given a bill of 100.00 owing a penalty of 3.00, when 103.00 is written off with that penalty, then
+    the bill is PAID with paid_amount 100.00 (the water fee), its lines are PRINCIPAL 100.00 and PENALTY
+    3.00, arrears drop by 100.00 and the collection keeps the day the penalty was settled as of; given only
+    the principal when penalty first, the penalty is settled and the bill stays PARTIAL."""
+    who = customer(conn, {"2030-01": "100.00"})
+    other = customer(conn, {"2030-01": "100.00"})
+    sql = (
+        "SELECT rev_write_off(p_actor => CAST(:actor AS jsonb), p_cust_id => :c, p_account_id => :a,"
+        " p_charge_ids => CAST(:ids AS bigint[]), p_amount => :amt, p_channel => 'CASH', p_source => 'COUNTER',"
+        " p_trade_no => NULL, p_idempotency_key => NULL, p_code => :code, p_actual_amount => NULL,"
+        " p_outlet => NULL, p_remark => NULL, p_operator_id => NULL, p_penalties => CAST(:pens AS numeric[]),"
+        " p_penalty_first => true, p_as_of => DATE '2030-03-01')"
+    )
+    done = [
+        one(
+            conn,
+            sql,
+            actor=json.dumps(ACTOR),
+            c=w["cust_id"],
+            a=w["account_id"],
+            ids=w["charges"],
+            amt=Decimal(amt),
+            code=unique("SK"),
+            pens=[Decimal("3.00")],
+        )
+        for w, amt in ((who, "103.00"), (other, "100.00"))
+    ]
+
+    assert done[0]["status"] == "SUCCESS" and done[0]["lines"] == [
+        {"chargeId": who["charges"][0], "amount": "100.00", "penalty": "3.00"}
+    ]
+    assert rows(
+        conn,
+        "SELECT item_type, amount FROM biz_collection_item WHERE collection_id = :i ORDER BY id",
+        i=done[0]["collectionId"],
+    ) == [
+        {"item_type": "PRINCIPAL", "amount": Decimal("100.00")},
+        {"item_type": "PENALTY", "amount": Decimal("3.00")},
+    ]
+    bill = rows(conn, "SELECT status, paid_amount FROM biz_charge WHERE id = :i", i=who["charges"][0])[0]
+    assert bill == {"status": "PAID", "paid_amount": Decimal("100.00")}
+    assert one(conn, "SELECT arrears_amount FROM biz_account WHERE id = :a", a=who["account_id"]) == 0
+    assert one(
+        conn, "SELECT penalty_as_of::text FROM biz_collection WHERE id = :i", i=done[0]["collectionId"]
+    ) == ("2030-03-01")
+    assert done[1]["status"] == "PARTIAL" and done[1]["remain"] == "3.00"
+    assert rows(conn, "SELECT status, paid_amount FROM biz_charge WHERE id = :i", i=other["charges"][0])[
+        0
+    ] == {
+        "status": "PARTIAL",
+        "paid_amount": Decimal("97.00"),
+    }
+
+
+def test_pay_apply_status_books_the_penalty_the_order_held_not_todays(conn: Connection) -> None:
+    """Given an order made on 1 Mar for a bill's 100.00 and its penalty of 3.00 (held on the order), when
+    SUCCESS arrives later, then it books exactly 100.00 + 3.00 as of 1 Mar, whatever has accrued since."""
+    who = customer(conn, {"2030-01": "100.00"})
+    placed = order(conn, who, "103.00")
+    for statement in (
+        "UPDATE biz_order_charge SET penalty = 3.00 WHERE biz_order_no = :o",
+        "UPDATE bk_transaction SET penalty_as_of = DATE '2030-03-01' WHERE biz_order_no = :o",
+    ):
+        conn.execute(text(statement), {"o": placed["order_no"]})
+
+    result = apply_status(conn, placed["trade_no"], None, "SUCCESS", "103.00")
+
+    assert result == {"writeBackStatus": "SUCCESS", "callbackOutcome": "PROCESSED"}
+    (collection,) = rows(
+        conn,
+        "SELECT id, penalty_as_of::text AS d, to_balance FROM biz_collection WHERE code = :o",
+        o=placed["order_no"],
+    )
+    assert collection["d"] == "2030-03-01" and collection["to_balance"] == 0
+    assert rows(
+        conn,
+        "SELECT item_type, amount FROM biz_collection_item WHERE collection_id = :i ORDER BY id",
+        i=collection["id"],
+    ) == [
+        {"item_type": "PRINCIPAL", "amount": Decimal("100.00")},
+        {"item_type": "PENALTY", "amount": Decimal("3.00")},
+    ]
+    assert one(conn, "SELECT status FROM biz_charge WHERE id = :i", i=who["charges"][0]) == "PAID"
+
+
+def test_rev_held_penalty_due_is_what_the_hold_still_settles(conn: Connection) -> None:
+    """Given a hold of 3.00 for a bill's penalty, it is 3.00 while nothing was paid or waived since; less
+    the penalty paid by a later collection and a waiver approved since; never below zero; 0 for no hold."""
+    who = customer(conn, {"2030-01": "100.00"})
+    bill = who["charges"][0]
+    since = one(conn, "SELECT now() - interval '1 hour'")
+    due = "SELECT rev_held_penalty_due(p_charge_id => :b, p_held => :h, p_since => :s)"
+
+    assert one(conn, due, b=bill, h=Decimal("3.00"), s=since) == Decimal("3.00")
+    paid = one(
+        conn,
+        "INSERT INTO biz_collection (code, cust_id, amount, channel, status) VALUES (:c, :k, 1.20, 'CASH',"
+        " 'PARTIAL') RETURNING id",
+        c=unique("SK"),
+        k=who["cust_id"],
+    )
+    conn.execute(
+        text(
+            "INSERT INTO biz_collection_item (collection_id, charge_id, amount, item_type) VALUES (:p, :b, 1.20, 'PENALTY')"
+        ),
+        {"p": paid, "b": bill},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO biz_penalty_waiver (waiver_no, charge_id, cust_id, penalty_owed, waived_amount, reason_code,"
+            " status, requested_by, decided_by, decided_time) VALUES (:n, :b, :k, 3, 0.80, 'X', 'APPROVED', 1, 2, now())"
+        ),
+        {"n": unique("JM"), "b": bill, "k": who["cust_id"]},
+    )
+    assert one(conn, due, b=bill, h=Decimal("3.00"), s=since) == Decimal("1.00")
+    assert one(conn, due, b=bill, h=Decimal("1.50"), s=since) == 0
+    assert one(conn, due, b=bill, h=Decimal("0"), s=since) == 0
+
+
+def test_rev_amount_due_rows_reads_the_customer_its_parameters_and_its_bills(conn: Connection) -> None:
+    """Given a customer with two unpaid bills, one part-paid (principal and penalty lines) with an approved
+    waiver, it answers the customer's path and flags, the penalty parameters of its scope, and each bill
+    with what was paid as of when and what was waived; with chargeIds only those; NULL for no customer."""
+    who = customer(conn, {"2030-01": "100.00", "2030-02": "50.00"})
+    first, second = who["charges"]
+    one(
+        conn, "UPDATE biz_charge SET paid_amount = 40, status = 'PARTIAL' WHERE id = :b RETURNING id", b=first
+    )
+    paid = one(
+        conn,
+        "INSERT INTO biz_collection (code, cust_id, amount, channel, status, penalty_as_of) VALUES"
+        " (:c, :k, 41, 'CASH', 'PARTIAL', DATE '2030-02-20') RETURNING id",
+        c=unique("SK"),
+        k=who["cust_id"],
+    )
+    conn.execute(
+        text(
+            "INSERT INTO biz_collection_item (collection_id, charge_id, amount, item_type) VALUES"
+            " (:p, :b, 40, 'PRINCIPAL'), (:p, :b, 1, 'PENALTY')"
+        ),
+        {"p": paid, "b": first},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO biz_penalty_waiver (waiver_no, charge_id, cust_id, penalty_owed, waived_amount, reason_code,"
+            " status, requested_by, decided_by, decided_time) VALUES (:n, :b, :k, 3, 0.50, 'X', 'APPROVED', 1, 2, now())"
+        ),
+        {"n": unique("JM"), "b": first, "k": who["cust_id"]},
+    )
+    read = "SELECT rev_amount_due_rows(p_cust_id => :c, p_charge_ids => CAST(:ids AS bigint[]))"
+
+    everything = one(conn, read, c=who["cust_id"], ids=None)
+    only = one(conn, read, c=who["cust_id"], ids=[second])
+
+    assert everything["customer"]["treePath"].endswith("/2/") and everything["customer"]["lowIncome"] is False
+    assert everything["customer"]["withholding"] is False
+    assert all(p["code"].startswith("revenue.penalty.") for p in everything["params"])
+    listed = {b["id"]: b for b in everything["bills"]}
+    assert [b["id"] for b in everything["bills"]] == [first, second]
+    assert listed[first]["total"] == "100.00" and listed[first]["paid"] == "40.00"
+    assert listed[first]["asOfs"] == ["2030-02-20"] and listed[first]["amounts"] == ["40.00"]
+    assert listed[first]["penaltyPaid"] == "1.00" and listed[first]["waived"] == "0.50"
+    assert (
+        "asOfs" not in listed[second] and "waived" not in listed[second] and listed[second]["order"] is None
+    )
+    assert [b["id"] for b in only["bills"]] == [second]
+    assert one(conn, read, c=-1, ids=None) is None

@@ -22,7 +22,15 @@ from waterrev.local import pg
 
 pytestmark = pytest.mark.integration
 
-ALL = ("inv_apply_results", "pay_apply_status", "pay_notify_accept", "rev_audit", "rev_write_off")
+ALL = (
+    "inv_apply_results",
+    "pay_apply_status",
+    "pay_notify_accept",
+    "rev_amount_due_rows",
+    "rev_audit",
+    "rev_held_penalty_due",
+    "rev_write_off",
+)
 PROBE = "CREATE FUNCTION zz_probe({params}) RETURNS int LANGUAGE sql AS $$ SELECT {value} $$;\n"
 
 

@@ -21,7 +21,9 @@ from waterrev.domain.states import (
     LIVE_ORDER,
     PAYABLE_BILLS,
     UNPAID_ENDS,
+    AgreementStatus,
     BillStatus,
+    CollectionItemType,
     CollectionStatus,
     InvoiceExceptionStatus,
     InvoiceModifyStatus,
@@ -29,6 +31,7 @@ from waterrev.domain.states import (
     OrderStatus,
     PaymentExceptionStatus,
     PaymentExceptionType,
+    PenaltyWaiverStatus,
     ReadingStatus,
 )
 
@@ -37,6 +40,9 @@ ENUMS: dict[tuple[str, str], type[StrEnum]] = {
     ("bk_transaction", "hold_reason"): OrderHold,
     ("biz_charge", "status"): BillStatus,
     ("biz_collection", "status"): CollectionStatus,
+    ("biz_collection_item", "item_type"): CollectionItemType,
+    ("biz_penalty_waiver", "status"): PenaltyWaiverStatus,
+    ("biz_cust_withholding_rel", "status"): AgreementStatus,
     ("bk_transaction_exception", "status"): PaymentExceptionStatus,
     ("bk_transaction_exception", "exception_type"): PaymentExceptionType,
     ("biz_reading_data", "status"): ReadingStatus,
@@ -45,7 +51,14 @@ ENUMS: dict[tuple[str, str], type[StrEnum]] = {
 }
 COLUMNS = sorted({column for _, column in ENUMS})
 PARAMETERS = {"p_status": ("bk_transaction", "status")}  # pay_apply_status: SET status = p_status
-OURS = {"rev_write_off", "pay_apply_status", "pay_notify_accept", "inv_apply_results"}
+OURS = {
+    "rev_write_off",
+    "pay_apply_status",
+    "pay_notify_accept",
+    "inv_apply_results",
+    "rev_held_penalty_due",
+    "rev_amount_due_rows",
+}
 
 _KEYWORDS = {
     "set", "where", "on", "values", "select", "join", "left", "right", "inner", "outer", "full", "order",
@@ -117,6 +130,32 @@ def _top_level(text: str) -> tuple[list[str], str]:
     raise AssertionError(f"unbalanced list: {text[:80]}")
 
 
+def _select_list(text: str) -> list[str]:
+    """The items of a SELECT list (what follows SELECT, up to its own FROM), split on top-level commas."""
+    depth, quoted = 0, False
+    item: list[str] = []
+    items: list[str] = []
+    index = 0
+    while index < len(text):
+        ch = text[index]
+        if ch == "'":
+            quoted = not quoted
+        at_from = re.match(r"FROM\b", text[index:], re.I) and not re.match(r"\w", text[index - 1 : index])
+        if not quoted and depth == 0 and at_from:
+            break
+        if not quoted and ch == "(":
+            depth += 1
+        if not quoted and ch == ")":
+            depth -= 1
+        if not quoted and ch == "," and depth == 0:
+            items.append("".join(item).strip())
+            item = []
+        else:
+            item.append(ch)
+        index += 1
+    return [*items, "".join(item).strip()]
+
+
 def _place(
     alias: str | None,
     column: str,
@@ -177,10 +216,13 @@ def scan(function: str, body: str, columns_of: dict[str, set[str]]) -> tuple[lis
             watched = [c for c in columns if (table, c) in ENUMS]
             if not watched:
                 continue
-            if m[3].upper() != "VALUES":
-                unplaced.append(f"{function}: INSERT INTO {table} ... SELECT sets {watched}")
-                continue
-            values, _ = _top_level(statement[m.end() :].lstrip())
+            if m[3].upper() == "VALUES":
+                values, _ = _top_level(statement[m.end() :].lstrip())
+            else:
+                values = _select_list(statement[m.end() :])
+                if len(values) != len(columns):
+                    unplaced.append(f"{function}: INSERT INTO {table} ... SELECT sets {watched}")
+                    continue
             for column, value in zip(columns, values, strict=True):
                 if column not in watched:
                     continue
@@ -253,6 +295,9 @@ def test_every_status_literal_in_our_functions_is_a_python_member() -> None:
     assert seen["biz_charge", "status"] >= {BillStatus.UNPAID, BillStatus.PARTIAL, BillStatus.PAID}
     assert seen["biz_collection", "status"] >= {CollectionStatus.SUCCESS, CollectionStatus.PARTIAL}
     assert seen["bk_transaction", "hold_reason"] == {OrderHold.AMOUNT_MISMATCH}
+    assert seen["biz_collection_item", "item_type"] == set(CollectionItemType)
+    assert seen["biz_penalty_waiver", "status"] == {PenaltyWaiverStatus.APPROVED}
+    assert seen["biz_cust_withholding_rel", "status"] == {AgreementStatus.SIGNED}
     assert {PaymentExceptionType.AMOUNT_MISMATCH, PaymentExceptionType.PAID_ELSEWHERE} <= seen[
         "bk_transaction_exception", "exception_type"
     ]
@@ -293,6 +338,7 @@ COLUMNS_OF = {
     "bk_transaction": {"status", "hold_reason"},
     "biz_charge": {"status"},
     "biz_order_charge": set(),
+    "biz_collection_item": {"item_type"},
 }
 
 
@@ -308,9 +354,17 @@ BEGIN
       FROM biz_order_charge o WHERE o.charge_id = c.id;
   END IF;
   PERFORM 1 FROM bk_transaction x JOIN biz_charge y ON y.id = x.id WHERE status = 'SUCCESS';
+  INSERT INTO biz_collection_item (collection_id, charge_id, amount, item_type)
+    SELECT v_id, l.id, round(l.fee, 2), 'FEE' FROM unnest(v_ids, v_fees) AS l (id, fee);
+  INSERT INTO biz_collection_item (collection_id, charge_id, amount, item_type)
+    SELECT v_id, l.id, l.amount, l.kind FROM unnest(v_ids, v_amounts, v_kinds) AS l (id, amount, kind);
 END"""
     found, unplaced = scan("drifted", drifted, COLUMNS_OF)
     values = {(f.table, f.source): f.values for f in found}
     assert values["bk_transaction", "t.status"] == {"INIT", "PAYING", "WAITING"}
     assert values["biz_charge", "status"] == {"PAID", "OWING"}
-    assert unplaced == ["drifted: status = \"'SUCCESS'\""]
+    assert values["biz_collection_item", "'FEE'"] == {"FEE"}  # a new item type written by INSERT ... SELECT
+    assert unplaced == [
+        "drifted: status = \"'SUCCESS'\"",
+        "drifted: INSERT INTO biz_collection_item (item_type) VALUES (l.kind)",
+    ]

@@ -37,6 +37,12 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
     ("IF-REV-005", "响应参数"): [("POST", "/admin-api/revenue/charge/generate")],
     ("IF-REV-006", "请求参数"): [("POST", "/admin-api/revenue/collection/create")],
     ("IF-REV-006", "响应参数"): [("POST", "/admin-api/revenue/collection/create")],
+    ("IF-REV-007", "请求参数"): [("POST", "/admin-api/revenue/accounting/penalty-waiver")],
+    ("IF-REV-007", "响应参数"): [
+        ("POST", "/admin-api/revenue/accounting/penalty-waiver"),
+        ("POST", "/admin-api/revenue/accounting/penalty-waiver/approve"),
+        ("POST", "/admin-api/revenue/accounting/penalty-waiver/reject"),
+    ],
     ("IF-REV-012", "请求参数"): [
         ("GET", "/admin-api/revenue/parameter/config"),
         ("POST", "/admin-api/revenue/parameter/config"),
@@ -97,6 +103,18 @@ ALLOWED_EXTRA: dict[tuple[str, str, str], str] = {
         "响应参数",
         "invoiceStatus",
     ): "扩展枚举：REJECTED（SYS-008 拒绝受理申请），IF-REV-008 响应的取值之一",
+    ("IF-REV-007", "请求参数", "adjustType"): (
+        "扩展: so far IF-REV-007 is built for the late-payment penalty waiver only, whose route takes adjustType"
+        " PENALTY_WAIVER (a value the seed does not list); the seed's USAGE, AMOUNT, REFUND, REVERSE and BAD_DEBT"
+        " belong to /admin-api/revenue/accounting/adjust, not built yet"
+    ),
+    ("IF-REV-007", "请求参数", "adjustUsage"): (
+        "a penalty waiver changes no usage; the seed's /admin-api/revenue/accounting/adjust (not built yet) takes it"
+    ),
+    ("IF-REV-007", "请求参数", "sourceTradeNo"): (
+        "a penalty waiver refers to no original trade (refunds and reversals do); the seed's"
+        " /admin-api/revenue/accounting/adjust (not built yet) takes it"
+    ),
 }
 
 

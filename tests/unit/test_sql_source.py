@@ -24,7 +24,9 @@ def test_each_file_creates_exactly_the_function_it_is_named_after() -> None:
         "inv_apply_results",
         "pay_apply_status",
         "pay_notify_accept",
+        "rev_amount_due_rows",
         "rev_audit",
+        "rev_held_penalty_due",
         "rev_write_off",
     ]
 

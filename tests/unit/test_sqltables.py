@@ -17,6 +17,7 @@ KNOWN = {
     "biz_cust",
     "biz_operat_log",
     "biz_order_charge",
+    "biz_penalty_waiver",
     "bk_transaction",
     "bk_transaction_callback",
     "bk_transaction_exception",
@@ -101,4 +102,12 @@ def test_a_call_of_a_database_function_touches_what_its_text_and_the_functions_i
         "biz_collection_item",
         "biz_operat_log",  # rev_audit's
     }
-    assert notify.reads == {"bk_transaction", "biz_account", "biz_order_charge", "biz_charge"}
+    assert notify.reads == {
+        "bk_transaction",
+        "biz_account",
+        "biz_order_charge",
+        "biz_charge",
+        "biz_collection",  # rev_held_penalty_due's: the penalty paid and waived since an order was made
+        "biz_collection_item",
+        "biz_penalty_waiver",
+    }

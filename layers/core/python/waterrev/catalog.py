@@ -258,6 +258,23 @@ CATALOG: tuple[Interface, ...] = (
         "ext_iot_push",
         (Route("POST", "/open-api/iot/reading/push", W),),
     ),
+    Interface(
+        "IF-REV-007",
+        "账务调整接口",
+        "rev_accounting_adjust",
+        (
+            # the late-payment penalty waiver: requested by one person, effective once another approves it
+            # (the seed's /admin-api/revenue/accounting/adjust is not built yet)
+            Route("POST", "/admin-api/revenue/accounting/penalty-waiver", A, "revenue:penalty:waive"),
+            Route(
+                "POST", "/admin-api/revenue/accounting/penalty-waiver/approve", A, "revenue:penalty:approve"
+            ),
+            Route(
+                "POST", "/admin-api/revenue/accounting/penalty-waiver/reject", A, "revenue:penalty:approve"
+            ),
+            Route("GET", "/admin-api/revenue/accounting/penalty-waiver/page", A, "revenue:penalty:query"),
+        ),
+    ),
     # The invoice routes keep the seed's paths (/business/invoice/...): the back-office ones are ADMIN
     # routes (token + permission + data scope), the customer ones CUSTOMER routes (a channel token, bound
     # customers only) although not under /app-api (docs/DECISIONS.md).
@@ -304,7 +321,6 @@ CATALOG: tuple[Interface, ...] = (
         timeout_s=15,
     ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
-    Interface("IF-REV-007", "账务调整接口", None),
     Interface("IF-REV-010", "统计查询接口", None),
     Interface("IF-REV-011", "银行代收协同接口", None),
     Interface("IF-REV-013", "催缴任务生成与结果承接接口", None),
@@ -411,6 +427,19 @@ _SETTLE = (
     "bk_transaction",
     "bk_transaction_exception",
 )
+# What reading an amount due reads (billing.dues.amount_due: the customer, its penalty parameters, its
+# bills with what was paid and waived on each): every interface that shows or checks one.
+_DUES = (
+    "biz_charge",
+    "biz_collection",
+    "biz_collection_item",
+    "biz_cust",
+    "biz_cust_withholding_rel",
+    "biz_order_charge",
+    "biz_parameter_settings",
+    "biz_penalty_waiver",
+    "system_dept",
+)
 _READING = (  # a reading taken in: validated, stored, reviewed if need be, the task moved on
     "biz_last_reading",
     "biz_meter_read",
@@ -489,6 +518,7 @@ TABLES: dict[str, Tables] = {
     "IF-CS-002": _tables(
         reads=(
             *TOKEN_TABLES,
+            *_DUES,
             "biz_charge",
             "biz_collection",
             "biz_collection_item",
@@ -524,17 +554,21 @@ TABLES: dict[str, Tables] = {
             "biz_reading_data",
         ),
     ),
-    "IF-REV-006": _tables(reads=(*TOKEN_TABLES, "biz_cust", "biz_parameter_settings"), writes=_SETTLE),
+    "IF-REV-006": _tables(reads=(*TOKEN_TABLES, *_DUES), writes=_SETTLE),
     "IF-CS-003": _tables(
-        reads=(*TOKEN_TABLES, "biz_account", "biz_charge", "biz_cust_app_binds"),
+        reads=(*TOKEN_TABLES, *_DUES, "biz_account", "biz_cust_app_binds"),
         writes=("biz_operat_log", "biz_order_charge", "bk_transaction"),
     ),
-    "IF-CS-007": _tables(reads=(*TOKEN_TABLES, "biz_cust"), writes=_SETTLE),
+    "IF-CS-007": _tables(reads=(*TOKEN_TABLES, *_DUES), writes=_SETTLE),
     "IF-EXT-003": _tables(
-        reads=("biz_cust",),
+        reads=_DUES,
         writes=(*(t for t in _SETTLE if t != "bk_transaction_exception"), "biz_channel_nonce"),
     ),
-    "IF-EXT-005": _tables(writes=(*_SETTLE, "bk_transaction_callback")),
+    "IF-EXT-005": _tables(reads=("biz_penalty_waiver",), writes=(*_SETTLE, "bk_transaction_callback")),
+    "IF-REV-007": _tables(
+        reads=(*TOKEN_TABLES, *_DUES),
+        writes=("biz_charge", "biz_operat_log", "biz_penalty_waiver"),
+    ),
     "IF-REV-012": _tables(
         reads=TOKEN_TABLES,
         writes=(

@@ -2,12 +2,15 @@
 
 Every row carries the seed's list fields (chargeId, billPeriod, usageAmount, payStatus,
 invoiceStatus), null where its queryType has no such value, and the extensions of its queryType
-(billing/models.py describes them)."""
+(billing/models.py describes them). An ARREARS row says what the bill owes today: its principal
+(arrearsAmount, the water fee unpaid), its late-payment penalty as of today and the two together
+(dueAmount), as every payment channel asks for it (billing.dues)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from waterrev.billing.dues import amount_due
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.lifecycle import sql_in
@@ -79,9 +82,15 @@ def history(
                 params,
             )
             items = [_bill(r) for r in rows]
-            if query_type == "ARREARS":
+            if query_type == "ARREARS":  # what each owes today: principal and penalty (billing.dues)
+                dues = amount_due(uow, cust_id, charge_ids=[r["id"] for r in rows])
                 for item in items:
+                    due = dues.of(item["chargeId"])
                     item["arrearsAmount"] = item["unpaidAmount"]
+                    item["penaltyAmount"] = due.penalty
+                    item["dueAmount"] = due.amount_due
+                    item["penaltyAsOf"] = dues.as_of.isoformat()
+                    item["penaltyExemption"] = None if dues.exemption is None else dues.exemption.value
         elif query_type == "PAYMENT":
             total = uow.scalar("SELECT count(*) FROM biz_collection WHERE cust_id = :c", params)
             items = [
@@ -96,7 +105,8 @@ def history(
                     "chargeIds": list(r["charge_ids"]),
                 }
                 for r in uow.all(
-                    "SELECT c.*, ARRAY(SELECT i.charge_id FROM biz_collection_item i"
+                    # a bill paid principal and penalty has two lines: listed once
+                    "SELECT c.*, ARRAY(SELECT DISTINCT i.charge_id FROM biz_collection_item i"
                     " WHERE i.collection_id = c.id ORDER BY i.charge_id) AS charge_ids"
                     " FROM biz_collection c WHERE c.cust_id = :c"
                     " ORDER BY c.create_time DESC, c.id DESC LIMIT :lim OFFSET :off",

@@ -174,7 +174,22 @@ class HistoryItem(Reply):
     paid_amount: Money | None = Field(default=None, description="扩展（BILL、ARREARS）：已缴金额")
     unpaid_amount: Money | None = Field(default=None, description="扩展（BILL、ARREARS）：未缴金额")
     due_date: DateStr | None = Field(default=None, description="扩展（BILL、ARREARS）：缴费截止日")
-    arrears_amount: Money | None = Field(default=None, description="扩展（ARREARS）：欠费金额")
+    arrears_amount: Money | None = Field(
+        default=None, description="扩展（ARREARS）：欠费金额（未缴本金，即水费）"
+    )
+    penalty_amount: Money | None = Field(
+        default=None,
+        description="扩展（ARREARS）：截至今日（北京时间，penaltyAsOf）的违约金；免收的客户为 0.00",
+    )
+    due_amount: Money | None = Field(
+        default=None,
+        description="扩展（ARREARS）：应缴合计 = 欠费金额 + 违约金；在线支付（IF-CS-003）的 paymentAmount 即所选账单的 dueAmount 之和",
+    )
+    penalty_as_of: DateStr | None = Field(default=None, description="扩展（ARREARS）：违约金计算截至日")
+    penalty_exemption: Literal["WITHHOLDING", "LOW_INCOME"] | None = Field(
+        default=None,
+        description="扩展（ARREARS）：客户按参数免收违约金的原因（WITHHOLDING 已签代扣协议、LOW_INCOME 低保户）；不免收为 null",
+    )
     # USAGE
     meter_id: int | None = Field(default=None, description="扩展（USAGE）：水表 ID")
     read_time: DateTime | None = Field(default=None, description="扩展（USAGE）：抄表时间（迁移账期为 null）")

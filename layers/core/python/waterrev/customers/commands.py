@@ -57,6 +57,7 @@ class NewCustomer(NamedTuple):
     id_no: str | None = None
     mobile: str | None = None
     population: int = 1
+    low_income: bool = False  # 低保
     account_no: str | None = None
     contact_list: tuple[Contact, ...] = ()
     meter_list: tuple[MeterLink, ...] = ()
@@ -77,6 +78,7 @@ class CustomerChanges(NamedTuple):
     mobile: str | None = None
     address: str | None = None
     population: int | None = None
+    low_income: bool | None = None
     contact_list: tuple[Contact, ...] | None = None
     add_meters: tuple[MeterLink, ...] = ()
     remove_meter_ids: tuple[int, ...] = ()

@@ -67,6 +67,7 @@ def _detail(uow: UnitOfWork, cust: dict[str, Any], query_type: str) -> dict[str,
         "deptId": cust["dept_id"],
         "deptName": cust["dept_name"],
         "population": cust["population"],
+        "lowIncome": cust["low_income"],
         "version": cust["version"],
     }
     if wants("base") or wants("account"):
@@ -330,8 +331,8 @@ def create_customer(ctx: RequestContext, cmd: NewCustomer) -> dict[str, Any]:
             code = cmd.code or f"KH{uow.scalar(_NEXT_CODE):010d}"
             cust_id = uow.scalar(
                 "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, mobile, address, dept_id,"
-                " population, creator) VALUES (:code, :name, :type, :idt, :idn, :mob, :addr, :dept, :pop,"
-                " :creator) ON CONFLICT (code) DO NOTHING RETURNING id",
+                " population, low_income, creator) VALUES (:code, :name, :type, :idt, :idn, :mob, :addr, :dept,"
+                " :pop, :low, :creator) ON CONFLICT (code) DO NOTHING RETURNING id",
                 {
                     "code": code,
                     "name": cmd.name,
@@ -342,6 +343,7 @@ def create_customer(ctx: RequestContext, cmd: NewCustomer) -> dict[str, Any]:
                     "addr": cmd.address,
                     "dept": cmd.dept_id,
                     "pop": cmd.population,
+                    "low": cmd.low_income,
                     "creator": ctx.principal.user_id,
                 },
             )
@@ -398,6 +400,7 @@ def update_customer(ctx: RequestContext, cmd: CustomerChanges) -> dict[str, Any]
         "mobile": cmd.mobile,
         "address": cmd.address,
         "population": cmd.population,
+        "low_income": cmd.low_income,
         "id_type": cmd.id_type,
         "id_no": cmd.id_no,
     }

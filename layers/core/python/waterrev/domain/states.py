@@ -110,6 +110,50 @@ COLLECTION = Lifecycle(
 )
 
 
+class CollectionItemType(StrEnum):
+    """biz_collection_item.item_type: what a write-off line paid on its bill. The late-payment penalty is
+    a line of its own, never mixed into the water fee (docs/DECISIONS.md 49)."""
+
+    PRINCIPAL = "PRINCIPAL"  # the water fee (biz_charge.paid_amount)
+    PENALTY = "PENALTY"  # 违约金
+
+
+# ---------------------------------------------------------------------- bank agreements --
+class AgreementStatus(StrEnum):
+    """biz_cust_collection_rel.status, biz_cust_withholding_rel.status: a customer's bank agreement
+    (托收 / 代扣). One SIGNED agreement of each kind at most; a new one terminates the old."""
+
+    SIGNED = "SIGNED"
+    TERMINATED = "TERMINATED"
+
+
+AGREEMENT = Lifecycle(
+    "银行协议",
+    AgreementStatus,
+    {AgreementStatus.SIGNED: {AgreementStatus.TERMINATED}},
+    initial=frozenset({AgreementStatus.SIGNED}),
+)
+
+
+# ------------------------------------------------------------------------- penalty waiver --
+class PenaltyWaiverStatus(StrEnum):
+    """biz_penalty_waiver.status: a request to waive a bill's penalty, effective only once a second
+    person approves it (IF-REV-007 path; answered as resultStatus PENDING_APPROVAL, SUCCESS, FAIL)."""
+
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+PENALTY_WAIVER = Lifecycle(
+    "违约金减免申请",
+    PenaltyWaiverStatus,
+    {PenaltyWaiverStatus.PENDING: {PenaltyWaiverStatus.APPROVED, PenaltyWaiverStatus.REJECTED}},
+    initial=frozenset({PenaltyWaiverStatus.PENDING}),
+    error=ErrorCode.ADJUST_STATE_NOT_ALLOWED,
+)
+
+
 # -------------------------------------------------------------------------------- readings --
 class ValidateStatus(StrEnum):
     """biz_reading_data.validate_status, IF-REV-004's validateStatus: the verdict on a reading when it
@@ -513,6 +557,8 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     READING_REVIEW,
     BILL_RUN,
     PAYMENT_EXCEPTION,
+    PENALTY_WAIVER,
+    AGREEMENT,
     INVOICE,
     INVOICE_MODIFY,
     INVOICE_EXCEPTION,

@@ -90,7 +90,9 @@ def _grant_permissions(uow: UnitOfWork) -> None:
     uow.execute(
         "INSERT INTO system_role_menu SELECT r.id, m.id FROM system_role r, system_menu m"
         " WHERE r.code = 'counter_clerk' AND (m.permission LIKE 'revenue:customer:%'"
-        " OR m.permission LIKE 'revenue:reading:%' OR m.permission = 'revenue:collection:query')"
+        " OR m.permission LIKE 'revenue:reading:%' OR m.permission = 'revenue:collection:query'"
+        # a clerk may ask for a penalty waiver and see the requests; approving takes someone else
+        " OR m.permission IN ('revenue:penalty:waive', 'revenue:penalty:query'))"
         " ON CONFLICT DO NOTHING"
     )
 

@@ -1,6 +1,7 @@
 """IF-EXT-003 bank real-time charging: a bank (counter, online or mobile banking) asks what a
-customer owes and pays it. Same write-off and rules as the counter; the bank's serial number is the
-idempotency key (a repeat answers the first result and writes nothing). Every bank payment also
+customer owes and pays it. What is owed is each bill's principal and its late-payment penalty as of
+today (`billing.dues`); the bank pays exactly that. Same write-off and rules as the counter; the bank's
+serial number is the idempotency key (a repeat answers the first result and writes nothing). Every bank payment also
 keeps a settled bk_transaction row (trade number "<bankCode>:<serial>", channel and scene BANK), so
 the trades of every channel are in one table for reconciliation."""
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from waterrev.billing.dues import Dues, amount_due
 from waterrev.context import Principal, RequestContext, UserType
 from waterrev.db import UnitOfWork
 from waterrev.domain.lifecycle import sql_in
@@ -20,10 +22,11 @@ from waterrev.errors import AppError, ErrorCode
 from waterrev.payments.collection import (
     WriteOff,
     chosen_bills,
-    due,
+    dues_of,
     lock_account,
     lock_charges,
     record_trade,
+    short_amount,
     unique_violation,
     write_off,
 )
@@ -42,26 +45,29 @@ def _name_masked(name: str) -> str:
 
 
 def arrears(cust_code: str) -> dict[str, Any]:
+    """What the bank may collect today: every unpaid bill no live online order holds, oldest first, each
+    with its principal and penalty; `amount` is what the bank pays for it."""
     with UnitOfWork() as uow:
         cust = _customer(uow, cust_code)
-        bills = uow.all(
-            "SELECT id, code, bill_period, total_amount - paid_amount AS unpaid, due_date,"
-            " EXISTS (SELECT 1 FROM biz_order_charge o WHERE o.charge_id = c.id AND o.live) AS in_order"
-            f" FROM biz_charge c WHERE cust_id = :c AND status IN ({sql_in(PAYABLE_BILLS)}) ORDER BY bill_period, id",
-            {"c": cust["id"]},
-        )
-    payable = [b for b in bills if not b["in_order"]]
+        dues = amount_due(uow, cust["id"])
+    payable = [b for b in dues.bills if b.live_order is None]
     return {
         "custCode": cust["code"],
         "custName": _name_masked(cust["name"]),
-        "arrearsAmount": sum((Decimal(b["unpaid"]) for b in payable), Decimal("0.00")),
+        "arrearsAmount": sum((b.amount_due for b in payable), Decimal("0.00")),
+        "principalAmount": sum((b.principal for b in payable), Decimal("0.00")),
+        "penaltyAmount": sum((b.penalty for b in payable), Decimal("0.00")),
+        "penaltyAsOf": dues.as_of.isoformat(),
+        "penaltyExemption": None if dues.exemption is None else dues.exemption.value,
         "billList": [
             {
-                "chargeId": b["id"],
-                "chargeCode": b["code"],
-                "billPeriod": b["bill_period"],
-                "amount": b["unpaid"],
-                "dueDate": b["due_date"],
+                "chargeId": b.charge_id,
+                "chargeCode": b.code,
+                "billPeriod": b.bill_period,
+                "amount": b.amount_due,
+                "principalAmount": b.principal,
+                "penaltyAmount": b.penalty,
+                "dueDate": b.due_date.isoformat(),
             }
             for b in payable
         ],
@@ -136,7 +142,7 @@ def pay(ctx: RequestContext, cmd: BankPay) -> dict[str, Any]:
             account = lock_account(uow, cust["id"])
             if (done := _by_serial(uow, key)) is not None:  # it finished while we waited for the lock
                 return replayed(uow, done)
-            result, charges = _write_off(
+            result, charges, dues = _write_off(
                 uow, ctx, cust, account, charge_ids, amount, bank_code, bank_serial_no
             )
             record_trade(  # the bank's trade beside every other channel's, for reconciliation
@@ -144,6 +150,7 @@ def pay(ctx: RequestContext, cmd: BankPay) -> dict[str, Any]:
                 ctx,
                 cust_id=cust["id"],
                 charges=charges,
+                dues=dues,
                 result=result,
                 channel="BANK",
                 scene="BANK",
@@ -182,7 +189,7 @@ def _write_off(
     amount: Decimal,
     bank_code: str,
     bank_serial_no: str,
-) -> tuple[WriteOff, list[dict[str, Any]]]:
+) -> tuple[WriteOff, list[dict[str, Any]], Dues]:
     if not charge_ids:  # all that is owed, oldest first
         charge_ids = [
             r["id"]
@@ -195,19 +202,16 @@ def _write_off(
     if not charge_ids:
         raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, f"客户 {cust['code']} 无待缴账单")
     charges = lock_charges(uow, cust["id"], charge_ids)
-    owed = due(charges)
-    if amount != owed:
-        raise AppError(
-            ErrorCode.PAYMENT_AMOUNT_MISMATCH,
-            f"应缴 {owed}，银行扣款 {amount}，差额 {owed - amount}",
-            data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
-        )
+    dues = dues_of(uow, cust["id"], charges)
+    if amount != dues.total:
+        raise short_amount(dues, amount, "银行扣款")
     result = write_off(
         uow,
         ctx,
         cust_id=cust["id"],
         account=account,
         charges=charges,
+        dues=dues,
         amount=amount,
         channel="BANK",
         source="BANK",
@@ -215,4 +219,4 @@ def _write_off(
         idempotency_key=f"BANK:{bank_code}:{bank_serial_no}",
         remark=f"银行实时缴费 {bank_code}",
     )
-    return result, charges
+    return result, charges, dues

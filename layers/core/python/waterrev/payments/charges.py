@@ -1,6 +1,7 @@
 """IF-REV-006 扩展: the bills a counter can collect. Counter collection names its bills by id (chargeIds),
 so the clerk first looks up one customer's bills - arrears first, the oldest unpaid period on top - with
-what each still owes and whether a live online or QR order holds it (such a bill cannot be collected at
+what each still owes today (principal and late-payment penalty, `billing.dues`) and whether a live online
+or QR order holds it (such a bill cannot be collected at
 the counter until that order ends). A customer outside the clerk's data scope reads as one that does not
 exist."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from waterrev.billing.dues import amount_due
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.envelope import page
@@ -38,6 +40,8 @@ def find(ctx: RequestContext, query: FindCharges) -> dict[str, Any]:
             " LIMIT :lim OFFSET :off",
             {**params, "lim": query.page_size, "off": (query.page_no - 1) * query.page_size},
         )
+        dues = amount_due(uow, cust["id"], charge_ids=[r["id"] for r in rows])
+    penalty = dues.penalty_of()
     items = [
         {
             "chargeId": r["id"],
@@ -49,6 +53,9 @@ def find(ctx: RequestContext, query: FindCharges) -> dict[str, Any]:
             "totalAmount": r["total_amount"],
             "paidAmount": r["paid_amount"],
             "unpaidAmount": r["total_amount"] - r["paid_amount"],
+            "penaltyAmount": penalty[r["id"]],
+            "dueAmount": r["total_amount"] - r["paid_amount"] + penalty[r["id"]],
+            "penaltyExemption": None if dues.exemption is None else dues.exemption.value,
             "payStatus": r["status"],
             "invoiceStatus": r["invoice_status"],
             "dueDate": r["due_date"],

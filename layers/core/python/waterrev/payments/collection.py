@@ -2,11 +2,13 @@
 
 Write-off rules: the bills are locked in id order (no deadlocks between payments of overlapping
 bills); a bill already paid, or held by another live online order, refuses the payment
-(1_002_003_001); an amount short of what is due is written off oldest bill first when partial
-payment is allowed (parameter revenue.collection.allow-partial) and refused with the difference
-(1_002_003_002) otherwise; any excess goes to the account balance. Every collection has its
-write-off lines, the account's arrears and balance move in the same transaction, and the audit log
-records it. The write-off itself is the database function rev_write_off (waterrev/sql/functions), the same
+(1_002_003_001); what is due on each is its principal and its late-payment penalty as of today
+(`billing.dues.amount_due`, read after the lock); an amount short of that is written off oldest bill
+first, penalty or principal first as revenue.penalty.coverage says, when partial payment is allowed
+(parameter revenue.collection.allow-partial) and refused with the difference (1_002_003_002)
+otherwise; any excess goes to the account balance. A paid penalty is a write-off line of its own.
+Every collection has its write-off lines, the account's arrears and balance move in the same
+transaction, and the audit log records it. The write-off itself is the database function rev_write_off (waterrev/sql/functions), the same
 one the settlement of online and QR orders runs; the checks that answer with an error stay here.
 """
 
@@ -20,6 +22,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from waterrev import audit
+from waterrev.billing.dues import Dues, amount_due
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import PAYABLE_BILLS, BillStatus, CollectionStatus, OrderStatus
@@ -104,12 +107,31 @@ def lock_charges(
     return rows
 
 
-def due(charges: list[dict[str, Any]]) -> Decimal:
-    return sum((Decimal(c["total_amount"]) - Decimal(c["paid_amount"]) for c in charges), ZERO)
+def dues_of(uow: UnitOfWork, cust_id: int, charges: list[dict[str, Any]]) -> Dues:
+    """What the locked bills owe today, principal and penalty (billing.dues, read after the lock)."""
+    return amount_due(uow, cust_id, charge_ids=[int(c["id"]) for c in charges])
 
 
-def plan(amount: Decimal, charges: list[dict[str, Any]]) -> Allocation:
-    """The write-off rule (payments.rules) applied to locked bill rows: what rev_write_off will do."""
+def short_amount(dues: Dues, amount: Decimal, verb: str = "本次支付") -> AppError:
+    """1_002_003_002 with the difference: what is due (principal and penalty) against what was paid."""
+    owed = dues.total
+    return AppError(
+        ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+        f"应缴 {owed}（本金 {dues.principal}，违约金 {dues.penalty}），{verb} {amount}，差额 {owed - amount}",
+        data={
+            "dueAmount": owed,
+            "paymentAmount": amount,
+            "difference": owed - amount,
+            "principalAmount": dues.principal,
+            "penaltyAmount": dues.penalty,
+        },
+    )
+
+
+def plan(amount: Decimal, charges: list[dict[str, Any]], dues: Dues) -> Allocation:
+    """The write-off rule (payments.rules) applied to locked bill rows and what they owe today: what
+    rev_write_off will do."""
+    penalties = dues.penalty_of()
     return allocate(
         amount,
         (
@@ -119,9 +141,11 @@ def plan(amount: Decimal, charges: list[dict[str, Any]]) -> Allocation:
                 Decimal(c["total_amount"]),
                 Decimal(c["paid_amount"]),
                 str(c["status"]),
+                penalties.get(int(c["id"]), ZERO),
             )
             for c in charges
         ),
+        penalty_first=dues.penalty_first,
     )
 
 
@@ -132,6 +156,7 @@ def write_off(
     cust_id: int,
     account: dict[str, Any],
     charges: list[dict[str, Any]],
+    dues: Dues,
     amount: Decimal,
     channel: str,
     source: str,
@@ -143,23 +168,21 @@ def write_off(
     outlet: str | None = None,
     remark: str | None = None,
 ) -> WriteOff:
-    """Apply `amount` to the locked bills (oldest period first); the excess goes to the balance. The
-    rule decides first - a short amount is refused unless partial payment is allowed, a bill the
-    payment may not change is refused - and the database function then writes it."""
-    allocation = plan(amount, charges)
+    """Apply `amount` to the locked bills, which owe `dues` (principal and penalty as of its day): the
+    penalties or the principals first as the coverage order says, oldest period first; the excess goes
+    to the balance. The rule decides first - a short amount is refused unless partial payment is
+    allowed, a bill the payment may not change is refused - and the database function then writes it."""
+    allocation = plan(amount, charges, dues)
     if allocation.remain > 0 and not partial_ok:
-        owed = allocation.owed
-        raise AppError(
-            ErrorCode.PAYMENT_AMOUNT_MISMATCH,
-            f"应缴 {owed}，本次支付 {amount}，差额 {owed - amount}",
-            data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
-        )
+        raise short_amount(dues.only(int(c["id"]) for c in charges), amount)
     code = code or new_collection_code(uow)
+    penalties = dues.penalty_of()
     result = uow.scalar(
         "SELECT rev_write_off(p_actor => CAST(:actor AS jsonb), p_cust_id => :c, p_account_id => :a,"
         " p_charge_ids => CAST(:ids AS bigint[]), p_amount => :amt, p_channel => :ch, p_source => :src,"
         " p_trade_no => :trade, p_idempotency_key => :key, p_code => :code, p_actual_amount => :actual,"
-        " p_outlet => :outlet, p_remark => :remark, p_operator_id => :op)",
+        " p_outlet => :outlet, p_remark => :remark, p_operator_id => :op,"
+        " p_penalties => CAST(:pens AS numeric[]), p_penalty_first => :first, p_as_of => :as_of)",
         {
             "actor": audit.actor(ctx),
             "c": cust_id,
@@ -175,6 +198,9 @@ def write_off(
             "outlet": outlet,
             "remark": remark,
             "op": ctx.principal.user_id or None,
+            "pens": [penalties.get(int(c["id"]), ZERO) for c in charges],
+            "first": dues.penalty_first,
+            "as_of": dues.as_of,
         },
     )
     to_balance = Decimal(result["toBalance"])
@@ -186,7 +212,14 @@ def write_off(
         Decimal(result["writtenOff"]),
         to_balance,
         Decimal(result["remain"]),
-        [{"chargeId": line["chargeId"], "amount": Decimal(line["amount"])} for line in result["lines"]],
+        [
+            {
+                "chargeId": line["chargeId"],
+                "amount": Decimal(line["amount"]),
+                "penaltyAmount": Decimal(line["penalty"]),
+            }
+            for line in result["lines"]
+        ],
     )
 
 
@@ -204,6 +237,7 @@ def record_trade(
     *,
     cust_id: int,
     charges: list[dict[str, Any]],
+    dues: Dues,
     result: WriteOff,
     channel: str,
     scene: str,
@@ -212,15 +246,17 @@ def record_trade(
     request_key: str,
 ) -> None:
     """The settled bk_transaction row of a counter or bank trade (every channel's trades in one table),
-    and the bills it was asked to pay (biz_order_charge, never live: the trade holds nothing). Status
-    SUCCESS, so compensation never looks it up at SYS-009."""
+    and the bills it was asked to pay with what each owed then, principal and penalty (biz_order_charge,
+    never live: the trade holds nothing). Status SUCCESS, so compensation never looks it up at SYS-009."""
+    penalties = dues.penalty_of()
     uow.execute(
         "WITH t AS (INSERT INTO bk_transaction (biz_order_no, trade_no, cust_id, channel_code, scene, trade_amount,"
-        " status, success_amount, expire_time, paid_time, notify_time, request_key, operator_id) VALUES (:o, :t,"
-        " :c, :ch, :sc, :amt, :st, :amt, now(), now(), now(), :k, :op) RETURNING biz_order_no)"
-        " INSERT INTO biz_order_charge (biz_order_no, charge_id, amount, live)"
-        " SELECT t.biz_order_no, b.id, b.owed, false FROM t,"
-        " unnest(CAST(:ids AS bigint[]), CAST(:owed AS numeric[])) AS b (id, owed)",
+        " status, success_amount, expire_time, paid_time, notify_time, request_key, operator_id, penalty_as_of)"
+        " VALUES (:o, :t, :c, :ch, :sc, :amt, :st, :amt, now(), now(), now(), :k, :op, :as_of)"
+        " RETURNING biz_order_no)"
+        " INSERT INTO biz_order_charge (biz_order_no, charge_id, amount, penalty, live)"
+        " SELECT t.biz_order_no, b.id, b.owed, b.penalty, false FROM t,"
+        " unnest(CAST(:ids AS bigint[]), CAST(:owed AS numeric[]), CAST(:pens AS numeric[])) AS b (id, owed, penalty)",
         {
             "o": result.collection_code,
             "t": trade_no,
@@ -233,27 +269,34 @@ def record_trade(
             "op": ctx.principal.user_id or None,
             "ids": [c["id"] for c in charges],
             "owed": [Decimal(c["total_amount"]) - Decimal(c["paid_amount"]) for c in charges],
+            "pens": [penalties.get(int(c["id"]), ZERO) for c in charges],
+            "as_of": dues.as_of,
         },
     )
 
 
 def chosen_bills(uow: UnitOfWork, row: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every bill a collection was asked to pay, oldest first, with what it owed then, what this
-    collection wrote off on it (0.00 for a bill the money did not reach) and its state now. A collection
-    made before its bills were kept (biz_order_charge) falls back to its write-off lines."""
+    """Every bill a collection was asked to pay, oldest first, with what it owed then (principal `owed`,
+    `penalty_owed`), what this collection wrote off on it (`amount` principal, `penalty`; 0.00 for a bill
+    the money did not reach) and its state now. A collection made before its bills were kept
+    (biz_order_charge) falls back to its write-off lines."""
     bills = uow.all(
-        "SELECT o.charge_id, o.amount AS owed, COALESCE(i.amount, 0) AS amount, c.status, c.invoice_status"
+        "SELECT o.charge_id, o.amount AS owed, o.penalty AS penalty_owed,"
+        " COALESCE(sum(i.amount) FILTER (WHERE i.item_type = 'PRINCIPAL'), 0) AS amount,"
+        " COALESCE(sum(i.amount) FILTER (WHERE i.item_type = 'PENALTY'), 0) AS penalty, c.status, c.invoice_status"
         " FROM biz_order_charge o JOIN biz_charge c ON c.id = o.charge_id"
         " LEFT JOIN biz_collection_item i ON i.collection_id = :id AND i.charge_id = o.charge_id"
-        " WHERE o.biz_order_no = :code ORDER BY c.bill_period, c.id",
+        " WHERE o.biz_order_no = :code"
+        " GROUP BY o.charge_id, o.amount, o.penalty, c.status, c.invoice_status, c.bill_period, c.id"
+        " ORDER BY c.bill_period, c.id",
         {"id": row["id"], "code": row["code"]},
     )
     if bills:
         return bills
     return uow.all(
-        "SELECT i.charge_id, i.amount + c.total_amount - c.paid_amount AS owed, i.amount, c.status,"
-        " c.invoice_status FROM biz_collection_item i JOIN biz_charge c ON c.id = i.charge_id"
-        " WHERE i.collection_id = :id ORDER BY i.id",
+        "SELECT i.charge_id, i.amount + c.total_amount - c.paid_amount AS owed, 0 AS penalty_owed, i.amount,"
+        " 0 AS penalty, c.status, c.invoice_status FROM biz_collection_item i JOIN biz_charge c ON c.id = i.charge_id"
+        " WHERE i.collection_id = :id AND i.item_type = 'PRINCIPAL' ORDER BY i.id",
         {"id": row["id"]},
     )
 
@@ -276,7 +319,7 @@ def _trade_conflict(done: dict[str, Any], cmd: Collect, owed_then: Decimal, bill
 def _replayed(uow: UnitOfWork, done: dict[str, Any], cmd: Collect) -> dict[str, Any]:
     """The same trade again: the first answer, or a conflict when the request is not the same one."""
     bills = chosen_bills(uow, done)
-    owed_then = sum((Decimal(b["owed"]) for b in bills), ZERO)
+    owed_then = sum((Decimal(b["owed"]) + Decimal(b["penalty_owed"]) for b in bills), ZERO)
     differs = _trade_conflict(done, cmd, owed_then, {int(b["charge_id"]) for b in bills})
     if differs:
         raise AppError(
@@ -324,10 +367,10 @@ def _collect(ctx: RequestContext, cmd: Collect, key: str | None) -> dict[str, An
         if key is not None and (done := _by_trade(uow, key)) is not None:  # it finished while we waited
             return _replayed(uow, done, cmd)
         charges = lock_charges(uow, cmd.cust_id, list(cmd.charge_ids))
+        dues = dues_of(uow, cmd.cust_id, charges)
         amount = cmd.payment_amount
         if cmd.payment_channel == "PREPAY":
-            owed = due(charges)
-            amount = min(amount, owed)
+            amount = min(amount, dues.total)
             if Decimal(account["balance"]) < amount:
                 raise AppError(
                     ErrorCode.PAYMENT_AMOUNT_MISMATCH,
@@ -349,6 +392,7 @@ def _collect(ctx: RequestContext, cmd: Collect, key: str | None) -> dict[str, An
             cust_id=cmd.cust_id,
             account=account,
             charges=charges,
+            dues=dues,
             amount=amount,
             channel=cmd.payment_channel,
             source="COUNTER",
@@ -364,6 +408,7 @@ def _collect(ctx: RequestContext, cmd: Collect, key: str | None) -> dict[str, An
             ctx,
             cust_id=cmd.cust_id,
             charges=charges,
+            dues=dues,
             result=result,
             channel=cmd.payment_channel,
             scene="COUNTER",
@@ -390,15 +435,23 @@ def _collect(ctx: RequestContext, cmd: Collect, key: str | None) -> dict[str, An
 
 
 def _reply(row: dict[str, Any], bills: list[dict[str, Any]], replay: bool = False) -> dict[str, Any]:
-    """remainAmount is what is still owed on all the chosen bills after this collection, and chargeList
-    names every chosen bill - a bill the money did not reach too (amount 0.00) - with its state."""
-    remain = sum((Decimal(b["owed"]) - Decimal(b["amount"]) for b in bills), ZERO)
+    """remainAmount is what is still owed on all the chosen bills after this collection (principal and
+    penalty as of its day), and chargeList names every chosen bill - a bill the money did not reach too
+    (amount 0.00) - with its state; amount is the water fee written off, penaltyAmount the penalty."""
+
+    def left(b: dict[str, Any]) -> Decimal:
+        return (
+            Decimal(b["owed"]) + Decimal(b["penalty_owed"]) - Decimal(b["amount"]) - Decimal(b["penalty"])
+        ).quantize(ZERO)
+
+    remain = sum((left(b) for b in bills), ZERO)
     return {
         "collectionId": row["id"],
         "collectionCode": row["code"],
         "writeOffStatus": row["status"],
         "paidAmount": row["amount"],
         "writtenOffAmount": row["written_off"],
+        "penaltyAmount": sum((Decimal(b["penalty"]) for b in bills), ZERO),
         "remainAmount": remain,
         "balanceAdded": row["to_balance"],
         "changeAmount": row["change_amount"],
@@ -409,7 +462,8 @@ def _reply(row: dict[str, Any], bills: list[dict[str, Any]], replay: bool = Fals
             {
                 "chargeId": b["charge_id"],
                 "amount": Decimal(b["amount"]).quantize(ZERO),
-                "remainAmount": (Decimal(b["owed"]) - Decimal(b["amount"])).quantize(ZERO),
+                "penaltyAmount": Decimal(b["penalty"]).quantize(ZERO),
+                "remainAmount": left(b),
                 "payStatus": b["status"],
             }
             for b in bills

@@ -15,12 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from waterrev import audit
+from waterrev.billing.dues import amount_due
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.lifecycle import sql_in
 from waterrev.domain.states import LIVE_ORDER, ORDER, ORDER_ENDS, UNPAID_ENDS, OrderStatus
 from waterrev.errors import AppError, ErrorCode
-from waterrev.payments.collection import due, lock_account, lock_charges
+from waterrev.payments.collection import dues_of, lock_account, lock_charges, short_amount
 from waterrev.payments.writeback import PLATFORM_NOT_ANSWERED, seed_order_status
 from waterrev.visibility import customer_visible, require_customer_visible
 
@@ -200,23 +201,25 @@ def _insert_order(
     request_key: str,
     counter_code: str | None,
 ) -> tuple[dict[str, Any], list[tuple[int, Decimal]]]:
-    """The order row and its held bills, in the caller's transaction; returns it and (bill, amount)s."""
+    """The order row and its held bills, in the caller's transaction; returns it and (bill, amount)s.
+    The order asks for each bill's principal and its penalty as of today; both are kept on the order
+    (biz_order_charge amount / penalty, bk_transaction.penalty_as_of) so its settlement, even on a later
+    day, books exactly that."""
     from waterrev.payments.collection import new_collection_code
 
     charges = lock_charges(uow, cust_id, charge_ids)
-    owed = due(charges)
-    if amount != owed:
-        raise AppError(
-            ErrorCode.PAYMENT_AMOUNT_MISMATCH,
-            f"应缴 {owed}，支付金额 {amount}，差额 {owed - amount}",
-            data={"dueAmount": owed, "paymentAmount": amount, "difference": owed - amount},
-        )
+    dues = dues_of(uow, cust_id, charges)
+    nothing = [b.code for b in dues.bills if b.amount_due <= 0]
+    if nothing:
+        raise AppError(ErrorCode.CHARGE_ALREADY_WRITTEN_OFF, f"账单 {', '.join(nothing)} 无待缴金额")
+    if amount != dues.total:
+        raise short_amount(dues, amount, "支付金额")
     order_no = new_collection_code(uow, "DD")
     expire = dt.datetime.now(dt.UTC).replace(microsecond=0) + ORDER_TTL
     txn = uow.one(
         "INSERT INTO bk_transaction (biz_order_no, cust_id, channel_code, scene, trade_amount, expire_time,"
-        " request_key, next_query_time, operator_id, counter_code) VALUES (:o, :c, :ch, :sc, :amt, :exp,"
-        " :k, now() + interval '1 minute', :op, :cc) RETURNING *",
+        " request_key, next_query_time, operator_id, counter_code, penalty_as_of) VALUES (:o, :c, :ch, :sc,"
+        " :amt, :exp, :k, now() + interval '1 minute', :op, :cc, :as_of) RETURNING *",
         {
             "o": order_no,
             "c": cust_id,
@@ -227,15 +230,24 @@ def _insert_order(
             "k": request_key,
             "op": ctx.principal.user_id or None,
             "cc": counter_code,
+            "as_of": dues.as_of,
         },
     )
     assert txn is not None
-    items = [(int(c["id"]), Decimal(c["total_amount"]) - Decimal(c["paid_amount"])) for c in charges]
-    for charge_id, held in items:
-        uow.execute(
-            "INSERT INTO biz_order_charge (biz_order_no, charge_id, amount) VALUES (:o, :c, :a)",
-            {"o": order_no, "c": charge_id, "a": held},
-        )
+    uow.execute(
+        "INSERT INTO biz_order_charge (biz_order_no, charge_id, amount, penalty)"
+        " SELECT :o, b.id, b.principal, b.penalty FROM unnest(CAST(:ids AS bigint[]),"
+        " CAST(:principals AS numeric[]), CAST(:pens AS numeric[])) AS b (id, principal, penalty)",
+        {
+            "o": order_no,
+            "ids": [b.charge_id for b in dues.bills],
+            "principals": [b.principal for b in dues.bills],
+            "pens": [b.penalty for b in dues.bills],
+        },
+    )
+    # SYS-009's orderItems: one per bill (sourceId = chargeId, in id order as a resend lists them), its
+    # principal and penalty together
+    items = sorted((b.charge_id, b.amount_due) for b in dues.bills)
     audit.record(
         uow,
         ctx,
@@ -247,6 +259,8 @@ def _insert_order(
             "bizOrderNo": order_no,
             "chargeIds": sorted(charge_ids),
             "amount": amount,
+            "penaltyAmount": dues.penalty,
+            "penaltyAsOf": dues.as_of,
             "channel": channel,
             "scene": scene,
             "accountId": account["id"],
@@ -269,7 +283,8 @@ def _reuse(ctx: RequestContext, live: dict[str, Any], open_id: str | None) -> di
         return order_view(live) | {"reused": True}
     with UnitOfWork() as uow:
         held = uow.all(
-            "SELECT charge_id, amount FROM biz_order_charge WHERE biz_order_no = :o ORDER BY charge_id",
+            "SELECT charge_id, amount + penalty AS amount FROM biz_order_charge WHERE biz_order_no = :o"
+            " ORDER BY charge_id",
             {"o": live["biz_order_no"]},
         )
     items = [(int(r["charge_id"]), Decimal(r["amount"])) for r in held]
@@ -438,12 +453,14 @@ def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
         if ORDER.allows(live["status"], OrderStatus.CLOSED):
             _end(uow, ctx, live, OrderStatus.CLOSED)
         uow.commit()
+    with UnitOfWork() as uow:  # the new order asks for what is due today (the penalty may have grown)
+        amount = amount_due(uow, cust_id, charge_ids=charge_ids).total
     return create_order(
         ctx,
         cust_id=cust_id,
         charge_ids=charge_ids,
         channel=txn["channel_code"],
-        amount=Decimal(txn["trade_amount"]),
+        amount=amount,
         scene=txn["scene"],
         counter_code=txn["counter_code"],
     )
@@ -468,9 +485,12 @@ def receipt(ctx: RequestContext, order_no: str) -> dict[str, Any]:
                 f"订单 {order_no} 尚未支付成功（{row['status']}），不能出具凭证",
                 data={"orderStatus": seed_order_status(row["status"])},
             )
-        lines = uow.all(
-            "SELECT ch.code, ch.bill_period, ch.usage_amount, i.amount FROM biz_collection_item i"
-            " JOIN biz_charge ch ON ch.id = i.charge_id WHERE i.collection_id = :c ORDER BY ch.bill_period",
+        lines = uow.all(  # per bill: the water fee and the penalty paid, each its own write-off line
+            "SELECT ch.code, ch.bill_period, ch.usage_amount,"
+            " COALESCE(sum(i.amount) FILTER (WHERE i.item_type = 'PRINCIPAL'), 0) AS amount,"
+            " COALESCE(sum(i.amount) FILTER (WHERE i.item_type = 'PENALTY'), 0) AS penalty"
+            " FROM biz_collection_item i JOIN biz_charge ch ON ch.id = i.charge_id WHERE i.collection_id = :c"
+            " GROUP BY ch.id, ch.code, ch.bill_period, ch.usage_amount ORDER BY ch.bill_period, ch.id",
             {"c": row["collection_id"]},
         )
     return {
@@ -484,6 +504,7 @@ def receipt(ctx: RequestContext, order_no: str) -> dict[str, Any]:
         "address": row["address"],
         "paidAmount": row["success_amount"],
         "writtenOffAmount": row["written_off"],
+        "penaltyAmount": sum((Decimal(r["penalty"]) for r in lines), Decimal("0.00")),
         "toBalance": row["to_balance"],
         "payTime": row["pay_time"],
         "bills": [
@@ -492,6 +513,7 @@ def receipt(ctx: RequestContext, order_no: str) -> dict[str, Any]:
                 "billPeriod": r["bill_period"],
                 "usageAmount": r["usage_amount"],
                 "amount": r["amount"],
+                "penaltyAmount": r["penalty"],
             }
             for r in lines
         ],

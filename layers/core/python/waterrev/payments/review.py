@@ -3,8 +3,9 @@
 
 Decisions by exception type:
 - AMOUNT_MISMATCH (the order is held, its bills too): WRITE_OFF_PAID books the money actually received
-  against the order's bills (rev_write_off: oldest first, a short amount leaves bills PARTIAL, a surplus
-  goes to the balance) and ends the order SUCCESS; REFUND closes the order, frees its bills and records a
+  against the order's bills (rev_write_off: what the order held for each bill's principal and penalty,
+  penalty or principal first as revenue.penalty.coverage says, oldest first; a short amount leaves bills
+  PARTIAL, a surplus goes to the balance) and ends the order SUCCESS; REFUND closes the order, frees its bills and records a
   PENDING refund of the amount received (paid back by IF-REV-007, not built yet).
 - PAID_ELSEWHERE (the order is SUCCESS, the surplus is on the balance): KEEP_BALANCE leaves it there;
   REFUND takes it off the balance (biz_account_flow REFUND) and records a PENDING refund.
@@ -21,7 +22,8 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, clock
+from waterrev.billing import penalty
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import (
@@ -40,6 +42,7 @@ from waterrev.masking import mask_text
 from waterrev.payments.collection import lock_account
 from waterrev.payments.commands import ResolveException
 from waterrev.payments.writeback import seed_order_status
+from waterrev.scoped import param_row
 from waterrev.visibility import dept_params, dept_visible
 
 MODULE = "REV-003"
@@ -301,22 +304,32 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
             data={"successAmount": paid, "allowedActions": ["REFUND"]},
         )
     account = lock_account(uow, order["cust_id"])
-    bills = uow.all(  # the order's bills, locked in id order as every payment locks them
-        "SELECT c.id, c.status, c.total_amount - c.paid_amount AS owed FROM biz_order_charge o"
-        " JOIN biz_charge c ON c.id = o.charge_id WHERE o.biz_order_no = :o ORDER BY c.id FOR UPDATE OF c",
-        {"o": order["biz_order_no"]},
+    bills = uow.all(  # the order's bills, locked in id order as every payment locks them, with what each
+        # still owes of what the order held: principal, and penalty as of the order's day
+        "SELECT c.id, c.status, c.total_amount - c.paid_amount AS owed,"
+        " rev_held_penalty_due(p_charge_id => c.id, p_held => o.penalty, p_since => :since) AS pen_due"
+        " FROM biz_order_charge o JOIN biz_charge c ON c.id = o.charge_id WHERE o.biz_order_no = :o"
+        " ORDER BY c.id FOR UPDATE OF c",
+        {"o": order["biz_order_no"], "since": order["create_time"]},
     )
-    open_ids = [b["id"] for b in bills if b["owed"] > 0 and b["status"] in PAYABLE_BILLS]
+    open_bills = [b for b in bills if (b["owed"] > 0 or b["pen_due"] > 0) and b["status"] in PAYABLE_BILLS]
+    as_of = order["penalty_as_of"] or clock.local_date(order["create_time"])
+    coverage = param_row(uow, penalty.COVERAGE_CODE, cust_id=order["cust_id"], on=as_of)
     written = uow.scalar(
         "SELECT rev_write_off(p_actor => CAST(:actor AS jsonb), p_cust_id => :c, p_account_id => :a,"
         " p_charge_ids => CAST(:ids AS bigint[]), p_amount => :amt, p_channel => :ch, p_source => :src,"
         " p_trade_no => :trade, p_idempotency_key => :key, p_code => :code, p_actual_amount => NULL,"
-        " p_outlet => :outlet, p_remark => :remark, p_operator_id => :op)",
+        " p_outlet => :outlet, p_remark => :remark, p_operator_id => :op,"
+        " p_penalties => CAST(:pens AS numeric[]), p_penalty_first => :first, p_as_of => :as_of)",
         {
             "actor": audit.actor(ctx),
             "c": order["cust_id"],
             "a": account["id"],
-            "ids": open_ids,
+            "ids": [b["id"] for b in open_bills],
+            "pens": [b["pen_due"] for b in open_bills],
+            "first": penalty.parse_coverage(None if coverage is None else coverage["config_value"])
+            is penalty.Coverage.PENALTY_FIRST,
+            "as_of": as_of,
             "amt": paid,
             "ch": order["channel_code"],
             "src": order["scene"],
@@ -354,7 +367,12 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
         "balanceAdded": Decimal(written["toBalance"]),
         "remainAmount": Decimal(written["remain"]),
         "chargeList": [
-            {"chargeId": line["chargeId"], "amount": Decimal(line["amount"])} for line in written["lines"]
+            {
+                "chargeId": line["chargeId"],
+                "amount": Decimal(line["amount"]),
+                "penaltyAmount": Decimal(line["penalty"]),
+            }
+            for line in written["lines"]
         ],
         "accountId": account["id"],
         "balanceAfter": balance,

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from waterrev import audit
+from waterrev.billing import penalty
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -293,6 +294,7 @@ def save_param(ctx: RequestContext, cmd: ConfigCommand) -> dict[str, Any]:
         problem = rule_problem(cmd.config_code or "", cmd.config_value) if cmd.config_type == "RULE" else None
         if problem:
             raise AppError(ErrorCode.BAD_REQUEST, f"configValue: {problem}")
+        penalty.check_parameter(cmd.config_code, cmd.config_value)  # 违约金 rules the penalty could not use
         if latest is not None and latest["config_type"] != cmd.config_type:
             raise AppError(
                 ErrorCode.CONFLICT, f"configType: 参数 {cmd.config_code} 的类型为 {latest['config_type']}"

@@ -172,6 +172,10 @@ class CustomerCreate(_Identity):
     address: str = Field(min_length=1, max_length=255, description="客户地址")
     dept_id: Id = Field(description="所属营业所（须在本人数据范围内）")
     population: int = Field(default=1, ge=1, le=50, description="用水人口（阶梯水量按人口调整）")
+    low_income: bool = Field(
+        default=False,
+        description="扩展：低保户（revenue.penalty.exempt-low-income 开启时免收违约金）",
+    )
     account_no: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9-]{4,32}$", description="账户编号；不填则为 ZH+客户编号"
     )
@@ -200,6 +204,7 @@ class CustomerCreate(_Identity):
             address=self.address,
             dept_id=self.dept_id,
             population=self.population,
+            low_income=self.low_income,
             account_no=self.account_no,
             contact_list=tuple(c.to_command() for c in self.contact_list),
             meter_list=tuple(m.to_command() for m in self.meter_list),
@@ -234,6 +239,10 @@ class CustomerUpdate(_Identity):
     mobile: Mobile | None = Field(default=None, description="主要联系电话")
     address: str | None = Field(default=None, min_length=1, max_length=255, description="客户地址")
     population: int | None = Field(default=None, ge=1, le=50, description="用水人口")
+    low_income: bool | None = Field(
+        default=None,
+        description="扩展：低保户标记（不传则不变；revenue.penalty.exempt-low-income 开启时免收违约金）",
+    )
     contact_list: list[Contact] | None = Field(
         default=None, max_length=20, description="联系人列表（整体替换；不传则不变）"
     )
@@ -258,6 +267,7 @@ class CustomerUpdate(_Identity):
             mobile=self.mobile,
             address=self.address,
             population=self.population,
+            low_income=self.low_income,
             contact_list=None
             if self.contact_list is None
             else tuple(c.to_command() for c in self.contact_list),
@@ -381,6 +391,7 @@ class CustomerDetail(Reply):
     dept_id: int = Field(description="扩展：所属营业所 ID")
     dept_name: str = Field(description="扩展：所属营业所名称")
     population: int = Field(description="扩展：用水人口")
+    low_income: bool = Field(description="扩展：低保户（可按参数免收违约金）")
     version: int = Field(description="扩展：乐观锁版本（IF-REV-002 update 时回传）")
     account_info: AccountInfo | None = Field(
         default=None, description="账户信息对象（首个账户；queryType 为 account、all 时返回）"

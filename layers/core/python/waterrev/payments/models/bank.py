@@ -48,7 +48,7 @@ class BankPay(Model):
     charge_ids: list[Id] | None = Field(
         default=None, max_length=200, description="缴费账单 ID；不传则缴清全部欠费"
     )
-    amount: Amount = Field(description="缴费金额：须等于所缴账单应缴合计")
+    amount: Amount = Field(description="缴费金额：须等于所缴账单应缴合计（本金 + 截至今日的违约金）")
 
     def command(self) -> commands.BankPay:
         return commands.BankPay(
@@ -64,14 +64,24 @@ class ArrearsBill(Reply):
     charge_id: int = Field(description="账单 ID (biz_charge.id)")
     charge_code: str = Field(description="账单编号")
     bill_period: str = Field(description="账期 (YYYY-MM)")
-    amount: Money = Field(description="应缴金额")
+    amount: Money = Field(description="应缴金额：未缴本金（水费）+ 截至今日的违约金；银行按此金额缴费")
+    principal_amount: Money = Field(description="扩展：未缴本金（水费）")
+    penalty_amount: Money = Field(description="扩展：截至今日（北京时间）的违约金")
     due_date: DateStr = Field(description="缴费截止日期")
 
 
 class ArrearsReply(Reply):
     cust_code: str = Field(description="客户编号")
     cust_name: str = Field(description="客户名称（脱敏：仅首字）")
-    arrears_amount: Money = Field(description="可缴欠费合计（不含进行中线上订单持有的账单）")
+    arrears_amount: Money = Field(
+        description="可缴合计：各账单应缴金额之和（本金 + 违约金；不含进行中线上订单持有的账单），即缴费时的 amount"
+    )
+    principal_amount: Money = Field(description="扩展：其中未缴本金（水费）")
+    penalty_amount: Money = Field(description="扩展：其中违约金（截至 penaltyAsOf）")
+    penalty_as_of: DateStr = Field(description="扩展：违约金计算截至日（北京时间今日）；次日应缴金额可能变化")
+    penalty_exemption: Literal["WITHHOLDING", "LOW_INCOME"] | None = Field(
+        description="扩展：客户按参数免收违约金的原因（WITHHOLDING 已签代扣协议、LOW_INCOME 低保户），不免收为 null"
+    )
     bill_list: list[ArrearsBill] = Field(description="可缴账单，最早账期在前")
 
 

@@ -49,7 +49,10 @@ class CollectionCreate(Model):
         min_length=1, max_length=200, description="待核销账单 ID 列表 (biz_charge.id)"
     )
     payment_channel: Channel = Field(description="支付渠道：CASH、WECHAT、ALIPAY、BANK、PREPAY")
-    payment_amount: Amount = Field(description="本次支付金额 (biz_collection.amount)")
+    payment_amount: Amount = Field(
+        description="本次支付金额 (biz_collection.amount)：应缴为所选账单的未缴本金 + 截至今日的违约金"
+        "（柜台待缴账单查询的 dueAmount）；不足时按 revenue.collection.allow-partial 部分核销或答复 1_002_003_002 与差额"
+    )
     actual_amount: Amount | None = Field(
         default=None, description="实收金额，柜台收费场景使用（仅 CASH，找零 = 实收 - 支付）"
     )
@@ -93,8 +96,9 @@ class CollectionCreate(Model):
 
 class ChargeWriteOff(Reply):
     charge_id: int = Field(description="账单 ID (biz_charge.id)")
-    amount: Money = Field(description="本次核销到该账单的金额")
-    remain_amount: Money = Field(description="该账单仍待支付的金额")
+    amount: Money = Field(description="本次核销到该账单的水费（本金）")
+    penalty_amount: Money = Field(description="扩展：本次缴纳该账单的违约金（单独入账，不计入水费）")
+    remain_amount: Money = Field(description="该账单仍待支付的金额（本金 + 违约金）")
     pay_status: PayStatus = Field(description="该账单的缴费状态：UNPAID、PARTIAL、PAID（CANCELLED：已作废）")
 
 
@@ -105,10 +109,13 @@ class CollectionReply(Reply):
     collection_code: str = Field(description="收费业务编号 (biz_collection.code)")
     write_off_status: WriteOffStatus = Field(description="核销状态：SUCCESS、PARTIAL、PENDING")
     paid_amount: Money = Field(description="已支付金额")
-    remain_amount: Money = Field(description="剩余待支付金额（所选账单合计）")
+    remain_amount: Money = Field(description="剩余待支付金额（所选账单合计，本金 + 违约金）")
     trade_no: str | None = Field(description="渠道交易流水号 (bk_transaction.trade_no)")
     invoice_available: bool = Field(description="是否可发起开票")
-    written_off_amount: Money = Field(description="扩展：本次核销到账单的金额合计")
+    written_off_amount: Money = Field(description="扩展：本次核销到账单的金额合计（水费 + 违约金）")
+    penalty_amount: Money = Field(
+        description="扩展：其中违约金（按 revenue.penalty.coverage 的先后顺序抵扣）"
+    )
     balance_added: Money = Field(description="扩展：转入预存余额的金额")
     change_amount: Money = Field(description="扩展：现金找零 (actualAmount - paymentAmount)")
     charge_list: list[ChargeWriteOff] = Field(description="扩展：每张所选账单的核销结果")
@@ -127,7 +134,12 @@ class CounterChargeItem(Reply):
     usage_amount: Decimal4 = Field(description="用水量（立方米）")
     total_amount: Money = Field(description="账单金额")
     paid_amount: Money = Field(description="已缴金额")
-    unpaid_amount: Money = Field(description="当前应缴金额（账单金额 - 已缴金额）")
+    unpaid_amount: Money = Field(description="未缴本金（账单金额 - 已缴金额）")
+    penalty_amount: Money = Field(description="扩展：截至今日（北京时间）的违约金；已缴清或作废的账单为 0.00")
+    due_amount: Money = Field(description="扩展：当前应缴金额（未缴本金 + 违约金），柜台收费按此核对")
+    penalty_exemption: Literal["WITHHOLDING", "LOW_INCOME"] | None = Field(
+        description="扩展：客户按参数免收违约金的原因（WITHHOLDING 已签代扣协议、LOW_INCOME 低保户）；不免收为 null"
+    )
     pay_status: Literal["UNPAID", "PARTIAL", "PAID"] = Field(description="缴费状态：UNPAID、PARTIAL、PAID")
     invoice_status: str = Field(description="开票状态 (biz_charge.invoice_status)")
     due_date: DateStr = Field(description="缴费截止日期")

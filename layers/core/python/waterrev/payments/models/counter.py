@@ -43,7 +43,10 @@ class CounterScanPayCreate(Model):
         min_length=1, max_length=200, description="待支付账单 ID 列表：须属于同一客户，且在操作员的数据范围内"
     )
     payment_channel: OnlineChannel = Field(description="支付渠道：WECHAT、ALIPAY")
-    order_amount: Amount = Field(description="订单金额 (bk_transaction.trade_amount)：须等于所选账单应缴合计")
+    order_amount: Amount = Field(
+        description="订单金额 (bk_transaction.trade_amount)：须等于所选账单应缴合计（未缴本金 + 截至今日的违约金，"
+        "见柜台待缴账单查询的 dueAmount）；订单金额在下单时确定，次日支付成功也按下单时的金额核销"
+    )
     operator_id: Id = Field(description="柜台操作员 ID：须为当前登录用户")
     scene: Literal["COUNTER_SCAN_PAY"] = Field(
         default="COUNTER_SCAN_PAY", description="场景标识，默认 COUNTER_SCAN_PAY"
@@ -103,7 +106,8 @@ class ReceiptBill(Reply):
     charge_code: str = Field(description="账单编号")
     bill_period: str = Field(description="账期 (YYYY-MM)")
     usage_amount: Decimal4 = Field(description="用水量（立方米）")
-    amount: Money = Field(description="本次核销金额")
+    amount: Money = Field(description="本次核销的水费（本金）")
+    penalty_amount: Money = Field(description="扩展：本次缴纳的违约金（单独入账，不计入水费）")
 
 
 class ReceiptReply(Reply):
@@ -118,7 +122,8 @@ class ReceiptReply(Reply):
     cust_name: str = Field(description="客户名称")
     address: str | None = Field(description="用水地址")
     paid_amount: Money = Field(description="实付金额")
-    written_off_amount: Money = Field(description="核销到账单的金额")
+    written_off_amount: Money = Field(description="核销到账单的金额（水费 + 违约金）")
+    penalty_amount: Money = Field(description="扩展：其中违约金")
     to_balance: Money = Field(description="转入预存余额的金额")
     pay_time: DateTime | None = Field(description="支付时间")
     bills: list[ReceiptBill] = Field(description="核销明细")

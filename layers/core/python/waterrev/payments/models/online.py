@@ -41,7 +41,8 @@ class OrderCreate(Model):
     )
     payment_channel: OnlineChannel = Field(description="支付渠道：WECHAT、ALIPAY")
     payment_amount: Amount = Field(
-        description="支付金额 (bk_transaction.trade_amount)：须等于所选账单应缴合计"
+        description="支付金额 (bk_transaction.trade_amount)：须等于所选账单应缴合计（未缴本金 + 截至今日的违约金，"
+        "见 IF-CS-002 ARREARS 的 dueAmount）；订单金额在下单时确定，次日支付成功也按下单时的金额核销"
     )
     open_id: str | None = Field(
         default=None, max_length=64, description="微信渠道用户标识（传给 SYS-009 buyer.openId）"
