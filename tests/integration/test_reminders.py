@@ -17,13 +17,13 @@ import pytest
 from tests.support import (
     REMINDER_TASK,
     Reply,
+    admin_login,
     audit_rows,
     bind,
     call,
     channel_login,
     expect_error,
     new_admin_user,
-    admin_login,
     new_customer,
     new_office,
     overdue_bills,
@@ -69,7 +69,7 @@ def test_a_task_is_created_with_its_message_in_the_same_transaction(admin: str) 
 
     assert reply.code == 0, reply.body
     data = reply.data
-    assert SEED_REPLY <= set(data) and data["interfaceCode"] == "IF-REV-013" and data["status"] == "PENDING"
+    assert set(data) >= SEED_REPLY and data["interfaceCode"] == "IF-REV-013" and data["status"] == "PENDING"
     assert (
         data["resultTime"] is None
         and data["failureReason"] is None
