@@ -19,9 +19,9 @@ from waterrev.notifications.models.dead_letter import (
     ResolveReply,
 )
 from waterrev.notifications.models.reminder import (
-    GenerateReply,
-    GenerateRequest,
     ManualVerifyRequest,
+    ReminderGenerateReply,
+    ReminderGenerateRequest,
     ResultAck,
     SkippedPage,
     TaskCreate,
@@ -77,14 +77,14 @@ def manual_verify(body: ManualVerifyRequest) -> dict:
 @app.post(
     "/admin-api/revenue/reminder/task/generate",
     **doc(
-        GenerateReply,
+        ReminderGenerateReply,
         ErrorCode.NOT_FOUND,
         summary="按营业所批量生成催缴任务（扩展）",
         description="与每月计划任务相同：逾期满 revenue.reminder.overdue-days 天且欠费不少于 revenue.reminder.min-arrears 的客户，"
         "按逾期天数选择策略；返回被跳过的对象与原因。",
     ),
 )
-def generate(body: GenerateRequest) -> dict:
+def generate(body: ReminderGenerateRequest) -> dict:
     return ok(reminders.generate(request_context(app), body.command()))
 
 

@@ -56,12 +56,27 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("POST", "/admin-api/counter/scan-pay/create"),
         ("GET", "/admin-api/counter/scan-pay/{bizOrderNo}"),
     ],
+    ("IF-REV-013", "请求参数"): [
+        ("POST", "/admin-api/revenue/reminder/task"),
+        ("POST", "/admin-api/revenue/reminder/task/query"),
+        ("POST", "/admin-api/revenue/reminder/task/manual-verify"),
+    ],
+    ("IF-REV-013", "响应参数"): [
+        ("POST", "/admin-api/revenue/reminder/task"),
+        ("POST", "/admin-api/revenue/reminder/task/query"),
+        ("POST", "/admin-api/revenue/reminder/task/manual-verify"),
+    ],
     ("IF-METER-004", "请求参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
     ("IF-METER-004", "响应参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
 }
 
 # Deliberate differences from a seed table, each with its reason. Keys: (IF id, table, field).
-ALLOWED_EXTRA: dict[tuple[str, str, str], str] = {}
+ALLOWED_EXTRA: dict[tuple[str, str, str], str] = {
+    ("IF-CS-002", "请求参数", "queryType"): (
+        "扩展: the seed's five values and REMINDER, the customer's reminders (IF-REV-013) as the seed's 历史查询 "
+        "rows for 催缴、停复水 ask (docs/DECISIONS.md 101)"
+    ),
+}
 
 
 @lru_cache(maxsize=1)

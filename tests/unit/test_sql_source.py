@@ -20,7 +20,14 @@ CALLERS = ("layers", "functions", "benchmarks", "tests")
 def test_each_file_creates_exactly_the_function_it_is_named_after() -> None:
     names = [f.name for f in sql.functions()]
 
-    assert names == ["pay_apply_status", "pay_notify_accept", "rev_audit", "rev_write_off"]
+    assert names == [
+        "msg_payment_result",
+        "pay_apply_status",
+        "pay_notify_accept",
+        "rem_charge_arrears",
+        "rev_audit",
+        "rev_write_off",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -159,8 +159,15 @@ class LocalMessaging:
         )
 
     def purge(self) -> None:
+        """Delete every visible copy in both queues (PurgeQueue is allowed once a minute)."""
         for url in (self.queue_url, self.dlq_url):
-            self.sqs.purge_queue(QueueUrl=url)
+            while messages := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+                self.sqs.delete_message_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+                    ],
+                )
 
     # ---------------------------------------------------------------- make run
     def start_pump(self, sweep_every_s: float = 30.0) -> threading.Thread:

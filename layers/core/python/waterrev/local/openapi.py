@@ -144,8 +144,13 @@ def build(modules: dict[str, Any]) -> dict[str, Any]:
                 finish_operation(op, *found)
                 spec["paths"].setdefault(path, {})[method] = op
         for name, component in schema.get("components", {}).get("schemas", {}).items():
-            if name not in ("HTTPValidationError", "ValidationError"):
-                spec["components"]["schemas"][name] = component
+            if name in ("HTTPValidationError", "ValidationError"):
+                continue
+            known = spec["components"]["schemas"].get(name)
+            if known is not None and known != component:
+                # two handlers' models of one name: the document would silently keep only the last one
+                raise ValueError(f"two different models are named {name}: rename one ({interface.function})")
+            spec["components"]["schemas"][name] = component
     return spec
 
 

@@ -78,6 +78,9 @@ def deliver(
     """Deliver a batch of queue copies; {SQS message id: why it failed} for the copies to retry."""
     batch = copies(records)
     failures: dict[str, str] = {c.sqs_id: "队列消息无法解析" for c in batch if c.message_id is None}
+    for copy in batch:
+        if copy.message_id is None:
+            _back_off(copy, last=_last_attempt(copy))
     wanted = sorted({c.message_id for c in batch if c.message_id is not None})
     if not wanted:
         return failures
@@ -101,10 +104,10 @@ def deliver(
         sent = outcome.get(copy.message_id)
         if sent is not None and sent.outcome == "RETRY":
             failures[copy.sqs_id] = sent.error or "SYS-010 暂不可用"
-            if copy.message_id not in last:
-                _back_off(copy)
+            _back_off(copy, last=copy.message_id in last)
         elif sent is None and why_not.get(copy.message_id):
             failures[copy.sqs_id] = why_not[copy.message_id]
+            _back_off(copy, last=_last_attempt(copy))
     if failures:
         get_logger().info("deliveries to retry", extra={"failures": len(failures), "batch": len(batch)})
     return failures
@@ -200,8 +203,10 @@ def _record(ctx: RequestContext, results: list[Sent], last: set[int], last_copie
                 f"WHEN '{template}' THEN m.payload - '{key}'" for template, key in SECRET_KEYS.items()
             )
             uow.execute(
-                f"UPDATE biz_message m SET dispatch_state = CASE WHEN m.dispatch_state = '{DispatchState.SENDING}'"
-                f" THEN '{DispatchState.ACCEPTED}' ELSE m.dispatch_state END, accept_time = now(), last_error = NULL,"
+                # a result callback may have come before this answer was recorded: then it is CLOSED
+                f"UPDATE biz_message m SET dispatch_state = CASE WHEN m.dispatch_state <> '{DispatchState.SENDING}'"
+                f" THEN m.dispatch_state WHEN m.status = '{MessageStatus.PENDING}' THEN '{DispatchState.ACCEPTED}'"
+                f" ELSE '{DispatchState.CLOSED}' END, accept_time = now(), last_error = NULL,"
                 " platform_message_id = COALESCE(m.platform_message_id, a.platform_id), update_time = now(),"
                 f" payload = CASE m.template_code {scrub} ELSE m.payload END"
                 " FROM unnest(CAST(:ids AS bigint[]), CAST(:pids AS varchar[])) AS a (id, platform_id) WHERE m.id = a.id",
@@ -254,16 +259,14 @@ def _record(ctx: RequestContext, results: list[Sent], last: set[int], last_copie
         uow.commit()
 
 
-def _back_off(copy: Copy) -> None:
-    """Hide a failed copy for the backoff of its attempt (the queue's own visibility timeout otherwise)."""
+def _back_off(copy: Copy, *, last: bool = False) -> None:
+    """Hide a failed copy for the backoff of its attempt (the queue's own visibility timeout otherwise);
+    after the last attempt, none: the next receive moves it to the dead-letter queue at once."""
     s = get_settings()
     if not (s.message_queue_url and copy.receipt_handle):
         return
+    wait = 0 if last else rules.backoff_s(copy.receive_count, s.message_retry_base_s, s.message_retry_max_s)
     try:
-        queue.change_visibility(
-            s.message_queue_url,
-            copy.receipt_handle,
-            rules.backoff_s(copy.receive_count, s.message_retry_base_s, s.message_retry_max_s),
-        )
+        queue.change_visibility(s.message_queue_url, copy.receipt_handle, wait)
     except Exception:  # the queue's visibility timeout still applies: a backoff, just not this one
         get_logger().warning("could not set the retry backoff", extra={"sqsMessageId": copy.sqs_id})

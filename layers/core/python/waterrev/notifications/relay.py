@@ -110,10 +110,10 @@ def sweep_dead_letters(
         obsolete = []
         with UnitOfWork() as uow:
             for letter in batch:
-                if _record_dead_letter(uow, ctx, letter):
-                    counts["recorded"] += 1
-                elif _obsolete(uow, letter):
+                if _obsolete(uow, letter):
                     obsolete.append(letter["ReceiptHandle"])
+                elif _record_dead_letter(uow, ctx, letter):
+                    counts["recorded"] += 1
             uow.commit()
         if obsolete:
             queue.delete(dlq_url, obsolete)

@@ -159,7 +159,7 @@ class ManualVerifyRequest(Model):
         return commands.ManualVerify(self.task_no, self.manual_verify_note, self.related_disposal_ref)
 
 
-class GenerateRequest(Model):
+class ReminderGenerateRequest(Model):
     """扩展：按营业所批量生成催缴任务（每月计划任务同此，triggerType AUTO）。"""
 
     model_config = ConfigDict(
@@ -276,7 +276,7 @@ class SkipCounts(Reply):
     )
 
 
-class GenerateReply(Reply):
+class ReminderGenerateReply(Reply):
     """扩展：一次批量生成的汇总，被跳过对象与原因（前 100 条；全部见 .../task/skipped）。"""
 
     run_no: str = Field(description="生成批次号")
