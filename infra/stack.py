@@ -13,10 +13,11 @@ from infra.constructs.api import Api
 from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.layers import Layers
+from infra.constructs.messaging import Messaging
 from infra.constructs.migrations import MIGRATE_TASK, Migrations
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
-from infra.constructs.secrets import SYS009_CALLER_INTERFACES, SYS009_CALLER_TASKS, AppSecrets
+from infra.constructs.secrets import EGRESS_TASKS, SYS009_CALLER_INTERFACES, AppSecrets
 from infra.constructs.workflows import Workflows
 
 # The interfaces that start bill runs (IF-REV-005: POST /admin-api/revenue/charge/bill-run).
@@ -25,6 +26,13 @@ BILL_RUN_STARTERS = ("IF-REV-005",)
 # (the SYS-009 callers) send its URL as notifyUrl.
 SYS009_NOTIFY_INTERFACE = "IF-EXT-005"
 SYS009_NOTIFY_URL_ENV = "WATERREV_SYS009_NOTIFY_URL"
+# SYS-010 calls its delivery results back to IF-REV-013's webhook route (IF-EXT-008 回传执行结果).
+SYS010_RESULT_INTERFACE = "IF-REV-013"
+MESSAGE_CONSUMER, MESSAGE_RELAY, REMINDER_SCHEDULE = (
+    "msg_consumer",
+    "job_message_relay",
+    "job_reminder_generate",
+)
 
 
 class WaterRevStack(Stack):
@@ -98,17 +106,30 @@ class WaterRevStack(Stack):
             function_settings=function_settings,
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
             task_secrets=secrets.by_task,
-            egress_tasks=SYS009_CALLER_TASKS,
+            egress_tasks=EGRESS_TASKS,
         )
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
+        messaging = None
+        if MESSAGE_CONSUMER in workflows.functions and MESSAGE_RELAY in workflows.functions:
+            messaging = Messaging(
+                self,
+                "Messaging",
+                env_name=env_name,
+                function_settings=function_settings,
+                consumer=workflows.functions[MESSAGE_CONSUMER],
+                relay=workflows.functions[MESSAGE_RELAY],
+                callback_url=api.route_url(SYS010_RESULT_INTERFACE, "POST", caller="webhook"),
+            )
         schedules = Schedules(
             self,
             "Schedules",
             env_name=env_name,
             bill_run=workflows.bill_run,
             payment_compensation=workflows.functions.get("job_pay_compensate"),
+            message_relay=workflows.functions.get(MESSAGE_RELAY),
+            reminders=workflows.functions.get(REMINDER_SCHEDULE),
         )
         monitoring = Monitoring(
             self,
@@ -118,15 +139,21 @@ class WaterRevStack(Stack):
         )
         workflows.alarm_to(monitoring.topic)
         schedules.alarm_to(monitoring.topic)
+        if messaging is not None:
+            messaging.alarm_to(monitoring.topic)
 
         self.api = api
         self.data = data
         self.migrations = migrations
         self.workflows = workflows
         self.schedules = schedules
+        self.messaging = messaging
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
         CfnOutput(self, "ChannelLoginSecretArn", value=secrets.channel_login.secret_arn)
         CfnOutput(self, "WebhookKeysSecretArn", value=secrets.webhooks.secret_arn)
         CfnOutput(self, "BillRunStateMachineArn", value=workflows.bill_run.state_machine_arn)
+        CfnOutput(self, "Sys010SecretArn", value=secrets.sys010.secret_arn)
+        if messaging is not None:
+            CfnOutput(self, "MessageDeadLetterQueueUrl", value=messaging.dead_letters.queue_url)

@@ -1,5 +1,5 @@
 """Application secrets besides the database credentials, which functions may read them, and which
-functions call SYS-009 (and so need a way out of the VPC)."""
+functions call SYS-009 or SYS-010 (and so need a way out of the VPC)."""
 
 from __future__ import annotations
 
@@ -22,10 +22,17 @@ SYS009_CALLER_TASKS = ("job_pay_compensate",)
 # The functions that read the SYS-009 secret: the callers, and IF-EXT-005, which only verifies
 # SYS-009's notifications (it is called, it calls nothing, so it stays isolated).
 SYS009_INTERFACES = (*SYS009_CALLER_INTERFACES, "IF-EXT-005")
+SYS010_ENV = "WATERREV_SYS010_SECRET_ARN"
+# The function that calls SYS-010 (IF-EXT-008): the message queue's consumer.
+SYS010_CALLER_TASKS = ("msg_consumer",)
+# Every task function that calls an outside system over HTTPS: the egress subnets.
+EGRESS_TASKS = (*SYS009_CALLER_TASKS, *SYS010_CALLER_TASKS)
 WEBHOOK_KEYS_ENV = "WATERREV_WEBHOOK_KEYS_SECRET_ARN"
-# The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003) and the IoT platform (IF-EXT-009).
-WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009")
-# The platforms those functions verify (waterrev.webhook.verify's first argument).
+# The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003), the IoT platform (IF-EXT-009) and
+# SYS-010's delivery results (on IF-REV-013's route, key platform "SYS010").
+WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-REV-013")
+# The platforms the secret is created with (waterrev.webhook.verify's first argument). Never change this
+# initial value (CloudFormation would write it over the keys): operations add "SYS010" beside them.
 WEBHOOK_PLATFORMS = ("BANK", "IOT")
 
 
@@ -61,6 +68,20 @@ class AppSecrets(Construct):
             "SYS-009 rotates them (new keys are added beside the old by serial), not on our schedule.",
         )
 
+        self.sys010 = secretsmanager.Secret(
+            self,
+            "Sys010",
+            description='SYS-010 message service connection: {"baseUrl", "appId", "appSecret"}; set by '
+            "operations from what SYS-010 issues (its result callbacks are signed with the Webhooks "
+            'secret\'s "SYS010" keys)',
+        )
+        acknowledge(
+            self.sys010,
+            "AwsSolutions-SMG4",
+            "The app secret is issued by the SYS-010 operator and changes when SYS-010 rotates it, not on our "
+            "schedule; a rotation function cannot change it on their side.",
+        )
+
         self.webhooks = secretsmanager.Secret(
             self,
             "Webhooks",
@@ -94,4 +115,9 @@ class AppSecrets(Construct):
     @property
     def by_task(self) -> Mapping[str, Mapping[str, secretsmanager.ISecret]]:
         """Task function -> {environment variable: secret} that it reads."""
-        return {task: {SYS009_ENV: self.sys009} for task in SYS009_CALLER_TASKS}
+        granted: dict[str, dict[str, secretsmanager.ISecret]] = {}
+        for task in SYS009_CALLER_TASKS:
+            granted.setdefault(task, {})[SYS009_ENV] = self.sys009
+        for task in SYS010_CALLER_TASKS:
+            granted.setdefault(task, {})[SYS010_ENV] = self.sys010
+        return granted

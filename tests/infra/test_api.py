@@ -253,20 +253,21 @@ def test_given_the_sys009_secret_then_only_the_payment_functions_may_read_it(tem
     assert compensation and compensation[0]["Environment"]["Variables"].get(SYS009_ENV) == secret
 
 
-def test_given_the_webhook_keys_secret_then_only_the_two_webhook_functions_know_and_read_it(
+def test_given_the_webhook_keys_secret_then_only_the_three_webhook_functions_know_and_read_it(
     template: Template,
 ) -> None:
+    """The bank (IF-EXT-003), the IoT platform (IF-EXT-009) and SYS-010's result callbacks (on IF-REV-013)."""
     functions = factory_functions(template)
     secret = {"Ref": logical_id_of(template, "AWS::SecretsManager::Secret", "SecretsWebhooks")}
 
-    assert set(WEBHOOK_INTERFACES) == {"IF-EXT-003", "IF-EXT-009"}
+    assert set(WEBHOOK_INTERFACES) == {"IF-EXT-003", "IF-EXT-009", "IF-REV-013"}
     with_env = {
         name: env[WEBHOOK_KEYS_ENV]
         for name, props in functions.items()
         if WEBHOOK_KEYS_ENV in (env := props["Environment"]["Variables"])
     }
     assert with_env == {if_id: secret for if_id in WEBHOOK_INTERFACES}
-    # Every role allowed to read it, the factory's or any other, is one of these two functions'.
+    # Every role allowed to read it, the factory's or any other, is one of these three functions'.
     assert readers_of(template, secret) == {
         functions[if_id]["Role"]["Fn::GetAtt"][0] for if_id in WEBHOOK_INTERFACES
     }

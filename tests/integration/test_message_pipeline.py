@@ -298,8 +298,8 @@ def test_a_result_twice_changes_nothing_and_a_late_result_is_applied_when_it_com
 
 def test_concurrent_copies_of_one_message_call_sys010_once(admin: str, message_service: Any) -> None:
     """Given two queue copies of one message delivered to two consumers at the same moment (SQS delivers
-    at least once), then one claims it and calls SYS-010, the other reports it for a retry, and the
-    retry finds it with SYS-010 already: one request, one delivery."""
+    at least once), then one claims it and calls SYS-010; the other finds it claimed (and is retried
+    later) or already with SYS-010 (and is done); a retry finds it with SYS-010: one request in all."""
     office = new_office(admin)
     created = reminded(admin, office, "13912420001")
     row = message(created["eventNo"])
@@ -323,7 +323,8 @@ def test_concurrent_copies_of_one_message_call_sys010_once(admin: str, message_s
         t.join()
     retried = delivery.deliver(RequestContext("t", SYSTEM), [record])
 
-    assert sorted(len(r) for r in results) == [0, 1] and retried == {}
+    # the copy that lost the claim is either retried (its rival still calling) or done (its rival finished)
+    assert sorted(len(r) for r in results) in ([0, 0], [0, 1]) and retried == {}
     requests = [r for r in message_service.sim.requests() if r["eventNo"] == created["eventNo"]]
     assert [r["answer"] for r in requests] == [200]
 
