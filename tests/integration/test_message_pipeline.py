@@ -440,3 +440,24 @@ def test_every_settled_payment_queues_its_result_message(admin: str, message_ser
     run_until(message_service, lambda: message(row["message_biz_no"])["status"] == "SUCCESS")
     (received,) = message_service.sim.deliveries("13912450001")
     assert due in received["text"]
+
+
+def test_the_simulators_console_shows_the_code_and_only_the_masked_mobile(capfd: Any) -> None:
+    """`make run` has no SMS gateway: the SYS-010 simulator prints each SMS it takes (bind codes on a line
+    of their own), with the mobile masked, never whole."""
+    from waterrev.adapters.sys010 import Sys010Client
+    from waterrev.local import sys010_sim
+
+    with sys010_sim.start(app_secret="s", echo=True) as sim:
+        client = Sys010Client(sim.base_url, sys010_sim.DEFAULT_APP_ID, "s")
+        client.send(
+            event_no="VC:1",
+            template_code="BIND_VERIFY_CODE",
+            channel="SMS",
+            receiver={"customerId": "1", "mobile": "13612347777"},
+            payload={"code": "123456", "ttlMinutes": 5},
+            callback_url=None,
+        )
+        out = capfd.readouterr().out
+
+    assert "verification code for 136****7777: 123456" in out and "13612347777" not in out

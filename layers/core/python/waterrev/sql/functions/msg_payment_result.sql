@@ -12,13 +12,13 @@ BEGIN
   IF NEW.status NOT IN ('SUCCESS', 'PARTIAL') THEN
     RETURN NULL;
   END IF;
-  SELECT b.channel_user_id INTO v_receiver FROM biz_cust_app_binds b
-   WHERE b.cust_id = NEW.cust_id AND b.channel_type = 'WECHAT' AND b.status = 'BOUND'
-   ORDER BY b.is_default DESC, b.bind_time DESC LIMIT 1;
+  v_receiver := (SELECT b.channel_user_id FROM biz_cust_app_binds b
+                  WHERE b.cust_id = NEW.cust_id AND b.channel_type = 'WECHAT' AND b.status = 'BOUND'
+                  ORDER BY b.is_default DESC, b.bind_time DESC LIMIT 1);
   IF v_receiver IS NOT NULL THEN
     v_channel := 'WECHAT';
   ELSE
-    SELECT u.mobile INTO v_receiver FROM biz_cust u WHERE u.id = NEW.cust_id;
+    v_receiver := (SELECT u.mobile FROM biz_cust u WHERE u.id = NEW.cust_id);
     IF v_receiver IS NULL OR v_receiver !~ '^1[3-9][0-9]{9}$' THEN
       RETURN NULL;
     END IF;
