@@ -60,6 +60,7 @@ bench: install build  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/bill_run.py
 	$(BIN)/python benchmarks/pay_notify.py
+	$(BIN)/python benchmarks/reminders.py
 
 synth: install  ## CloudFormation into cdk.out, offline
 	PATH=$(CURDIR)/$(BIN):$$PATH CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py

@@ -505,7 +505,8 @@ class Sim:
 class _Handler(BaseHTTPRequestHandler):
     sim: Sim
     server_version = "sys010-sim/1"
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # keep-alive: a consumer's connection pool reuses its connections
+    disable_nagle_algorithm = True  # headers and body leave as two writes: no 40 ms delayed-ACK stall
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -605,6 +606,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=3010)
     parser.add_argument("--app-id", default=DEFAULT_APP_ID)
     parser.add_argument("--app-secret", default=DEFAULT_APP_SECRET)
+    parser.add_argument("--quiet", action="store_true", help="do not print each message on the console")
     args = parser.parse_args(argv)
     key = secrets.token_hex(16)
     sim = start(
@@ -613,7 +615,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.app_secret,
         callback_keys={"sys010-local": key},
         host=args.host,
-        echo=True,
+        echo=not args.quiet,
     )
 
     def _stop(*_: object) -> None:

@@ -33,7 +33,8 @@ from waterrev.logs import get_logger
 from waterrev.notifications import _tasks, relay, rules
 from waterrev.settings import get_settings
 
-SENDERS = 8  # calls to SYS-010 at once within a batch
+SENDERS = 16  # calls to SYS-010 at once within a batch (a batch is 25)
+_POOL: list[ThreadPoolExecutor] = []  # one per execution environment, started on first use
 # Payload keys that must not outlive their delivery: a bind code is not kept once SYS-010 has it.
 SECRET_KEYS = {rules.VERIFY_CODE_TEMPLATE: "code"}
 
@@ -92,8 +93,7 @@ def deliver(
         except Sys010Unavailable as exc:
             results = [Sent(m["id"], "RETRY", error=str(exc)) for m in claimed]
         else:
-            with ThreadPoolExecutor(max_workers=min(SENDERS, len(claimed))) as pool:
-                results = list(pool.map(lambda m: _send(sys010, m), claimed))
+            results = list(_senders().map(lambda m: _send(sys010, m), claimed))
     by_id = {c.message_id: c for c in batch if c.message_id is not None}
     last = {r.message_id for r in results if r.outcome == "RETRY" and _last_attempt(by_id[r.message_id])}
     _record(ctx, results, last, {mid: by_id[mid] for mid in last})
@@ -111,6 +111,12 @@ def deliver(
     if failures:
         get_logger().info("deliveries to retry", extra={"failures": len(failures), "batch": len(batch)})
     return failures
+
+
+def _senders() -> ThreadPoolExecutor:
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="sys010-send"))
+    return _POOL[0]
 
 
 def _last_attempt(copy: Copy) -> bool:
