@@ -461,3 +461,36 @@ def test_the_simulators_console_shows_the_code_and_only_the_masked_mobile(capfd:
         out = capfd.readouterr().out
 
     assert "verification code for 136****7777: 123456" in out and "13612347777" not in out
+
+
+def test_the_scheduled_relay_sends_due_messages_and_sweeps(admin: str, message_service: Any) -> None:
+    """The relay's function, called with a synthetic EventBridge scheduled event (nothing fires on moto),
+    sweeps the dead-letter queue and relays what is due for the time it is given; a message held for
+    later (quiet hours) stays in the outbox."""
+    from functions.job_message_relay.handler import handler
+    from waterrev.local.gateway import FakeLambdaContext
+
+    office = new_office(admin)
+    due = reminded(admin, office, "13912460001")
+    held = reminded(admin, office, "13912460002")
+    sql_exec(
+        "UPDATE biz_message SET not_before = now() + interval '1 hour' WHERE message_biz_no = :e",
+        {"e": held["eventNo"]},
+    )
+
+    counts = handler(
+        {
+            "detail-type": "Scheduled Event",
+            "source": "aws.scheduler",
+            "time": "2026-11-22T01:00:00Z",
+            "seconds": 0.3,
+        },
+        FakeLambdaContext("job_message_relay"),
+    )
+
+    assert counts["relayed"] == 1 and {"deadLetters", "recorded", "deleted"} <= counts.keys()
+    assert (message(due["eventNo"])["dispatch_state"], message(held["eventNo"])["dispatch_state"]) == (
+        "QUEUED",
+        "NEW",
+    )
+    assert message_service.queue.depth() == 1
