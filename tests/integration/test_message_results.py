@@ -230,3 +230,29 @@ def test_an_unreadable_verified_body_is_a_400_and_kept(admin: str) -> None:
     for body in ("not json", "[1, 2]", json.dumps({"eventNo": "x"})):
         expect_error(post(body), 400, mentions="回执报文无法解析")
     assert sql_scalar("SELECT count(*) FROM biz_message_callback WHERE outcome = 'UNPARSABLE'") == before + 3
+
+
+def test_a_verification_and_a_result_for_one_task_queue_up_instead_of_deadlocking(admin: str) -> None:
+    """A result callback locks the message, then its task; a verification takes the same locks in the same
+    order. Given a callback holding the message's lock, a verification waits for it without holding the
+    task, so the callback can still take the task (before the fix the verification held the task first:
+    each would have waited for the other)."""
+    from tests.integration.test_rev_collection import run_in_thread, wait_until_blocked_on_a_lock
+    from tests.support import sql_scratch
+
+    task = a_reminder(admin, "13922220006")
+    body = {"taskNo": task["taskNo"], "manualVerifyNote": "已电话确认"}
+    with sql_scratch() as uow:  # the callback's first lock
+        uow.execute("SELECT id FROM biz_message WHERE message_biz_no = :e FOR UPDATE", {"e": task["eventNo"]})
+        thread, out = run_in_thread(
+            "verify",
+            lambda: call("POST", "/admin-api/revenue/reminder/task/manual-verify", body, token=admin),
+        )
+        wait_until_blocked_on_a_lock()
+        uow.execute(  # ... and its second: free, as the verification waits on the message
+            "SELECT id FROM biz_reminder_task WHERE task_no = :n FOR UPDATE NOWAIT", {"n": task["taskNo"]}
+        )
+    thread.join(30)
+
+    assert "error" not in out and out["value"].code == 0, out
+    assert out["value"].data["status"] == "MANUAL_VERIFIED"
