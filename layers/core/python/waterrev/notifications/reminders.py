@@ -622,9 +622,13 @@ def manual_verify(ctx: RequestContext, command: ManualVerify) -> dict[str, Any]:
     with UnitOfWork() as uow:
         # Locks in the order every result takes them (its messages, then the task), so a verification
         # and a result callback for the same task queue up instead of deadlocking.
-        found = uow.scalar("SELECT event_no FROM biz_reminder_task WHERE task_no = :n", {"n": command.task_no})
+        found = uow.scalar(
+            "SELECT event_no FROM biz_reminder_task WHERE task_no = :n", {"n": command.task_no}
+        )
         if found is not None:
-            uow.execute("SELECT id FROM biz_message WHERE message_biz_no = :e ORDER BY id FOR UPDATE", {"e": found})
+            uow.execute(
+                "SELECT id FROM biz_message WHERE message_biz_no = :e ORDER BY id FOR UPDATE", {"e": found}
+            )
         task = _tasks.load(uow, "t.task_no = :n", {"n": command.task_no}, lock=True)
         if task is None or not ctx.principal.sees_dept(task["dept_id"]):
             raise AppError(
