@@ -494,3 +494,16 @@ def test_the_scheduled_relay_sends_due_messages_and_sweeps(admin: str, message_s
         "NEW",
     )
     assert message_service.queue.depth() == 1
+
+
+def test_an_in_app_reminder_reaches_the_customers_inbox(admin: str, message_service: Any) -> None:
+    """INBOX (站内信) is a channel like the others: the receiver is the customer's inbox, always usable."""
+    office = new_office(admin)
+    created = reminded(admin, office, "13912470001", channelType="INBOX")
+
+    run_until(message_service, lambda: message(created["eventNo"])["status"] == "SUCCESS")
+
+    row = message(created["eventNo"])
+    assert (row["channel"], row["receiver"]) == ("INBOX", f"CUST:{created['custId']}")
+    assert len(message_service.sim.deliveries(f"CUST:{created['custId']}")) == 1
+    assert task(admin, created["taskNo"])["resultChannel"] == "INBOX"

@@ -1,6 +1,6 @@
 """A local simulator of the SYS-010 message service (docs/SYS010.md), over real HTTP.
 
-It takes signed messages (SMS, WeChat template, in-app), answers "accepted", then calls the message's
+It takes signed messages (SMS, WeChat template, in-app, e-mail), answers "accepted", then calls the message's
 callbackUrl back with the delivery result, signed with a webhook key (waterrev.webhook's headers), and
 retries a callback that is not answered 2xx. It keeps the seed's idempotency key (eventNo + templateCode +
 receiver): a message sent again is answered with the same messageId and delivered once.
@@ -44,7 +44,7 @@ from waterrev.adapters import paysign
 from waterrev.masking import mask_mobile
 
 CST = timezone(timedelta(hours=8))
-CHANNELS = ("SMS", "WECHAT", "INBOX")
+CHANNELS = ("SMS", "WECHAT", "INBOX", "EMAIL")
 DEFAULT_APP_ID = "waterrev-local"
 DEFAULT_APP_SECRET = "sys010-local-secret-not-for-production"
 CALLBACK_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -83,6 +83,8 @@ def receiver_key(channel: str, receiver: Mapping[str, Any]) -> str:
         return str(receiver.get("mobile") or "")
     if channel == "WECHAT":
         return str(receiver.get("openId") or "")
+    if channel == "EMAIL":
+        return str(receiver.get("email") or "")
     return str(receiver.get("inbox") or f"CUST:{receiver.get('customerId') or ''}")
 
 
@@ -301,7 +303,7 @@ class Sim:
             if template in behaviour["rejectTemplates"]:
                 self._requests.append({**entry, "answer": 422})
                 return (*_err(422, "TEMPLATE_NOT_FOUND", f"template {template}"), 0.0)
-            if (channel == "SMS" and not _MOBILE.match(key)) or (channel == "WECHAT" and not key):
+            if (channel == "SMS" and not _MOBILE.match(key)) or (channel in ("WECHAT", "EMAIL") and not key):
                 self._requests.append({**entry, "answer": 422})
                 return (*_err(422, "RECEIVER_INVALID", f"no usable {channel} receiver"), 0.0)
             dedup = f"{event_no}|{template}|{key}"

@@ -164,6 +164,8 @@ def _receiver(message: dict[str, Any]) -> dict[str, str]:
         found["mobile"] = message["receiver"]
     elif message["channel"] == "WECHAT":
         found["openId"] = message["receiver"]
+    elif message["channel"] == "EMAIL":
+        found["email"] = message["receiver"]
     else:
         found["inbox"] = message["receiver"]
     return found

@@ -65,9 +65,8 @@ def _receiver_key(channel: str, receiver: Any) -> str | None:
     """Our biz_message.receiver for SYS-010's receiver object: the mobile, the openid or the inbox."""
     if not isinstance(receiver, dict):
         return str(receiver) if isinstance(receiver, str) and receiver else None
-    for key in {"SMS": ("mobile",), "WECHAT": ("openId",), "INBOX": ("inbox",)}.get(
-        channel, ("mobile", "openId", "inbox")
-    ):
+    keys = {"SMS": ("mobile",), "WECHAT": ("openId",), "INBOX": ("inbox",), "EMAIL": ("email",)}
+    for key in keys.get(channel, ("mobile", "openId", "inbox", "email")):
         if receiver.get(key):
             return str(receiver[key])
     return None
