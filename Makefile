@@ -74,6 +74,7 @@ bench: install build  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/pay_notify.py
 	$(BIN)/python benchmarks/invoice_compensate.py
 	$(BIN)/python benchmarks/dues.py
+	$(BIN)/python benchmarks/reminders.py
 
 synth: install  ## CloudFormation into cdk.out, offline
 	PATH=$(CURDIR)/$(BIN):$$PATH CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py

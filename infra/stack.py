@@ -14,14 +14,15 @@ from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.invoice_files import InvoiceFiles
 from infra.constructs.layers import Layers
+from infra.constructs.messaging import Messaging
 from infra.constructs.migrations import MIGRATE_TASK, Migrations
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import (
+    EGRESS_TASKS,
     SYS008_CALLER_INTERFACES,
     SYS008_CALLER_TASKS,
     SYS009_CALLER_INTERFACES,
-    SYS009_CALLER_TASKS,
     AppSecrets,
 )
 from infra.constructs.workflows import Workflows
@@ -40,6 +41,13 @@ SYS008_NOTIFY_URL_ENV = "WATERREV_SYS008_NOTIFY_URL"
 # links) by the customer's invoices (IF-CS-004) and bill history (IF-CS-002).
 INVOICE_FILE_WRITERS = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
 INVOICE_FILE_READERS = ("IF-CS-004", "IF-CS-002")
+# SYS-010 calls its delivery results back to IF-REV-013's webhook route (IF-EXT-008 回传执行结果).
+SYS010_RESULT_INTERFACE = "IF-REV-013"
+MESSAGE_CONSUMER, MESSAGE_RELAY, REMINDER_SCHEDULE = (
+    "msg_consumer",
+    "job_message_relay",
+    "job_reminder_generate",
+)
 
 
 class WaterRevStack(Stack):
@@ -113,7 +121,7 @@ class WaterRevStack(Stack):
             function_settings=function_settings,
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
             task_secrets=secrets.by_task,
-            egress_tasks=(*SYS009_CALLER_TASKS, *SYS008_CALLER_TASKS),
+            egress_tasks=EGRESS_TASKS,
         )
         invoice_senders = [api.functions[i] for i in SYS008_CALLER_INTERFACES if i in api.functions] + [
             workflows.functions[t] for t in SYS008_CALLER_TASKS if t in workflows.functions
@@ -131,6 +139,17 @@ class WaterRevStack(Stack):
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
+        messaging = None
+        if MESSAGE_CONSUMER in workflows.functions and MESSAGE_RELAY in workflows.functions:
+            messaging = Messaging(
+                self,
+                "Messaging",
+                env_name=env_name,
+                function_settings=function_settings,
+                consumer=workflows.functions[MESSAGE_CONSUMER],
+                relay=workflows.functions[MESSAGE_RELAY],
+                callback_url=api.route_url(SYS010_RESULT_INTERFACE, "POST", caller="webhook"),
+            )
         schedules = Schedules(
             self,
             "Schedules",
@@ -138,6 +157,8 @@ class WaterRevStack(Stack):
             bill_run=workflows.bill_run,
             payment_compensation=workflows.functions.get("job_pay_compensate"),
             invoice_compensation=workflows.functions.get("job_invoice_compensate"),
+            message_relay=workflows.functions.get(MESSAGE_RELAY),
+            reminders=workflows.functions.get(REMINDER_SCHEDULE),
         )
         monitoring = Monitoring(
             self,
@@ -147,6 +168,8 @@ class WaterRevStack(Stack):
         )
         workflows.alarm_to(monitoring.topic)
         schedules.alarm_to(monitoring.topic)
+        if messaging is not None:
+            messaging.alarm_to(monitoring.topic)
 
         self.api = api
         self.data = data
@@ -154,6 +177,7 @@ class WaterRevStack(Stack):
         self.workflows = workflows
         self.schedules = schedules
         self.invoice_files = invoice_files
+        self.messaging = messaging
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
         CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn)
@@ -162,3 +186,6 @@ class WaterRevStack(Stack):
         CfnOutput(self, "BillRunStateMachineArn", value=workflows.bill_run.state_machine_arn)
         CfnOutput(self, "InvoiceBucketName", value=invoice_files.bucket.bucket_name)
         CfnOutput(self, "Sys008SecretArn", value=secrets.sys008.secret_arn)
+        CfnOutput(self, "Sys010SecretArn", value=secrets.sys010.secret_arn)
+        if messaging is not None:
+            CfnOutput(self, "MessageDeadLetterQueueUrl", value=messaging.dead_letters.queue_url)

@@ -178,16 +178,16 @@ def new_customer(
 
 
 def latest_verify_code(cust_id: int) -> str:
-    """The code SYS-010 would deliver by SMS: read from the message outbox."""
+    """The code SYS-010 would deliver by SMS: read from the outbox (biz_message) before it is sent."""
     from waterrev.db import UnitOfWork
 
     with UnitOfWork() as uow:
         payload = uow.scalar(
-            "SELECT payload FROM biz_message_outbox WHERE message_type = 'SMS'"
-            " AND payload ->> 'custId' = :c ORDER BY id DESC LIMIT 1",
-            {"c": str(cust_id)},
+            "SELECT payload FROM biz_message WHERE template_code = 'BIND_VERIFY_CODE' AND channel = 'SMS'"
+            " AND cust_id = :c ORDER BY id DESC LIMIT 1",
+            {"c": cust_id},
         )
-    return str(payload["params"]["code"])
+    return str(payload["code"])
 
 
 def cust_name(cust_id: int) -> str:
@@ -666,3 +666,123 @@ def call_raw(method: str, path: str, *, token: str | None = None) -> dict[str, A
                     target.environments.invoke(event, FakeLambdaContext(target.interface.function or "-"))
                 )
     raise AssertionError(f"no route for {method} {path}")
+
+
+# ---- added for the notifications suite: offices with their own reminder parameters, overdue bills,
+# ---- and a relay that hands SYS-010's result callbacks to the real IF-REV-013 webhook route ------------
+ROOT_DEPT = 1
+REMINDER_TASK = "/admin-api/revenue/reminder/task"
+
+
+def new_office(token: str, params: dict[str, str] | None = None) -> int:
+    """A dept of its own under the company (so its customers are this test's alone), with reminder
+    parameters of its own (IF-REV-012 RULE, scoped to the dept; no quiet hours unless given)."""
+    dept = int(
+        sql_exec(
+            "INSERT INTO system_dept (name, parent_id, tree_path) VALUES (:n, :p, '') RETURNING id",
+            {"n": unique("催缴所"), "p": ROOT_DEPT},
+        )
+    )
+    sql_exec(
+        "UPDATE system_dept SET tree_path = (SELECT tree_path FROM system_dept WHERE id = :p) || id || '/'"
+        " WHERE id = :d",
+        {"p": ROOT_DEPT, "d": dept},
+    )
+    # no quiet hours unless a test asks for them: these tests run at any time of day
+    for code, value in {"revenue.reminder.quiet-hours": "00:00-00:00", **(params or {})}.items():
+        reply = call(
+            "POST",
+            "/admin-api/revenue/parameter/config",
+            {
+                "action": "CREATE",
+                "configType": "RULE",
+                "configCode": code,
+                "configValue": value,
+                "deptId": dept,
+            },
+            token=token,
+        )
+        assert reply.code == 0, reply.body
+    return dept
+
+
+def overdue_bills(cust_id: int, owed: list[str], *, days_overdue: int = 40) -> list[int]:
+    """Bills of the customer, one per month going back, each `days_overdue` days (and a month more per
+    bill) past its due date, unpaid: written behind the API (billing is not what these tests are about)."""
+    import datetime as dt
+
+    account = sql_scalar("SELECT id FROM biz_account WHERE cust_id = :c ORDER BY id LIMIT 1", {"c": cust_id})
+    today = dt.date.today()
+    ids = []
+    for n, amount in enumerate(owed):
+        due = today - dt.timedelta(days=days_overdue + 30 * n)
+        period = (due.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        ids.append(
+            int(
+                sql_exec(
+                    "INSERT INTO biz_charge (code, cust_id, account_id, bill_period, usage_amount, total_amount,"
+                    " paid_amount, status, due_date) VALUES (:code, :c, :a, :p, 10, :t, 0, 'UNPAID', :due) RETURNING id",
+                    {"code": unique("ZDR"), "c": cust_id, "a": account, "p": period, "t": amount, "due": due},
+                )
+            )
+        )
+    return ids
+
+
+def reminder_body(cust_id: int, charge_ids: list[int], **extra: Any) -> dict[str, Any]:
+    """A valid IF-REV-013 create for these bills: the oldest period, the amount owed on them."""
+    rows = sql_all(
+        "SELECT bill_period, total_amount - paid_amount AS owed FROM biz_charge WHERE id = ANY(CAST(:ids AS bigint[]))",
+        {"ids": charge_ids},
+    )
+    return {
+        "custId": cust_id,
+        "chargeIds": charge_ids,
+        "billPeriod": min(r["bill_period"] for r in rows),
+        "arrearsAmount": str(sum(r["owed"] for r in rows)),
+        "strategyCode": "FIRST_NOTICE",
+        "channelType": "SMS",
+        "triggerType": "MANUAL",
+        **extra,
+    }
+
+
+class ResultRelay:
+    """A loopback HTTP server standing where API Gateway would for SYS-010's result callbacks: each goes,
+    raw body and headers, to the IF-REV-013 handler's webhook route; its answer goes back."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, fmt: str, *args: Any) -> None:
+                return
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                reply = call(
+                    "POST",
+                    "/open-api/message/result",
+                    raw_body=raw,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                )
+                relay.answers.append(reply)
+                body = json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.answers: list[Reply] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/open-api/message/result"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

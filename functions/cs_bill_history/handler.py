@@ -1,4 +1,4 @@
-"""IF-CS-002 历史账单查询接口: BILL / PAYMENT / USAGE / ARREARS / INVOICE of a bound customer."""
+"""IF-CS-002 历史账单查询接口: BILL / PAYMENT / USAGE / ARREARS / INVOICE (and REMINDER, 扩展) of a bound customer."""
 
 from typing import Annotated
 
@@ -19,21 +19,25 @@ app = new_app()
     **doc(
         Page[HistoryItem],
         ErrorCode.BINDING_NOT_FOUND,
-        summary="查询本人绑定客户的账单、欠费、用水、缴费记录与发票，按时间倒序分页",
+        summary="查询本人绑定客户的账单、欠费、用水、缴费记录、发票与催缴记录，按时间倒序分页",
         description="未绑定的客户与不存在的客户同样答 1_002_001_002（只回显请求的 custId）。",
     ),
 )
 def history(
     cust_id: Annotated[int, Query(alias="custId", gt=0, le=BIGINT_MAX, description="客户 ID")],
     query_type: Annotated[
-        QueryType, Query(alias="queryType", description="查询类型：BILL、PAYMENT、USAGE、ARREARS、INVOICE")
+        QueryType,
+        Query(
+            alias="queryType",
+            description="查询类型：BILL、PAYMENT、USAGE、ARREARS、INVOICE；REMINDER（扩展）为催缴记录",
+        ),
     ],
     bill_period: Annotated[
         str | None,
         Query(
             alias="billPeriod",
             pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-            description="账期，如 2026-03（BILL、ARREARS、USAGE）",
+            description="账期，如 2026-03（BILL、ARREARS、USAGE、REMINDER）",
         ),
     ] = None,
     charge_status: Annotated[

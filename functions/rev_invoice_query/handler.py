@@ -13,7 +13,7 @@ from waterrev.invoices import review as invoice_review
 from waterrev.invoices.models.query import (
     ExceptionItem,
     ExceptionPage,
-    ExceptionResolve,
+    InvoiceExceptionResolve,
     QueryReply,
     QueryRequest,
 )
@@ -67,7 +67,7 @@ def exception_page(
     "/business/invoice/exception/resolve",
     **doc(ExceptionItem, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, summary="发票状态冲突人工核查（扩展）"),
 )
-def exception_resolve(body: ExceptionResolve) -> dict:
+def exception_resolve(body: InvoiceExceptionResolve) -> dict:
     return ok(invoice_review.resolve(request_context(app), body.command()))
 
 

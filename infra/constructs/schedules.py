@@ -1,4 +1,5 @@
-"""EventBridge Scheduler: the monthly bill run, with a dead-letter queue for failed deliveries."""
+"""EventBridge Scheduler: the monthly bill run, payment compensation, the message relay and the monthly
+reminders, with a dead-letter queue for failed deliveries."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ MONTHLY_BILL_RUN = {"minute": "0", "hour": "2", "day": "1", "month": "*", "year"
 # Every key, null where Prepare decides (period: the month before; due date: the 15th of the next
 # month; run number: the next of the period); from_text keeps the nulls (jsii would drop them).
 MONTHLY_BILL_RUN_INPUT = {"billPeriod": None, "dueDate": None, "runNo": None, "chunkSize": 5000}
+# 09:00 Beijing time on the 20th: the 15th's due date has passed (overdue days count from it); each office
+# is generated as its own run (IF-REV-013, triggerType AUTO).
+MONTHLY_REMINDERS = {"minute": "0", "hour": "9", "day": "20", "month": "*", "year": "*"}
 
 
 class Schedules(Construct):
@@ -35,6 +39,8 @@ class Schedules(Construct):
         bill_run: sfn.IStateMachine,
         payment_compensation: lambda_.IFunction | None = None,
         invoice_compensation: lambda_.IFunction | None = None,
+        message_relay: lambda_.IFunction | None = None,
+        reminders: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -100,16 +106,51 @@ class Schedules(Construct):
 
         if invoice_compensation is not None:
             # Invoices without a result are queried at SYS-008 (IF-REV-009 AUTO_COMPENSATE, backoff inside).
-            self.invoice_compensation = self._every_five_minutes(
+            self.invoice_compensation = self._invoke(
                 "InvoiceCompensation",
                 invoice_compensation,
-                {"limit": 2000},
+                scheduler.ScheduleExpression.rate(Duration.minutes(5)),
                 f"waterrev-{env_name}: query SYS-008 for invoices without a result, voids and red-inks, files",
+                {"limit": 2000},
+                retry_attempts=2,
+                max_event_age=Duration.minutes(10),
+            )
+        if message_relay is not None:
+            # Every minute; the relay keeps relaying for most of it, so a message waits about a second.
+            # No retries: the next minute's run takes over whatever this one left.
+            self.message_relay = self._invoke(
+                "MessageRelay",
+                message_relay,
+                scheduler.ScheduleExpression.rate(Duration.minutes(1)),
+                f"waterrev-{env_name}: relay the message outbox to the queue, sweep the dead-letter queue",
+                {},
+                retry_attempts=0,
+                max_event_age=Duration.minutes(1),
+            )
+        if reminders is not None:
+            self.monthly_reminders = self._invoke(
+                "MonthlyReminders",
+                reminders,
+                scheduler.ScheduleExpression.cron(time_zone=TimeZone.ASIA_SHANGHAI, **MONTHLY_REMINDERS),
+                f"waterrev-{env_name}: reminder tasks for every office's customers in arrears (IF-REV-013)",
+                {},
+                retry_attempts=2,
+                max_event_age=Duration.hours(6),
             )
 
-    def _every_five_minutes(
-        self, name: str, function: lambda_.IFunction, payload: dict[str, object], description: str
+    def _invoke(
+        self,
+        name: str,
+        function: lambda_.IFunction,
+        expression: scheduler.ScheduleExpression,
+        description: str,
+        payload: dict[str, object],
+        *,
+        retry_attempts: int,
+        max_event_age: Duration,
     ) -> scheduler.Schedule:
+        """A schedule that invokes one function, with a role of its own that may invoke only it and
+        dead-letter to the schedules' queue."""
         role = iam.Role(
             self,
             f"{name}Role",
@@ -119,23 +160,23 @@ class Schedules(Construct):
         schedule = scheduler.Schedule(
             self,
             name,
-            schedule=scheduler.ScheduleExpression.rate(Duration.minutes(5)),
+            schedule=expression,
             description=description,
             target=targets.LambdaInvoke(
                 function,
                 role=role,
                 input=scheduler.ScheduleTargetInput.from_object(payload),
                 dead_letter_queue=self.dead_letters,
-                retry_attempts=2,
-                max_event_age=Duration.minutes(10),
+                retry_attempts=retry_attempts,
+                max_event_age=max_event_age,
             ),
         )
         function_id = Stack.of(self).get_logical_id(function.node.default_child)  # type: ignore[arg-type]
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{function_id}.Arn>:*]",
-            "The Lambda target grants `<function arn>:*` (its versions and aliases) besides the function "
-            "itself; no other function or action.",
+            f"The Lambda target grants `<{name} function arn>:*` (its versions and aliases) besides the "
+            "function itself; no other function or action.",
         )
         return schedule
 

@@ -1,5 +1,5 @@
 """Application secrets besides the database credentials, which functions may read them, and which
-functions call SYS-009 (and so need a way out of the VPC)."""
+functions call SYS-009 or SYS-010 (and so need a way out of the VPC)."""
 
 from __future__ import annotations
 
@@ -27,12 +27,19 @@ SYS008_ENV = "WATERREV_SYS008_SECRET_ARN"
 # issued invoice, fetched by the writeback too): the egress subnets are theirs as well.
 SYS008_CALLER_INTERFACES = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
 SYS008_CALLER_TASKS = ("job_invoice_compensate",)
+SYS010_ENV = "WATERREV_SYS010_SECRET_ARN"
+# The function that calls SYS-010 (IF-EXT-008): the message queue's consumer.
+SYS010_CALLER_TASKS = ("msg_consumer",)
+# Every task function that calls an outside system over HTTPS: the egress subnets.
+EGRESS_TASKS = (*SYS009_CALLER_TASKS, *SYS008_CALLER_TASKS, *SYS010_CALLER_TASKS)
 WEBHOOK_KEYS_ENV = "WATERREV_WEBHOOK_KEYS_SECRET_ARN"
-# The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003), the IoT platform (IF-EXT-009) and
-# the invoice platform's writeback (IF-EXT-007).
-WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-EXT-007")
-# The platforms those functions verify (waterrev.webhook.verify's first argument).
-WEBHOOK_PLATFORMS = ("BANK", "IOT", "SYS008")
+# The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003), the IoT platform (IF-EXT-009), the
+# invoice platform's writeback (IF-EXT-007) and SYS-010's delivery results (on IF-REV-013's route).
+WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-EXT-007", "IF-REV-013")
+# The platforms the secret is created with (waterrev.webhook.verify's first argument). Once deployed, never
+# change this initial value (CloudFormation would write it over the keys): operations add platforms beside
+# them in the secret itself.
+WEBHOOK_PLATFORMS = ("BANK", "IOT", "SYS008", "SYS010")
 
 
 class AppSecrets(Construct):
@@ -78,6 +85,19 @@ class AppSecrets(Construct):
             "AwsSolutions-SMG4",
             "The app secret is issued by the SYS-008 operator and changes when they rotate it, not on our schedule.",
         )
+        self.sys010 = secretsmanager.Secret(
+            self,
+            "Sys010",
+            description='SYS-010 message service connection: {"baseUrl", "appId", "appSecret"}; set by '
+            "operations from what SYS-010 issues (its result callbacks are signed with the Webhooks "
+            'secret\'s "SYS010" keys)',
+        )
+        acknowledge(
+            self.sys010,
+            "AwsSolutions-SMG4",
+            "The app secret is issued by the SYS-010 operator and changes when SYS-010 rotates it, not on our "
+            "schedule; a rotation function cannot change it on their side.",
+        )
 
         self.webhooks = secretsmanager.Secret(
             self,
@@ -114,9 +134,11 @@ class AppSecrets(Construct):
     @property
     def by_task(self) -> Mapping[str, Mapping[str, secretsmanager.ISecret]]:
         """Task function -> {environment variable: secret} that it reads."""
-        granted: dict[str, dict[str, secretsmanager.ISecret]] = {
-            task: {SYS009_ENV: self.sys009} for task in SYS009_CALLER_TASKS
-        }
+        granted: dict[str, dict[str, secretsmanager.ISecret]] = {}
+        for task in SYS009_CALLER_TASKS:
+            granted.setdefault(task, {})[SYS009_ENV] = self.sys009
         for task in SYS008_CALLER_TASKS:
             granted.setdefault(task, {})[SYS008_ENV] = self.sys008
+        for task in SYS010_CALLER_TASKS:
+            granted.setdefault(task, {})[SYS010_ENV] = self.sys010
         return granted

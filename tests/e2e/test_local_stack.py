@@ -35,6 +35,7 @@ class Stack:
         self.state_dir = state_dir
         self.base = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
+        self._codes_taken = 0
         env = {k: v for k, v in os.environ.items() if not k.startswith("WATERREV_")}
         env.update(WATERREV_PORT=str(self.port), WATERREV_STATE_DIR=str(state_dir))
         self.proc = subprocess.Popen(
@@ -62,12 +63,29 @@ class Stack:
             time.sleep(0.1)
         raise AssertionError("stack did not start:\n" + "".join(self.lines))
 
-    def sms_code(self) -> str:
-        for line in reversed(self.lines):
-            found = re.search(r"verification code for [\d*]+: (\d{6})", line)
+    def sms_code(self, timeout: float = 15) -> str:
+        """The next bind code the SYS-010 simulator printed: it arrives through the message pipeline
+        (outbox, relay, queue, consumer, SYS-010), a moment after the request that sent it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            codes = [
+                m.group(1)
+                for line in list(self.lines)
+                if (m := re.search(r"verification code for [\d*]+: (\d{6})", line))
+            ]
+            if len(codes) > self._codes_taken:
+                self._codes_taken += 1
+                return codes[self._codes_taken - 1]
+            time.sleep(0.1)
+        raise AssertionError("no SMS code printed:\n" + "".join(self.lines[-40:]))
+
+    def banner_url(self, name: str) -> str:
+        """A simulator's URL as the banner prints it (`SYS-009 simulator: http://...`)."""
+        for line in self.lines:
+            found = re.search(rf"{name} simulator: (http://\S+)", line)
             if found:
                 return found.group(1)
-        raise AssertionError("no SMS code printed")
+        raise AssertionError(f"no {name} simulator in the banner:\n" + "".join(self.lines))
 
     def channel_token(self, client: httpx.Client, openid: str) -> str:
         secret = (self.state_dir / "channel-login-secret").read_text().strip()

@@ -256,10 +256,11 @@ def test_given_the_sys009_secret_then_only_the_payment_functions_may_read_it(tem
 def test_given_the_webhook_keys_secret_then_only_the_webhook_functions_know_and_read_it(
     template: Template,
 ) -> None:
+    """The bank (IF-EXT-003), the IoT platform (IF-EXT-009) and SYS-010's result callbacks (on IF-REV-013)."""
     functions = factory_functions(template)
     secret = {"Ref": logical_id_of(template, "AWS::SecretsManager::Secret", "SecretsWebhooks")}
 
-    assert set(WEBHOOK_INTERFACES) == {"IF-EXT-003", "IF-EXT-009", "IF-EXT-007"}
+    assert set(WEBHOOK_INTERFACES) == {"IF-EXT-003", "IF-EXT-009", "IF-EXT-007", "IF-REV-013"}
     with_env = {
         name: env[WEBHOOK_KEYS_ENV]
         for name, props in functions.items()
@@ -277,7 +278,7 @@ def test_given_the_webhook_keys_secret_then_it_starts_as_json_with_no_key(templa
     (webhooks,) = (s["Properties"] for k, s in secrets.items() if k.startswith("SecretsWebhooks"))
 
     # The shape webhook.platform_keys reads ({platform: {keyId: secret}}), refusing every key until filled.
-    assert json.loads(webhooks["SecretString"]) == {"BANK": {}, "IOT": {}, "SYS008": {}}
+    assert json.loads(webhooks["SecretString"]) == {"BANK": {}, "IOT": {}, "SYS008": {}, "SYS010": {}}
     assert "GenerateSecretString" not in webhooks
 
 

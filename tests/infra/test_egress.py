@@ -1,5 +1,6 @@
-"""The one way out of the VPC: a NAT gateway that only the SYS-009 and SYS-008 callers' subnets route to,
-and a security group that lets exactly those functions out on HTTPS and nothing else."""
+"""The one way out of the VPC: a NAT gateway that only the outside callers' subnets route to (the SYS-009
+and SYS-008 callers and SYS-010's caller, the message consumer), and a security group that lets exactly
+those functions out on HTTPS and nothing else."""
 
 from __future__ import annotations
 
@@ -10,12 +11,7 @@ from aws_cdk.assertions import Template
 
 from infra.constructs.data import EGRESS_SUBNETS, ISOLATED_SUBNETS, PUBLIC_SUBNETS
 from infra.constructs.function_factory import INTERFACE_ID_ENV, TASK_FUNCTION_ENV
-from infra.constructs.secrets import (
-    SYS008_CALLER_INTERFACES,
-    SYS008_CALLER_TASKS,
-    SYS009_CALLER_INTERFACES,
-    SYS009_CALLER_TASKS,
-)
+from infra.constructs.secrets import EGRESS_TASKS, SYS008_CALLER_INTERFACES, SYS009_CALLER_INTERFACES
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -75,20 +71,16 @@ def groups_named_by(rule: dict[str, Any]) -> set[str]:
     }
 
 
-def test_given_the_platform_callers_then_they_and_only_they_run_in_the_egress_subnets_with_the_https_group(
+def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_subnets_with_the_https_group(
     template: Template,
 ) -> None:
     groups = subnets_by_group(template)
     lambda_sg = {"Fn::GetAtt": [group_of(template, "DataLambdaSg"), "GroupId"]}
     egress_sg = {"Fn::GetAtt": [group_of(template, "DataEgressSg"), "GroupId"]}
     functions = factory_functions(template)
-    callers = {
-        *SYS009_CALLER_INTERFACES,
-        *SYS009_CALLER_TASKS,
-        *SYS008_CALLER_INTERFACES,
-        *SYS008_CALLER_TASKS,
-    }
+    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EGRESS_TASKS}
 
+    # the SYS-009 and SYS-008 callers, and the message queue's consumer, which calls SYS-010
     assert callers == {
         "IF-CS-003",
         "IF-CS-007",
@@ -97,6 +89,7 @@ def test_given_the_platform_callers_then_they_and_only_they_run_in_the_egress_su
         "IF-REV-009",
         "IF-EXT-007",
         "job_invoice_compensate",
+        "msg_consumer",
     }
     assert (
         len(functions) == len(catalog.built()) + len(catalog.TASK_FUNCTIONS) and callers <= functions.keys()

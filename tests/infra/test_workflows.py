@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME, TASK_FUNCTION_ENV
 from infra.constructs.schedules import MONTHLY_BILL_RUN_INPUT
-from infra.constructs.secrets import SYS008_CALLER_TASKS, SYS009_CALLER_INTERFACES, SYS009_CALLER_TASKS
+from infra.constructs.secrets import EGRESS_TASKS, SYS009_CALLER_INTERFACES
 from infra.constructs.workflows import BILL_RUN_ARN_ENV, BILL_RUN_ASL, BILL_RUN_TASK
 from infra.stack import BILL_RUN_STARTERS
 from waterrev import catalog
@@ -107,8 +107,7 @@ def test_given_a_task_function_then_it_has_the_factory_shape(template: Template)
         assert props["Handler"] == "handler.handler"
         assert (props["Timeout"], props["MemorySize"]) == (task.timeout_s, task.memory_mb)
         assert props["Layers"] == api_function["Layers"]
-        calls_out = task.function in (*SYS009_CALLER_TASKS, *SYS008_CALLER_TASKS)
-        same_network = sys009_caller if calls_out else api_function
+        same_network = sys009_caller if task.function in EGRESS_TASKS else api_function
         assert props["VpcConfig"] == same_network["VpcConfig"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"

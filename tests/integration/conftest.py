@@ -146,3 +146,50 @@ def on(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setattr(clock, "today", lambda: day)
 
     return set_day
+
+
+@pytest.fixture(scope="session")
+def local_queue(db: str) -> Iterator[Any]:
+    """moto's SQS with the message queue and its dead-letter queue (maxReceiveCount 5, as deployed), and
+    the steps the event source mapping and the relay schedule take, for the tests to run one by one."""
+    from waterrev.local import messaging
+
+    queue = messaging.start(max_receives=5)
+    yield queue
+    queue.stop()
+
+
+@pytest.fixture
+def message_service(local_queue: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The SYS-010 simulator on a free loopback port, our settings pointing at it, its signed result
+    callbacks relayed to the real webhook route; the queue empty, retries without backoff, and messages
+    queued by earlier tests set aside (closed), so what goes out is this test's."""
+    import json
+    import secrets
+    from types import SimpleNamespace
+
+    from tests.support import ResultRelay, sql_exec
+    from waterrev.local import sys010_sim
+    from waterrev.settings import reset_settings
+    from waterrev.webhook import reset_keys
+
+    relay = ResultRelay()
+    app_secret, key = secrets.token_hex(16), secrets.token_hex(16)
+    sim = sys010_sim.start(app_secret=app_secret, callback_keys={"k-sys010": key}, callback_scale=0.01)
+    monkeypatch.setenv("WATERREV_SYS010_BASE_URL", sim.base_url)
+    monkeypatch.setenv("WATERREV_SYS010_APP_ID", sys010_sim.DEFAULT_APP_ID)
+    monkeypatch.setenv("WATERREV_SYS010_APP_SECRET", app_secret)
+    monkeypatch.setenv("WATERREV_SYS010_CALLBACK_URL", relay.url)
+    monkeypatch.setenv("WATERREV_WEBHOOK_KEYS", json.dumps({"SYS010": {"k-sys010": key}}))
+    monkeypatch.setenv("WATERREV_MESSAGE_RETRY_BASE_S", "0")
+    reset_settings()
+    reset_keys()
+    local_queue.point_here()
+    local_queue.purge()
+    sql_exec("UPDATE biz_message SET dispatch_state = 'CLOSED' WHERE dispatch_state IN ('NEW', 'QUEUED')")
+    yield SimpleNamespace(sim=sim, queue=local_queue, relay=relay, key=key, key_id="k-sys010")
+    sim.stop()
+    relay.stop()
+    monkeypatch.undo()
+    reset_settings()
+    reset_keys()

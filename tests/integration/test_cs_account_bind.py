@@ -221,11 +221,12 @@ def test_second_code_within_60_seconds_is_429_and_allowed_afterwards(admin: str)
 
 # ------------------------------------------------------------- custId + custName ------------------
 def sent_for(cust_id: int) -> tuple[int, int]:
-    """(verification codes, SMS outbox rows) written for the customer."""
+    """(verification codes, bind-code SMS messages in the outbox) written for the customer."""
     codes = sql_scalar("SELECT count(*) FROM biz_verify_code WHERE cust_id = :c", {"c": cust_id})
     sms = sql_scalar(
-        "SELECT count(*) FROM biz_message_outbox WHERE message_type = 'SMS' AND payload ->> 'custId' = :c",
-        {"c": str(cust_id)},
+        "SELECT count(*) FROM biz_message WHERE channel = 'SMS' AND template_code = 'BIND_VERIFY_CODE'"
+        " AND cust_id = :c",
+        {"c": cust_id},
     )
     return int(codes), int(sms)
 

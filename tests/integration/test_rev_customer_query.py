@@ -15,7 +15,6 @@ from tests.support import (
     Reply,
     admin_login,
     call,
-    channel_login,
     customer_id,
     expect_error,
     new_admin_user,
@@ -23,7 +22,6 @@ from tests.support import (
     sql_scalar,
     unique,
 )
-from waterrev.settings import reset_settings
 
 BY_CODE = "/admin-api/revenue/customer/get"
 PAGE = "/admin-api/revenue/customer/page"
@@ -305,40 +303,6 @@ def test_logger_masks_numbers_in_message_and_extra_fields(log_output: pytest.Cap
         "11010519491231002X",
     ):
         assert raw not in out
-
-
-@pytest.fixture
-def local_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("WATERREV_ENV", "local")
-    reset_settings()
-    yield
-    monkeypatch.undo()
-    reset_settings()
-
-
-def test_local_sms_log_line_shows_only_the_masked_mobile(
-    local_env: None, log_output: pytest.CaptureFixture[str]
-) -> None:
-    """Given the local environment (no SMS gateway, the code is logged to the console), when a verify
-    code is sent to a customer, then the log line holds the masked mobile, never the raw one."""
-    admin = admin_login()
-    cust = new_customer(admin, mobile="13612347777")
-    who = unique("lg")
-    member = channel_login(who)
-
-    log_output.readouterr()
-    name = sql_scalar("SELECT name FROM biz_cust WHERE id = :c", {"c": cust["id"]})
-    sent = call(
-        "POST",
-        "/app-api/customer/auth/send-verify-code",
-        {"custId": cust["id"], "custName": name},
-        token=member,
-    )
-    out = log_output.readouterr().out
-
-    assert sent.code == 0 and sent.data["mobile"] == "136****7777"
-    assert "[local SMS]" in out and "136****7777" in out
-    assert "13612347777" not in out
 
 
 def test_unhandled_error_log_is_masked(

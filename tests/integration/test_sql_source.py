@@ -4,7 +4,8 @@ Each test migrates a scratch database of its own (next to the session's) from em
 the function files it may change: a new file is created, a changed one re-created (a changed
 signature replacing the old one), an unchanged one left alone, a removed one reported; a second
 upgrade does nothing; a database migrated before the functions left the migrations is made current;
-a file that fails leaves nothing behind."""
+a file that fails leaves nothing behind; a function something depends on (a trigger) is replaced in
+place while its signature holds, and a change of signature fails instead of dropping what depends on it."""
 
 from __future__ import annotations
 
@@ -22,15 +23,7 @@ from waterrev.local import pg
 
 pytestmark = pytest.mark.integration
 
-ALL = (
-    "inv_apply_results",
-    "pay_apply_status",
-    "pay_notify_accept",
-    "rev_amount_due_rows",
-    "rev_audit",
-    "rev_held_penalty_due",
-    "rev_write_off",
-)
+ALL = tuple(f.name for f in sql.functions())  # every file, by name
 PROBE = "CREATE FUNCTION zz_probe({params}) RETURNS int LANGUAGE sql AS $$ SELECT {value} $$;\n"
 
 
@@ -212,3 +205,97 @@ def test_every_permission_a_route_checks_exists_after_an_upgrade_without_demo_da
         assert migrate.sync_permissions(conn) == ()
     wanted = {r.permission for i in catalog.built() for r in i.routes if r.permission}
     assert wanted and wanted <= have and not again.changed
+
+
+TRIGGERED = (
+    "CREATE FUNCTION zz_stamp() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN NEW.note := '{note}'; RETURN NEW; END\n$$;\n"
+)
+
+
+def _with_trigger(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE zz_stamped (id int PRIMARY KEY, note text)"))
+        conn.execute(
+            text(
+                "CREATE TRIGGER zz_stamped_note BEFORE INSERT ON zz_stamped FOR EACH ROW EXECUTE FUNCTION zz_stamp()"
+            )
+        )
+
+
+def _stamp(engine: Engine, row: int) -> str:
+    with engine.begin() as conn:
+        return str(
+            conn.execute(text("INSERT INTO zz_stamped VALUES (:i) RETURNING note"), {"i": row}).scalar()
+        )
+
+
+def test_a_changed_function_a_trigger_depends_on_is_replaced_in_place(scratch: Engine, source: Path) -> None:
+    """Given a trigger function applied from its file and a trigger on it, when its body changes (same
+    signature), then the step re-creates it in place: the same oid, the trigger kept, the new body in
+    force. Before, every function of the name was dropped first, which a dependent trigger refuses."""
+    (source / "zz_stamp.sql").write_text(TRIGGERED.format(note="first"), encoding="utf-8")
+    upgrade(scratch, source)
+    _with_trigger(scratch)
+    (before,) = overloads(scratch, "zz_stamp")
+    assert _stamp(scratch, 1) == "first"
+
+    (source / "zz_stamp.sql").write_text(TRIGGERED.format(note="second"), encoding="utf-8")
+    result = upgrade(scratch, source)
+
+    (after,) = overloads(scratch, "zz_stamp")
+    assert result.sql_applied == ("zz_stamp",)
+    assert after["oid"] == before["oid"] and "second" in after["prosrc"]
+    assert _stamp(scratch, 2) == "second"
+
+
+def test_a_changed_signature_that_something_depends_on_fails_the_migration(
+    scratch: Engine, source: Path
+) -> None:
+    """Given a trigger on a function, when its file changes its signature (here: a parameter), then the
+    upgrade fails and leaves the function, the trigger and the recorded hash as they were: nothing that
+    depends on a function is ever dropped with it."""
+    (source / "zz_stamp.sql").write_text(TRIGGERED.format(note="first"), encoding="utf-8")
+    upgrade(scratch, source)
+    _with_trigger(scratch)
+    hashes = recorded(scratch)
+    (source / "zz_stamp.sql").write_text(
+        "CREATE FUNCTION zz_stamp(p_x int) RETURNS int LANGUAGE sql AS $$ SELECT p_x $$;\n", encoding="utf-8"
+    )
+
+    with pytest.raises(ProgrammingError, match="other objects depend on it"):
+        upgrade(scratch, source)
+
+    assert [f["args"] for f in overloads(scratch, "zz_stamp")] == [""]
+    assert recorded(scratch) == hashes and _stamp(scratch, 3) == "first"
+
+
+def test_in_place_keeps_the_matching_function_and_drops_stray_overloads(
+    scratch: Engine, source: Path
+) -> None:
+    """Given a function with a stray overload beside it (as an old migration could leave), when its file
+    changes, then the overload with the file's signature is replaced in place and the stray one dropped;
+    a renamed parameter, which CREATE OR REPLACE refuses, is dropped and created instead."""
+    (source / "zz_probe.sql").write_text(PROBE.format(params="p_x int", value="p_x + 1"), encoding="utf-8")
+    upgrade(scratch, source)
+    with scratch.begin() as conn:
+        conn.execute(text("CREATE FUNCTION zz_probe(p_x text) RETURNS int LANGUAGE sql AS $$ SELECT 0 $$"))
+    (kept,) = [f for f in overloads(scratch, "zz_probe") if f["args"] == "p_x integer"]
+
+    (source / "zz_probe.sql").write_text(PROBE.format(params="p_x int", value="p_x + 2"), encoding="utf-8")
+    upgrade(scratch, source)
+    (replaced,) = overloads(scratch, "zz_probe")
+    (source / "zz_probe.sql").write_text(PROBE.format(params="p_y int", value="p_y + 3"), encoding="utf-8")
+    upgrade(scratch, source)
+    (renamed,) = overloads(scratch, "zz_probe")
+
+    assert replaced["oid"] == kept["oid"] and "p_x + 2" in replaced["prosrc"]
+    assert renamed["args"] == "p_y integer" and renamed["oid"] != kept["oid"]
+    with scratch.connect() as conn:
+        assert conn.execute(text("SELECT zz_probe(p_y => 1)")).scalar() == 4
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'waterrev_probe%'")
+            ).scalar()
+            == 0
+        )

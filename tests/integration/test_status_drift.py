@@ -174,12 +174,17 @@ def _place(
     return (owners.pop(), column) if len(owners) == 1 else None
 
 
-def scan(function: str, body: str, columns_of: dict[str, set[str]]) -> tuple[list[Finding], list[str]]:
+def scan(
+    function: str, body: str, columns_of: dict[str, set[str]], trigger_table: str | None = None
+) -> tuple[list[Finding], list[str]]:
     """Every status literal compared or written in `body`, placed on its table and column; and what
-    could not be placed."""
+    could not be placed. A trigger function's NEW and OLD are rows of `trigger_table`. A status placed on
+    a table nobody watches here (a binding's BOUND, say) is not a finding."""
     findings: list[Finding] = []
     unplaced: list[str] = []
     records = {v.lower(): t.lower() for v, t in _ROWTYPE.findall(body)}
+    if trigger_table:
+        records |= {"new": trigger_table, "old": trigger_table}
     records |= {v.lower(): t.lower() for v, t in _FOR_RECORD.findall(body)}
     assignments: dict[str, list[str]] = {}
     for statement in _statements(body):
@@ -206,6 +211,8 @@ def scan(function: str, body: str, columns_of: dict[str, set[str]]) -> tuple[lis
             placed = _place(alias, column, aliases, tables, columns_of)
             if placed is None:
                 unplaced.append(f"{function}: {source} {m['op']} {rhs[:60]!r}")
+                continue
+            if placed not in ENUMS:
                 continue
             op = re.sub(r"\s+", " ", m["op"].upper())
             findings.append(Finding(function, *placed, source, op, frozenset(values)))
@@ -263,14 +270,24 @@ def _columns() -> dict[str, set[str]]:
     return columns
 
 
+def _triggers() -> dict[str, str]:
+    """Trigger function -> the table its trigger is on (whose rows NEW and OLD are)."""
+    rows = sql_all(
+        "SELECT p.proname, c.relname FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
+        " JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+    )
+    return {r["proname"]: r["relname"] for r in rows}
+
+
 def _findings() -> list[Finding]:
     functions = _installed()
     assert functions.keys() >= OURS, f"missing functions: {OURS - functions.keys()}"
     columns = _columns()
+    triggers = _triggers()
     findings: list[Finding] = []
     unplaced: list[str] = []
     for name, body in sorted(functions.items()):
-        found, lost = scan(name, body, columns)
+        found, lost = scan(name, body, columns, triggers.get(name))
         findings += found
         unplaced += lost
     assert not unplaced, "status comparisons the scanner cannot place on a table:\n" + "\n".join(unplaced)

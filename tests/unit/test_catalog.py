@@ -131,22 +131,24 @@ def test_the_outbound_interfaces_are_the_seeds_four_with_the_system_they_call() 
     assert outbound == OUTBOUND_PEERS
 
 
-def test_if_ext_004_is_built_by_the_sys009_client_and_the_others_are_not_yet() -> None:
+def test_if_ext_004_and_008_are_built_by_their_clients_and_the_others_are_not_yet() -> None:
     """Given the outbound interfaces
     When their clients are read
-    Then IF-EXT-004 (聚合支付下单) is implemented by waterrev.adapters.sys009, which imports and holds the
-    client class, IF-EXT-006 (发票开具协同) by waterrev.adapters.sys008, and IF-EXT-001/008 have no client yet."""
+    Then IF-EXT-004 (聚合支付下单) is implemented by waterrev.adapters.sys009, IF-EXT-006 (发票开具协同) by
+    waterrev.adapters.sys008 and IF-EXT-008 (消息触达) by waterrev.adapters.sys010, each module holding its
+    client class, and IF-EXT-001 has no client yet."""
     import importlib
 
-    ext004 = catalog.by_id("IF-EXT-004")
-    assert ext004.client == "waterrev.adapters.sys009" and ext004.implemented
-    assert hasattr(importlib.import_module(ext004.client), "Sys009Client")
-    ext006 = catalog.by_id("IF-EXT-006")
-    assert ext006.client == "waterrev.adapters.sys008" and ext006.implemented
-    assert hasattr(importlib.import_module(ext006.client), "Sys008Client")
+    for if_id, module, client in (
+        ("IF-EXT-004", "waterrev.adapters.sys009", "Sys009Client"),
+        ("IF-EXT-006", "waterrev.adapters.sys008", "Sys008Client"),
+        ("IF-EXT-008", "waterrev.adapters.sys010", "Sys010Client"),
+    ):
+        found = catalog.by_id(if_id)
+        assert found.client == module and found.implemented
+        assert hasattr(importlib.import_module(module), client)
     assert [i.if_id for i in catalog.CATALOG if i.if_id in OUTBOUND_PEERS and not i.implemented] == [
         "IF-EXT-001",
-        "IF-EXT-008",
     ]
 
 

@@ -42,7 +42,8 @@ def test_the_interface_map_shows_the_outbound_interfaces_with_direction_client_a
     """Given the catalog
     When the interface map is generated
     Then its outbound rows give each one's direction, client module and status: IF-EXT-004 is built by the
-    SYS-009 client, IF-EXT-006 by the SYS-008 client, IF-EXT-001/008 are not yet; none of them is in the table of routes."""
+    SYS-009 client, IF-EXT-006 by the SYS-008 client, IF-EXT-008 by the SYS-010 client, IF-EXT-001 is not
+    yet; none of them is in the table of routes."""
     text = docs_gen.interfaces_md()
     lines = text.splitlines()
 
@@ -53,7 +54,7 @@ def test_the_interface_map_shows_the_outbound_interfaces_with_direction_client_a
     assert (
         "| IF-EXT-006 | 发票开具协同接口 | built | SYS-002 → SYS-008 | `waterrev.adapters.sys008` |" in lines
     )
-    assert "| IF-EXT-008 | 消息触达接口 | not yet | SYS-002 → SYS-010 |  |" in lines
+    assert "| IF-EXT-008 | 消息触达接口 | built | SYS-002 → SYS-010 | `waterrev.adapters.sys010` |" in lines
     assert [line for line in lines if line.startswith("| IF-EXT-004 ")] == [
         "| IF-EXT-004 | 聚合支付下单接口 | built | SYS-002 → SYS-009 | `waterrev.adapters.sys009` |"
     ]

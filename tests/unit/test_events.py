@@ -15,10 +15,12 @@ EVENTS = sorted((ROOT / "events").glob("*/*.json"))
 TASKS = {t.function for t in catalog.TASK_FUNCTIONS}
 # The DefinitionSubstitutions placeholder each workflow task function's ARN fills in.
 TASK_PLACEHOLDER = {"wf_bill_run": "${BillRunFunctionArn}"}
-SCHEDULED = TASKS - set(TASK_PLACEHOLDER)  # invoked by an EventBridge schedule, not a workflow
+QUEUE_CONSUMERS = {"msg_consumer"}  # invoked by an SQS event source mapping with a batch of records
+SCHEDULED = TASKS - set(TASK_PLACEHOLDER) - QUEUE_CONSUMERS  # invoked by an EventBridge schedule
 API_EVENTS = [p for p in EVENTS if p.parent.name not in TASKS]
 TASK_EVENTS = [p for p in EVENTS if p.parent.name in TASK_PLACEHOLDER]
 SCHEDULE_EVENTS = [p for p in EVENTS if p.parent.name in SCHEDULED]
+QUEUE_EVENTS = [p for p in EVENTS if p.parent.name in QUEUE_CONSUMERS]
 WORKFLOWS = sorted((ROOT / "layers" / "core" / "python" / "waterrev" / "workflows").glob("*.asl.json"))
 
 
@@ -80,3 +82,17 @@ def test_every_step_a_workflow_sends_has_a_sample_event(function: str) -> None:
 
     assert payloads_sent_to(function)
     assert samples == set(payloads_sent_to(function))
+
+
+@pytest.mark.parametrize("path", QUEUE_EVENTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_queue_event_is_an_sqs_event_of_the_relays_bodies(path: Path) -> None:
+    """A consumer's sample is what the event source mapping hands it: SQS records whose body is what the
+    relay sends (a message id and its relay count)."""
+    from waterrev.notifications.relay import parse
+
+    event = json.loads(path.read_text(encoding="utf-8"))
+
+    assert event["Records"] and all(r["eventSource"] == "aws:sqs" for r in event["Records"])
+    assert all(
+        parse(r["body"]) is not None and r["attributes"]["ApproximateReceiveCount"] for r in event["Records"]
+    )

@@ -22,8 +22,10 @@ def test_each_file_creates_exactly_the_function_it_is_named_after() -> None:
 
     assert names == [
         "inv_apply_results",
+        "msg_payment_result",
         "pay_apply_status",
         "pay_notify_accept",
+        "rem_charge_arrears",
         "rev_amount_due_rows",
         "rev_audit",
         "rev_held_penalty_due",

@@ -320,10 +320,31 @@ CATALOG: tuple[Interface, ...] = (
         (Route("POST", "/open-api/invoice/result", W),),
         timeout_s=15,
     ),
+    Interface(
+        "IF-REV-013",
+        "催缴任务生成与结果承接接口",
+        "rev_reminder_task",
+        (
+            Route("POST", "/admin-api/revenue/reminder/task", A, "revenue:reminder:create"),
+            Route("POST", "/admin-api/revenue/reminder/task/query", A, "revenue:reminder:query"),
+            Route("POST", "/admin-api/revenue/reminder/task/manual-verify", A, "revenue:reminder:verify"),
+            # extensions: an office at once (as the monthly schedule), what it skipped and why
+            Route("POST", "/admin-api/revenue/reminder/task/generate", A, "revenue:reminder:create"),
+            Route("GET", "/admin-api/revenue/reminder/task/skipped", A, "revenue:reminder:query"),
+            # what the message pipeline could not deliver (dead letters), for a person to replay
+            Route("GET", "/admin-api/revenue/reminder/dead-letter/page", A, "revenue:reminder:dead-letter"),
+            Route(
+                "POST", "/admin-api/revenue/reminder/dead-letter/replay", A, "revenue:reminder:dead-letter"
+            ),
+            # SYS-010's signed delivery results (IF-EXT-008's 回传执行结果: the four states承接 here)
+            Route("POST", "/open-api/message/result", W),
+        ),
+        timeout_s=300,
+        memory_mb=1024,
+    ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
     Interface("IF-REV-010", "统计查询接口", None),
     Interface("IF-REV-011", "银行代收协同接口", None),
-    Interface("IF-REV-013", "催缴任务生成与结果承接接口", None),
     Interface("IF-CS-005", "网点与业务办理接口", None),
     Interface("IF-CS-006", "业务办理进度接口", None),
     Interface("IF-METER-001", "水表档案查询接口", None),
@@ -338,7 +359,7 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-EXT-002", "银行代扣回盘接收接口", None),
     outbound("IF-EXT-004", "聚合支付下单接口", "SYS-009", "waterrev.adapters.sys009"),
     outbound("IF-EXT-006", "发票开具协同接口", "SYS-008", "waterrev.adapters.sys008"),
-    outbound("IF-EXT-008", "消息触达接口", "SYS-010"),
+    outbound("IF-EXT-008", "消息触达接口", "SYS-010", "waterrev.adapters.sys010"),
 )
 
 
@@ -364,6 +385,16 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
         1024,
     ),
     TaskFunction("job_migrate", "deploy-time: apply the Alembic migrations (CDK trigger)", 600, 512),
+    TaskFunction(
+        "job_message_relay",
+        "scheduled every minute: outbox (biz_message) -> message queue; dead-letter sweep",
+        70,
+        512,
+    ),
+    TaskFunction("msg_consumer", "message queue consumer: deliver messages to SYS-010 (IF-EXT-008)", 60, 512),
+    TaskFunction(
+        "job_reminder_generate", "scheduled monthly: reminder tasks per office (IF-REV-013)", 900, 1024
+    ),
 )
 
 
@@ -415,13 +446,15 @@ TOKEN_TABLES = (
     "system_user_role",
     "system_users",
 )
-# What every write-off touches (rev_write_off, through pay_apply_status for an order).
+# What every write-off touches (rev_write_off, through pay_apply_status for an order), and the
+# payment-result message its collection queues (the biz_collection trigger msg_payment_result).
 _SETTLE = (
     "biz_account",
     "biz_account_flow",
     "biz_charge",
     "biz_collection",
     "biz_collection_item",
+    "biz_message",
     "biz_operat_log",
     "biz_order_charge",
     "bk_transaction",
@@ -506,7 +539,7 @@ TABLES: dict[str, Tables] = {
             "biz_channel_nonce",
             "biz_channel_user",
             "biz_cust_app_binds",
-            "biz_message_outbox",
+            "biz_message",
             "biz_operat_log",
             "biz_verify_code",
             "biz_verify_code_failure",
@@ -525,6 +558,7 @@ TABLES: dict[str, Tables] = {
             "biz_cust_app_binds",
             "biz_invoice",
             "biz_reading_data",
+            "biz_reminder_task",
         ),
     ),
     "IF-REV-003": _tables(
@@ -590,6 +624,26 @@ TABLES: dict[str, Tables] = {
             "biz_parameter_settings",
         ),
         writes=(*_READING, "biz_meter_device_status", "biz_reading_review"),
+    ),
+    "IF-REV-013": _tables(
+        reads=(
+            *TOKEN_TABLES,
+            "biz_charge",
+            "biz_cust",
+            "biz_cust_app_binds",
+            "biz_parameter_settings",
+        ),
+        writes=(
+            "biz_channel_nonce",
+            "biz_message",
+            "biz_message_callback",
+            "biz_message_exception",
+            "biz_operat_log",
+            "biz_reminder_guard",
+            "biz_reminder_run",
+            "biz_reminder_skip",
+            "biz_reminder_task",
+        ),
     ),
     "IF-EXT-009": _tables(
         reads=("biz_cust", "biz_meter", "biz_meter_change", "biz_parameter_settings", "system_dept"),

@@ -3,6 +3,7 @@ the database functions whose source changed (`waterrev.sql`)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from waterrev import sql
 from waterrev.db import get_engine
@@ -124,10 +126,14 @@ def apply_functions(
     """Re-create each function whose file is new or changed since it was last applied (the sha256
     in `schema_sql_object`); return those applied and those recorded with no file any more.
 
-    Every function of the file's name is dropped before the file runs, so a changed parameter list
-    or return type replaces the old one rather than adding an overload. A removed file drops
-    nothing: the previous code may still call the function while a deployment is under way.
-    Before revision 0012 (no bookkeeping table) there is nothing to do.
+    A function whose signature (parameter types and result) is unchanged is replaced in place
+    (`CREATE OR REPLACE`): what depends on it - a trigger, a default - stays, and so does its oid.
+    Otherwise every function of the file's name is dropped before the file runs, so a changed
+    parameter list or return type replaces the old one rather than adding an overload (and a
+    dependent object fails the migration instead of being dropped with it). Stray overloads of the
+    name are dropped either way. A removed file drops nothing: the previous code may still call the
+    function while a deployment is under way. Before revision 0012 (no bookkeeping table) there is
+    nothing to do.
     """
     if connection.execute(text("SELECT to_regclass('schema_sql_object')")).scalar() is None:
         return (), ()
@@ -140,16 +146,13 @@ def apply_functions(
     for function in functions:
         if recorded.get(function.name) == function.sha256:
             continue
-        overloads = connection.execute(
-            text(
-                "SELECT CAST(CAST(p.oid AS regprocedure) AS text) FROM pg_proc p"
-                " WHERE p.proname = :n AND p.pronamespace = CAST(current_schema() AS regnamespace)"
-            ),
-            {"n": function.name},
-        ).scalars()
-        for signature in list(overloads):
-            connection.exec_driver_sql(f"DROP FUNCTION {signature}")
-        connection.exec_driver_sql(function.text)  # as written: a simple query, $$ bodies and all
+        overloads = _overloads(connection, function.name)
+        kept = _replace_in_place(connection, function, overloads)
+        for oid, signature, *_ in overloads:
+            if oid != kept:
+                connection.exec_driver_sql(f"DROP FUNCTION {signature}")
+        if kept is None:
+            connection.exec_driver_sql(function.text)  # as written: a simple query, $$ bodies and all
         connection.execute(
             text(
                 "INSERT INTO schema_sql_object (name, sha256) VALUES (:n, :h) ON CONFLICT (name)"
@@ -160,6 +163,63 @@ def apply_functions(
         applied.append(function.name)
     orphaned = set(recorded) - {function.name for function in functions}
     return tuple(applied), tuple(sorted(orphaned))
+
+
+_SIGNATURE = (
+    "SELECT CAST(p.oid AS bigint), CAST(CAST(p.oid AS regprocedure) AS text),"
+    " pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.prokind"
+    " FROM pg_proc p WHERE p.proname = :n AND p.pronamespace = CAST({schema} AS regnamespace) ORDER BY p.oid"
+)
+_CREATE = re.compile(r"^(\s*)CREATE\s+(?:OR\s+REPLACE\s+)?FUNCTION\b", re.IGNORECASE | re.MULTILINE)
+
+
+def _overloads(connection: Connection, name: str) -> list[tuple[int, str, str, str, str]]:
+    """(oid, regprocedure, identity arguments, result, kind) of each function of that name here."""
+    rows = connection.execute(text(_SIGNATURE.format(schema="current_schema()")), {"n": name})
+    return [(int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def _probe(connection: Connection, function: sql.SqlFunction) -> tuple[str, str, str] | None:
+    """The signature the file's function would have (identity arguments, result, kind): the file is run
+    in a scratch schema inside a savepoint that is rolled back, so nothing of it stays. None when the
+    file does not run there (it is then applied the old way, and fails loudly if it cannot)."""
+    schema = f"waterrev_probe_{function.name}"[:63]
+    savepoint = connection.begin_nested()
+    try:
+        home = connection.execute(text("SELECT current_schema()")).scalar()
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        connection.execute(text("SELECT set_config('search_path', :p, true)"), {"p": f'"{schema}", "{home}"'})
+        connection.exec_driver_sql(function.text)
+        row = connection.execute(
+            text(_SIGNATURE.format(schema=":s")), {"n": function.name, "s": schema}
+        ).first()
+        return None if row is None else (str(row[2]), str(row[3]), str(row[4]))
+    except DBAPIError:
+        return None
+    finally:
+        savepoint.rollback()
+
+
+def _replace_in_place(
+    connection: Connection, function: sql.SqlFunction, overloads: list[tuple[int, str, str, str, str]]
+) -> int | None:
+    """Re-create the function with `CREATE OR REPLACE` when one of its overloads has the file's
+    signature; the oid kept, or None when there is none to replace (or PostgreSQL refuses the
+    replacement, e.g. a renamed parameter: the function is then dropped and created)."""
+    if not overloads:
+        return None
+    signature = _probe(connection, function)
+    same = [o for o in overloads if signature is not None and (o[2], o[3], o[4]) == signature]
+    if not same:
+        return None
+    savepoint = connection.begin_nested()
+    try:
+        connection.exec_driver_sql(_CREATE.sub(r"\1CREATE OR REPLACE FUNCTION", function.text, count=1))
+    except DBAPIError:
+        savepoint.rollback()
+        return None
+    savepoint.commit()
+    return same[0][0]
 
 
 def _current(connection: Connection) -> str | None:

@@ -22,6 +22,9 @@ _POSITIVE = frozenset(
         "channel_login_window_s",
         "invoice_link_ttl_s",
         "invoice_push_link_ttl_s",
+        "sys010_timeout_ms",
+        "message_max_receives",
+        "message_lease_s",
     }
 )
 
@@ -84,6 +87,23 @@ class Settings:
     invoice_push_link_ttl_s: int = 3 * 24 * 3600
     # Local and tests only: the S3 endpoint (moto's server on loopback); unset in the cloud.
     s3_endpoint_url: str | None = None
+    # The SYS-010 message service (docs/SYS010.md): where to call it and our app id and secret, or (in
+    # the cloud) a Secrets Manager JSON secret {"baseUrl", "appId", "appSecret"}. Its result callbacks
+    # are signed with the webhook keys of platform SYS010 (waterrev.webhook).
+    sys010_secret_arn: str | None = None
+    sys010_base_url: str | None = None
+    sys010_app_id: str | None = None
+    sys010_app_secret: str | None = None
+    sys010_callback_url: str | None = None  # our result-callback route, sent with every message
+    sys010_timeout_ms: int = 5000  # read timeout of a call to SYS-010 (connect: at most 2 s)
+    # The message queue (SQS) and its dead-letter queue; locally, moto's endpoint.
+    message_queue_url: str | None = None
+    message_dlq_url: str | None = None
+    sqs_endpoint_url: str | None = None
+    message_retry_base_s: int = 30  # backoff after the first failed delivery; doubles each time
+    message_retry_max_s: int = 900
+    message_max_receives: int = 5  # the queue's maxReceiveCount: the last attempt before the DLQ
+    message_lease_s: int = 60  # a claimed message another consumer may take over after this long
 
 
 _PREFIX = "WATERREV_"

@@ -18,7 +18,7 @@ from waterrev.domain.states import COUNTED_READINGS, PAYABLE_BILLS, BillStatus
 from waterrev.envelope import page
 from waterrev.visibility import require_customer_visible
 
-QUERY_TYPES = ("BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE")
+QUERY_TYPES = ("BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE", "REMINDER")  # REMINDER: 扩展
 
 
 def _row(
@@ -91,6 +91,11 @@ def history(
                     item["dueAmount"] = due.amount_due
                     item["penaltyAsOf"] = dues.as_of.isoformat()
                     item["penaltyExemption"] = None if dues.exemption is None else dues.exemption.value
+        elif query_type == "REMINDER":  # 扩展: the seed's 历史查询 rows for 催缴 (IF-REV-013)
+            from waterrev.notifications.reminders import history as reminder_history
+
+            total, reminders = reminder_history(uow, cust_id, bill_period, page_size, params["off"])
+            items = [_row(bill_period=r.pop("billPeriod")) | r for r in reminders]
         elif query_type == "PAYMENT":
             total = uow.scalar("SELECT count(*) FROM biz_collection WHERE cust_id = :c", params)
             items = [

@@ -135,7 +135,7 @@ class BillRunReply(Reply):
 
 # ---- IF-CS-002 历史账单查询: the rows of each queryType (IF-CS-002 响应参数) --------------------------------
 
-QueryType = Literal["BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE"]
+QueryType = Literal["BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE", "REMINDER"]  # REMINDER: 扩展
 ChargeStatus = Literal["UNPAID", "PARTIAL", "PAID"]
 
 
@@ -148,6 +148,8 @@ class HistoryItem(Reply):
       reading show their bill's usage (readType HISTORY).
     - PAYMENT: one payment (biz_collection), newest first, with the bills it wrote off.
     - INVOICE: one invoice (biz_invoice), newest first.
+    - REMINDER (扩展): one reminder task (biz_reminder_task, IF-REV-013), newest first, in the seed's 历史查询
+      terms for 催缴: 账期、催缴方式、消息状态、执行人、执行时间、处置引用.
     """
 
     charge_id: int | None = Field(
@@ -175,7 +177,7 @@ class HistoryItem(Reply):
     unpaid_amount: Money | None = Field(default=None, description="扩展（BILL、ARREARS）：未缴金额")
     due_date: DateStr | None = Field(default=None, description="扩展（BILL、ARREARS）：缴费截止日")
     arrears_amount: Money | None = Field(
-        default=None, description="扩展（ARREARS）：欠费金额（未缴本金，即水费）"
+        default=None, description="扩展（ARREARS、REMINDER）：欠费金额（未缴本金，即水费）"
     )
     penalty_amount: Money | None = Field(
         default=None,
@@ -208,7 +210,27 @@ class HistoryItem(Reply):
     )
     trade_no: str | None = Field(default=None, description="扩展（PAYMENT）：渠道交易流水号")
     pay_time: DateTime | None = Field(default=None, description="扩展（PAYMENT）：缴费时间")
-    charge_ids: list[int] | None = Field(default=None, description="扩展（PAYMENT）：本次缴费核销的账单 ID")
+    charge_ids: list[int] | None = Field(
+        default=None, description="扩展（PAYMENT）：本次缴费核销的账单 ID；（REMINDER）：催缴的欠费账单 ID"
+    )
+    # REMINDER (扩展): the seed's 历史查询 rows for 催缴、停复水
+    task_no: str | None = Field(default=None, description="扩展（REMINDER）：催缴任务号")
+    event_no: str | None = Field(default=None, description="扩展（REMINDER）：业务事件号")
+    strategy_code: str | None = Field(default=None, description="扩展（REMINDER）：催缴策略")
+    reminder_channel: str | None = Field(
+        default=None, description="扩展（REMINDER）：催缴方式（实际触达渠道，未有结果时为选定渠道）"
+    )
+    message_status: str | None = Field(
+        default=None, description="扩展（REMINDER）：消息状态 PENDING、SUCCESS、FAIL、MANUAL_VERIFIED"
+    )
+    executor: str | None = Field(default=None, description="扩展（REMINDER）：执行人（自动生成为 SYSTEM）")
+    execute_time: DateTime | None = Field(
+        default=None, description="扩展（REMINDER）：执行时间（任务生成时间）"
+    )
+    result_time: DateTime | None = Field(default=None, description="扩展（REMINDER）：结果时间")
+    related_disposal_ref: str | None = Field(
+        default=None, description="扩展（REMINDER）：关联停复水或工单引用"
+    )
     # INVOICE
     invoice_id: int | None = Field(default=None, description="扩展（INVOICE）：发票记录 ID")
     application_no: str | None = Field(default=None, description="扩展（INVOICE）：开票申请单号")

@@ -9,7 +9,6 @@ replay window, and issue a MEMBER token bound to that channel identity.
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 import time
 from typing import Any
@@ -21,11 +20,13 @@ from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.logs import get_logger
 from waterrev.masking import mask_mobile
+from waterrev.messages import enqueue
 from waterrev.platform.auth import issue_tokens, login_log
 from waterrev.security import hmac_sha256, token_hash
 from waterrev.settings import get_settings
 
 MODULE = "CS-001"
+VERIFY_CODE_TEMPLATE = "BIND_VERIFY_CODE"  # SYS-010 templateCode of the bind code SMS
 BLOCKED_ACCOUNT_STATES = ("CLOSED", "FROZEN", "RESTRICTED")
 # custId + custName guesses a channel user may get wrong before it is refused codes (DECISIONS 27)
 NAME_MATCH_MAX_FAILURES = 5
@@ -143,7 +144,7 @@ def _record_failed_match(uow: UnitOfWork, ctx: RequestContext, member: int, cust
 
 
 def send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[str, Any]:
-    """Send a 6-digit code to the customer's reserved mobile, through SYS-010 (the outbox), when
+    """Send a 6-digit code to the customer's reserved mobile, through SYS-010 (the message pipeline), when
     `cust_id` and `cust_name` name a bindable customer. Failed matches count against the channel
     user: NAME_MATCH_MAX_FAILURES of them inside NAME_MATCH_WINDOW_S and it gets nothing more."""
     settings = get_settings()
@@ -181,23 +182,20 @@ def send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[
             "UPDATE biz_verify_code SET code_hash = :h WHERE id = :id",
             {"h": token_hash(f"{row_id}:{code}"), "id": row_id},
         )
-        uow.execute(
-            "INSERT INTO biz_message_outbox (message_type, receiver, payload) VALUES ('SMS', :r, CAST(:p AS jsonb))",
-            {
-                "r": cust["mobile"],
-                "p": json.dumps(
-                    {
-                        "templateCode": "BIND_VERIFY_CODE",
-                        "custId": cust_id,
-                        "params": {"code": code, "ttlMinutes": settings.verify_code_ttl_s // 60},
-                    }
-                ),
-            },
+        # The code leaves through the message pipeline (the outbox, biz_message -> SQS -> SYS-010), queued
+        # with the code itself: none without the other. SYS-010 has it once accepted; the payload's code is
+        # then dropped (notifications.delivery). Locally the SYS-010 simulator shows it (its page, the console).
+        enqueue(
+            uow,
+            biz_no=f"VC:{row_id}",
+            template_code=VERIFY_CODE_TEMPLATE,
+            receiver=cust["mobile"],
+            channel="SMS",
+            source="VERIFY_CODE",
+            payload={"custId": cust_id, "code": code, "ttlMinutes": settings.verify_code_ttl_s // 60},
+            cust_id=cust_id,
         )
         uow.commit()
-    if settings.env == "local":
-        # The local stack has no SMS gateway: show the code to the person at the console.
-        get_logger().info(f"[local SMS] verification code for {mask_mobile(cust['mobile'])}: {code}")
     return {"mobile": mask_mobile(cust["mobile"]), "expireSeconds": settings.verify_code_ttl_s}
 
 

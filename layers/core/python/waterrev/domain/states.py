@@ -11,8 +11,8 @@ where the seed names a field without values, the ones the schema has used since 
 replace literal lists in the use cases; the settlement functions in the database use the same lists,
 and tests/integration/test_status_drift.py reads those functions' source to keep them equal.
 
-The coming lifecycles (message, withholding batch, business process, e-signature) are
-here before their use cases so that those start from the seed's words and rules.
+The coming lifecycles (withholding batch, business process, e-signature) are here before their use
+cases so that those start from the seed's words and rules.
 """
 
 from __future__ import annotations
@@ -465,22 +465,92 @@ PUSH = Lifecycle(
 )
 
 
-# ---------------------------------------------------------- coming: messages and reminders -----
+# ------------------------------------------------------------------ messages and reminders -----
 class MessageStatus(StrEnum):
-    """The four states of a reminder task (IF-REV-013) and of SYS-010's delivery results (IF-EXT-008)."""
+    """The four states of a reminder task (IF-REV-013) and of a message's delivery (IF-EXT-008, SYS-010's
+    sendStatus mapped by SYS-002): biz_reminder_task.status and biz_message.status."""
 
-    PENDING = "PENDING"  # sent, or accepted by SYS-010 without a final result
+    PENDING = "PENDING"  # sent, or accepted by SYS-010 without a final result (a timeout stays here)
     SUCCESS = "SUCCESS"
     FAIL = "FAIL"
     MANUAL_VERIFIED = "MANUAL_VERIFIED"  # no final result for long; a person checked and recorded it
 
 
-MESSAGE = Lifecycle(
+_FOUR_STATES: dict[MessageStatus, set[MessageStatus]] = {
+    MessageStatus.PENDING: {MessageStatus.SUCCESS, MessageStatus.FAIL, MessageStatus.MANUAL_VERIFIED},
+    # a SUCCESS that arrives after a FAIL: it did reach the customer (外部结果晚到, 补写回执); a late FAIL
+    # never overwrites SUCCESS or MANUAL_VERIFIED (不得回退已确认成功状态), and a person verifies only PENDING
+    MessageStatus.FAIL: {MessageStatus.SUCCESS},
+}
+MESSAGE = Lifecycle("消息", MessageStatus, _FOUR_STATES, initial=frozenset({MessageStatus.PENDING}))
+REMINDER = Lifecycle(
     "催缴任务",
     MessageStatus,
-    {MessageStatus.PENDING: {MessageStatus.SUCCESS, MessageStatus.FAIL, MessageStatus.MANUAL_VERIFIED}},
-    initial=frozenset({MessageStatus.PENDING}),
+    _FOUR_STATES,
+    # a task with no usable contact is recorded FAIL at once (1_002_008_001), and sent again as a new task
+    initial=frozenset({MessageStatus.PENDING, MessageStatus.FAIL}),
 )
+
+
+class DispatchState(StrEnum):
+    """biz_message.dispatch_state: where a message is on its way to SYS-010 (not a business state)."""
+
+    NEW = "NEW"  # written with its business change; the relay puts it on the queue when due
+    QUEUED = "QUEUED"  # on the SQS queue (again, after a timeout or a 5xx: retried with backoff)
+    SENDING = "SENDING"  # a consumer claimed it and is calling SYS-010 (a lease: claim_time)
+    ACCEPTED = "ACCEPTED"  # SYS-010 accepted it; its result comes by callback
+    DEAD = "DEAD"  # retries spent: in the dead-letter queue and biz_message_exception, until replayed
+    CLOSED = "CLOSED"  # nothing more to send: SYS-010 refused it, or a person verified it
+
+
+DISPATCH = Lifecycle(
+    "消息投递",
+    DispatchState,
+    {
+        DispatchState.NEW: {DispatchState.QUEUED, DispatchState.CLOSED},
+        # QUEUED again: a relay that crashed after sending and before committing sends once more
+        DispatchState.QUEUED: {
+            DispatchState.QUEUED,
+            DispatchState.SENDING,
+            DispatchState.DEAD,
+            DispatchState.CLOSED,
+        },
+        DispatchState.SENDING: {
+            DispatchState.SENDING,  # a lease that ran out (the consumer died mid-call) is taken again
+            DispatchState.ACCEPTED,
+            DispatchState.QUEUED,
+            DispatchState.DEAD,
+            DispatchState.CLOSED,
+        },
+        DispatchState.DEAD: {DispatchState.NEW, DispatchState.SENDING, DispatchState.CLOSED},  # replayed
+        DispatchState.ACCEPTED: {DispatchState.CLOSED},
+    },
+    initial=frozenset({DispatchState.NEW}),
+)
+# What a consumer may claim for a call (a SENDING one only once its lease has run out).
+CLAIMABLE = frozenset({DispatchState.NEW, DispatchState.QUEUED, DispatchState.DEAD})
+
+
+class MessageExceptionStatus(StrEnum):
+    """biz_message_exception.status: open until a person replays or dismisses it."""
+
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
+
+
+MESSAGE_EXCEPTION = Lifecycle(
+    "消息异常",
+    MessageExceptionStatus,
+    {MessageExceptionStatus.OPEN: {MessageExceptionStatus.RESOLVED}},
+    initial=frozenset({MessageExceptionStatus.OPEN}),
+)
+
+
+class MessageExceptionType(StrEnum):
+    """biz_message_exception.exception_type."""
+
+    DEAD_LETTER = "DEAD_LETTER"  # retries spent (timeouts, 5xx, a body nobody could read)
+    UNKNOWN_RESULT = "UNKNOWN_RESULT"  # a verified result callback for a message we never sent
 
 
 # --------------------------------------------------------------- coming: bank withholding ------
@@ -563,6 +633,9 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     INVOICE_MODIFY,
     INVOICE_EXCEPTION,
     MESSAGE,
+    REMINDER,
+    DISPATCH,
+    MESSAGE_EXCEPTION,
     WITHHOLDING_BATCH,
     PROCESS,
     SIGNATURE,

@@ -56,7 +56,7 @@ def load(months: int = 12) -> bool:
             )
             or 0
         )
-        stages = ((1, _foundation), (2, _metering))
+        stages = ((1, _foundation), (2, _metering), (3, _reminders))
         for number, stage in stages:
             if number > loaded:
                 stage(uow, months)
@@ -302,4 +302,22 @@ def _metering(uow: UnitOfWork, months: int) -> None:
             "UPDATE biz_meter m SET book_id = :b FROM biz_cust_meter cm JOIN biz_cust c ON c.id = cm.cust_id"
             " WHERE cm.meter_id = m.id AND cm.status = 'ACTIVE' AND c.dept_id = :d",
             {"b": book, "d": dept["id"]},
+        )
+
+
+def _reminders(uow: UnitOfWork, months: int) -> None:
+    """Stage 3: the reminder parameters (IF-REV-012 RULE revenue.reminder.*) at their defaults, GLOBAL,
+    so the back office sees and changes them like any other rule."""
+    from waterrev.notifications.rules import PARAMETERS, ReminderParams
+
+    defaults = ReminderParams()
+    for code, name in PARAMETERS.items():
+        if name == "quiet_hours":
+            value = f"{defaults.quiet_start:%H:%M}-{defaults.quiet_end:%H:%M}"
+        else:
+            value = str(getattr(defaults, name))
+        uow.execute(
+            "INSERT INTO biz_parameter_settings (config_type, config_code, config_value)"
+            " VALUES ('RULE', :c, :v) ON CONFLICT DO NOTHING",
+            {"c": code, "v": value},
         )

@@ -40,6 +40,11 @@ def main() -> None:
     from waterrev.local.run import prepare
 
     pg_server = prepare()
+    queue = None
+    if function in ("job_message_relay", "msg_consumer"):  # they need the message queue: moto's, here
+        from waterrev.local import messaging
+
+        queue = messaging.start()
     try:
         event = json.loads(_tokens(event_file.read_text(encoding="utf-8")))
         result = load_handler(function).handler(event, FakeLambdaContext(function))
@@ -48,6 +53,8 @@ def main() -> None:
             result["body"] = json.loads(body)
         print(json.dumps(result, ensure_ascii=False, indent=2))
     finally:
+        if queue is not None:
+            queue.stop()
         if pg_server is not None:
             from waterrev.db import dispose_engine
 

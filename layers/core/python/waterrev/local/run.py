@@ -112,6 +112,40 @@ def start_invoice_platform(notify_base: str) -> Any:
     return sim
 
 
+def start_message_service(callback_base: str) -> tuple[Any, Any]:
+    """The SYS-010 simulator (unless WATERREV_SYS010_BASE_URL names a real one) and the message queue on
+    moto with its pump (relay, consumer, dead-letter sweep): a message queued by any use case reaches the
+    simulator, whose page and console show it, and its signed result comes back to our callback route."""
+    import json
+    import secrets
+
+    from waterrev.local import messaging
+    from waterrev.settings import reset_settings
+
+    sim = None
+    if not os.environ.get("WATERREV_SYS010_BASE_URL"):
+        from waterrev.local import sys010_sim
+
+        app_secret, key = secrets.token_hex(16), secrets.token_hex(16)
+        sim = sys010_sim.start(port=0, app_secret=app_secret, callback_keys={"sys010-local": key}, echo=True)
+        keys = json.loads(os.environ.get("WATERREV_WEBHOOK_KEYS") or "{}")
+        keys["SYS010"] = {"sys010-local": key}
+        os.environ.update(
+            WATERREV_SYS010_BASE_URL=sim.base_url,
+            WATERREV_SYS010_APP_ID=sys010_sim.DEFAULT_APP_ID,
+            WATERREV_SYS010_APP_SECRET=app_secret,
+            WATERREV_WEBHOOK_KEYS=json.dumps(keys),
+        )
+    os.environ.setdefault("WATERREV_SYS010_CALLBACK_URL", f"{callback_base}/open-api/message/result")
+    # a message that cannot be delivered is retried after 5, 10, 20, 40 s here (30 s and up in the cloud)
+    os.environ.setdefault("WATERREV_MESSAGE_RETRY_BASE_S", "5")
+    os.environ.setdefault("WATERREV_MESSAGE_RETRY_MAX_S", "60")
+    reset_settings()
+    queue = messaging.start()
+    queue.start_pump()
+    return sim, queue
+
+
 def main() -> None:
     port = int(os.environ.get("WATERREV_PORT", "3000"))
     host = os.environ.get("WATERREV_HOST", "127.0.0.1")
@@ -119,6 +153,7 @@ def main() -> None:
     http = make_server(host, port)
     sim = start_payment_platform(f"http://{host}:{http.server_address[1]}")
     invoice_sim = start_invoice_platform(f"http://{host}:{http.server_address[1]}")
+    sys010, messages = start_message_service(f"http://{host}:{http.server_address[1]}")
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -133,6 +168,8 @@ def main() -> None:
         " (pay an order by hand at its /pay/<tradeNo> page)\n"
         f"  SYS-008 simulator: {invoice_sim.base_url if invoice_sim else os.environ.get('WATERREV_SYS008_BASE_URL')}"
         " (what it received and issued, at its index page)\n"
+        f"  SYS-010 simulator: {sys010.base_url if sys010 else os.environ.get('WATERREV_SYS010_BASE_URL')}"
+        " (the messages it received: SMS, WeChat, in-app; bind codes also print here)\n"
         "Ctrl-C stops everything, the database included.",
         flush=True,
     )
@@ -146,6 +183,9 @@ def main() -> None:
             sim.stop()
         if invoice_sim is not None:
             invoice_sim.stop()
+        messages.stop()
+        if sys010 is not None:
+            sys010.stop()
         from waterrev.db import dispose_engine
 
         dispose_engine()

@@ -89,7 +89,7 @@ class ExceptionPage(Page[ExceptionItem]):
     """扩展：发票异常分页."""
 
 
-class ExceptionResolve(Model):
+class InvoiceExceptionResolve(Model):
     """扩展：记录人工核查结论（不改变发票状态；纠正须经作废 / 红冲）。"""
 
     model_config = ConfigDict(

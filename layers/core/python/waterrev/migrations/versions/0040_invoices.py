@@ -9,13 +9,13 @@ writeback is kept in biz_invoice_callback, unique by the seed's key requestNo + 
 result that conflicts with a terminal state is a biz_invoice_exception a person lists and resolves.
 
 Revision ID: 0040
-Revises: 0020
+Revises: 0032
 """
 
 from alembic import op
 
 revision = "0040"
-down_revision = "0020"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
