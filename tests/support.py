@@ -786,3 +786,55 @@ class ResultRelay:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+# ---- added for the billing lines suite: depts of a test's own, bill readers, RULE parameters ------
+def rule(token: str, code: str, value: str, dept_id: int | None = None) -> None:
+    """A RULE parameter through IF-REV-012: CREATE in the scope (GLOBAL or the dept), else UPDATE it."""
+    body: dict[str, Any] = {"configType": "RULE", "configCode": code, "configValue": value}
+    if dept_id is not None:
+        body["deptId"] = dept_id
+    reply = call("POST", "/admin-api/revenue/parameter/config", {"action": "CREATE", **body}, token=token)
+    if reply.code != 0:
+        reply = call("POST", "/admin-api/revenue/parameter/config", {"action": "UPDATE", **body}, token=token)
+    assert reply.code == 0, reply.body
+
+
+@dataclass
+class Household:
+    """A new customer with its meters (starting at 0) in a new book of its own."""
+
+    cust_id: int
+    account_id: int
+    meter_ids: list[int]
+    book_id: int
+
+    def read(self, token: str, period: str, values: list[int | str], **extra: Any) -> list[int]:
+        """Tasks of `period` and one reading (the dial) per meter; returns the reading ids."""
+        generate(token, self.book_id, period)
+        ids = []
+        for meter, value in zip(self.meter_ids, values, strict=True):
+            reply = submit_reading(token, meter, period, value, **extra)
+            assert reply.code == 0 and reply.data["validateStatus"] == "PASS", reply.body
+            ids.append(int(reply.data["readingId"]))
+        return ids
+
+    def bill(self, token: str, period: str) -> list[dict[str, Any]]:
+        reply = charge_generate(token, period, customerIds=[self.cust_id])
+        assert reply.code == 0 and reply.data["failureList"] == [], reply.body
+        return sql_all(
+            "SELECT * FROM biz_charge WHERE cust_id = :c AND bill_period = :p ORDER BY id",
+            {"c": self.cust_id, "p": period},
+        )
+
+
+def household(token: str, *, meters: int = 1, dept_id: int = GULOU_DEPT, **customer: Any) -> Household:
+    created = new_customer(
+        token,
+        dept_id=dept_id,
+        meterList=[{"meterNo": unique("M"), "caliber": "DN20"} for _ in range(meters)],
+        **customer,
+    )
+    meter_ids = [int(m) for m in created["meterIds"]]
+    book = int(new_book(token, meter_ids, dept_id=dept_id)["bookId"])
+    return Household(int(created["id"]), int(created["accountId"]), meter_ids, book)

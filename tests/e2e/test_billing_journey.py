@@ -207,3 +207,175 @@ def test_a_bill_run_bills_manual_and_iot_readings_and_the_customer_sees_its_bill
             "25.00",
             bill["chargeId"],
         )
+
+
+def test_a_prepaid_customer_is_billed_and_paid_by_deduction(stack: Stack) -> None:
+    """The prepaid journey over HTTP: a household's first bill is paid at the counter in cash with money
+    to spare (kept as its prepaid balance); next month's bill run bills it and pays the new bill from that
+    balance, in the same transaction; the customer's WeChat user sees the bill PAID and the PREPAY payment,
+    and the back office sees the balance less the bill."""
+    first, second = "2024-05", "2024-06"
+    with httpx.Client(base_url=stack.base, timeout=10) as client:
+        login = ok(
+            client.post("/admin-api/system/auth/login", json={"username": "admin", "password": "admin123"})
+        )
+        admin = {"Authorization": f"Bearer {login['accessToken']}"}
+        tag = f"{time.time_ns() % 10**8:08d}"
+
+        # Given a RESIDENT household with a new meter in a book of its own, read 20 m3 in 2024-05 and billed
+        customer = ok(
+            client.post(
+                "/admin-api/revenue/customer/create",
+                headers=admin,
+                json={
+                    "name": "周九",
+                    "custType": "RESIDENT",
+                    "mobile": "13612345679",
+                    "address": "鼓楼区预存路 9 号",
+                    "deptId": 2,
+                    "meterList": [{"meterNo": f"E2EP{tag}", "caliber": "DN20"}],
+                },
+            )
+        )
+        cust, (meter,) = customer["id"], customer["meterIds"]
+        book = ok(
+            client.post(
+                "/admin-api/revenue/meter-book/save",
+                headers=admin,
+                json={
+                    "code": f"BK-PRE-{tag}",
+                    "name": "预存旅程册",
+                    "areaCode": f"AP-{tag}",
+                    "deptId": 2,
+                    "readCycle": "MONTHLY",
+                    "meterIds": [meter],
+                },
+            )
+        )
+
+        def read(period: str, value: str) -> None:
+            (task,) = ok(
+                client.post(
+                    "/admin-api/revenue/meter-read/generate",
+                    headers=admin,
+                    json={"billPeriod": period, "bookIds": [book["bookId"]]},
+                )
+            )["meterReadIds"]
+            reading = ok(
+                client.post(
+                    "/admin-api/revenue/reading-data/create",
+                    headers=admin,
+                    json={
+                        "meterReadId": task,
+                        "meterId": meter,
+                        "readTime": f"{period}-15T09:30:00+08:00",
+                        "currentReading": value,
+                        "readType": "MANUAL",
+                    },
+                )
+            )
+            assert reading["validateStatus"] == "PASS", reading
+
+        read(first, "20")
+        generated = ok(
+            client.post(
+                "/admin-api/revenue/charge/generate",
+                headers=admin,
+                json={"billPeriod": first, "customerIds": [cust], "dueDate": "2024-06-15"},
+            )
+        )
+        (may,) = generated["successList"]
+        assert may["totalAmount"] == "65.00"
+
+        # ... and paid at the counter with 300.00 in cash: 235.00 is kept as its prepaid balance
+        paid = ok(
+            client.post(
+                "/admin-api/revenue/collection/create",
+                headers=admin,
+                json={
+                    "custId": cust,
+                    "chargeIds": [may["chargeId"]],
+                    "paymentChannel": "CASH",
+                    "paymentAmount": "300.00",
+                    "actualAmount": "300.00",
+                },
+            )
+        )
+        assert (paid["writeOffStatus"], paid["balanceAdded"]) == ("SUCCESS", "235.00"), paid
+
+        # When it reads 50 (30 m3) in 2024-06 and the period's bill run runs to its end
+        read(second, "50")
+        run = ok(
+            client.post(
+                "/admin-api/revenue/charge/bill-run",
+                headers=admin,
+                json={"billPeriod": second, "dueDate": "2024-07-15"},
+            )
+        )
+        result: dict[str, Any] = {}
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = client.get(f"/admin-api/revenue/charge/bill-run/{run['runNo']}", headers=admin).json()
+            if body["code"] == 0 and body["data"]["status"] != "RUNNING":
+                result = body["data"]
+                break
+            time.sleep(0.5)
+        assert result and (result["status"], result["successCount"], result["totalAmount"]) == (
+            "SUCCEEDED",
+            1,
+            "97.50",
+        ), result
+
+        # Then the customer's WeChat user sees the June bill PAID, with its lines ...
+        openid = f"e2e-prepay-{tag}"
+        owner = {"Authorization": f"Bearer {stack.channel_token(client, openid)}"}
+        ok(
+            client.post(
+                "/app-api/customer/auth/send-verify-code",
+                headers=owner,
+                json={"custId": cust, "custName": "周九"},
+            )
+        )
+        ok(
+            client.post(
+                "/app-api/customer/account/bind",
+                headers=owner,
+                json={
+                    "action": "BIND",
+                    "channelType": "WECHAT",
+                    "channelUserId": openid,
+                    "custId": cust,
+                    "verifyCode": stack.sms_code(),
+                },
+            )
+        )
+
+        def history(query_type: str, **params: str) -> list[dict[str, Any]]:
+            reply = client.get(
+                "/app-api/customer/bill/history",
+                headers=owner,
+                params={"custId": cust, "queryType": query_type, **params},
+            )
+            return list(ok(reply)["list"])
+
+        (june,) = history("BILL", billPeriod=second)
+        assert (june["totalAmount"], june["paidAmount"], june["payStatus"]) == ("97.50", "97.50", "PAID")
+        assert {line["lineKind"] for line in june["lineList"]} == {"USAGE"}
+        assert sum(float(line["amount"]) for line in june["lineList"]) == 97.5
+        # ... paid by a PREPAY payment of 97.50 for that bill, beside the cash one
+        payments = {p["paymentChannel"]: p for p in history("PAYMENT")}
+        assert (payments["PREPAY"]["amount"], payments["PREPAY"]["chargeIds"]) == (
+            "97.50",
+            [june["chargeId"]],
+        )
+        assert payments["PREPAY"]["collectionCode"].startswith("DK")
+        assert payments["CASH"]["amount"] == "300.00"
+        assert history("ARREARS") == []
+        # ... and the back office sees the balance less the bill, nothing owed
+        account = ok(
+            client.get(f"/admin-api/revenue/customer/{cust}", headers=admin, params={"queryType": "account"})
+        )
+        assert (account["accountInfo"]["balance"], account["accountInfo"]["arrearsAmount"]) == (
+            "137.50",
+            "0.00",
+        )

@@ -608,16 +608,18 @@ def test_a_new_price_version_never_alters_an_issued_bill(admin: str) -> None:
         (v1, D("130.00")),
     ]
 
-    # When a version 2 with higher prices is published from 2022-06-01
+    # When a version 2 with higher prices is published from 2022-03-15, the day of their March reading
+    # (a version taking effect later, between two readings, prorates the next bill by days: see
+    # test_rev_charge_generate_rules.py)
     dearer = copy.deepcopy(RESIDENT_PRICE)
     dearer["components"][0]["prices"] = ["2.50", "3.60", "7.00"]
     dearer["components"][1]["prices"] = ["1.20", "1.20", "1.20"]
-    v2 = price_template(admin, code, dearer, effective="2022-06-01")
+    v2 = price_template(admin, code, dearer, effective="2022-03-15")
 
     # Then version 1 ends the day before, and the issued bills and their lines are unchanged, even when
     # their period is billed again
     assert sql_scalar("SELECT expire_date FROM biz_price_template WHERE id = :id", {"id": v1}) == dt.date(
-        2022, 5, 31
+        2022, 3, 14
     )
     assert billed(admin, "2022-03", people)["generateCount"] == 0
     assert [bill_of(p, "2022-03") for p in people] == issued

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from waterrev.billing.models import BillRunRequest, GenerateRequest
+from waterrev.billing.models import BillRunRequest, GenerateRequest, PriceDiffRequest
 from waterrev.metering.models import (
     EstimateRequest,
     IotReadingBatch,
@@ -37,6 +37,7 @@ BODY_MODELS: dict[str, type[BaseModel]] = {
     "POST /admin-api/revenue/parameter/config": ConfigRequest,
     "POST /admin-api/revenue/charge/generate": GenerateRequest,
     "POST /admin-api/revenue/charge/bill-run": BillRunRequest,
+    "POST /admin-api/revenue/charge/price-diff": PriceDiffRequest,
 }
 FUNCTIONS = (
     "rev_meter_read_task",

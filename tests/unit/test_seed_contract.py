@@ -33,8 +33,14 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     ("IF-REV-004", "请求参数"): [("POST", "/admin-api/revenue/reading-data/create")],
     ("IF-REV-004", "响应参数"): [("POST", "/admin-api/revenue/reading-data/create")],
-    ("IF-REV-005", "请求参数"): [("POST", "/admin-api/revenue/charge/generate")],
-    ("IF-REV-005", "响应参数"): [("POST", "/admin-api/revenue/charge/generate")],
+    ("IF-REV-005", "请求参数"): [
+        ("POST", "/admin-api/revenue/charge/generate"),
+        ("POST", "/admin-api/revenue/charge/price-diff"),
+    ],
+    ("IF-REV-005", "响应参数"): [
+        ("POST", "/admin-api/revenue/charge/generate"),
+        ("POST", "/admin-api/revenue/charge/price-diff"),
+    ],
     ("IF-REV-006", "请求参数"): [("POST", "/admin-api/revenue/collection/create")],
     ("IF-REV-006", "响应参数"): [("POST", "/admin-api/revenue/collection/create")],
     ("IF-REV-007", "请求参数"): [("POST", "/admin-api/revenue/accounting/penalty-waiver")],

@@ -48,3 +48,36 @@ def enqueue(
             "nb": not_before,
         },
     )
+
+
+def enqueue_many(uow: UnitOfWork, messages: list[dict[str, Any]]) -> list[int]:
+    """`enqueue` for many messages in one statement (a bill chunk's notices): each dict has the keyword
+    arguments of `enqueue` (not_before: now). The same key rule holds: a message already queued for its
+    event, template and receiver is skipped. Returns the ids of the messages written now. The rows travel
+    as one JSON document (jsonb_to_recordset): arrays of text would be escaped character by character."""
+    if not messages:
+        return []
+    for m in messages:
+        if m["channel"] not in CHANNELS:
+            raise ValueError(f"unknown message channel {m['channel']}")
+    rows = [
+        {
+            "b": m["biz_no"],
+            "t": m["template_code"],
+            "r": m["receiver"],
+            "c": m["channel"],
+            "cust": m.get("cust_id"),
+            "s": m["source"],
+            "p": m["payload"],
+        }
+        for m in messages
+    ]
+    ids = uow.scalar(
+        "WITH written AS (INSERT INTO biz_message (message_biz_no, template_code, receiver, channel, cust_id,"
+        " source, payload) SELECT m.b, m.t, m.r, m.c, m.cust, m.s, m.p FROM jsonb_to_recordset(CAST(:rows AS jsonb))"
+        " AS m(b varchar, t varchar, r varchar, c varchar, cust bigint, s varchar, p jsonb)"
+        " ON CONFLICT ON CONSTRAINT biz_message_key DO NOTHING RETURNING id)"
+        " SELECT COALESCE(string_agg(id::text, ',' ORDER BY id), '') FROM written",
+        {"rows": json.dumps(rows, ensure_ascii=False, default=str)},
+    )
+    return [int(i) for i in ids.split(",")] if ids else []

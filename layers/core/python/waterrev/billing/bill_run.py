@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from waterrev import audit
-from waterrev.billing import generate as billing
 from waterrev.billing.commands import GenerateBills, check_period
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -117,6 +116,8 @@ def prepare(
 
 
 def bill_chunk(ctx: RequestContext, chunk: dict[str, Any]) -> dict[str, Any]:
+    from waterrev.billing import generate as billing  # only the chunks write bills (not a run's status)
+
     cmd = GenerateBills(bill_period=chunk["billPeriod"], due_date=dt.date.fromisoformat(chunk["dueDate"]))
     result = billing.generate(
         ctx,

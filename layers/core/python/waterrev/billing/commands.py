@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -31,3 +32,15 @@ class GenerateBills:
 
     def __post_init__(self) -> None:
         check_period(self.bill_period)
+
+
+class PriceDiff(NamedTuple):
+    """IF-REV-005 extension (价差调整): bill what a corrected price of `config_code` adds to (or takes off)
+    the posted bills of `bill_period`, as new bills due `due_date`; optionally only some customers."""
+
+    bill_period: str
+    config_code: str
+    due_date: dt.date
+    customer_ids: tuple[int, ...] = ()
+    operator_id: int | None = None
+    remark: str | None = None

@@ -37,14 +37,51 @@ def _row(
     }
 
 
-def _bill(r: dict[str, Any]) -> dict[str, Any]:
+def _bill(r: dict[str, Any], lines: list[dict[str, Any]]) -> dict[str, Any]:
     return _row(r["id"], r["bill_period"], r["usage_amount"], r["status"], r["invoice_status"]) | {
         "chargeCode": r["code"],
         "totalAmount": r["total_amount"],
         "paidAmount": r["paid_amount"],
         "unpaidAmount": r["total_amount"] - r["paid_amount"],
         "dueDate": r["due_date"],
+        "sourceType": r["source_type"],
+        "sourceChargeId": r["source_charge_id"],
+        "lineList": [
+            {
+                "lineNo": d["line_no"],
+                "costComponent": d["cost_component"],
+                "tierNo": d["tier_no"],
+                "usageAmount": d["usage_amount"],
+                "unitPrice": d["unit_price"],
+                "amount": d["amount"],
+                "taxRate": d["tax_rate"],
+                "lineKind": d["line_kind"],
+                "partNo": d["part_no"],
+                "priceCode": d["code"],
+                "configVersion": None if d["version"] is None else str(d["version"]),
+                "priceTemplateId": d["price_template_id"],
+                "segmentNo": d["segment_no"],
+                "segmentFrom": d["segment_from"],
+                "segmentTo": d["segment_to"],
+                "refLineNo": d["ref_line_no"],
+            }
+            for d in lines
+        ],
     }
+
+
+def _lines(uow: UnitOfWork, charge_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The lines of a page's bills, in one statement, with each line's price family and version."""
+    out: dict[int, list[dict[str, Any]]] = {c: [] for c in charge_ids}
+    if charge_ids:
+        for d in uow.all(
+            "SELECT d.*, t.code, t.version FROM biz_charge_detail d LEFT JOIN biz_price_template t"
+            " ON t.id = d.price_template_id WHERE d.charge_id = ANY(CAST(:ids AS bigint[]))"
+            " ORDER BY d.charge_id, d.line_no",
+            {"ids": charge_ids},
+        ):
+            out[int(d["charge_id"])].append(d)
+    return out
 
 
 def history(
@@ -81,7 +118,8 @@ def history(
                 " LIMIT :lim OFFSET :off",
                 params,
             )
-            items = [_bill(r) for r in rows]
+            lines = _lines(uow, [int(r["id"]) for r in rows])
+            items = [_bill(r, lines[int(r["id"])]) for r in rows]
             if query_type == "ARREARS":  # what each owes today: principal and penalty (billing.dues)
                 dues = amount_due(uow, cust_id, charge_ids=[r["id"] for r in rows])
                 for item in items:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
+from waterrev.billing.commands import PriceDiff
 from waterrev.fields import BIGINT_MAX, BillPeriod, DateStr, DateTime, Decimal4, Model, Money, Reply
 
 PositiveId = Annotated[int, Field(gt=0, le=BIGINT_MAX)]
@@ -58,6 +59,51 @@ class BillRunRequest(Model):
     due_date: dt.date | None = Field(default=None, description="应收截止日期；缺省为次月 15 日")
 
 
+class PriceDiffRequest(Model):
+    """扩展（价差调整）：某账期已出账单按价格编码的现行版本重新计价，差额另出 PRICE_DIFF 账单（关联原账单），
+    从不修改已出账单。同一更正重复执行不再出账。字段沿用 IF-REV-005 与 IF-REV-012 的名称。"""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"billPeriod": "2026-03", "configCode": "RESIDENT", "dueDate": "2026-05-15"},
+                {
+                    "billPeriod": "2026-03",
+                    "configCode": "NON_RESIDENT",
+                    "customerIds": [1001],
+                    "dueDate": "2026-05-15",
+                    "operatorId": 1,
+                    "remark": "物价局批复追溯调价",
+                },
+            ]
+        }
+    )
+
+    bill_period: BillPeriod = Field(description="已出账的账期，如 2026-03")
+    config_code: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{1,31}$",
+        description="更正了价格的价格模板编码（IF-REV-012 configCode）",
+    )
+    customer_ids: list[PositiveId] = Field(default_factory=list, max_length=10000, description="指定客户范围")
+    due_date: dt.date = Field(description="价差账单的应收截止日期（不得早于账期首日）")
+    operator_id: PositiveId | None = Field(
+        default=None, description="发起操作人（须为当前登录用户；操作以登录用户记审计）"
+    )
+    remark: str | None = Field(
+        default=None, min_length=1, max_length=200, description="调整原因（记入操作日志）"
+    )
+
+    def command(self) -> PriceDiff:
+        return PriceDiff(
+            bill_period=self.bill_period,
+            config_code=self.config_code,
+            due_date=self.due_date,
+            customer_ids=tuple(self.customer_ids),
+            operator_id=self.operator_id,
+            remark=self.remark,
+        )
+
+
 # ---- replies -------------------------------------------------------------------------------------
 class ChargeSuccess(Reply):
     charge_id: int = Field(description="账单主键（biz_charge.id）")
@@ -82,6 +128,37 @@ class GenerateReply(Reply):
     failure_list: list[ChargeFailure] = Field(description="失败明细列表")
     total_amount: Money = Field(description="扩展：本次生成账单的总金额")
     reading_count: int = Field(description="扩展：本次处理的待开账抄表数据条数")
+    failure_count: int = Field(description="扩展：失败条数")
+
+
+class PriceDiffSuccess(Reply):
+    charge_id: int = Field(description="价差账单主键（biz_charge.id，sourceType PRICE_DIFF）")
+    charge_code: str = Field(description="价差账单编号（JC 开头）")
+    cust_id: int = Field(description="客户 ID")
+    total_amount: Money = Field(
+        description="价差金额：正为补收（未缴，预存余额自动抵扣），负为退差（即时转入账户余额）"
+    )
+    source_charge_id: int = Field(description="扩展：被调整的原账单 ID（原账单不修改）")
+    price_template_id: int = Field(description="扩展：计价所用的现行价格版本（biz_price_template.id）")
+    line_count: int = Field(description="扩展：价差明细行数（每行关联原账单的一行）")
+
+
+class PriceDiffFailure(Reply):
+    reason: str = Field(description="失败原因")
+    charge_id: int = Field(description="扩展：未能计算价差的原账单 ID")
+    cust_id: int = Field(description="扩展：客户 ID")
+    error_code: int = Field(description="扩展：原因码（1_002_002_003 价格模板或费用组成缺失）")
+
+
+class PriceDiffReply(Reply):
+    """The seed's IF-REV-005 reply fields (generateCount, successList, failureList) for the price-difference
+    bills, and our additions."""
+
+    generate_count: int = Field(description="生成的价差账单数量")
+    success_list: list[PriceDiffSuccess] = Field(description="成功明细列表")
+    failure_list: list[PriceDiffFailure] = Field(description="失败明细列表")
+    total_amount: Money = Field(description="扩展：价差合计（补收为正、退差为负）")
+    checked_count: int = Field(description="扩展：核对的原账单数量（含价差为零者）")
     failure_count: int = Field(description="扩展：失败条数")
 
 
@@ -139,6 +216,29 @@ QueryType = Literal["BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE", "REMINDER"
 ChargeStatus = Literal["UNPAID", "PARTIAL", "PAID"]
 
 
+class BillLineItem(Reply):
+    """A bill's line (biz_charge_detail) as IF-CS-002 shows it with its bill."""
+
+    line_no: int = Field(description="明细行号")
+    cost_component: str = Field(description="费用组成编码（如 WATER_FEE；固定费用如 METER_FEE）")
+    tier_no: int = Field(description="阶梯级次（固定费用为 0）")
+    usage_amount: Decimal4 = Field(description="数量（m³；固定费用为 1）")
+    unit_price: Decimal4 = Field(description="单价（价差行为调整的单价差）")
+    amount: Money = Field(description="金额")
+    tax_rate: Decimal4 = Field(description="税率")
+    line_kind: Literal["USAGE", "MINIMUM", "FIXED", "PRICE_DIFF"] = Field(
+        description="USAGE 抄见水量、MINIMUM 最低计量水量补足、FIXED 固定费用、PRICE_DIFF 价差调整"
+    )
+    part_no: int = Field(description="一表多价的分项序号（不分项为 1）")
+    price_code: str | None = Field(description="计价的价格编码（价格家族）")
+    config_version: str | None = Field(description="计价的价格模板版本（IF-REV-012 configVersion）")
+    price_template_id: int | None = Field(description="计价的价格模板版本 ID（biz_price_template.id）")
+    segment_no: int = Field(description="调价分段序号（未分段为 1）")
+    segment_from: DateStr | None = Field(description="分段首日（未分段为 null）")
+    segment_to: DateStr | None = Field(description="分段截止日的次日（未分段为 null）")
+    ref_line_no: int | None = Field(description="价差行所调整的原账单行号（其他为 null）")
+
+
 class HistoryItem(Reply):
     """One row of the history. Every row has the seed's five fields (null where the queryType has no
     such value); the extensions of its queryType come with it, the others are left out.
@@ -191,6 +291,16 @@ class HistoryItem(Reply):
     penalty_exemption: Literal["WITHHOLDING", "LOW_INCOME"] | None = Field(
         default=None,
         description="扩展（ARREARS）：客户按参数免收违约金的原因（WITHHOLDING 已签代扣协议、LOW_INCOME 低保户）；不免收为 null",
+    )
+    source_type: Literal["READING", "PRICE_DIFF"] | None = Field(
+        default=None,
+        description="扩展（BILL、ARREARS）：来源类型 READING（抄表开账）、PRICE_DIFF（价差调整）",
+    )
+    source_charge_id: int | None = Field(
+        default=None, description="扩展（BILL、ARREARS）：价差账单所调整的原账单 ID"
+    )
+    line_list: list[BillLineItem] | None = Field(
+        default=None, description="扩展（BILL、ARREARS）：账单明细（分项、调价分段、版本与明细类型）"
     )
     # USAGE
     meter_id: int | None = Field(default=None, description="扩展（USAGE）：水表 ID")

@@ -17,6 +17,27 @@ class Contact(NamedTuple):
     is_primary: bool = False
 
 
+class SplitPart(NamedTuple):
+    """One part of a mixed-use meter (一表多价): a price code and its ratio or its first N m3."""
+
+    price_code: str
+    split_mode: str  # RATIO | QUANTITY
+    ratio: Decimal | None = None
+    quantity: Decimal | None = None
+
+
+class PriceSplit(NamedTuple):
+    """A meter's mixed-use split from `effective_date` (None: today); no parts ends the split."""
+
+    parts: tuple[SplitPart, ...]
+    effective_date: dt.date | None = None
+
+
+class MeterSplitChange(NamedTuple):
+    meter_id: int
+    split: PriceSplit
+
+
 class MeterLink(NamedTuple):
     meter_no: str
     caliber: str
@@ -26,6 +47,7 @@ class MeterLink(NamedTuple):
     initial_reading: Decimal = Decimal("0")
     install_address: str | None = None
     install_date: dt.date | None = None
+    price_split: PriceSplit | None = None
 
 
 class InvoiceInfo(NamedTuple):
@@ -87,6 +109,7 @@ class CustomerChanges(NamedTuple):
     withholding_rel: BankRelation | None = None
     terminate_collection: bool = False
     terminate_withholding: bool = False
+    price_splits: tuple[MeterSplitChange, ...] = ()
 
 
 class StatusChange(NamedTuple):

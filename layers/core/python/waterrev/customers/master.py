@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from waterrev.customers.commands import (
     InvoiceInfo,
     MeterLink,
     NewCustomer,
+    PriceSplit,
     StatusChange,
     as_wire,
 )
@@ -90,6 +92,12 @@ def _detail(uow: UnitOfWork, cust: dict[str, Any], query_type: str) -> dict[str,
         out["collectionRel"] = _bank_rel(uow, "biz_cust_collection_rel", cust["id"], "agreement_no")
         out["withholdingRel"] = _bank_rel(uow, "biz_cust_withholding_rel", cust["id"], "sign_no")
     if wants("meter"):
+        meters = uow.all(
+            "SELECT m.*, cm.bind_date FROM biz_cust_meter cm JOIN biz_meter m ON m.id = cm.meter_id"
+            " WHERE cm.cust_id = :id AND cm.status = 'ACTIVE' ORDER BY m.id",
+            {"id": cust["id"]},
+        )
+        splits = _split_versions(uow, [int(m["id"]) for m in meters])
         out["meterList"] = [
             {
                 "meterId": m["id"],
@@ -103,12 +111,9 @@ def _detail(uow: UnitOfWork, cust: dict[str, Any], query_type: str) -> dict[str,
                 "installDate": m["install_date"],
                 "meterStatus": m["status"],
                 "bindDate": m["bind_date"],
+                "priceSplitList": splits.get(int(m["id"]), []),
             }
-            for m in uow.all(
-                "SELECT m.*, cm.bind_date FROM biz_cust_meter cm JOIN biz_meter m ON m.id = cm.meter_id"
-                " WHERE cm.cust_id = :id AND cm.status = 'ACTIVE' ORDER BY m.id",
-                {"id": cust["id"]},
-            )
+            for m in meters
         ]
     if wants("invoice"):
         inv = uow.one("SELECT * FROM biz_cust_invoice WHERE cust_id = :id", {"id": cust["id"]})
@@ -128,6 +133,100 @@ def _detail(uow: UnitOfWork, cust: dict[str, Any], query_type: str) -> dict[str,
             }
         )
     return out
+
+
+def _split_versions(uow: UnitOfWork, meter_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Each meter's mixed-use split versions (一表多价), newest first, with their parts in order."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in uow.all(
+        "SELECT * FROM biz_meter_price_split WHERE meter_id = ANY(CAST(:m AS bigint[]))"
+        " ORDER BY meter_id, effective_date DESC, part_no",
+        {"m": meter_ids},
+    ):
+        versions = out.setdefault(int(r["meter_id"]), [])
+        if not versions or versions[-1]["effectiveDate"] != r["effective_date"]:
+            versions.append(
+                {"effectiveDate": r["effective_date"], "expireDate": r["expire_date"], "parts": []}
+            )
+        versions[-1]["parts"].append(
+            {
+                "partNo": r["part_no"],
+                "priceCode": r["price_code"],
+                "splitMode": r["split_mode"],
+                "ratio": r["ratio"],
+                "quantity": r["quantity"],
+            }
+        )
+    return out
+
+
+def _write_split(
+    uow: UnitOfWork, ctx: RequestContext, cust_id: int, meter_id: int, split: PriceSplit
+) -> None:
+    """A meter's mixed-use split from its effective date: the version in force ends the day before (as a
+    price version does); no parts ends the split. The meter must be this customer's, the codes known,
+    and the date later than the meter's latest version."""
+    bound = uow.scalar(
+        "SELECT 1 FROM biz_cust_meter WHERE cust_id = :c AND meter_id = :m AND status = 'ACTIVE'",
+        {"c": cust_id, "m": meter_id},
+    )
+    if bound is None:
+        raise AppError(ErrorCode.BAD_REQUEST, f"priceSplits: 水表 {meter_id} 未绑定该客户")
+    codes = sorted({p.price_code for p in split.parts})
+    known = {
+        r["code"]
+        for r in uow.all(
+            "SELECT DISTINCT code FROM biz_price_template WHERE code = ANY(CAST(:c AS varchar[]))",
+            {"c": codes},
+        )
+    }
+    if missing := [c for c in codes if c not in known]:
+        raise AppError(
+            ErrorCode.BAD_REQUEST, f"priceSplit.parts.priceCode: 价格编码 {', '.join(missing)} 不存在"
+        )
+    effective = split.effective_date or dt.date.today()
+    before = uow.all(
+        "SELECT * FROM biz_meter_price_split WHERE meter_id = :m ORDER BY effective_date, part_no FOR UPDATE",
+        {"m": meter_id},
+    )
+    previous = _split_versions(uow, [meter_id]).get(meter_id, [])
+    latest = max((r["effective_date"] for r in before), default=None)
+    if latest is not None and effective <= latest:
+        raise AppError(
+            ErrorCode.CONFLICT,
+            f"priceSplits.effectiveDate: 须晚于水表 {meter_id} 当前分项的生效日期 {latest}",
+            data={"meterId": meter_id, "effectiveDate": latest},
+        )
+    uow.execute(
+        "UPDATE biz_meter_price_split SET expire_date = :x WHERE meter_id = :m"
+        " AND (expire_date IS NULL OR expire_date >= :e)",
+        {"x": effective - dt.timedelta(days=1), "m": meter_id, "e": effective},
+    )
+    for n, part in enumerate(split.parts, start=1):
+        uow.execute(
+            "INSERT INTO biz_meter_price_split (meter_id, part_no, price_code, split_mode, ratio, quantity,"
+            " effective_date, operator_id) VALUES (:m, :n, :c, :mode, :r, :q, :e, :op)",
+            {
+                "m": meter_id,
+                "n": n,
+                "c": part.price_code,
+                "mode": part.split_mode,
+                "r": part.ratio,
+                "q": part.quantity,
+                "e": effective,
+                "op": ctx.principal.user_id or None,
+            },
+        )
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="METER_PRICE_SPLIT",
+        object_type="biz_meter",
+        object_id=meter_id,
+        before=previous[0] if previous else None,
+        after={"effectiveDate": effective, "parts": [p._asdict() for p in split.parts]},
+    )
 
 
 def _account(a: dict[str, Any]) -> dict[str, Any]:
@@ -357,6 +456,9 @@ def create_customer(ctx: RequestContext, cmd: NewCustomer) -> dict[str, Any]:
             )
             _write_contacts(uow, cust_id, cmd.contact_list)
             meter_ids = [_link_meter(uow, cust_id, m) for m in cmd.meter_list]
+            for meter_id, m in zip(meter_ids, cmd.meter_list, strict=True):
+                if m.price_split is not None:
+                    _write_split(uow, ctx, cust_id, meter_id, m.price_split)
             if cmd.invoice_info is not None:
                 _write_invoice(uow, cust_id, cmd.invoice_info)
             _write_bank_rel(
@@ -431,7 +533,11 @@ def update_customer(ctx: RequestContext, cmd: CustomerChanges) -> dict[str, Any]
                 if removed.rowcount == 0:
                     raise AppError(ErrorCode.BAD_REQUEST, f"removeMeterIds: 水表 {meter_id} 未绑定该客户")
             for m in cmd.add_meters:
-                _link_meter(uow, cmd.id, m)
+                added = _link_meter(uow, cmd.id, m)
+                if m.price_split is not None:
+                    _write_split(uow, ctx, cmd.id, added, m.price_split)
+            for change in cmd.price_splits:
+                _write_split(uow, ctx, cmd.id, change.meter_id, change.split)
             if cmd.invoice_info is not None:
                 _write_invoice(uow, cmd.id, cmd.invoice_info)
             _write_bank_rel(

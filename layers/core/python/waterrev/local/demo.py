@@ -56,7 +56,7 @@ def load(months: int = 12) -> bool:
             )
             or 0
         )
-        stages = ((1, _foundation), (2, _metering), (3, _reminders))
+        stages = ((1, _foundation), (2, _metering), (3, _reminders), (4, _billing_rules))
         for number, stage in stages:
             if number > loaded:
                 stage(uow, months)
@@ -319,5 +319,19 @@ def _reminders(uow: UnitOfWork, months: int) -> None:
         uow.execute(
             "INSERT INTO biz_parameter_settings (config_type, config_code, config_value)"
             " VALUES ('RULE', :c, :v) ON CONFLICT DO NOTHING",
+            {"c": code, "v": value},
+        )
+
+
+def _billing_rules(uow: UnitOfWork, months: int) -> None:
+    """Stage 4: the prepaid deduction's parameters (GLOBAL; an office may set its own through IF-REV-012
+    with deptId): deduction on when bills are generated, a low-balance notice below 20.00."""
+    for code, value in (
+        ("revenue.billing.prepay-deduct", "true"),
+        ("revenue.billing.prepay-low-balance", "20.00"),
+    ):
+        uow.execute(
+            "INSERT INTO biz_parameter_settings (config_type, config_code, config_value) VALUES ('RULE', :c, :v)"
+            " ON CONFLICT DO NOTHING",
             {"c": code, "v": value},
         )

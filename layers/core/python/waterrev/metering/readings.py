@@ -376,9 +376,12 @@ def record_reading(
     reading_id = uow.scalar(
         "INSERT INTO biz_reading_data (meter_read_id, meter_id, cust_id, bill_period, read_time, previous_reading,"
         " current_reading, usage_amount, read_type, estimated, rollover, validate_status, abnormal_flag, status,"
-        " file_serial_no, photo_list, gps, remark, operator_id) VALUES (:t, :m, :c, :p, :rt, :prev, :cur, :u,"
-        " :type, :est, :roll, :vs, :ab, :st, :fsn, CAST(:photos AS jsonb), :gps, :remark, :op) RETURNING id",
+        " file_serial_no, photo_list, gps, remark, operator_id, previous_read_time) VALUES (:t, :m, :c, :p, :rt,"
+        " :prev, :cur, :u, :type, :est, :roll, :vs, :ab, :st, :fsn, CAST(:photos AS jsonb), :gps, :remark, :op,"
+        " :prev_time) RETURNING id",
         {
+            # the reading's interval starts at the last counted reading (billing prorates price changes by it)
+            "prev_time": last["read_time"],
             "t": task["id"],
             "m": meter["id"],
             "c": task["cust_id"],

@@ -23,7 +23,7 @@ from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.pricing.commands import ConfigCommand
 from waterrev.pricing.spec import PriceTemplateSpec
-from waterrev.pricing.tariff import Component, Tariff, TierMode
+from waterrev.pricing.tariff import Component, FixedCharge, Tariff, TierMode
 from waterrev.scoped import DEPT_PATH, SCOPE_RANK, rule_problem
 from waterrev.visibility import dept_visible, sees_every_dept
 
@@ -63,7 +63,12 @@ def _template_out(uow: UnitOfWork, row: dict[str, Any]) -> dict[str, Any]:
     components = uow.all(
         "SELECT c.id, c.code, c.name, c.tax_rate, array_agg(p.unit_price ORDER BY p.tier_no) AS prices"
         " FROM biz_cost_component c JOIN biz_cost_component_price p ON p.component_id = c.id"
-        " WHERE c.template_id = :t GROUP BY c.id ORDER BY c.sort, c.id",
+        " WHERE c.template_id = :t AND c.fixed_amount IS NULL GROUP BY c.id ORDER BY c.sort, c.id",
+        {"t": row["id"]},
+    )
+    fixed = uow.all(
+        "SELECT code, name, tax_rate, fixed_amount FROM biz_cost_component WHERE template_id = :t"
+        " AND fixed_amount IS NOT NULL ORDER BY sort, id",
         {"t": row["id"]},
     )
     value = {
@@ -77,6 +82,11 @@ def _template_out(uow: UnitOfWork, row: dict[str, Any]) -> dict[str, Any]:
         "components": [
             {"code": c["code"], "name": c["name"], "taxRate": c["tax_rate"], "prices": list(c["prices"])}
             for c in components
+        ],
+        "minimumUsage": row["minimum_usage"],
+        "fixedCharges": [
+            {"code": f["code"], "name": f["name"], "taxRate": f["tax_rate"], "amount": f["fixed_amount"]}
+            for f in fixed
         ],
     }
     return {
@@ -148,9 +158,29 @@ def write_template_body(uow: UnitOfWork, template_id: int, spec: PriceTemplateSp
                 "INSERT INTO biz_cost_component_price VALUES (:c, :n, :p)",
                 {"c": comp_id, "n": tier_no, "p": unit_price},
             )
+    for sort, fixed in enumerate(spec.fixed_charges, start=len(spec.components)):
+        uow.execute(  # a fixed charge is a component of the version with its amount and no tier prices
+            "INSERT INTO biz_cost_component (template_id, code, name, tax_rate, sort, fixed_amount)"
+            " VALUES (:t, :c, :n, :r, :s, :a)",
+            {
+                "t": template_id,
+                "c": fixed.code,
+                "n": fixed.name,
+                "r": fixed.tax_rate,
+                "s": sort,
+                "a": fixed.amount,
+            },
+        )
     uow.execute(
-        "UPDATE biz_price_template SET name = :n, tier_mode = :m, base_population = :b WHERE id = :t",
-        {"n": spec.name, "m": spec.tier_mode, "b": spec.base_population, "t": template_id},
+        "UPDATE biz_price_template SET name = :n, tier_mode = :m, base_population = :b, minimum_usage = :min"
+        " WHERE id = :t",
+        {
+            "n": spec.name,
+            "m": spec.tier_mode,
+            "b": spec.base_population,
+            "min": spec.minimum_usage,
+            "t": template_id,
+        },
     )
 
 
@@ -386,13 +416,15 @@ def load_tariff(uow: UnitOfWork, template_id: int) -> Tariff:
         " WHERE template_id = :t ORDER BY tier_no",
         {"t": template_id},
     )
-    components = uow.all(
-        "SELECT c.code, c.name, c.tax_rate, array_agg(p.unit_price ORDER BY p.tier_no) AS prices,"
+    every = uow.all(
+        "SELECT c.code, c.name, c.tax_rate, c.fixed_amount, array_agg(p.unit_price ORDER BY p.tier_no) AS prices,"
         " array_agg(p.tier_no ORDER BY p.tier_no) AS tier_nos FROM biz_cost_component c"
         " LEFT JOIN biz_cost_component_price p ON p.component_id = c.id WHERE c.template_id = :t"
         " GROUP BY c.id ORDER BY c.sort, c.id",
         {"t": template_id},
     )
+    components = [c for c in every if c["fixed_amount"] is None]
+    fixed = [c for c in every if c["fixed_amount"] is not None]
     if not tiers:
         raise AppError(
             ErrorCode.PRICE_OR_COMPONENT_MISSING, f"价格模板 {row['code']} v{row['version']} 缺少阶梯规则"
@@ -421,6 +453,13 @@ def load_tariff(uow: UnitOfWork, template_id: int) -> Tariff:
             ),
             base_population=row["base_population"],
             population_step=tuple(Decimal(t["population_step"]) for t in tiers[:-1]),
+            minimum_usage=None if row["minimum_usage"] is None else Decimal(row["minimum_usage"]),
+            fixed_charges=tuple(
+                FixedCharge(f["code"], f["name"], Decimal(f["tax_rate"]), Decimal(f["fixed_amount"]))
+                for f in fixed
+            ),
+            code=str(row["code"]),
+            version=int(row["version"]),
         )
     except ValueError as exc:
         raise AppError(
@@ -455,3 +494,29 @@ def active_templates(
         {"codes": [k[0] for k in ordered], "depts": [k[1] for k in ordered], "d": on},
     )
     return {ordered[int(r["n"]) - 1]: int(r["id"]) for r in rows}
+
+
+def price_versions(
+    uow: UnitOfWork, keys: set[tuple[str, int | None]], upto: dt.date
+) -> dict[tuple[str, int | None], list[dict[str, Any]]]:
+    """For each (code, customer dept), in one statement: every ACTIVE version effective by `upto` that
+    could price a customer of that dept (its own scope, an ancestor dept's, or GLOBAL), with the depth of
+    its scope in the dept's path (`rank`: deeper wins) - what `active_templates` chooses from, so a
+    reading's interval can be cut where the choice changes (billing.rules.Timeline)."""
+    if not keys:
+        return {}
+    ordered = sorted(keys, key=lambda k: (k[0], -1 if k[1] is None else k[1]))
+    path = DEPT_PATH.format(tree_path="d.tree_path")
+    rows = uow.all(
+        "SELECT k.n, t.id, t.dept_id, t.effective_date, t.expire_date, t.version, t.tier_mode,"
+        f" COALESCE(array_position({path}, t.dept_id), 0) AS rank"
+        " FROM unnest(CAST(:codes AS varchar[]), CAST(:depts AS bigint[])) WITH ORDINALITY AS k(code, dept_id, n)"
+        " LEFT JOIN system_dept d ON d.id = k.dept_id"
+        " JOIN biz_price_template t ON t.code = k.code AND t.status = 'ACTIVE' AND t.effective_date <= :d"
+        f" AND (t.dept_id IS NULL OR t.dept_id = k.dept_id OR t.dept_id = ANY({path}))",
+        {"codes": [k[0] for k in ordered], "depts": [k[1] for k in ordered], "d": upto},
+    )
+    found: dict[tuple[str, int | None], list[dict[str, Any]]] = {k: [] for k in ordered}
+    for r in rows:
+        found[ordered[int(r["n"]) - 1]].append(r)
+    return found

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from waterrev.fields import BIGINT_MAX, DateStr, Decimal4, Model, Reply
+from waterrev.fields import BIGINT_MAX, DateStr, Decimal4, Model, Money, Reply
 
 ConfigType = Literal["PRICE", "RULE", "PAGE", "NOTICE"]
 EffectStatus = Literal["DRAFT", "ACTIVE", "EXPIRED"]
@@ -18,13 +18,15 @@ _PRICE_EXAMPLE = (
     ' {"tierNo": 2, "upperBound": "300", "populationStep": "75"}, {"tierNo": 3}],'
     ' "components": [{"code": "WATER_FEE", "name": "水费", "taxRate": "0.09",'
     ' "prices": ["2.15", "3.23", "6.45"]}, {"code": "SEWAGE_FEE", "name": "污水处理费",'
-    ' "taxRate": "0", "prices": ["1.00", "1.00", "1.00"]}]}'
+    ' "taxRate": "0", "prices": ["1.00", "1.00", "1.00"]}],'
+    ' "minimumUsage": "3", "fixedCharges": [{"code": "METER_FEE", "name": "水表维护费", "taxRate": "0.06",'
+    ' "amount": "2.00"}]}'
 )
 
 
 class ConfigRequest(Model):
-    """IF-REV-012 请求参数。PRICE 的 configValue 为价格模板 JSON（阶梯 tiers 与费用组成 components）；
-    RULE、PAGE、NOTICE 的 configValue 为参数值。"""
+    """IF-REV-012 请求参数。PRICE 的 configValue 为价格模板 JSON（阶梯 tiers 与费用组成 components；扩展：
+    最低计量水量 minimumUsage 与固定费用 fixedCharges，可省略）；RULE、PAGE、NOTICE 的 configValue 为参数值。"""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -106,6 +108,13 @@ class ComponentValue(Reply):
     prices: list[Decimal4] = Field(description="各级阶梯单价（元/m³）")
 
 
+class FixedChargeValue(Reply):
+    code: str = Field(description="固定费用编码，如 METER_FEE")
+    name: str = Field(description="固定费用名称，如 水表维护费")
+    tax_rate: Decimal4 = Field(description="税率")
+    amount: Money = Field(description="每个账期的金额（一行，数量 1）")
+
+
 class PriceValue(Reply):
     """The PRICE document as stored: what CREATE took in configValue."""
 
@@ -114,6 +123,12 @@ class PriceValue(Reply):
     base_population: int = Field(description="基准人口")
     tiers: list[TierValue] = Field(description="阶梯")
     components: list[ComponentValue] = Field(description="费用组成")
+    minimum_usage: Decimal4 | None = Field(
+        description="扩展：最低计量水量（m³/账期）；抄见水量低于它时按它计费，差额记 MINIMUM 明细；null 为无"
+    )
+    fixed_charges: list[FixedChargeValue] = Field(
+        description="扩展：固定费用（每账期每项一行 FIXED 明细，数量 1），如水表维护费；无则为空"
+    )
 
 
 class ConfigItem(Reply):

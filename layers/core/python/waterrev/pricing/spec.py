@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from waterrev.fields import Model
 
 UNIT_PRICE_MAX = Decimal("999999.9999")  # biz_cost_component_price.unit_price NUMERIC(10,4)
+FIXED_AMOUNT_MAX = Decimal("999999.99")  # a line's unit price is NUMERIC(10,4)
 
 
 class TierSpec(Model):
@@ -37,14 +38,27 @@ class ComponentSpec(Model):
         return self
 
 
+class FixedChargeSpec(Model):
+    """A component billed once per bill period at a fixed amount (quantity 1), e.g. a meter fee."""
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9_]{1,31}$")
+    name: str = Field(min_length=1, max_length=64)
+    tax_rate: Decimal = Field(ge=0, lt=1, max_digits=6, decimal_places=4)
+    amount: Decimal = Field(ge=0, le=FIXED_AMOUNT_MAX, max_digits=8, decimal_places=2)
+
+
 class PriceTemplateSpec(Model):
-    """configValue of a PRICE config: a complete tariff (tiers x cost components)."""
+    """configValue of a PRICE config: a complete tariff (tiers x cost components), and optionally the
+    family's minimum usage per bill period (最低计量水量) and its fixed charges per period. A document
+    without the two optional keys is read as before: no minimum, no fixed charge."""
 
     name: str = Field(min_length=1, max_length=100)
     tier_mode: Literal["MONTHLY", "ANNUAL"]
     base_population: int = Field(default=4, ge=1, le=20)
     tiers: list[TierSpec] = Field(min_length=1, max_length=10)
     components: list[ComponentSpec] = Field(min_length=1, max_length=10)
+    minimum_usage: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
+    fixed_charges: list[FixedChargeSpec] = Field(default_factory=list, max_length=10)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -61,4 +75,8 @@ class PriceTemplateSpec(Model):
                 raise ValueError(f"components.{c.code}: 须为每一级阶梯给出单价（{len(self.tiers)} 个）")
         if len({c.code for c in self.components}) != len(self.components):
             raise ValueError("components: 费用组成编码重复")
+        codes = {c.code for c in self.components}
+        fixed = [f.code for f in self.fixed_charges]
+        if len(set(fixed)) != len(fixed) or codes & set(fixed):
+            raise ValueError("fixedCharges: 固定费用编码重复或与 components 的编码相同")
         return self

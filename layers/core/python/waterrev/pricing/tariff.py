@@ -6,6 +6,10 @@ tax rate. Tier widths grow with household population: every person above the bas
 widens tier k by `population_step[k]`. With ANNUAL tiers the bounds are yearly and usage already
 billed this year counts first; with MONTHLY tiers every bill starts from zero.
 
+A tariff (one template version) may also have a minimum usage per bill period (最低计量水量) and
+fixed charges per period (a component billed once per bill, quantity 1, e.g. a meter maintenance fee);
+`waterrev.billing.rules` composes them, with mixed-use parts and day proration, into a bill's lines.
+
 Rounding (the one rule, see money.py): each line amount = quantity x unit price rounded half-up
 to the fen; a bill total is the sum of its lines and is never rounded again.
 """
@@ -35,6 +39,16 @@ class Component:
 
 
 @dataclass(frozen=True)
+class FixedCharge:
+    """A component billed per bill period at a fixed amount (one line, quantity 1)."""
+
+    code: str  # METER_FEE | ...
+    name: str
+    tax_rate: Decimal
+    amount: Decimal
+
+
+@dataclass(frozen=True)
 class Tariff:
     template_id: int
     tier_mode: TierMode
@@ -42,6 +56,10 @@ class Tariff:
     components: tuple[Component, ...]
     base_population: int = 4
     population_step: tuple[Decimal, ...] = ()  # per extra person, added to each tier's width
+    minimum_usage: Decimal | None = None  # m3 per bill period billed at least (最低计量水量)
+    fixed_charges: tuple[FixedCharge, ...] = ()
+    code: str = ""  # the price family (biz_price_template.code) and this version's number
+    version: int = 0
 
     def __post_init__(self) -> None:
         tiers = len(self.bounds) + 1
@@ -56,6 +74,10 @@ class Tariff:
                 raise ValueError(f"component {c.code} needs {tiers} tier prices")
             if any(p < 0 for p in c.prices):
                 raise ValueError(f"component {c.code} has a negative price")
+        if self.minimum_usage is not None and self.minimum_usage <= 0:
+            raise ValueError("minimum usage must be positive")
+        if any(f.amount < 0 for f in self.fixed_charges):
+            raise ValueError("a fixed charge must not be negative")
 
     @property
     def tier_count(self) -> int:
@@ -105,24 +127,35 @@ def split(bounds: tuple[Decimal, ...], already: Decimal, usage: Decimal) -> list
     return parts
 
 
-def price(
-    tariff: Tariff, usage: Decimal, population: int = 1, billed_this_year: Decimal = ZERO
-) -> list[Line]:
-    """The bill lines for `usage`: one per tier touched per component, amounts rounded to the fen."""
-    already = billed_this_year if tariff.tier_mode is TierMode.ANNUAL else ZERO
-    parts = split(effective_bounds(tariff, population), already, usage)
+def line_amount(quantity: Decimal, unit_price: Decimal) -> Decimal:
+    """The one rounding rule: quantity x unit price, half-up to the fen."""
+    return (quantity * unit_price).quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def price_tiers(tariff: Tariff, bounds: tuple[Decimal, ...], already: Decimal, usage: Decimal) -> list[Line]:
+    """The lines for `usage` on top of `already` with the given cumulative bounds (the tariff's,
+    widened for the household, or prorated: they may then touch, and an empty tier is skipped)."""
+    parts = split(bounds, already, usage)
     return [
         Line(
             component=c.code,
             tier_no=tier_no,
             quantity=quantity,
             unit_price=c.prices[tier_no - 1],
-            amount=(quantity * c.prices[tier_no - 1]).quantize(FEN, rounding=ROUND_HALF_UP),
+            amount=line_amount(quantity, c.prices[tier_no - 1]),
             tax_rate=c.tax_rate,
         )
         for c in tariff.components
         for tier_no, quantity in parts
     ]
+
+
+def price(
+    tariff: Tariff, usage: Decimal, population: int = 1, billed_this_year: Decimal = ZERO
+) -> list[Line]:
+    """The bill lines for `usage`: one per tier touched per component, amounts rounded to the fen."""
+    already = billed_this_year if tariff.tier_mode is TierMode.ANNUAL else ZERO
+    return price_tiers(tariff, effective_bounds(tariff, population), already, usage)
 
 
 def total(lines: list[Line]) -> Decimal:

@@ -38,6 +38,132 @@ class Contact(Model):
         return commands.Contact(self.name, self.mobile, self.relation, self.is_primary)
 
 
+class SplitPartIn(Model):
+    """一表多价的一个分项：价格编码，及其比例（RATIO）或固定水量（QUANTITY，先取前 N m³）。"""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"priceCode": "RESIDENT", "splitMode": "RATIO", "ratio": "0.7"},
+                {"priceCode": "NON_RESIDENT", "splitMode": "QUANTITY", "quantity": "10"},
+            ]
+        }
+    )
+
+    price_code: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9_.\-]{1,31}$", description="价格编码（IF-REV-012 PRICE configCode）"
+    )
+    split_mode: Literal["RATIO", "QUANTITY"] = Field(
+        description="RATIO：按比例分摊固定水量以外的用量；QUANTITY：按分项顺序先取前 quantity m³"
+    )
+    ratio: Decimal | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        max_digits=5,
+        decimal_places=4,
+        description="比例（RATIO 必填；各 RATIO 分项之和为 1）",
+    )
+    quantity: Decimal | None = Field(
+        default=None, gt=0, max_digits=12, decimal_places=2, description="固定水量 m³（QUANTITY 必填）"
+    )
+
+    @model_validator(mode="after")
+    def _value(self) -> Self:
+        if (self.split_mode == "RATIO") != (self.ratio is not None) or (self.split_mode == "QUANTITY") != (
+            self.quantity is not None
+        ):
+            raise ValueError("splitMode RATIO 须且只须填写 ratio，QUANTITY 须且只须填写 quantity")
+        return self
+
+    def to_command(self) -> commands.SplitPart:
+        return commands.SplitPart(self.price_code, self.split_mode, self.ratio, self.quantity)
+
+
+def _check_parts(parts: list[SplitPartIn]) -> None:
+    from waterrev.billing.rules import SplitMode, SplitPart, check_split
+
+    if parts:
+        check_split(
+            [
+                SplitPart(
+                    p.price_code,
+                    SplitMode(p.split_mode),
+                    p.ratio if p.ratio is not None else p.quantity or Decimal(0),
+                )
+                for p in parts
+            ]
+        )
+
+
+class PriceSplitIn(Model):
+    """扩展：一表多价。水表用量按分项拆分到各价格编码，各自按其价格模板与阶梯计价，同一张账单分项出明细。"""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "effectiveDate": "2026-04-01",
+                    "parts": [
+                        {"priceCode": "RESIDENT", "splitMode": "RATIO", "ratio": "0.7"},
+                        {"priceCode": "NON_RESIDENT", "splitMode": "RATIO", "ratio": "0.3"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    effective_date: dt.date | None = Field(
+        default=None, description="生效日期（缺省为当天）；按抄表日所在的分项计价"
+    )
+    parts: list[SplitPartIn] = Field(
+        min_length=1,
+        max_length=10,
+        description="分项（比例之和为 1；最大比例的分项承接尾差与最低水量、固定费用）",
+    )
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Self:
+        _check_parts(self.parts)
+        return self
+
+    def to_command(self) -> commands.PriceSplit:
+        return commands.PriceSplit(tuple(p.to_command() for p in self.parts), self.effective_date)
+
+
+class MeterPriceSplit(Model):
+    """扩展：已绑定水表的一表多价变更。parts 为空表示自 effectiveDate 起不再分项（按客户的价格编码计价）。"""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "meterId": 1,
+                    "effectiveDate": "2026-04-01",
+                    "parts": [
+                        {"priceCode": "NON_RESIDENT", "splitMode": "QUANTITY", "quantity": "10"},
+                        {"priceCode": "RESIDENT", "splitMode": "RATIO", "ratio": "1"},
+                    ],
+                }
+            ]
+        }
+    )
+
+    meter_id: Id = Field(description="水表 ID（须绑定该客户）")
+    effective_date: dt.date = Field(description="生效日期（须晚于该表当前分项的生效日期）")
+    parts: list[SplitPartIn] = Field(max_length=10, description="分项；为空则结束分项")
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> Self:
+        _check_parts(self.parts)
+        return self
+
+    def to_command(self) -> commands.MeterSplitChange:
+        return commands.MeterSplitChange(
+            self.meter_id, commands.PriceSplit(tuple(p.to_command() for p in self.parts), self.effective_date)
+        )
+
+
 class MeterLink(Model):
     model_config = ConfigDict(json_schema_extra={"examples": [_METER]})
 
@@ -53,6 +179,9 @@ class MeterLink(Model):
     )
     install_address: str | None = Field(default=None, max_length=255, description="安装地址")
     install_date: dt.date | None = Field(default=None, description="安装日期")
+    price_split: PriceSplitIn | None = Field(
+        default=None, description="扩展：一表多价分项（不填则按客户的价格编码计价）"
+    )
 
     @model_validator(mode="after")
     def _reading_in_range(self) -> Self:
@@ -70,6 +199,7 @@ class MeterLink(Model):
             initial_reading=self.initial_reading,
             install_address=self.install_address,
             install_date=self.install_date,
+            price_split=None if self.price_split is None else self.price_split.to_command(),
         )
 
 
@@ -255,6 +385,11 @@ class CustomerUpdate(_Identity):
     withholding_rel: BankRelation | None = Field(default=None, description="新的代扣关系（原关系终止）")
     terminate_collection: bool = Field(default=False, description="扩展：终止托收关系")
     terminate_withholding: bool = Field(default=False, description="扩展：终止代扣关系")
+    price_splits: list[MeterPriceSplit] = Field(
+        default_factory=list,
+        max_length=20,
+        description="扩展：已绑定水表的一表多价分项变更（按生效日期接替）",
+    )
 
     def to_command(self) -> commands.CustomerChanges:
         return commands.CustomerChanges(
@@ -278,6 +413,7 @@ class CustomerUpdate(_Identity):
             withholding_rel=_opt(self.withholding_rel),
             terminate_collection=self.terminate_collection,
             terminate_withholding=self.terminate_withholding,
+            price_splits=tuple(m.to_command() for m in self.price_splits),
         )
 
 
@@ -340,6 +476,20 @@ class ContactReply(Reply):
     is_primary: bool = Field(description="是否主要联系人")
 
 
+class SplitPartReply(Reply):
+    part_no: int = Field(description="分项序号（账单明细 partNo）")
+    price_code: str = Field(description="价格编码")
+    split_mode: Literal["RATIO", "QUANTITY"] = Field(description="RATIO 或 QUANTITY")
+    ratio: Decimal4 | None = Field(description="比例（RATIO）")
+    quantity: Decimal4 | None = Field(description="固定水量 m³（QUANTITY）")
+
+
+class PriceSplitReply(Reply):
+    effective_date: DateStr = Field(description="生效日期")
+    expire_date: DateStr | None = Field(description="失效日期（被接替或结束的前一天；null 为仍有效）")
+    parts: list[SplitPartReply] = Field(description="分项")
+
+
 class MeterReply(Reply):
     meter_id: int = Field(description="水表 ID (biz_meter.id)")
     meter_no: str = Field(description="表号")
@@ -352,6 +502,9 @@ class MeterReply(Reply):
     install_date: DateStr | None = Field(description="安装日期")
     meter_status: Literal["ACTIVE", "STOPPED", "REMOVED"] = Field(description="水表状态")
     bind_date: DateStr = Field(description="绑定日期")
+    price_split_list: list[PriceSplitReply] = Field(
+        description="扩展：一表多价分项的各版本（新的在前；空为不分项，按客户的价格编码计价）"
+    )
 
 
 class InvoiceInfoReply(Reply):

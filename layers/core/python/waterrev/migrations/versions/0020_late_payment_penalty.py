@@ -14,13 +14,13 @@ approval.
   second person approves it (the database refuses the requester as approver too).
 
 Revision ID: 0020
-Revises: 0013
+Revises: 0015
 """
 
 from alembic import op
 
 revision = "0020"
-down_revision = "0013"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
