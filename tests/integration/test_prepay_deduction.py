@@ -10,6 +10,8 @@ Periods 2028-01 .. 2028-06 belong to this module (tests share one database and n
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +24,7 @@ from tests.support import (
     household,
     new_dept,
     rule,
+    set_param,
     sql_all,
     sql_exec,
     sql_scalar,
@@ -192,6 +195,100 @@ def test_older_arrears_are_paid_first_and_a_bill_held_by_a_live_order_is_left_al
     sql_exec("UPDATE bk_transaction SET status = 'CLOSED' WHERE biz_order_no = :o", {"o": order})
 
 
+def penalised_household(admin: str, **params: str) -> Household:
+    """A household in a dept of its own whose penalty rule is 0.1% a day after 5 grace days."""
+    dept = new_dept()
+    rule_json = json.dumps({"mode": "DAILY_RATE", "graceDays": 5, "dailyRate": "0.001"})
+    set_param(admin, "revenue.penalty.rule", rule_json, dept_id=dept, effective="2020-01-01")
+    for code, value in params.items():
+        set_param(admin, code, value, dept_id=dept)
+    return household(admin, dept_id=dept)
+
+
+def penalty_items(collection_id: int) -> list[tuple[int, str, Decimal]]:
+    return [
+        (r["charge_id"], r["item_type"], r["amount"])
+        for r in sql_all(
+            "SELECT charge_id, item_type, amount FROM biz_collection_item WHERE collection_id = :c ORDER BY id",
+            {"c": collection_id},
+        )
+    ]
+
+
+def test_an_overdue_older_bill_is_deducted_with_its_penalty_as_its_own_line(admin: str, on: Any) -> None:
+    # Given a household whose 2028-05 bill (97.50, due 2028-06-15) is overdue on 2028-06-30, with the
+    # penalty its office's rule accrues by then, and 200.00 prepaid afterwards
+    from waterrev.billing.dues import amount_due
+
+    home = penalised_household(admin)
+    home.read(admin, "2028-05", [30])
+    (older,) = home.bill(admin, "2028-05")
+    on(dt.date(2028, 6, 30))
+    with UnitOfWork() as uow:
+        penalty = amount_due(uow, home.cust_id).penalty
+    assert penalty > 0
+    fund(home, "200.00")
+
+    # When 2028-06 is billed that day (20 m3 more: 65.00)
+    home.read(admin, "2028-06", [50])
+    (newer,) = home.bill(admin, "2028-06")
+
+    # Then the balance pays the older bill's principal and its penalty, then the new bill, in one
+    # collection whose penalty is a PENALTY line of its own, as of the day of the bill run
+    (paid,) = collections(home)
+    assert paid["amount"] == D("97.50") + penalty + D("65.00")
+    assert paid["penalty_as_of"] == dt.date(2028, 6, 30)
+    assert penalty_items(paid["id"]) == [
+        (older["id"], "PRINCIPAL", D("97.50")),
+        (newer["id"], "PRINCIPAL", D("65.00")),
+        (older["id"], "PENALTY", penalty),
+    ]
+    # ... both bills are PAID, the arrears (water fee only) are nil, the balance fell by all it paid
+    assert sql_scalar("SELECT status FROM biz_charge WHERE id = :c", {"c": older["id"]}) == "PAID"
+    assert sql_scalar("SELECT paid_amount FROM biz_charge WHERE id = :c", {"c": older["id"]}) == D("97.50")
+    assert newer["status"] == "PAID"
+    acct = account(home)
+    assert (acct["balance"], acct["arrears_amount"]) == (D("200.00") - paid["amount"], D("0"))
+    assert flows(home)[-1] == (-paid["amount"], acct["balance"], "PREPAY_USE", paid["code"])
+    # ... and the amount due every channel shows is nothing now, the penalty included
+    with UnitOfWork() as uow:
+        assert amount_due(uow, home.cust_id).total == D("0.00")
+
+
+def test_a_short_balance_settles_the_penalty_first_and_leaves_the_principal_owed(admin: str, on: Any) -> None:
+    # Given an overdue 97.50 bill with its penalty on 2028-06-30 (coverage PENALTY_FIRST, the default),
+    # and 50.00 prepaid
+    from waterrev.billing.dues import amount_due
+
+    home = penalised_household(admin)
+    home.read(admin, "2028-05", [30])
+    (older,) = home.bill(admin, "2028-05")
+    on(dt.date(2028, 6, 30))
+    with UnitOfWork() as uow:
+        penalty = amount_due(uow, home.cust_id).penalty
+    fund(home, "50.00")
+
+    # When 2028-06 is billed with no usage (a 0.00 bill: nothing new to pay)
+    home.read(admin, "2028-06", [30])
+    home.bill(admin, "2028-06")
+
+    # Then the 50.00 pays the penalty first and the rest of it on the principal; the bill stays PARTIAL
+    (paid,) = collections(home)
+    assert paid["amount"] == D("50.00")
+    assert penalty_items(paid["id"]) == [
+        (older["id"], "PRINCIPAL", D("50.00") - penalty),
+        (older["id"], "PENALTY", penalty),
+    ]
+    bill = sql_all("SELECT * FROM biz_charge WHERE id = :c", {"c": older["id"]})[0]
+    assert (bill["status"], bill["paid_amount"]) == ("PARTIAL", D("50.00") - penalty)
+    # ... the arrears fell by the principal only, and what is still due is the rest of the principal
+    acct = account(home)
+    assert (acct["balance"], acct["arrears_amount"]) == (D("0.00"), D("97.50") - (D("50.00") - penalty))
+    with UnitOfWork() as uow:
+        due = amount_due(uow, home.cust_id)
+    assert (due.principal, due.penalty) == (D("97.50") - (D("50.00") - penalty), D("0.00"))
+
+
 def test_an_office_can_switch_deduction_off_and_set_its_own_threshold(admin: str) -> None:
     # Given two new offices: one with deduction off, one with a low-balance threshold of 500.00, and a
     # funded household in each and in 鼓楼 (the GLOBAL default: on, 20.00)
@@ -272,7 +369,8 @@ def _reference_deduction(home: Household, period: str) -> None:
             )
         ]
         charges = collection.lock_charges(uow, home.cust_id, ids)
-        amount = min(Decimal(acct["balance"]), collection.due(charges))
+        dues = collection.dues_of(uow, home.cust_id, charges)
+        amount = min(Decimal(acct["balance"]), dues.total)
         if amount > 0:
             uow.execute(
                 "UPDATE biz_account SET balance = balance - :a WHERE id = :id",
@@ -285,6 +383,7 @@ def _reference_deduction(home: Household, period: str) -> None:
                 cust_id=home.cust_id,
                 account=acct,
                 charges=charges,
+                dues=dues,
                 amount=amount,
                 channel="PREPAY",
                 source="DEDUCT",

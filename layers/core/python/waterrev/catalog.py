@@ -578,6 +578,7 @@ TABLES: dict[str, Tables] = {
     "IF-REV-005": _tables(
         reads=(
             *TOKEN_TABLES,
+            *_DUES,  # a prepaid deduction pays older bills with their penalty as of the day
             "biz_bill_run",
             "biz_cost_component",
             "biz_cost_component_price",

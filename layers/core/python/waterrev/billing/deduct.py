@@ -13,19 +13,22 @@ paid. tests/integration/test_prepay_deduction.py runs both paths on the same dat
 Which accounts: a NORMAL account (a frozen balance is not touched) with a positive balance whose
 customer's dept has `revenue.billing.prepay-deduct` on (dept-scoped RULE, default on). Which bills:
 the new bills, and the account's older UNPAID / PARTIAL bills not held by a live online order when the
-account owed anything before (its arrears). A balance left below `revenue.billing.prepay-low-balance`
+account owed anything before (its arrears), each with its late-payment penalty as of the day
+(billing.dues: the same amount due every channel shows), paid penalty or principal first as the coverage
+order says, a paid penalty its own PENALTY line that does not lower the arrears. A balance left below `revenue.billing.prepay-low-balance`
 (default 20.00) queues one PREPAY_LOW_BALANCE SMS to the customer's mobile per deduction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from waterrev import audit, messages
+from waterrev import audit, clock, messages
 from waterrev.billing.bulk import copy_rows, copy_value, draw
+from waterrev.billing.dues import amount_due
 from waterrev.billing.rules import plan_deduction
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -71,16 +74,22 @@ class AccountDeduction:
     balance_before: Decimal
     amount: Decimal
     status: str  # CollectionStatus of the write-off
-    lines: list[tuple[int, Decimal]]  # (charge id, amount), oldest first
+    lines: list[tuple[int, Decimal, Decimal]]  # (charge id, principal, penalty), oldest first
     threshold: Decimal
     owed_after: Decimal
     bill_period: str
+    penalty_as_of: dt.date | None = None
     collection_id: int = 0
     code: str = ""
 
     @property
     def balance_after(self) -> Decimal:
         return self.balance_before - self.amount
+
+    @property
+    def principal(self) -> Decimal:
+        """The water fee written off: what lowers the arrears (a penalty does not)."""
+        return sum((line[1] for line in self.lines), ZERO)
 
 
 @dataclass
@@ -92,9 +101,10 @@ class Plan:
     older: dict[int, Paid] = field(default_factory=dict)
     accounts: list[AccountDeduction] = field(default_factory=list)
 
-    def written(self) -> dict[int, Decimal]:
-        """Per account: what the deduction wrote off (taken from the balance, and off the arrears)."""
-        return {a.account_id: a.amount for a in self.accounts}
+    def written(self) -> dict[int, tuple[Decimal, Decimal]]:
+        """Per account: what the deduction took from the balance (principal and penalty), and the
+        principal it wrote off the arrears."""
+        return {a.account_id: (a.amount, a.principal) for a in self.accounts}
 
 
 def _switch(value: str | None) -> bool:
@@ -138,6 +148,8 @@ def plan(uow: UnitOfWork, bills: list[NewBill], *, also: set[int] | frozenset[in
         new_of.setdefault(b.account_id, []).append(b)
     owing = [int(a["id"]) for a in accounts if Decimal(a["arrears_amount"]) > 0]
     older: dict[int, list[Bill]] = {}
+    penalty_first: dict[int, bool] = {}
+    as_of: dict[int, dt.date] = {}
     if owing:
         for r in uow.all(
             "SELECT c.id, c.account_id, c.bill_period, c.total_amount, c.paid_amount, c.status FROM biz_charge c"
@@ -155,6 +167,19 @@ def plan(uow: UnitOfWork, bills: list[NewBill], *, also: set[int] | frozenset[in
                     str(r["status"]),
                 )
             )
+        # what each older bill owes today: its principal and its penalty (rare: an account holding a
+        # balance while it owes, one round trip per such account)
+        for a in accounts:
+            account_id = int(a["id"])
+            if account_id not in older:
+                continue
+            dues = amount_due(uow, int(a["cust_id"]), charge_ids=[b.charge_id for b in older[account_id]])
+            penalties = dues.penalty_of()
+            older[account_id] = [
+                replace(b, penalty=penalties.get(b.charge_id, ZERO)) for b in older[account_id]
+            ]
+            penalty_first[account_id] = dues.penalty_first
+            as_of[account_id] = dues.as_of
     for a in accounts:
         account_id = int(a["id"])
         new = new_of.get(account_id, [])
@@ -162,7 +187,7 @@ def plan(uow: UnitOfWork, bills: list[NewBill], *, also: set[int] | frozenset[in
             Bill(b.charge_id, b.bill_period, b.amount, ZERO, BillStatus.UNPAID) for b in new
         ]
         balance = Decimal(a["balance"])
-        allocation = plan_deduction(balance, chosen)
+        allocation = plan_deduction(balance, chosen, penalty_first=penalty_first.get(account_id, False))
         if allocation is None:
             continue
         older_ids = {b.charge_id for b in chosen[: len(chosen) - len(new)]}
@@ -178,10 +203,11 @@ def plan(uow: UnitOfWork, bills: list[NewBill], *, also: set[int] | frozenset[in
                 balance_before=balance,
                 amount=allocation.amount,
                 status=str(allocation.status),
-                lines=[(line.charge_id, line.amount) for line in allocation.lines],
+                lines=[(line.charge_id, line.amount, line.penalty) for line in allocation.lines],
                 threshold=thresholds.get(int(a["dept_id"]), DEFAULT_THRESHOLD),
                 owed_after=allocation.remain,
                 bill_period=max(b.bill_period for b in chosen),
+                penalty_as_of=as_of.get(account_id),
             )
         )
     return out
@@ -211,6 +237,7 @@ def write(uow: UnitOfWork, ctx: RequestContext, deduction: Plan, *, paid_time: d
     day = f"{dt.datetime.now(dt.UTC):%Y%m%d}"
     operator = ctx.principal.user_id or None
     at = paid_time.isoformat()
+    today = clock.today()
     collections: list[str] = []
     items: list[str] = []
     flows: list[str] = []
@@ -219,9 +246,19 @@ def write(uow: UnitOfWork, ctx: RequestContext, deduction: Plan, *, paid_time: d
         account.code = f"{CODE_PREFIX}{day}{int(seq):08d}"
         collections.append(
             f"{collection_id}\t{account.code}\t{account.cust_id}\t{account.account_id}\t{account.amount}\t"
-            f"{CHANNEL}\t{account.status}\t{copy_value(operator)}\t预存抵扣\t{at}\t{SOURCE}\t{account.amount}\t0\n"
+            f"{CHANNEL}\t{account.status}\t{copy_value(operator)}\t预存抵扣\t{at}\t{SOURCE}\t{account.amount}\t0\t"
+            f"{account.penalty_as_of or today}\n"
         )
-        items.extend(f"{collection_id}\t{charge_id}\t{amount}\n" for charge_id, amount in account.lines)
+        items.extend(
+            f"{collection_id}\t{charge_id}\t{principal}\tPRINCIPAL\n"
+            for charge_id, principal, _ in account.lines
+            if principal > 0
+        )
+        items.extend(
+            f"{collection_id}\t{charge_id}\t{penalty}\tPENALTY\n"
+            for charge_id, _, penalty in account.lines
+            if penalty > 0
+        )
         flows.append(
             f"{account.account_id}\t{-account.amount}\t{account.balance_after}\tPREPAY_USE\t{account.code}\n"
         )
@@ -242,10 +279,13 @@ def write(uow: UnitOfWork, ctx: RequestContext, deduction: Plan, *, paid_time: d
             "source",
             "written_off",
             "to_balance",
+            "penalty_as_of",
         ),
         "".join(collections),
     )
-    copy_rows(uow, "biz_collection_item", ("collection_id", "charge_id", "amount"), "".join(items))
+    copy_rows(
+        uow, "biz_collection_item", ("collection_id", "charge_id", "amount", "item_type"), "".join(items)
+    )
     copy_rows(
         uow,
         "biz_account_flow",
@@ -291,7 +331,8 @@ def write(uow: UnitOfWork, ctx: RequestContext, deduction: Plan, *, paid_time: d
             "totalAmount": sum((a.amount for a in deduction.accounts), ZERO),
             "collectionIds": ids,
             "accountIds": [a.account_id for a in deduction.accounts],
-            "chargeIds": [c for a in deduction.accounts for c, _ in a.lines],
+            "chargeIds": [line[0] for a in deduction.accounts for line in a.lines],
+            "penaltyAmount": sum((line[2] for a in deduction.accounts for line in a.lines), ZERO),
             "lowBalanceNotices": len([a for a in low if a.mobile]),
         },
     )

@@ -669,8 +669,9 @@ def _write(
 
 
 def move_accounts(uow: UnitOfWork, arrears: dict[int, Decimal], deduction: deduct.Plan) -> None:
-    """The accounts' arrears grow by their new bills and fall by what the deduction wrote off (never
-    below zero, as rev_write_off keeps them); a deducting account's balance falls by what it paid. Each
+    """The accounts' arrears grow by their new bills and fall by the principal the deduction wrote off
+    (never below zero, as rev_write_off keeps them; a penalty is not arrears); a deducting account's
+    balance falls by what it paid, principal and penalty. Each
     account is updated once; the accounts nothing was deducted from keep the bill run's plain update.
     Amounts go as Decimals: pg8000 escapes text array elements character by character."""
     written = deduction.written()
@@ -685,13 +686,15 @@ def move_accounts(uow: UnitOfWork, arrears: dict[int, Decimal], deduction: deduc
     if written:
         paying = sorted(written)
         uow.execute(
-            "UPDATE biz_account a SET arrears_amount = GREATEST(a.arrears_amount + d.added - d.written, 0),"
-            " balance = a.balance - d.written FROM unnest(CAST(:accounts AS bigint[]), CAST(:added AS numeric[]),"
-            " CAST(:written AS numeric[])) AS d(account_id, added, written) WHERE a.id = d.account_id",
+            "UPDATE biz_account a SET arrears_amount = GREATEST(a.arrears_amount + d.added - d.principal, 0),"
+            " balance = a.balance - d.taken FROM unnest(CAST(:accounts AS bigint[]), CAST(:added AS numeric[]),"
+            " CAST(:taken AS numeric[]), CAST(:principal AS numeric[])) AS d(account_id, added, taken, principal)"
+            " WHERE a.id = d.account_id",
             {
                 "accounts": paying,
                 "added": [arrears.get(a, ZERO) for a in paying],
-                "written": [written[a] for a in paying],
+                "taken": [written[a][0] for a in paying],
+                "principal": [written[a][1] for a in paying],
             },
         )
 

@@ -382,7 +382,8 @@ def price_difference(quantity: Decimal, billed: Decimal, corrected_unit_price: D
 
 # --------------------------------------------------------------------------- prepaid deduction --
 class Due(NamedTuple):
-    """What one bill asks of a deduction. `penalty` (违约金) is zero until the penalty rule adds it."""
+    """What one bill asks of a deduction: its principal still owed and its late-payment penalty (违约金)
+    owed on the day."""
 
     charge_id: int
     bill_period: str
@@ -396,16 +397,18 @@ class Due(NamedTuple):
 
 def amounts_due(bills: Iterable[Bill]) -> list[Due]:
     """The one place that says what a deduction pays on each bill of an account: the principal still
-    owed per bill. (A penalty per bill, paid before or after the principal by a parameter, is added
-    here and in the allocation's order.)"""
-    return [Due(b.charge_id, b.bill_period, b.owed) for b in bills]
+    owed per bill and the penalty owed on it as of the day (billing.dues puts it on the Bill)."""
+    return [Due(b.charge_id, b.bill_period, b.owed, b.penalty) for b in bills]
 
 
-def plan_deduction(balance: Decimal, bills: Sequence[Bill]) -> Allocation | None:
-    """What `balance` pays of the account's `bills`: as much as it covers of what they owe, oldest bill
-    first by the shared write-off rule; None when it pays nothing."""
+def plan_deduction(
+    balance: Decimal, bills: Sequence[Bill], *, penalty_first: bool = False
+) -> Allocation | None:
+    """What `balance` pays of the account's `bills`: as much as it covers of what they owe (principal and
+    penalty), oldest bill first by the shared write-off rule, the penalties or the principals first as
+    the coverage order says; None when it pays nothing."""
     owed = sum((d.total for d in amounts_due(bills)), ZERO)
     amount = min(balance, owed)
     if amount <= 0:
         return None
-    return allocate(amount, bills)
+    return allocate(amount, bills, penalty_first=penalty_first)
