@@ -17,6 +17,7 @@ from tests.support import (
     audit_rows,
     call,
     expect_error,
+    new_dept,
     sql_all,
     sql_exec,
     sql_scalar,
@@ -805,3 +806,42 @@ def test_a_stored_value_that_cannot_be_read_falls_back_to_the_default() -> None:
         sql_exec(
             "DELETE FROM biz_parameter_settings WHERE config_version = 999 AND config_value = 'not-a-number'"
         )
+
+
+def test_a_version_dated_in_the_future_leaves_the_one_in_force_until_its_day(admin: str, on: Any) -> None:
+    """Given an office's RULE parameter in force since 2020, when an UPDATE dated 2031-01-01 is saved on
+    2030-12-01, then until 2030-12-31 the office still reads the old value and both versions are ACTIVE;
+    from 2031-01-01 it reads the new one; and an UPDATE in force at once then retires both."""
+    from waterrev.db import UnitOfWork
+    from waterrev.scoped import param_row, param_values
+
+    code = unique("rule.future.")
+    dept = new_dept()
+    on(dt.date(2030, 12, 1))
+    assert (
+        save(admin, "CREATE", code, "old", config_type="RULE", deptId=dept, effectiveDate="2020-01-01").code
+        == 0
+    )
+
+    planned = save(admin, "UPDATE", code, "new", config_type="RULE", deptId=dept, effectiveDate="2031-01-01")
+
+    assert planned.code == 0, planned.body
+    statuses = [(v["configValue"], v["effectStatus"]) for v in versions(admin, code, "RULE")]
+    assert statuses == [("new", "ACTIVE"), ("old", "ACTIVE")]
+
+    def read() -> tuple[str | None, str | None]:
+        with UnitOfWork() as uow:
+            row = param_row(uow, code, dept_id=dept)
+            return (None if row is None else row["config_value"]), param_values(uow, code, {dept})[dept]
+
+    assert read() == ("old", "old")
+    on(dt.date(2030, 12, 31))
+    assert read() == ("old", "old")
+    on(dt.date(2031, 1, 1))
+    assert read() == ("new", "new")
+
+    now = save(admin, "UPDATE", code, "newer", config_type="RULE", deptId=dept)
+    assert now.code == 0, now.body
+    statuses = [(v["configValue"], v["effectStatus"]) for v in versions(admin, code, "RULE")]
+    assert statuses == [("newer", "ACTIVE"), ("new", "EXPIRED"), ("old", "EXPIRED")]
+    assert read() == ("newer", "newer")

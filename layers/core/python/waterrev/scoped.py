@@ -8,6 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+from waterrev import clock
 from waterrev.db import UnitOfWork
 
 # A dept and its ancestors, nearest last: '/1/2/5/' -> {1,2,5}. A version scoped to dept d applies
@@ -26,7 +27,9 @@ def param_row(
     visible_only: bool = False,
 ) -> dict[str, Any] | None:
     """The ACTIVE version of a RULE/PAGE/NOTICE parameter for a dept (or a customer's dept): the
-    dept's own, else its nearest ancestor's, else GLOBAL. `on` also requires effective_date <= on."""
+    dept's own, else its nearest ancestor's, else GLOBAL, in force on `on` (default: today): a version
+    dated later is planned, not yet in force."""
+    on = on or clock.today()
     path = DEPT_PATH.format(tree_path="d.tree_path")
     return uow.one(
         "WITH me AS (SELECT COALESCE(CAST(:d AS bigint), (SELECT dept_id FROM biz_cust WHERE id = :cust)) AS id)"
@@ -34,7 +37,7 @@ def param_row(
         " JOIN biz_parameter_settings p ON p.config_code = :c AND p.effect_status = 'ACTIVE'"
         f" AND (p.dept_id IS NULL OR p.dept_id = me.id OR p.dept_id = ANY({path}))"
         " AND (NOT CAST(:visible AS boolean) OR p.visible)"
-        " AND (CAST(:on AS date) IS NULL OR p.effective_date IS NULL OR p.effective_date <= CAST(:on AS date))"
+        " AND (p.effective_date IS NULL OR p.effective_date <= CAST(:on AS date))"
         " ORDER BY p.dept_id IS NULL, "
         + SCOPE_RANK.format(path=path, scope_dept="p.dept_id")
         + ", p.effective_date DESC NULLS LAST, p.config_version DESC LIMIT 1",
@@ -44,7 +47,7 @@ def param_row(
 
 def param_values(uow: UnitOfWork, code: str, dept_ids: set[int]) -> dict[int, str | None]:
     """`param_row`'s rule for many depts in one statement: each dept's ACTIVE value of `code` (its own,
-    else its nearest ancestor's, else GLOBAL), None where none is configured."""
+    else its nearest ancestor's, else GLOBAL) in force today, None where none is configured."""
     if not dept_ids:
         return {}
     ordered = sorted(dept_ids)
@@ -54,10 +57,11 @@ def param_values(uow: UnitOfWork, code: str, dept_ids: set[int]) -> dict[int, st
         " LEFT JOIN system_dept d ON d.id = k.dept_id"
         " JOIN biz_parameter_settings p ON p.config_code = :c AND p.effect_status = 'ACTIVE'"
         f" AND (p.dept_id IS NULL OR p.dept_id = k.dept_id OR p.dept_id = ANY({path}))"
+        " AND (p.effective_date IS NULL OR p.effective_date <= CAST(:on AS date))"
         " ORDER BY k.dept_id, p.dept_id IS NULL, "
         + SCOPE_RANK.format(path=path, scope_dept="p.dept_id")
         + ", p.effective_date DESC NULLS LAST, p.config_version DESC",
-        {"c": code, "depts": ordered},
+        {"c": code, "depts": ordered, "on": clock.today()},
     )
     found = {int(r["dept_id"]): str(r["config_value"]) for r in rows}
     return {d: found.get(d) for d in ordered}

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from waterrev import audit
+from waterrev import audit, clock
 from waterrev.billing import penalty
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -330,11 +330,16 @@ def save_param(ctx: RequestContext, cmd: ConfigCommand) -> dict[str, Any]:
                 ErrorCode.CONFLICT, f"configType: 参数 {cmd.config_code} 的类型为 {latest['config_type']}"
             )
         status = cmd.effect_status or "ACTIVE"
-        if status == "ACTIVE" and current is not None:
+        today = clock.today()
+        if status == "ACTIVE" and current is not None and (cmd.effective_date or today) <= today:
+            # a version in force now retires the scope's versions it supersedes (effective on or before
+            # it); one dated in the future retires nothing yet: the one in force stays so until that day,
+            # as readers pick the newest version effective on the day, and a later-dated one stays planned
             uow.execute(
                 "UPDATE biz_parameter_settings SET effect_status = 'EXPIRED' WHERE config_code = :c"
-                " AND effect_status = 'ACTIVE' AND dept_id IS NOT DISTINCT FROM CAST(:d AS bigint)",
-                {"c": cmd.config_code, "d": cmd.dept_id},
+                " AND effect_status = 'ACTIVE' AND dept_id IS NOT DISTINCT FROM CAST(:d AS bigint)"
+                " AND (effective_date IS NULL OR effective_date <= :e)",
+                {"c": cmd.config_code, "d": cmd.dept_id, "e": cmd.effective_date or today},
             )
         row = uow.one(
             "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, config_version, dept_id,"
