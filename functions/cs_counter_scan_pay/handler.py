@@ -45,7 +45,7 @@ def create(body: CounterScanPayCreate) -> dict:
         ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,
         ErrorCode.PAYMENT_AMOUNT_MISMATCH,
         ErrorCode.CONFLICT,
-        ErrorCode.MESSAGE_CHANNEL_TIMEOUT,
+        ErrorCode.UPSTREAM_TIMEOUT,
         summary="重新生成柜面二维码（扩展）",
     ),
 )

@@ -267,6 +267,28 @@ def test_the_counter_qr_is_renewed_on_request_and_paid_with_a_receipt(
     expect_error(again, 1_002_003_001)
 
 
+def test_a_renewal_that_sys009_does_not_answer_in_time_is_a_504_and_keeps_the_order(
+    admin: str, admin_id: int, sys009: Any, impatient_client: Any
+) -> None:
+    """Given a live counter QR order, when SYS-009 answers its close too late, then the renewal is 504 with
+    the generic upstream-timeout code (not a SYS-010 message code: the seed has none for SYS-009), and the
+    order is still live here: nothing was closed or made."""
+    _, (bill,) = new_bills(admin, ["2020-05"])
+    created = call("POST", f"{SCAN}/create", scan_body(admin_id, [bill]), token=admin)
+    assert created.code == 0, created.body
+    order = created.data["bizOrderNo"]
+
+    sys009.behaviour(timeoutSeconds=1)
+    try:
+        renewed = call("POST", f"{SCAN}/renew", {"bizOrderNo": order}, token=admin)
+    finally:
+        sys009.behaviour(timeoutSeconds=0)
+
+    expect_error(renewed, 504, mentions="SYS-009")
+    assert txn(order)["status"] == "PAYING"
+    assert sql_scalar("SELECT count(*) FROM biz_order_charge WHERE charge_id = :c", {"c": bill["id"]}) == 1
+
+
 def test_a_seed_shaped_counter_request_answers_every_seed_field_and_writes_back_on_payment(
     admin: str, admin_id: int, sys009: Any
 ) -> None:

@@ -23,6 +23,7 @@ class ErrorCode(Enum):
     LOCKED = (423, 423, "账号已锁定，请稍后再试")
     TOO_MANY_REQUESTS = (429, 429, "请求过于频繁，请稍后再试")
     INTERNAL_ERROR = (500, 500, "系统异常")
+    UPSTREAM_TIMEOUT = (504, 504, "外部平台调用超时，请稍后重试")
 
     CUSTOMER_NOT_FOUND_OR_STOPPED = (1_002_001_001, 404, "客户不存在或已停用")
     BINDING_NOT_FOUND = (1_002_001_002, 404, "账户绑定关系不存在")

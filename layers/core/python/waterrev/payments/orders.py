@@ -446,7 +446,7 @@ def renew_order(ctx: RequestContext, order_no: str) -> dict[str, Any]:
                 ) from exc
             raise AppError(ErrorCode.CONFLICT, f"支付平台拒绝关闭订单：{exc}") from exc
         except Sys009Timeout as exc:
-            raise AppError(ErrorCode.MESSAGE_CHANNEL_TIMEOUT, "支付平台超时，请稍后重试") from exc
+            raise AppError(ErrorCode.UPSTREAM_TIMEOUT, "支付平台（SYS-009）超时，请稍后重试") from exc
     with UnitOfWork() as uow:
         live = uow.one("SELECT * FROM bk_transaction WHERE id = :id FOR UPDATE", {"id": txn["id"]})
         assert live is not None
