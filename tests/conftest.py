@@ -26,6 +26,29 @@ os.environ.update(
 )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from tests import piilog
+
+    piilog.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No log line of the whole run - ours in this process, every local stack's - shows a mobile, an ID
+    number or a bank account unmasked; the run fails if one does."""
+    from tests import piilog
+
+    found = piilog.leaks(piilog.all_lines())
+    if found:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep(
+                "=", f"{len(found)} log lines with an unmasked mobile, ID number or bank account"
+            )
+            for line in found[:20]:
+                reporter.write_line(line[:500])
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def _needs_db(session: pytest.Session) -> bool:
     return any("unit" not in str(item.path) and "infra" not in str(item.path) for item in session.items)
 

@@ -20,6 +20,10 @@ from infra.nag import acknowledge
 
 THROTTLE_RATE_PER_S = 50
 THROTTLE_BURST = 100
+# Routes without a token (login, token refresh, channel login) are what a credential-stuffing script
+# calls: each is throttled on its own, well below the stage, so it cannot starve the signed-in routes.
+PUBLIC_RATE_PER_S = 10
+PUBLIC_BURST = 20
 
 # Why each caller kind's routes carry no API Gateway authorizer (cdk-nag AwsSolutions-APIG4).
 _NO_AUTHORIZER_REASON = {
@@ -79,6 +83,7 @@ class Api(Construct):
         `egress`); every other function stays isolated."""
         super().__init__(scope, construct_id)
         self._interfaces = {i.if_id: i for i in interfaces}
+        self._public_routes: dict[str, apigwv2.HttpRoute] = {}
         self.http_api = apigwv2.HttpApi(
             self, "HttpApi", api_name=f"waterrev-{env_name}", create_default_stage=False
         )
@@ -109,6 +114,7 @@ class Api(Construct):
             )
             for route in interface.routes:
                 self._add_route(route, integration)
+        self._throttle_public_routes()
 
     @property
     def url(self) -> str:
@@ -133,3 +139,19 @@ class Api(Construct):
             path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration
         )
         acknowledge(http_route, "AwsSolutions-APIG4", _NO_AUTHORIZER_REASON[str(route.caller)])
+        if str(route.caller) == "public":
+            self._public_routes[f"{route.method} {route.path}"] = http_route
+
+    def _throttle_public_routes(self) -> None:
+        """Stage route settings for each public route; the stage waits for those routes (a route setting
+        naming a route that does not exist yet fails the deployment)."""
+        if not self._public_routes:
+            return
+        stage = self.stage.node.default_child
+        assert isinstance(stage, apigwv2.CfnStage)
+        stage.route_settings = {
+            key: {"ThrottlingBurstLimit": PUBLIC_BURST, "ThrottlingRateLimit": PUBLIC_RATE_PER_S}
+            for key in sorted(self._public_routes)
+        }
+        for http_route in self._public_routes.values():
+            stage.node.add_dependency(http_route)

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import piilog
 from waterrev.customers.channel import sign_channel_login
 
 pytestmark = pytest.mark.e2e
@@ -35,6 +36,7 @@ class Stack:
         self.state_dir = state_dir
         self.base = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
+        piilog.STREAMS.append(self.lines)  # scanned for unmasked personal numbers when the run ends
         self._codes_taken = 0
         env = {k: v for k, v in os.environ.items() if not k.startswith("WATERREV_")}
         env.update(WATERREV_PORT=str(self.port), WATERREV_STATE_DIR=str(state_dir))

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.assets import PYTHON_VERSION
-from infra.constructs.api import THROTTLE_BURST, THROTTLE_RATE_PER_S
+from infra.constructs.api import PUBLIC_BURST, PUBLIC_RATE_PER_S, THROTTLE_BURST, THROTTLE_RATE_PER_S
 from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME, TASK_FUNCTION_ENV
 from infra.constructs.secrets import (
     CHANNEL_LOGIN_ENV,
@@ -158,6 +158,25 @@ def test_given_a_path_parameter_then_the_route_keeps_it_verbatim(template: Templ
     template.has_resource_properties(
         "AWS::ApiGatewayV2::Route", {"RouteKey": "GET /admin-api/revenue/customer/{id}"}
     )
+
+
+def test_given_the_public_routes_then_each_is_throttled_below_the_stage(template: Template) -> None:
+    """Given the catalog's public routes (no token: login, refresh, channel login), then the stage has a
+    route setting for each, throttled below the stage's own limits, and waits for those routes."""
+    public = {r.route_key for i in catalog.built() for r in i.routes if r.caller is catalog.Caller.PUBLIC}
+    resources: Resources = template.to_json()["Resources"]
+    (stage_id, stage) = next((k, v) for k, v in resources.items() if v["Type"] == "AWS::ApiGatewayV2::Stage")
+    settings = stage["Properties"]["RouteSettings"]
+
+    assert public and set(settings) == public
+    assert all(
+        s == {"ThrottlingBurstLimit": PUBLIC_BURST, "ThrottlingRateLimit": PUBLIC_RATE_PER_S}
+        for s in settings.values()
+    )
+    assert PUBLIC_RATE_PER_S < THROTTLE_RATE_PER_S and PUBLIC_BURST < THROTTLE_BURST
+    routes = {k for k, v in resources.items() if v["Type"] == "AWS::ApiGatewayV2::Route"}
+    public_routes = {k for k in routes if resources[k]["Properties"]["RouteKey"] in public}
+    assert len(public_routes) == len(public) and public_routes <= set(stage.get("DependsOn", [])), stage_id
 
 
 def test_given_the_stage_then_it_throttles_and_writes_access_logs(template: Template) -> None:

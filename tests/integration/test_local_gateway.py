@@ -317,3 +317,19 @@ def test_a_malformed_chunked_body_is_a_400_envelope(gateway: GatewayServer) -> N
 
     assert response.status == 400
     assert envelope_of(response, body)["code"] == 400
+
+
+def test_a_declared_length_over_api_gateways_quota_is_a_413_unread(gateway: GatewayServer) -> None:
+    """Given a request that declares a body of 11 MiB (API Gateway's quota is 10 MiB) and sends none of it
+    When it reaches the gateway
+    Then 413 in the envelope at once: the gateway does not wait for, or read, what it would refuse."""
+    port = serve(gateway)
+    raw = (
+        b"POST /admin-api/system/auth/login HTTP/1.1\r\nHost: l\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % (11 * 1024 * 1024)
+    )
+
+    response, body = exchange(port, raw, "POST")
+
+    assert response.status == 413
+    assert envelope_of(response, body)["code"] == 413

@@ -67,8 +67,9 @@ def test_business_codes_belong_to_sys_002_and_answer_an_error_status(error: Erro
 def test_generic_codes_are_their_own_http_status(error: ErrorCode) -> None:
     """Given a generic error
     When its code is read
-    Then it is 400-499 or 500, and the gateway answers with that same HTTP status."""
-    assert 400 <= error.code <= 499 or error.code == 500
+    Then it is 400-499, or 500 / 504 (ours failed / an outside platform did not answer in time), and the
+    gateway answers with that same HTTP status."""
+    assert 400 <= error.code <= 499 or error.code in (500, 504)
     assert error.http_status == error.code
 
 

@@ -146,6 +146,18 @@ def _json_depth(value: Any, limit: int) -> bool:
     return False
 
 
+MAX_BODY_BYTES = 1024 * 1024  # JSON requests; files go to S3 through upload links, never through the API
+
+
+def check_body_size(event: dict[str, Any]) -> None:
+    """A body over MAX_BODY_BYTES is refused before it is parsed (413): no interface takes one, and
+    parsing megabytes of JSON is work a caller should not be able to ask for."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode("utf-8", "surrogatepass"))
+    if size > MAX_BODY_BYTES:
+        raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"body: {size} 字节，超过 {MAX_BODY_BYTES} 字节上限")
+
+
 def check_json_body(event: dict[str, Any]) -> None:
     """Refuse, in the envelope, a body the resolver could not read: a declared type other than JSON
     (415), bytes that are not UTF-8, text that is not JSON, JSON nested beyond reason (400). The
@@ -286,6 +298,11 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any
             interface, route = found
             logger.thread_safe_append_keys(interface=interface.if_id)
             principal = authenticate(route, {k.lower(): v for k, v in (event.get("headers") or {}).items()})
+            if route.rate is not None and principal is not None:
+                from waterrev import limits
+
+                limits.check(route_key, route.rate, f"{principal.user_type}:{principal.user_id}")
+            check_body_size(event)
             check_parameters(event)
             if route.method in _BODY_METHODS and route.caller is not catalog.Caller.WEBHOOK:
                 check_json_body(event)

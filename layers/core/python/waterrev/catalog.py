@@ -24,11 +24,21 @@ class Caller(StrEnum):
 
 
 @dataclass(frozen=True)
+class Rate:
+    """How often one caller may call a route: `calls` in `window_s` seconds, counted per signed-in user
+    (back office or customer channel). Beyond it: 429 in the envelope (waterrev.limits)."""
+
+    calls: int
+    window_s: int = 60
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     path: str
     caller: Caller
     permission: str | None = None  # back-office permission string (system_menu.permission)
+    rate: Rate | None = None  # a per-caller limit where a user is the unit (orders, exports)
 
     @property
     def route_key(self) -> str:
@@ -204,7 +214,8 @@ CATALOG: tuple[Interface, ...] = (
         "在线支付下单接口",
         "cs_payment_order",
         (
-            Route("POST", "/app-api/customer/payment/order", C),
+            # a customer makes an order to pay; dozens a minute is a script, not a person
+            Route("POST", "/app-api/customer/payment/order", C, rate=Rate(10)),
             Route("GET", "/app-api/customer/payment/order/{bizOrderNo}", C),
         ),
     ),
@@ -213,8 +224,10 @@ CATALOG: tuple[Interface, ...] = (
         "柜面扫码支付接口",
         "cs_counter_scan_pay",
         (
-            Route("POST", "/admin-api/counter/scan-pay/create", A, "revenue:collection:create"),
-            Route("POST", "/admin-api/counter/scan-pay/renew", A, "revenue:collection:create"),
+            Route(
+                "POST", "/admin-api/counter/scan-pay/create", A, "revenue:collection:create", rate=Rate(30)
+            ),
+            Route("POST", "/admin-api/counter/scan-pay/renew", A, "revenue:collection:create", rate=Rate(30)),
             Route("GET", "/admin-api/counter/scan-pay/{bizOrderNo}", A, "revenue:collection:create"),
             Route("GET", "/admin-api/counter/scan-pay/{bizOrderNo}/qrcode", A, "revenue:collection:create"),
             Route("GET", "/admin-api/counter/scan-pay/{bizOrderNo}/receipt", A, "revenue:collection:create"),
@@ -678,3 +691,10 @@ TABLES: dict[str, Tables] = {
     ),
     "IF-EXT-007": _tables(writes=(*_INVOICE_RESULT, "biz_channel_nonce", "biz_invoice_callback")),
 }
+
+# A route with a per-caller rate counts its calls in sys_rate_limit (waterrev.limits), at the edge.
+RATE_TABLE = "sys_rate_limit"
+for _interface in CATALOG:
+    if _interface.if_id in TABLES and any(r.rate for r in _interface.routes):
+        _t = TABLES[_interface.if_id]
+        TABLES[_interface.if_id] = _tables(_t.reads, (*_t.writes, RATE_TABLE))

@@ -19,6 +19,7 @@ class ErrorCode(Enum):
     NOT_FOUND = (404, 404, "请求的资源不存在")
     METHOD_NOT_ALLOWED = (405, 405, "请求方法不正确")
     CONFLICT = (409, 409, "请求与当前状态冲突")
+    PAYLOAD_TOO_LARGE = (413, 413, "请求体过大")
     UNSUPPORTED_MEDIA_TYPE = (415, 415, "请求体须为 JSON（Content-Type: application/json）")
     LOCKED = (423, 423, "账号已锁定，请稍后再试")
     TOO_MANY_REQUESTS = (429, 429, "请求过于频繁，请稍后再试")

@@ -16,5 +16,10 @@ def get_logger() -> Logger:
     from aws_lambda_powertools import Logger
 
     logger = Logger(service="waterrev")
-    logger.addFilter(MaskingFilter())
+    masking = MaskingFilter()
+    logger.addFilter(masking)
+    # A logger's filter sees only the records logged on it; `logging.getLogger(__name__)` records of the
+    # modules below it reach its handler unfiltered. The handler masks them too, before any handler
+    # further up (the Lambda runtime's on the root logger) sees the record.
+    logger.registered_handler.addFilter(masking)
     return logger

@@ -37,9 +37,11 @@ def mask_bank_account(account: str | None) -> str | None:
     return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
 
 
-# Patterns for free text (log messages): mainland ID numbers (18, last may be X), mobiles
-# (11 digits starting with 1), bank card numbers (16-19 digits). Longest first, digit-bounded.
-_ID_RE = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
+# Patterns for free text (log messages): mainland ID numbers (18: a region, a birth date 19xx/20xx, the
+# last may be X), mobiles (11 digits starting with 1), bank card numbers (16-19 digits). Longest first,
+# digit-bounded; an 18-digit number right after a letter is one of our codes (DD2026120500000001: an
+# order), not an ID number. A mobile is masked even between letters (tel13800138000end).
+_ID_RE = re.compile(r"(?<![\dA-Za-z])([1-9]\d{5})(?:19|20)\d{6}(\d{3}[\dXx])(?![\dA-Za-z])")
 _BANK_RE = re.compile(r"(?<![\dA-Za-z])(\d{4})\d{8,11}(\d{4})(?!\d)")  # our codes: 2 letters + digits
 _MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 

@@ -33,6 +33,9 @@ from waterrev.errors import ErrorCode
 
 REPO_ROOT = Path(__file__).resolve().parents[5]
 DEFAULT_CONCURRENCY = 10
+PAYLOAD_LIMIT = (
+    10 * 1024 * 1024
+)  # API Gateway's HTTP API payload quota: bigger requests never reach a function
 
 
 def local_concurrency() -> int:
@@ -319,7 +322,7 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
                 )
             return self._fail(ErrorCode.NOT_FOUND, path)
 
-        def _read_chunked(self, limit: int = 10 * 1024 * 1024) -> bytes:
+        def _read_chunked(self, limit: int = PAYLOAD_LIMIT) -> bytes:
             """A body sent with Transfer-Encoding: chunked (API Gateway accepts it; so must we)."""
             chunks: list[bytes] = []
             total = 0
@@ -345,6 +348,13 @@ def make_server(host: str, port: int, *, concurrency: int | None = None) -> Gate
             except ValueError:
                 self.close_connection = True
                 return self._fail(ErrorCode.BAD_REQUEST, "Content-Length", {"Connection": "close"})
+            if length > PAYLOAD_LIMIT:  # refused unread, as API Gateway refuses a payload over its quota
+                self.close_connection = True
+                return self._fail(
+                    ErrorCode.PAYLOAD_TOO_LARGE,
+                    f"Content-Length {length} > {PAYLOAD_LIMIT}",
+                    {"Connection": "close"},
+                )
             if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
                 try:
                     body = self._read_chunked()

@@ -5,7 +5,7 @@ envelope and the business errors it declares with `api.doc`). This module merges
 operation with its seed interface id, and adds what the catalog knows and a function does not: the
 real security scheme of each caller kind (back-office token, customer-channel token, the platform
 signature headers of a webhook) and the generic errors every such route can answer (400, 401, 403,
-415). Powertools documents a 422 for validation; this API answers 400 in the envelope, so that is
+413, 415, and 429 where the route has a per-caller rate). Powertools documents a 422 for validation; this API answers 400 in the envelope, so that is
 replaced.
 """
 
@@ -142,6 +142,18 @@ def finish_operation(op: dict[str, Any], interface: catalog.Interface, route: ca
         _add_error(op, ErrorCode.BAD_REQUEST)
     if "requestBody" in op and route.caller is not catalog.Caller.WEBHOOK:
         _add_error(op, ErrorCode.UNSUPPORTED_MEDIA_TYPE)
+    if "requestBody" in op or route.caller is catalog.Caller.WEBHOOK:
+        _add_error(op, ErrorCode.PAYLOAD_TOO_LARGE)
+    if route.rate is not None:
+        _add_error(op, ErrorCode.TOO_MANY_REQUESTS)
+        op["x-rate-limit"] = {
+            "calls": route.rate.calls,
+            "windowSeconds": route.rate.window_s,
+            "per": "caller",
+        }
+        op["description"] = (
+            op.get("description") or ""
+        ) + f"\n\n限流：每位调用者每 {route.rate.window_s} 秒最多 {route.rate.calls} 次，超出返回 429"
     for error in _GENERIC[route.caller]:
         _add_error(op, error)
     if any(p.get("in") == "path" for p in op.get("parameters", [])):
