@@ -20,6 +20,7 @@ app = new_app()
         ErrorCode.UNAUTHORIZED,
         ErrorCode.WITHHOLDING_BATCH_MISSING_OR_SENT,
         ErrorCode.BANK_RETURN_FILE_INVALID,
+        ErrorCode.CONFLICT,
         summary="银行代扣回盘接收（IF-EXT-002）",
     ),
 )

@@ -124,6 +124,7 @@ def send_disc_check(batch_no: BatchNoQuery) -> dict:
     **doc(
         BatchStatusReply,
         ErrorCode.WITHHOLDING_BATCH_MISSING_OR_SENT,
+        ErrorCode.CONFLICT,
         summary="取消送盘",
         description="仅在银行取走送盘文件之前：CREATED 直接取消；SENT 先从送盘目录删除文件，文件已不在（银行已取走）则拒绝。",
     ),
@@ -141,6 +142,7 @@ def cancel_disc(body: CancelRequest) -> dict:
         ReturnReply,
         ErrorCode.WITHHOLDING_BATCH_MISSING_OR_SENT,
         ErrorCode.BANK_RETURN_FILE_INVALID,
+        ErrorCode.CONFLICT,
         summary="回盘",
         description="处理一份回盘文件：同一 batchNo + fileSerialNo 只处理一次；格式非法或批次不符 1_002_006_002 并记录待人工核查。",
     ),

@@ -7,9 +7,12 @@ sent twice; an agreement ends."""
 
 from __future__ import annotations
 
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -21,8 +24,12 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(tmp_path_factory.mktemp("withholding-stack"))
+def stack() -> Iterator[Stack]:
+    # Not under pytest's base temp: that is 0700 root's, and the embedded PostgreSQL runs as its own user
+    # under root (it must reach its data folder).
+    state = Path(tempfile.mkdtemp(prefix="waterrev-e2e-withholding-"))
+    state.chmod(0o755)
+    running = Stack(state)
     try:
         running.wait_ready()
         yield running
@@ -30,6 +37,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         if running.proc.poll() is None:
             running.proc.send_signal(signal.SIGINT)
             running.proc.wait(timeout=30)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def test_sign_batch_send_return_write_off_reconcile_settle(stack: Stack) -> None:

@@ -526,8 +526,11 @@ def cancel(ctx: RequestContext, batch_no: str, reason: str) -> tuple[dict[str, A
                 + "不能取消",
                 data={"batchNo": batch_no, "batchStatus": batch["status"]},
             )
-    with connect(batch) as sftp:
-        removed = sftp.remove(batch["send_file_path"])
+    try:
+        with connect(batch) as sftp:
+            removed = sftp.remove(batch["send_file_path"])
+    except BankSftpError as exc:
+        raise AppError(ErrorCode.CONFLICT, f"银行文件通道不可用，未能取消：{exc}") from None
     with UnitOfWork() as uow:
         batch = get(uow, batch_no, lock=True)
         if not removed:
