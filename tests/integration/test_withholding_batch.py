@@ -275,3 +275,48 @@ def test_cancel_racing_send_either_wins_before_the_upload_or_is_refused(admin: s
     bank.behaviour.hold = False
     time.sleep(0.3)
     assert not [p for p in bank.processed if p.batch_no in cancelled]
+
+
+def test_without_a_receipt_the_workflow_finds_the_return_by_polling(admin: str, bank: Any) -> None:
+    """Given a bank that writes its return but never announces it (no IF-EXT-002 receipt)
+    When the batch has waited pollSeconds (2 s here)
+    Then the workflow's Poll step finds the return in the back directory, applies it, and the batch settles."""
+    period = "2022-10"
+    _cust, bill = signed_customer(admin, period)
+    bank.behaviour.notify = False
+    batch_no = start_batch(admin, period)["batchNo"]
+    done = wait_status(admin, batch_no, {"SETTLED"})
+    assert done["successCount"] == 1 and done["returnList"][0]["receiptCount"] == 1
+    assert not [n for n in bank.notifications if n["batchNo"] == batch_no]
+    assert sql_scalar("SELECT status FROM biz_charge WHERE id = :c", {"c": bill["id"]}) == "PAID"
+
+
+def test_a_collection_batch_takes_the_collection_agreements_only(admin: str, bank: Any) -> None:
+    """Given one customer with a collection (托收) agreement and one with a withholding (代扣) agreement, both on
+    TBANK with a bill in the period
+    When a COLLECTION batch is created
+    Then it takes only the collection customer's bill (its file says COLLECTION), and settles."""
+    period = "2022-11"
+    _withheld, other = signed_customer(admin, period)
+    cust_id, bills = new_bills(admin, [period])
+    signed = call(
+        "POST",
+        f"{BASE}/signing",
+        {
+            "custId": cust_id,
+            "bankCode": "TBANK",
+            "bankAccount": f"62220303{cust_id:011d}",
+            "accountName": "托收户",
+            "channelCode": "TBANK",
+            "agreementType": "COLLECTION",
+        },
+        token=admin,
+    )
+    assert signed.code == 0 and signed.data["agreementType"] == "COLLECTION", signed.body
+    batch_no = start_batch(admin, period, bizKind="COLLECTION")["batchNo"]
+    done = wait_status(admin, batch_no, {"SETTLED"})
+    assert (done["businessType"], done["itemCount"], done["successCount"]) == ("COLLECTION", 1, 1)
+    assert sql_scalar("SELECT status FROM biz_charge WHERE id = :c", {"c": bills[0]["id"]}) == "PAID"
+    assert sql_scalar("SELECT status FROM biz_charge WHERE id = :c", {"c": other["id"]}) == "UNPAID"
+    sent = (bank.root / "TBANK" / "taken" / f"WH_TBANK_{batch_no}.txt").read_bytes()
+    assert sent[40:52].decode().strip() == "COLLECTION"
