@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.assets import SourcePaths
 from infra.constructs.api import Api
+from infra.constructs.banking import SEALING_INTERFACES, SEALING_TASKS, SFTP_INTERFACES, SFTP_TASKS, Banking
 from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.invoice_files import InvoiceFiles
@@ -19,6 +20,7 @@ from infra.constructs.migrations import MIGRATE_TASK, Migrations
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import (
+    BANK_SFTP_INTERFACES,
     EGRESS_TASKS,
     SYS008_CALLER_INTERFACES,
     SYS008_CALLER_TASKS,
@@ -29,6 +31,9 @@ from infra.constructs.workflows import Workflows
 
 # The interfaces that start bill runs (IF-REV-005: POST /admin-api/revenue/charge/bill-run).
 BILL_RUN_STARTERS = ("IF-REV-005",)
+# The interfaces that start withholding batches and resume those waiting for their return (IF-REV-011's
+# batch, cancel and return routes; IF-EXT-002's receipt).
+WITHHOLDING_STARTERS = ("IF-REV-011", "IF-EXT-002")
 # SYS-009 notifies payment results to IF-EXT-005's route; the interfaces that create orders there
 # (the SYS-009 callers) send its URL as notifyUrl.
 SYS009_NOTIFY_INTERFACE = "IF-EXT-005"
@@ -106,7 +111,7 @@ class WaterRevStack(Stack):
             interfaces=interfaces,
             function_settings=function_settings,
             interface_secrets=secrets.by_interface,
-            egress_interfaces=(*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES),
+            egress_interfaces=(*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *BANK_SFTP_INTERFACES),
         )
         order_creators = [api.functions[i] for i in SYS009_CALLER_INTERFACES if i in api.functions]
         if order_creators:
@@ -122,6 +127,7 @@ class WaterRevStack(Stack):
             bill_run_starters=[api.functions[i] for i in BILL_RUN_STARTERS if i in api.functions],
             task_secrets=secrets.by_task,
             egress_tasks=EGRESS_TASKS,
+            withholding_starters=[api.functions[i] for i in WITHHOLDING_STARTERS if i in api.functions],
         )
         invoice_senders = [api.functions[i] for i in SYS008_CALLER_INTERFACES if i in api.functions] + [
             workflows.functions[t] for t in SYS008_CALLER_TASKS if t in workflows.functions
@@ -136,6 +142,19 @@ class WaterRevStack(Stack):
             + [workflows.functions[t] for t in SYS008_CALLER_TASKS if t in workflows.functions]
         )
         invoice_files.readers([api.functions[i] for i in INVOICE_FILE_READERS if i in api.functions])
+        banking = Banking(
+            self,
+            "Banking",
+            env_name=env_name,
+            vpc=data.vpc,
+            subnets=data.subnets,
+            functions_sg=data.lambda_sg,
+            sealers=[api.functions[i] for i in SEALING_INTERFACES if i in api.functions]
+            + [workflows.functions[t] for t in SEALING_TASKS if t in workflows.functions]
+            + ([migrations.function] if "job_migrate" in SEALING_TASKS else []),
+            sftp_callers=[api.functions[i] for i in SFTP_INTERFACES if i in api.functions]
+            + [workflows.functions[t] for t in SFTP_TASKS if t in workflows.functions],
+        )
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
@@ -177,6 +196,7 @@ class WaterRevStack(Stack):
         self.workflows = workflows
         self.schedules = schedules
         self.invoice_files = invoice_files
+        self.banking = banking
         self.messaging = messaging
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
@@ -185,6 +205,9 @@ class WaterRevStack(Stack):
         CfnOutput(self, "WebhookKeysSecretArn", value=secrets.webhooks.secret_arn)
         CfnOutput(self, "BillRunStateMachineArn", value=workflows.bill_run.state_machine_arn)
         CfnOutput(self, "InvoiceBucketName", value=invoice_files.bucket.bucket_name)
+        if workflows.withholding is not None:
+            CfnOutput(self, "WithholdingStateMachineArn", value=workflows.withholding.state_machine_arn)
+        CfnOutput(self, "BankCredentialsSecretPrefix", value=banking.credentials_prefix)
         CfnOutput(self, "Sys008SecretArn", value=secrets.sys008.secret_arn)
         CfnOutput(self, "Sys010SecretArn", value=secrets.sys010.secret_arn)
         if messaging is not None:

@@ -23,6 +23,8 @@ os.environ.update(
     AWS_DEFAULT_REGION="cn-north-1",
     AWS_ACCESS_KEY_ID="testing",
     AWS_SECRET_ACCESS_KEY="testing",
+    # personal data at rest (waterrev.crypto): the local key file, made on first use
+    WATERREV_DATA_KEY_FILE=str(ROOT / ".pgtest" / "data-key"),
 )
 
 

@@ -31,11 +31,15 @@ SYS010_ENV = "WATERREV_SYS010_SECRET_ARN"
 # The function that calls SYS-010 (IF-EXT-008): the message queue's consumer.
 SYS010_CALLER_TASKS = ("msg_consumer",)
 # Every task function that calls an outside system over HTTPS: the egress subnets.
-EGRESS_TASKS = (*SYS009_CALLER_TASKS, *SYS008_CALLER_TASKS, *SYS010_CALLER_TASKS)
+# and the withholding workflow's steps, which reach the banks' SFTP servers (infra/constructs/banking.py adds
+# the SFTP group; IF-REV-011 and IF-EXT-002 read bank files too).
+BANK_SFTP_INTERFACES = ("IF-REV-011", "IF-EXT-002")
+BANK_SFTP_TASKS = ("wf_withholding",)
+EGRESS_TASKS = (*SYS009_CALLER_TASKS, *SYS008_CALLER_TASKS, *SYS010_CALLER_TASKS, *BANK_SFTP_TASKS)
 WEBHOOK_KEYS_ENV = "WATERREV_WEBHOOK_KEYS_SECRET_ARN"
 # The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003), the IoT platform (IF-EXT-009), the
 # invoice platform's writeback (IF-EXT-007) and SYS-010's delivery results (on IF-REV-013's route).
-WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-EXT-007", "IF-REV-013")
+WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-EXT-007", "IF-REV-013", "IF-EXT-002")
 # The platforms the secret is created with (waterrev.webhook.verify's first argument). Once deployed, never
 # change this initial value (CloudFormation would write it over the keys): operations add platforms beside
 # them in the secret itself.

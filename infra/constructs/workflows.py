@@ -33,6 +33,9 @@ BILL_RUN_ARN_ENV = "WATERREV_BILL_RUN_STATE_MACHINE_ARN"
 # Prepare's default period is "the month before today": the schedule fires at 02:00 Beijing time on
 # the 1st, when the UTC date is still the last day of the month before.
 BILL_RUN_TIME_ZONE = "Asia/Shanghai"
+WITHHOLDING_ASL = WORKFLOWS_DIR / "withholding.asl.json"
+WITHHOLDING_TASK = "wf_withholding"
+WITHHOLDING_ARN_ENV = "WATERREV_WITHHOLDING_STATE_MACHINE_ARN"
 
 
 def read_definition(path: Path) -> str:
@@ -51,8 +54,11 @@ class Workflows(Construct):
         bill_run_starters: Sequence[lambda_.Function],
         task_secrets: Mapping[str, Mapping[str, secretsmanager.ISecret]] | None = None,
         egress_tasks: Collection[str] = (),
+        withholding_starters: Sequence[lambda_.Function] = (),
     ) -> None:
-        """`egress_tasks`: the task functions that call outside systems (FunctionFactory's `egress`)."""
+        """`egress_tasks`: the task functions that call outside systems (FunctionFactory's `egress`).
+        `withholding_starters`: the functions that start withholding batches and resume the ones waiting for
+        their return (states:StartExecution, states:SendTaskSuccess)."""
         super().__init__(scope, construct_id)
         by_name = {t.function: t for t in tasks}
         if BILL_RUN_TASK not in by_name:
@@ -73,6 +79,13 @@ class Workflows(Construct):
                     egress=task.function in egress_tasks,
                 )
         self.bill_run = self._bill_run(env_name, self.bill_run_function)
+        self.withholding: sfn.StateMachine | None = None
+        if WITHHOLDING_TASK in self.functions:
+            self.withholding = self._withholding(env_name, self.functions[WITHHOLDING_TASK])
+            for starter in withholding_starters:
+                starter.add_environment(WITHHOLDING_ARN_ENV, self.withholding.state_machine_arn)
+                self.withholding.grant_start_execution(starter)
+                self.withholding.grant_task_response(starter)
 
         for starter in bill_run_starters:
             starter.add_environment(BILL_RUN_ARN_ENV, self.bill_run.state_machine_arn)
@@ -115,6 +128,46 @@ class Workflows(Construct):
             "DescribeLogGroups) and X-Ray PutTraceSegments/PutTelemetryRecords/GetSamplingRules/"
             "GetSamplingTargets, none of which supports resource-level permissions. Its only other "
             "grant is lambda:InvokeFunction on the bill-run task function.",
+        )
+        return machine
+
+    def _withholding(self, env_name: str, task: lambda_.IFunction) -> sfn.StateMachine:
+        """The withholding-batch workflow (workflows/withholding.asl.json, the file the local stack runs):
+        select, send, wait for the return on a task token, reconcile, settle."""
+        log_group = logs.LogGroup(
+            self,
+            "WithholdingLogs",
+            log_group_name=f"/aws/vendedlogs/states/waterrev-{env_name}-withholding",
+            retention=logs.RetentionDays.THREE_MONTHS,
+        )
+        role = iam.Role(
+            self,
+            "WithholdingRole",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="withholding state machine: invokes the withholding task function only",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[task.function_arn])
+        )
+        machine = sfn.StateMachine(
+            self,
+            "Withholding",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(read_definition(WITHHOLDING_ASL)),
+            definition_substitutions={
+                "WithholdingFunctionArn": task.function_arn,
+                "Partition": Aws.PARTITION,
+            },
+            role=role,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Resource '*' only for what Step Functions needs to log and trace (the CloudWatch Logs "
+            "log-delivery actions and X-Ray), none of which supports resource-level permissions. Its only "
+            "other grant is lambda:InvokeFunction on the withholding task function.",
         )
         return machine
 
@@ -163,4 +216,22 @@ class Workflows(Construct):
             )
             alarm.add_alarm_action(action)
             alarms[name] = alarm
+        if self.withholding is not None:
+            for name, metric in (
+                ("Failed", self.withholding.metric_failed(period=Duration.minutes(5), statistic="Sum")),
+                ("TimedOut", self.withholding.metric_timed_out(period=Duration.minutes(5), statistic="Sum")),
+            ):
+                alarm = cloudwatch.Alarm(
+                    self,
+                    f"Withholding{name}",
+                    metric=metric,
+                    threshold=1,
+                    evaluation_periods=1,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description=f"withholding-batch execution {name.lower()}: a batch could not be sent "
+                    "(see its lastError)",
+                )
+                alarm.add_alarm_action(action)
+                alarms[f"Withholding{name}"] = alarm
         return alarms

@@ -89,7 +89,7 @@ def test_given_the_security_groups_then_only_lambda_reaches_proxy_and_only_proxy
     assert cluster["Properties"]["Port"] == 5432
 
 
-def test_given_any_security_group_then_nothing_is_open_from_the_internet_and_only_https_leaves_for_it(
+def test_given_any_security_group_then_nothing_is_open_from_the_internet_and_only_https_and_sftp_leave(
     template: Template,
 ) -> None:
     groups: Resources = template.find_resources("AWS::EC2::SecurityGroup")
@@ -108,8 +108,13 @@ def test_given_any_security_group_then_nothing_is_open_from_the_internet_and_onl
         (r["Properties"]["GroupId"]["Fn::GetAtt"][0], r["Properties"]) for r in separate_egress.values()
     ]
     to_anywhere = [(k, r["IpProtocol"], r["FromPort"], r["ToPort"]) for k, r in egress if anywhere(r)]
-    # Only the SYS-009 callers' group reaches past the VPC, and only on HTTPS.
-    assert to_anywhere == [(group_id(template, "DataEgressSg")["Fn::GetAtt"][0], "tcp", 443, 443)]
+    # Only the outside callers' group reaches past the VPC, on HTTPS; and the bank SFTP callers' group on 22.
+    assert sorted(to_anywhere) == sorted(
+        [
+            (group_id(template, "DataEgressSg")["Fn::GetAtt"][0], "tcp", 443, 443),
+            (group_id(template, "BankingSftpSg")["Fn::GetAtt"][0], "tcp", 22, 22),
+        ]
+    )
 
 
 def subnets_of_group(template: Template, name: str) -> Resources:

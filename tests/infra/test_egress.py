@@ -11,7 +11,13 @@ from aws_cdk.assertions import Template
 
 from infra.constructs.data import EGRESS_SUBNETS, ISOLATED_SUBNETS, PUBLIC_SUBNETS
 from infra.constructs.function_factory import INTERFACE_ID_ENV, TASK_FUNCTION_ENV
-from infra.constructs.secrets import EGRESS_TASKS, SYS008_CALLER_INTERFACES, SYS009_CALLER_INTERFACES
+from infra.constructs.secrets import (
+    BANK_SFTP_INTERFACES,
+    BANK_SFTP_TASKS,
+    EGRESS_TASKS,
+    SYS008_CALLER_INTERFACES,
+    SYS009_CALLER_INTERFACES,
+)
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -78,10 +84,15 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
     lambda_sg = {"Fn::GetAtt": [group_of(template, "DataLambdaSg"), "GroupId"]}
     egress_sg = {"Fn::GetAtt": [group_of(template, "DataEgressSg"), "GroupId"]}
     functions = factory_functions(template)
-    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EGRESS_TASKS}
+    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EGRESS_TASKS, *BANK_SFTP_INTERFACES}
+    sftp_sg = {"Fn::GetAtt": [group_of(template, "BankingSftpSg"), "GroupId"]}
 
-    # the SYS-009 and SYS-008 callers, and the message queue's consumer, which calls SYS-010
+    # the SYS-009 and SYS-008 callers, the message queue's consumer, which calls SYS-010, and the bank SFTP
+    # callers (the withholding workflow's steps, IF-REV-011 and IF-EXT-002), which add the SFTP group
     assert callers == {
+        "IF-REV-011",
+        "IF-EXT-002",
+        "wf_withholding",
         "IF-CS-003",
         "IF-CS-007",
         "job_pay_compensate",
@@ -99,12 +110,18 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
         security_groups = props["VpcConfig"]["SecurityGroupIds"]
         if name in callers:
             # The Lambda SG still opens the proxy and the endpoints; the egress SG adds HTTPS out.
-            assert (subnets, security_groups) == (groups[EGRESS_SUBNETS], [lambda_sg, egress_sg]), name
+            expected = (
+                [lambda_sg, egress_sg, sftp_sg]
+                if name in {*BANK_SFTP_INTERFACES, *BANK_SFTP_TASKS}
+                else [lambda_sg, egress_sg]
+            )
+            assert (subnets, security_groups) == (groups[EGRESS_SUBNETS], expected), name
         else:
             assert (subnets, security_groups) == (groups[ISOLATED_SUBNETS], [lambda_sg]), name
 
 
 def test_given_the_egress_group_then_its_only_rule_is_https_out_to_anywhere(template: Template) -> None:
+    """(The bank SFTP callers' port 22 is a group of its own: tests/infra/test_withholding.py.)"""
     groups: Resources = template.find_resources("AWS::EC2::SecurityGroup")
     egress_sg = group_of(template, "DataEgressSg")
     separate = [

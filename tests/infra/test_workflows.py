@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match, Template
 
 from infra.constructs.function_factory import INTERFACE_ID_ENV, RUNTIME, TASK_FUNCTION_ENV
 from infra.constructs.schedules import MONTHLY_BILL_RUN_INPUT
-from infra.constructs.secrets import EGRESS_TASKS, SYS009_CALLER_INTERFACES
+from infra.constructs.secrets import BANK_SFTP_TASKS, EGRESS_TASKS, SYS009_CALLER_INTERFACES
 from infra.constructs.workflows import BILL_RUN_ARN_ENV, BILL_RUN_ASL, BILL_RUN_TASK
 from infra.stack import BILL_RUN_STARTERS
 from waterrev import catalog
@@ -46,9 +46,10 @@ def interface_function(template: Template, if_id: str) -> str:
     return logical_id
 
 
-def the_state_machine(template: Template) -> tuple[str, dict[str, Any]]:
+def the_state_machine(template: Template, name: str = "BillRun") -> tuple[str, dict[str, Any]]:
+    """The bill run's state machine (or, by name, another workflow's: "Withholding")."""
     machines: Resources = template.find_resources("AWS::StepFunctions::StateMachine")
-    ((logical_id, machine),) = machines.items()
+    ((logical_id, machine),) = ((k, m) for k, m in machines.items() if k.startswith(f"Workflows{name}"))
     return logical_id, machine["Properties"]
 
 
@@ -108,7 +109,10 @@ def test_given_a_task_function_then_it_has_the_factory_shape(template: Template)
         assert (props["Timeout"], props["MemorySize"]) == (task.timeout_s, task.memory_mb)
         assert props["Layers"] == api_function["Layers"]
         same_network = sys009_caller if task.function in EGRESS_TASKS else api_function
-        assert props["VpcConfig"] == same_network["VpcConfig"]
+        groups = props["VpcConfig"]["SecurityGroupIds"]
+        if task.function in BANK_SFTP_TASKS:  # and the bank SFTP group (tests/infra/test_withholding.py)
+            groups = groups[:-1]
+        assert {**props["VpcConfig"], "SecurityGroupIds": groups} == same_network["VpcConfig"]
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         assert log_groups[props["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]["RetentionInDays"] > 0
@@ -265,6 +269,8 @@ def test_given_the_state_machine_then_only_the_starter_interface_and_the_schedul
         for policy in policies.values()
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         if any(a.startswith("states:") for a in as_list(statement["Action"]))
+        and machine_id
+        in json.dumps(statement["Resource"])  # the withholding workflow's grants: test_withholding.py
         for role in policy["Properties"]["Roles"]
     ]
     assert {role for role, _ in starting} == starter_roles | {schedule_role}

@@ -193,3 +193,71 @@ def message_service(local_queue: Any, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.undo()
     reset_settings()
     reset_keys()
+
+
+@pytest.fixture(scope="session")
+def _bank_channel(db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The bank's file channel for the session: the SFTP server (chrooted) and the bank's processor
+    (waterrev.local.bank_sim), its receipts (IF-EXT-002) relayed to the real handler; the credentials in a
+    local secret file; a DEFAULT transfer configuration row for channel TBANK."""
+    import json
+    import os
+    import secrets
+
+    from tests.support import NotifyRelay
+    from waterrev.local import bank_sim
+
+    relay = NotifyRelay("/open-api/bank/withholding/return")
+    root = tmp_path_factory.mktemp("bank")
+    password, notify_secret = secrets.token_hex(12), secrets.token_hex(16)
+    sim = bank_sim.start(
+        root / "sftp",
+        users={"waterrev": password},
+        notify_url=relay.url,
+        notify_key=("bank-test", notify_secret),
+    )
+    credentials = root / "bank-credentials.json"
+    credentials.write_text(json.dumps({"bank/test": {"password": password}}))
+    # for the session: a batch's workflow may still be polling when its test has ended
+    os.environ["WATERREV_BANK_CREDENTIALS_FILE"] = str(credentials)
+    yield sim, relay, credentials, notify_secret
+    from waterrev.local import stepfunctions
+
+    runtime = stepfunctions.get_runtime()  # batches still waiting for a return must not outlive the database
+    for page in runtime.client.get_paginator("list_executions").paginate(
+        stateMachineArn=runtime.withholding_arn, statusFilter="RUNNING"
+    ):
+        for execution in page["executions"]:
+            runtime.client.stop_execution(executionArn=execution["executionArn"])
+    sim.stop()
+    relay.stop()
+
+
+@pytest.fixture
+def bank(_bank_channel: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The bank simulator (its behaviour reset), our settings pointing at its credentials and its receipt
+    key, the workflow polling every 2 s, and the channel TBANK configured (scope CHANNEL)."""
+    import json
+
+    from tests.support import sql_exec
+    from waterrev.local.bank_sim import Behaviour
+    from waterrev.settings import reset_settings
+
+    sim, _relay, credentials, notify_secret = _bank_channel
+    sim.behaviour = Behaviour()
+    monkeypatch.setenv("WATERREV_BANK_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("WATERREV_WEBHOOK_KEYS", json.dumps({"BANK": {"bank-test": notify_secret}}))
+    monkeypatch.setenv("WATERREV_WITHHOLDING_POLL_S", "2")
+    reset_settings()
+    sql_exec(
+        "INSERT INTO bk_transfer_config (channel_code, protocol, host, port, username, credential_ref, host_key,"
+        " send_dir, back_dir, reconcile_dir) VALUES ('TBANK', 'SFTP', '127.0.0.1', :port, 'waterrev', 'bank/test', :hk,"
+        " '/TBANK/send', '/TBANK/back', '/TBANK/reconcile')"
+        " ON CONFLICT (COALESCE(tenant_id, 0), COALESCE(channel_code, '')) DO UPDATE SET port = EXCLUDED.port,"
+        " host_key = EXCLUDED.host_key",
+        {"port": sim.port, "hk": sim.host_key},
+    )
+    yield sim
+    sim.behaviour = Behaviour()
+    monkeypatch.undo()
+    reset_settings()

@@ -42,15 +42,18 @@ def test_the_interface_map_shows_the_outbound_interfaces_with_direction_client_a
     """Given the catalog
     When the interface map is generated
     Then its outbound rows give each one's direction, client module and status: IF-EXT-004 is built by the
-    SYS-009 client, IF-EXT-006 by the SYS-008 client, IF-EXT-008 by the SYS-010 client, IF-EXT-001 is not
-    yet; none of them is in the table of routes."""
+    SYS-009 client, IF-EXT-006 by the SYS-008 client, IF-EXT-008 by the SYS-010 client, IF-EXT-001 by the
+    bank SFTP client; none of them is in the table of routes."""
     text = docs_gen.interfaces_md()
     lines = text.splitlines()
 
     assert (
         "| IF-EXT-004 | 聚合支付下单接口 | built | SYS-002 → SYS-009 | `waterrev.adapters.sys009` |" in lines
     )
-    assert "| IF-EXT-001 | 银行代扣批次下发接口 | not yet | SYS-002 → SYS-009 / 银行渠道 |  |" in lines
+    assert (
+        "| IF-EXT-001 | 银行代扣批次下发接口 | built | SYS-002 → SYS-009 / 银行渠道 | `waterrev.adapters.bank_sftp` |"
+        in lines
+    )
     assert (
         "| IF-EXT-006 | 发票开具协同接口 | built | SYS-002 → SYS-008 | `waterrev.adapters.sys008` |" in lines
     )

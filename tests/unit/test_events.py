@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = sorted((ROOT / "events").glob("*/*.json"))
 TASKS = {t.function for t in catalog.TASK_FUNCTIONS}
 # The DefinitionSubstitutions placeholder each workflow task function's ARN fills in.
-TASK_PLACEHOLDER = {"wf_bill_run": "${BillRunFunctionArn}"}
+TASK_PLACEHOLDER = {"wf_bill_run": "${BillRunFunctionArn}", "wf_withholding": "${WithholdingFunctionArn}"}
 QUEUE_CONSUMERS = {"msg_consumer"}  # invoked by an SQS event source mapping with a batch of records
 SCHEDULED = TASKS - set(TASK_PLACEHOLDER) - QUEUE_CONSUMERS  # invoked by an EventBridge schedule
 API_EVENTS = [p for p in EVENTS if p.parent.name not in TASKS]

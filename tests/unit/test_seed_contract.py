@@ -102,12 +102,21 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("POST", "/admin-api/revenue/reminder/task/query"),
         ("POST", "/admin-api/revenue/reminder/task/manual-verify"),
     ],
+    ("IF-REV-011", "请求参数"): [("POST", "/admin-api/revenue/bank/withholding/batch")],
+    ("IF-REV-011", "响应参数"): [
+        ("POST", "/admin-api/revenue/bank/withholding/batch"),
+        ("GET", "/admin-api/revenue/bank/withholding/send-disc-check"),
+    ],
     ("IF-METER-004", "请求参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
     ("IF-METER-004", "响应参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
 }
 
 # Deliberate differences from a seed table, each with its reason. Keys: (IF id, table, field).
 ALLOWED_EXTRA: dict[tuple[str, str, str], str] = {
+    ("IF-REV-011", "响应参数", "batchStatus"): (
+        "扩展枚举：SENDING（文件上传中：不可取消、不可再发）与 CANCELLED（银行取走文件前已取消），"
+        "之外为种子的 CREATED、SENT、RETURNED、RECONCILED、SETTLED（docs/DECISIONS.md）"
+    ),
     (
         "IF-REV-008",
         "响应参数",
@@ -188,6 +197,11 @@ def _request_fields(method: str, path: str) -> dict[str, tuple[dict[str, Any], b
         required = set(body.get("required", []))
         for name, prop in body.get("properties", {}).items():
             found[name] = (prop, name in required)
+            items = _resolve(_resolve(prop).get("items", {})) if _resolve(prop).get("type") == "array" else {}
+            for inner, inner_prop in items.get(
+                "properties", {}
+            ).items():  # `list[].field` of an array of objects
+                found[f"{name}[].{inner}"] = (inner_prop, inner in set(items.get("required", [])))
     return found
 
 

@@ -51,9 +51,13 @@ SEED_VALUES = [  # 003 接口设计, field by field
 ]
 
 
+# Values added to a seed enum (扩展): never a rename, never a value dropped.
+EXTENSIONS: dict[type[StrEnum], set[str]] = {WithholdingBatchStatus: {"SENDING", "CANCELLED"}}
+
+
 @pytest.mark.parametrize(("states", "seed"), SEED_VALUES, ids=[s.__name__ for s, _ in SEED_VALUES])
 def test_the_seed_values_exactly(states: type[StrEnum], seed: str) -> None:
-    assert [s.value for s in states] == seed.split()
+    assert [s.value for s in states if s.value not in EXTENSIONS.get(states, set())] == seed.split()
 
 
 def test_an_order_has_the_seeds_four_states_and_closed() -> None:

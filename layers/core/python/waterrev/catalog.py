@@ -357,9 +357,45 @@ CATALOG: tuple[Interface, ...] = (
         timeout_s=300,
         memory_mb=1024,
     ),
+    # IF-REV-011 with the seed's 扩展 table 银行签约、状态查询与批次控制扩展接口: signing, termination, customer
+    # check, 送盘 (the seed's batch route), send status (it shows the returns and the differences too: 回盘
+    # 状态), cancel, return; one set of routes for withholding (代扣) and collection (托收): the kind is a field
+    # of the agreement and of the batch. The reconciliation differences a person resolves, and the bank file
+    # transfer configuration (docs/BANK.md). Few routes on purpose: every route is two stack resources.
+    Interface(
+        "IF-REV-011",
+        "银行代收协同接口",
+        "rev_bank_withholding",
+        (
+            Route("POST", "/admin-api/revenue/bank/withholding/signing", A, "revenue:bank:agreement"),
+            Route("POST", "/admin-api/revenue/bank/withholding/termination", A, "revenue:bank:agreement"),
+            Route("GET", "/admin-api/revenue/bank/withholding/customer-check", A, "revenue:bank:query"),
+            Route("POST", "/admin-api/revenue/bank/withholding/batch", A, "revenue:bank:batch"),
+            Route("GET", "/admin-api/revenue/bank/withholding/send-disc-check", A, "revenue:bank:query"),
+            Route("POST", "/admin-api/revenue/bank/withholding/cancel-disc", A, "revenue:bank:batch"),
+            Route("POST", "/admin-api/revenue/bank/withholding/back-disc", A, "revenue:bank:batch"),
+            Route(
+                "POST",
+                "/admin-api/revenue/bank/withholding/reconcile/diff/resolve",
+                A,
+                "revenue:bank:reconcile",
+            ),
+            Route("GET", "/admin-api/revenue/bank/transfer-config", A, "revenue:bank:config"),
+            Route("POST", "/admin-api/revenue/bank/transfer-config", A, "revenue:bank:config"),
+        ),
+        timeout_s=29,
+    ),
+    # the bank's (or SYS-009's) signed receipt that a return file is ready: the seed gives no path
+    Interface(
+        "IF-EXT-002",
+        "银行代扣回盘接收接口",
+        "ext_bank_return",
+        (Route("POST", "/open-api/bank/withholding/return", W),),
+        timeout_s=29,
+        memory_mb=1024,
+    ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
     Interface("IF-REV-010", "统计查询接口", None),
-    Interface("IF-REV-011", "银行代收协同接口", None),
     Interface("IF-CS-005", "网点与业务办理接口", None),
     Interface("IF-CS-006", "业务办理进度接口", None),
     Interface("IF-METER-001", "水表档案查询接口", None),
@@ -370,8 +406,7 @@ CATALOG: tuple[Interface, ...] = (
     Interface("IF-INST-003", "合同签署发起接口", None),
     Interface("IF-INST-004", "签章回执接口", None),
     Interface("IF-INST-005", "报装归档接口", None),
-    outbound("IF-EXT-001", "银行代扣批次下发接口", "SYS-009 / 银行渠道"),
-    Interface("IF-EXT-002", "银行代扣回盘接收接口", None),
+    outbound("IF-EXT-001", "银行代扣批次下发接口", "SYS-009 / 银行渠道", "waterrev.adapters.bank_sftp"),
     outbound("IF-EXT-004", "聚合支付下单接口", "SYS-009", "waterrev.adapters.sys009"),
     outbound("IF-EXT-006", "发票开具协同接口", "SYS-008", "waterrev.adapters.sys008"),
     outbound("IF-EXT-008", "消息触达接口", "SYS-010", "waterrev.adapters.sys010"),
@@ -409,6 +444,12 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
     TaskFunction("msg_consumer", "message queue consumer: deliver messages to SYS-010 (IF-EXT-008)", 60, 512),
     TaskFunction(
         "job_reminder_generate", "scheduled monthly: reminder tasks per office (IF-REV-013)", 900, 1024
+    ),
+    TaskFunction(
+        "wf_withholding",
+        "withholding-batch workflow steps: select, send (SFTP), await, poll, reconcile, settle (IF-REV-011)",
+        900,
+        1769,
     ),
 )
 
@@ -506,6 +547,21 @@ _INVOICE_RESULT = (
     "biz_process_invoice_modifys",
 )
 
+# What a withholding batch touches from its creation to its settlement (banking.batch, banking.reconcile):
+# its own tables, the agreements (opened for the file), what selecting reads (billing.dues) and the shared
+# write-off of every success; a refused return file becomes a review record (bk_transaction_exception).
+_BANK_BATCH = (
+    "bk_data_key",
+    "bk_reconcile_batch",
+    "bk_reconcile_diff",
+    "bk_settlement_batch",
+    "bk_transfer_config",
+    "bk_withholding_batch",
+    "bk_withholding_item",
+    "bk_withholding_return",
+    "bk_withholding_reversal",
+)
+
 TABLES: dict[str, Tables] = {
     "IF-UP-001": _tables(
         reads=TOKEN_TABLES,
@@ -536,7 +592,7 @@ TABLES: dict[str, Tables] = {
         ),
     ),
     "IF-REV-002": _tables(
-        reads=(*TOKEN_TABLES, "biz_price_template"),
+        reads=(*TOKEN_TABLES, "biz_price_template", "bk_data_key"),  # bank accounts sealed (waterrev.crypto)
         writes=(
             "biz_account",
             "biz_cust",
@@ -690,6 +746,27 @@ TABLES: dict[str, Tables] = {
         writes=("biz_invoice", "biz_message", "biz_operat_log"),
     ),
     "IF-EXT-007": _tables(writes=(*_INVOICE_RESULT, "biz_channel_nonce", "biz_invoice_callback")),
+    "IF-REV-011": _tables(
+        reads=(*TOKEN_TABLES, *_DUES, "biz_cust_collection_rel"),
+        writes=(*_SETTLE, *_BANK_BATCH, "biz_cust_collection_rel", "biz_cust_withholding_rel"),
+    ),
+    "IF-EXT-002": _tables(
+        reads=(
+            *_DUES,
+            "biz_cust_collection_rel",
+            "bk_data_key",
+            "bk_reconcile_batch",
+            "bk_reconcile_diff",
+            "bk_transfer_config",
+        ),
+        writes=(
+            *_SETTLE,
+            "biz_channel_nonce",
+            "bk_withholding_batch",
+            "bk_withholding_item",
+            "bk_withholding_return",
+        ),
+    ),
 }
 
 # A route with a per-caller rate counts its calls in sys_rate_limit (waterrev.limits), at the edge.

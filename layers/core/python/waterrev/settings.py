@@ -25,6 +25,7 @@ _POSITIVE = frozenset(
         "sys010_timeout_ms",
         "message_max_receives",
         "message_lease_s",
+        "withholding_poll_s",
     }
 )
 
@@ -104,6 +105,21 @@ class Settings:
     message_retry_max_s: int = 900
     message_max_receives: int = 5  # the queue's maxReceiveCount: the last attempt before the DLQ
     message_lease_s: int = 60  # a claimed message another consumer may take over after this long
+    # Personal data at rest (bank accounts: waterrev.crypto): the key that wraps the data keys. Locally
+    # and in tests a key file (created on first use); in the cloud a KMS key (id or ARN).
+    data_key_file: str | None = None
+    kms_key_id: str | None = None
+    kms_endpoint_url: str | None = None  # tests only: moto's KMS
+    # Bank file transfer credentials (credentialRef -> secret): a local JSON file {ref: {...}}, or in the
+    # cloud one Secrets Manager secret per reference, named by its ARN prefix + ref.
+    bank_credentials_file: str | None = None
+    bank_credentials_secret_prefix: str | None = None
+    secrets_endpoint_url: str | None = None  # tests only: moto's Secrets Manager
+    # The withholding-batch state machine (cloud); unset locally, where moto's interpreter runs it.
+    withholding_state_machine_arn: str | None = None
+    withholding_poll_s: int = (
+        300  # how long a batch waits for IF-EXT-002 before looking for its return itself
+    )
 
 
 _PREFIX = "WATERREV_"

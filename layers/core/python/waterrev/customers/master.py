@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext
 from waterrev.customers.commands import (
     BankRelation,
@@ -410,13 +410,18 @@ def _write_bank_rel(
         f"UPDATE {table} SET status = 'TERMINATED' WHERE cust_id = :c AND status = 'SIGNED'", {"c": cust_id}
     )
     if rel is not None:
+        # the number sealed, its blind index, and only the masked form in clear (waterrev.crypto)
+        keys = crypto.keys(uow.conn)
+        number = crypto.normalize_account(rel.bank_account)
         uow.execute(
-            f"INSERT INTO {table} (cust_id, bank_code, bank_account, account_name, {no_col})"
-            " VALUES (:c, :b, :a, :n, :no)",
+            f"INSERT INTO {table} (cust_id, bank_code, bank_account, bank_account_cipher, bank_account_index,"
+            f" account_name, {no_col}) VALUES (:c, :b, :a, :cipher, :index, :n, :no)",
             {
                 "c": cust_id,
                 "b": rel.bank_code,
-                "a": rel.bank_account,
+                "a": mask_bank_account(number),
+                "cipher": keys.seal(number),
+                "index": keys.index(number),
                 "n": rel.account_name,
                 "no": rel.agreement_no,
             },

@@ -278,6 +278,7 @@ class PaymentExceptionType(StrEnum):
     UNKNOWN_TRADE = "UNKNOWN_TRADE"
     AMOUNT_MISMATCH = "AMOUNT_MISMATCH"
     PAID_ELSEWHERE = "PAID_ELSEWHERE"
+    BANK_RETURN_INVALID = "BANK_RETURN_INVALID"  # a withholding return file refused (1_002_006_002): biz_order_no is the batchNo
 
 
 # ---------------------------------------------------------------------------------- invoices --
@@ -553,29 +554,50 @@ class MessageExceptionType(StrEnum):
     UNKNOWN_RESULT = "UNKNOWN_RESULT"  # a verified result callback for a message we never sent
 
 
-# --------------------------------------------------------------- coming: bank withholding ------
+# ---------------------------------------------------------------------- bank withholding ------
 class WithholdingBatchStatus(StrEnum):
-    """bk_withholding_batch.status, batchStatus: 送盘, 回盘, 对账, 结算 in that order."""
+    """bk_withholding_batch.status, batchStatus: 送盘, 回盘, 对账, 结算 in that order. 扩展: SENDING (the
+    file is being uploaded: neither cancellable nor sendable again) and CANCELLED (cancelled before the
+    bank took the file)."""
 
     CREATED = "CREATED"
+    SENDING = "SENDING"
     SENT = "SENT"
     RETURNED = "RETURNED"
     RECONCILED = "RECONCILED"
     SETTLED = "SETTLED"
+    CANCELLED = "CANCELLED"
 
 
 WITHHOLDING_BATCH = Lifecycle(
     "代扣批次",
     WithholdingBatchStatus,
     {
-        WithholdingBatchStatus.CREATED: {WithholdingBatchStatus.SENT},
-        WithholdingBatchStatus.SENT: {WithholdingBatchStatus.RETURNED},
+        WithholdingBatchStatus.CREATED: {WithholdingBatchStatus.SENDING, WithholdingBatchStatus.CANCELLED},
+        WithholdingBatchStatus.SENDING: {WithholdingBatchStatus.SENT},
+        WithholdingBatchStatus.SENT: {WithholdingBatchStatus.RETURNED, WithholdingBatchStatus.CANCELLED},
         WithholdingBatchStatus.RETURNED: {WithholdingBatchStatus.RECONCILED},
         WithholdingBatchStatus.RECONCILED: {WithholdingBatchStatus.SETTLED},
     },
     initial=frozenset({WithholdingBatchStatus.CREATED}),
     error=ErrorCode.WITHHOLDING_BATCH_MISSING_OR_SENT,
 )
+
+
+class WithholdingItemStatus(StrEnum):
+    """bk_withholding_item.status."""
+
+    PENDING = "PENDING"
+    SUCCESS = "SUCCESS"
+    FAIL = "FAIL"
+    WRITE_OFF_FAILED = "WRITE_OFF_FAILED"
+
+
+class ReconcileDiffStatus(StrEnum):
+    """bk_reconcile_diff.status."""
+
+    OPEN = "OPEN"
+    RESOLVED = "RESOLVED"
 
 
 # ----------------------------------------------------------------- coming: business process ----

@@ -40,6 +40,9 @@ def prepare() -> Any:
         server, url = pg.start(STATE_DIR / "pgdata", cleanup=True)
         os.environ["WATERREV_DATABASE_URL"] = pg.create_database(url, "waterrev")
     os.environ.setdefault("WATERREV_ENV", "local")
+    # personal data at rest (bank accounts, waterrev.crypto): the local key file, made on first use
+    if not os.environ.get("WATERREV_KMS_KEY_ID"):
+        os.environ.setdefault("WATERREV_DATA_KEY_FILE", str(STATE_DIR / "data-key"))
     set_pool_size()
     if not os.environ.get("WATERREV_CHANNEL_LOGIN_SECRET_ARN"):
         os.environ.setdefault("WATERREV_CHANNEL_LOGIN_SECRET", _channel_secret())
@@ -146,6 +149,45 @@ def start_message_service(callback_base: str) -> tuple[Any, Any]:
     return sim, queue
 
 
+def start_bank(callback_base: str) -> Any:
+    """The bank's file channel (docs/BANK.md): the SFTP server and the bank's processor on a free loopback
+    port, chrooted to .local/bank-sftp; the credentials in a local secret file; the channel ICBC configured
+    to reach it (its host key pinned); its receipts (IF-EXT-002) signed with a key of platform BANK."""
+    import json
+    import secrets
+
+    from waterrev.db import UnitOfWork
+    from waterrev.local import bank_sim
+    from waterrev.settings import reset_settings
+
+    password, notify_secret = secrets.token_hex(12), secrets.token_hex(16)
+    sim = bank_sim.start(
+        STATE_DIR / "bank-sftp",
+        users={"waterrev": password},
+        notify_url=f"{callback_base}/open-api/bank/withholding/return",
+        notify_key=("bank-local", notify_secret),
+    )
+    credentials = STATE_DIR / "bank-credentials.json"
+    credentials.write_text(json.dumps({"bank/icbc": {"password": password}}))
+    credentials.chmod(0o600)
+    keys = json.loads(os.environ.get("WATERREV_WEBHOOK_KEYS") or "{}")
+    keys.setdefault("BANK", {})["bank-local"] = notify_secret
+    os.environ.update(WATERREV_BANK_CREDENTIALS_FILE=str(credentials), WATERREV_WEBHOOK_KEYS=json.dumps(keys))
+    os.environ.setdefault("WATERREV_WITHHOLDING_POLL_S", "30")
+    reset_settings()
+    with UnitOfWork() as uow:
+        uow.execute(
+            "INSERT INTO bk_transfer_config (channel_code, protocol, host, port, username, credential_ref, host_key,"
+            " send_dir, back_dir, reconcile_dir) VALUES ('ICBC', 'SFTP', :h, :p, 'waterrev', 'bank/icbc', :k,"
+            " '/ICBC/send', '/ICBC/back', '/ICBC/reconcile')"
+            " ON CONFLICT (COALESCE(tenant_id, 0), COALESCE(channel_code, '')) DO UPDATE SET host = EXCLUDED.host,"
+            " port = EXCLUDED.port, host_key = EXCLUDED.host_key",
+            {"h": sim.host, "p": sim.port, "k": sim.host_key},
+        )
+        uow.commit()
+    return sim
+
+
 def main() -> None:
     port = int(os.environ.get("WATERREV_PORT", "3000"))
     host = os.environ.get("WATERREV_HOST", "127.0.0.1")
@@ -154,6 +196,7 @@ def main() -> None:
     sim = start_payment_platform(f"http://{host}:{http.server_address[1]}")
     invoice_sim = start_invoice_platform(f"http://{host}:{http.server_address[1]}")
     sys010, messages = start_message_service(f"http://{host}:{http.server_address[1]}")
+    bank = start_bank(f"http://{host}:{http.server_address[1]}")
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -170,6 +213,8 @@ def main() -> None:
         " (what it received and issued, at its index page)\n"
         f"  SYS-010 simulator: {sys010.base_url if sys010 else os.environ.get('WATERREV_SYS010_BASE_URL')}"
         " (the messages it received: SMS, WeChat, in-app; bind codes also print here)\n"
+        f"  bank SFTP (IF-EXT-001/002): sftp://waterrev@{bank.host}:{bank.port} (channel ICBC; files under"
+        f" {bank.root}; password in {STATE_DIR / 'bank-credentials.json'})\n"
         "Ctrl-C stops everything, the database included.",
         flush=True,
     )
@@ -184,6 +229,7 @@ def main() -> None:
         if invoice_sim is not None:
             invoice_sim.stop()
         messages.stop()
+        bank.stop()
         if sys010 is not None:
             sys010.stop()
         from waterrev.db import dispose_engine

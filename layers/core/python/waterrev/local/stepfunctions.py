@@ -45,6 +45,9 @@ WORKFLOWS_DIR = Path(waterrev.workflows.__file__).resolve().parent
 BILL_RUN_ASL = WORKFLOWS_DIR / "bill_run.asl.json"
 BILL_RUN_TASK = "wf_bill_run"  # the function folder, and the moto function's name
 BILL_RUN_STATE_MACHINE = "waterrev-local-bill-run"
+WITHHOLDING_ASL = WORKFLOWS_DIR / "withholding.asl.json"
+WITHHOLDING_TASK = "wf_withholding"
+WITHHOLDING_STATE_MACHINE = "waterrev-local-withholding"
 
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
@@ -184,21 +187,30 @@ class LocalStepFunctions:
                 }
             ),
         )["Role"]["Arn"]
-        function_arn = lambda_client.create_function(
-            FunctionName=BILL_RUN_TASK,
-            Runtime="python3.12",
-            Role=role_arn,
-            Handler="handler.handler",
-            Code={"ZipFile": _placeholder_code()},
-            Timeout=_task(BILL_RUN_TASK).timeout_s,
-        )["FunctionArn"]
-        _TASKS[BILL_RUN_TASK] = BILL_RUN_TASK
+        arns = {}
+        for task in (BILL_RUN_TASK, WITHHOLDING_TASK):
+            arns[task] = lambda_client.create_function(
+                FunctionName=task,
+                Runtime="python3.12",
+                Role=role_arn,
+                Handler="handler.handler",
+                Code={"ZipFile": _placeholder_code()},
+                Timeout=_task(task).timeout_s,
+            )["FunctionArn"]
+            _TASKS[task] = task
         definition = substitute(
             BILL_RUN_ASL.read_text(encoding="utf-8"),
-            {"BillRunFunctionArn": function_arn, "Partition": PARTITION},
+            {"BillRunFunctionArn": arns[BILL_RUN_TASK], "Partition": PARTITION},
         )
         self.bill_run_arn: str = self.client.create_state_machine(
             name=BILL_RUN_STATE_MACHINE, definition=definition, roleArn=role_arn, type="STANDARD"
+        )["stateMachineArn"]
+        definition = substitute(
+            WITHHOLDING_ASL.read_text(encoding="utf-8"),
+            {"WithholdingFunctionArn": arns[WITHHOLDING_TASK], "Partition": PARTITION},
+        )
+        self.withholding_arn: str = self.client.create_state_machine(
+            name=WITHHOLDING_STATE_MACHINE, definition=definition, roleArn=role_arn, type="STANDARD"
         )["stateMachineArn"]
 
     def start(self, run_input: Mapping[str, Any], name: str) -> str:
@@ -259,7 +271,8 @@ def get_runtime() -> LocalStepFunctions:
 
 
 def plug_in() -> None:
-    """Make the bill-run starter use this runtime when no state machine ARN is configured."""
+    """Make the bill-run starter and the withholding workflow use this runtime when no state machine ARN is
+    configured."""
     from waterrev.workflows import starter
 
     def provider() -> tuple[Any, str]:
@@ -267,6 +280,14 @@ def plug_in() -> None:
         return runtime.client, runtime.bill_run_arn
 
     starter.use_local_state_machine(provider)
+
+    from waterrev.banking import workflow
+
+    def withholding() -> tuple[Any, str]:
+        runtime = get_runtime()
+        return runtime.client, runtime.withholding_arn
+
+    workflow.use_local_state_machine(withholding)
 
 
 def warm_up() -> threading.Thread:
