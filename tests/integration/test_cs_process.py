@@ -297,3 +297,122 @@ def test_transfer_invoice_change_and_bad_apply_data(admin: str, member: tuple[st
     # the previous owner's channel no longer sees the customer nor its application
     assert call("GET", PROCESS, query=f"processId={pid}", token=token).code == 1_002_007_001
     assert admin and call("GET", f"{ADMIN}/{pid}", token=admin).data["applyData"]["idNo"] != owner["idNo"]
+
+
+def bound_household(admin: str) -> tuple[str, Any]:
+    from tests.support import household
+
+    home = household(admin, mobile="13912340000")
+    openid = unique("cs6h")
+    token = channel_login(openid)
+    assert bind(token, openid, home.cust_id).code == 0
+    return token, home
+
+
+def test_a_self_reading_goes_through_the_reading_rules(admin: str, s3: str) -> None:
+    """Given a household read at 100 and an open task for the next period, when its self reading of 80
+    is approved, then it is refused as a reading below the last (1_002_002_002) and the application stays
+    as it was; a self reading of 130 is recorded as a SELF reading of 30 m³ ready for billing."""
+    from tests.support import generate
+
+    token, home = bound_household(admin)
+    home.read(admin, "2025-03", [100])
+    generate(admin, home.book_id, "2025-04")
+    meter = home.meter_ids[0]
+    photo = attach(token, home.cust_id, b"\x89PNG dial")
+    low = apply(token, home.cust_id, "SELF_READING", {"meterId": meter, "currentReading": "80"}, [photo])
+    assert low.code == 0, low.body
+    step(admin, "accept", low.data["processId"])
+    expect_error(step(admin, "approve", low.data["processId"]), 1_002_002_002)
+    assert (
+        call("GET", PROCESS, query=f"processId={low.data['processId']}", token=token).data["processStatus"]
+        == "ACCEPTED"
+    )
+    step(admin, "reject", low.data["processId"], remark="读数有误")
+    good = apply(
+        token,
+        home.cust_id,
+        "SELF_READING",
+        {"meterId": meter, "currentReading": "130"},
+        [attach(token, home.cust_id, b"%PDF dial 2")],
+    )
+    step(admin, "accept", good.data["processId"])
+    done = step(admin, "approve", good.data["processId"])
+    assert done.data["processStatus"] == "DONE", done.body
+    row = sql_all(
+        "SELECT read_type, usage_amount, status FROM biz_reading_data WHERE meter_id = :m AND bill_period = '2025-04'",
+        {"m": meter},
+    )
+    assert [(r["read_type"], str(r["usage_amount"]), r["status"]) for r in row] == [
+        ("SELF", "30.00", "VALID")
+    ]
+    wrong_meter = apply(token, home.cust_id, "METER_CHANGE", {"meterId": 987654321000, "reason": "坏了"})
+    expect_error(wrong_meter, 400, mentions="applyData.meterId")
+
+
+def test_household_population_widens_the_tiers_of_later_bills(admin: str, s3: str) -> None:
+    """Given twin households using 40 m³ a month, when one registers 8 people online and it is approved,
+    then its next bill is priced on wider tiers (cheaper than its twin's), and the bill written before
+    the change is unchanged."""
+    from tests.support import generate
+
+    token, home = bound_household(admin)
+    _, twin = bound_household(admin)
+    for h in (home, twin):
+        h.read(admin, "2025-05", [400])
+        h.bill(admin, "2025-05")
+    before = sql_scalar(
+        "SELECT total_amount FROM biz_charge WHERE cust_id = :c AND bill_period = '2025-05'",
+        {"c": home.cust_id},
+    )
+    pid = apply(token, home.cust_id, "POPULATION", {"population": 8}, [attach(token, home.cust_id)]).data[
+        "processId"
+    ]
+    step(admin, "accept", pid)
+    assert step(admin, "approve", pid).data["processStatus"] == "DONE"
+    assert sql_scalar("SELECT population FROM biz_cust WHERE id = :c", {"c": home.cust_id}) == 8
+    for h in (home, twin):
+        h.read(admin, "2025-06", [800])
+        h.bill(admin, "2025-06")
+    mine = sql_scalar(
+        "SELECT total_amount FROM biz_charge WHERE cust_id = :c AND bill_period = '2025-06'",
+        {"c": home.cust_id},
+    )
+    theirs = sql_scalar(
+        "SELECT total_amount FROM biz_charge WHERE cust_id = :c AND bill_period = '2025-06'",
+        {"c": twin.cust_id},
+    )
+    assert mine < theirs, (mine, theirs)
+    assert (
+        sql_scalar(
+            "SELECT total_amount FROM biz_charge WHERE cust_id = :c AND bill_period = '2025-05'",
+            {"c": home.cust_id},
+        )
+        == before
+    )
+    assert generate  # the tasks come from Household.read
+
+
+def test_a_meter_change_application_waits_for_its_work_order(admin: str, s3: str) -> None:
+    """Given an approved meter-change application, then a CHANGE work order is open for the meter and the
+    application waits at WORK_ORDER (approving again is refused); when the order is cancelled the
+    application is back with its handler, and it may be approved again for a new order."""
+    token, home = bound_household(admin)
+    meter = home.meter_ids[0]
+    pid = apply(token, home.cust_id, "METER_CHANGE", {"meterId": meter, "reason": "表停走"}).data["processId"]
+    step(admin, "accept", pid)
+    waiting = step(admin, "approve", pid)
+    assert waiting.data["processStatus"] == "PROCESSING" and waiting.data["currentNode"] == "WORK_ORDER", (
+        waiting.body
+    )
+    order = waiting.data["workOrderNo"]
+    assert sql_scalar("SELECT process_id FROM biz_meter_work_order WHERE order_no = :o", {"o": order}) == pid
+    expect_error(step(admin, "approve", pid), 1_002_007_002, mentions=order)
+    cancelled = call(
+        "POST", "/admin-api/meter/work-order/handle", {"workOrderNo": order, "action": "CANCEL"}, token=admin
+    )
+    assert cancelled.data["orderStatus"] == "CANCELLED", cancelled.body
+    back = call("GET", PROCESS, query=f"processId={pid}", token=token).data
+    assert back["currentNode"] == "HANDLING" and back["workOrderNo"] is None
+    again = step(admin, "approve", pid)
+    assert again.data["currentNode"] == "WORK_ORDER" and again.data["workOrderNo"] != order

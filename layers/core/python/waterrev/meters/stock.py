@@ -139,9 +139,12 @@ def in_out(ctx: RequestContext, cmd: StockAction) -> dict[str, Any]:
         for (warehouse, caliber), delta in sorted(deltas.items()):
             if delta:
                 uow.execute(
-                    "INSERT INTO biz_meter_stock (warehouse_code, caliber, quantity) VALUES (:w, :c, :d)"
-                    " ON CONFLICT (warehouse_code, caliber) DO UPDATE SET"
-                    " quantity = biz_meter_stock.quantity + :d, update_time = now()",
+                    "INSERT INTO biz_meter_stock (warehouse_code, caliber) VALUES (:w, :c) ON CONFLICT DO NOTHING",
+                    {"w": warehouse, "c": caliber},
+                )
+                uow.execute(
+                    "UPDATE biz_meter_stock SET quantity = quantity + :d, update_time = now()"
+                    " WHERE warehouse_code = :w AND caliber = :c",
                     {"w": warehouse, "c": caliber, "d": delta},
                 )
         uow.execute(

@@ -322,11 +322,13 @@ def _step(
 # ------------------------------------------------------------------------ customer side ------
 def act(ctx: RequestContext, cmd: ProcessAction) -> dict[str, Any]:
     if cmd.action == "CREATE":
+        if cmd.process_id is not None:
+            raise AppError(ErrorCode.BAD_REQUEST, "processId: CREATE 不带办理流程 ID（查询、补件时使用）")
         return create(ctx, cmd)
     if cmd.process_id is None:
         raise AppError(ErrorCode.BAD_REQUEST, "processId: QUERY、SUPPLEMENT 须提供办理流程 ID")
     if cmd.action == "QUERY":
-        return query(ctx, cmd.process_id)
+        return query(ctx, cmd.process_id, cmd.cust_id)
     return supplement(ctx, cmd)
 
 
@@ -431,10 +433,15 @@ def create(ctx: RequestContext, cmd: ProcessAction) -> dict[str, Any]:
     return reply
 
 
-def query(ctx: RequestContext, process_id: int) -> dict[str, Any]:
+def query(ctx: RequestContext, process_id: int, cust_id: int | None = None) -> dict[str, Any]:
+    """An application the caller may see (and, when custId is given, of that customer)."""
     with UnitOfWork() as uow:
         proc = uow.one("SELECT * FROM biz_process WHERE id = :p", {"p": process_id})
-        if proc is None or not customer_visible(uow, ctx, proc["cust_id"]):
+        if (
+            proc is None
+            or cust_id not in (None, proc["cust_id"])
+            or not customer_visible(uow, ctx, proc["cust_id"])
+        ):
             raise AppError(ErrorCode.PROCESS_NOT_FOUND, f"processId={process_id}")
         return _reply(uow, proc, rules.NODE_NAMES.get(proc["current_node"], proc["current_node"]))
 
