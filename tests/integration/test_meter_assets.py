@@ -255,3 +255,22 @@ def test_a_meter_serving_a_customer_out_of_scope_is_not_there(admin: str) -> Non
     theirs = call("GET", f"{ARCHIVE}/{home.meter_ids[0]}", token=clerk)
     missing = call("GET", f"{ARCHIVE}/987654321000", token=clerk)
     assert (theirs.status, theirs.code) == (missing.status, missing.code) == (404, 404)
+
+
+def test_a_move_changes_the_install_address_and_a_repair_is_logged(admin: str) -> None:
+    """Given a household's meter, when a MOVE order completes with a new address and a REPAIR order with
+    what was done, then the archive shows the new address and both in the meter's life cycle; a MOVE
+    without an address is refused naming installAddress."""
+    home = household(admin)
+    meter = home.meter_ids[0]
+    move = open_order(admin, "MOVE", meter, "改造移表").data["workOrderNo"]
+    handle(admin, move, "DISPATCH")
+    expect_error(handle(admin, move, "COMPLETE"), 400, mentions="installAddress")
+    assert handle(admin, move, "COMPLETE", installAddress="鼓楼区新址路 9 号").data["orderStatus"] == "DONE"
+    repair = open_order(admin, "REPAIR", meter, "表盘破损").data["workOrderNo"]
+    handle(admin, repair, "DISPATCH")
+    assert handle(admin, repair, "COMPLETE", remark="更换表盘玻璃").data["orderStatus"] == "DONE"
+    archive = call("GET", f"{ARCHIVE}/{meter}", query="queryType=lifeCycle", token=admin).data
+    assert archive["installAddress"] == "鼓楼区新址路 9 号"
+    assert {"MOVED", "REPAIRED"} <= {e["event"] for e in archive["lifeCycle"]}
+    expect_error(open_order(admin, "CHANGE", 987654321000), 404)
