@@ -297,3 +297,15 @@ def test_given_the_payment_order_functions_then_only_they_get_the_notify_url_of_
         if SYS009_NOTIFY_URL_ENV in (env := props["Environment"]["Variables"])
     }
     assert with_url == {"IF-CS-003": notify_url, "IF-CS-007": notify_url}
+
+
+def test_given_the_api_then_each_function_has_one_invoke_permission_and_the_stack_fits(
+    template: Template,
+) -> None:
+    """Given every built interface, API Gateway may invoke each function through one permission (not one
+    per route), scoped to this API; the stack stays under CloudFormation's 500 resources."""
+    permissions = template.find_resources(
+        "AWS::Lambda::Permission", {"Properties": {"Principal": "apigateway.amazonaws.com"}}
+    )
+    assert len(permissions) == len([i for i in catalog.built() if i.routes])
+    assert len(template.to_json()["Resources"]) < 500
