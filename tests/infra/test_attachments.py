@@ -49,5 +49,5 @@ def test_given_the_functions_then_only_the_service_desk_may_use_the_attachment_b
     from tests.infra.test_invoice_files import _s3_actions
 
     for name, props in factory_functions(template).items():
-        actions = _s3_actions(template, props["Role"]["Fn::GetAtt"][0], "AttachmentsBucket")
+        actions = _s3_actions(template, props["Role"]["Fn::GetAtt"][0], "attachments/")
         assert actions == ({"s3:PutObject", "s3:GetObject"} if name == "IF-CS-006" else set()), name

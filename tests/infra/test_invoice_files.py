@@ -51,18 +51,16 @@ def test_given_the_invoice_bucket_then_it_is_private_encrypted_and_tls_only(temp
     )
 
 
-def _s3_actions(template: Template, role: str, bucket: str = "InvoiceFilesBucket") -> set[str]:
-    """The S3 actions a role may take on `bucket` (a prefix of the bucket's logical id)."""
+def _s3_actions(template: Template, role: str, prefix: str = "invoices/") -> set[str]:
     policies: dict[str, dict[str, Any]] = template.find_resources("AWS::IAM::Policy")
     found: set[str] = set()
     for policy in policies.values():
         if {"Ref": role} not in policy["Properties"]["Roles"]:
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            if bucket not in json.dumps(statement.get("Resource")):
-                continue
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            found |= {a for a in actions if a.startswith("s3:")}
+            if prefix in json.dumps(statement["Resource"]):
+                found |= {a for a in actions if a.startswith("s3:")}
     return found
 
 

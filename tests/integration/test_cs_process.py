@@ -416,3 +416,61 @@ def test_a_meter_change_application_waits_for_its_work_order(admin: str, s3: str
     assert back["currentNode"] == "HANDLING" and back["workOrderNo"] is None
     again = step(admin, "approve", pid)
     assert again.data["currentNode"] == "WORK_ORDER" and again.data["workOrderNo"] != order
+
+
+def test_an_upload_link_is_bounded_and_an_oversized_file_never_counts(
+    admin: str, member: tuple[str, int], s3: str
+) -> None:
+    """Given the upload-link route, a type other than JPEG, PNG or PDF, a size above the limit and a
+    malformed digest are refused naming the field; a file larger than declared is refused by S3's policy
+    or by our read-back, and the application naming it is refused."""
+    token, cust = member
+    good = {
+        "custId": cust,
+        "fileName": "a.pdf",
+        "contentType": "application/pdf",
+        "fileSize": 10,
+        "sha256": "a" * 64,
+    }
+    expect_error(
+        call("POST", UPLOAD, {**good, "contentType": "text/html"}, token=token), 400, mentions="contentType"
+    )
+    expect_error(
+        call("POST", UPLOAD, {**good, "fileSize": 20 * 1024 * 1024}, token=token), 400, mentions="fileSize"
+    )
+    expect_error(call("POST", UPLOAD, {**good, "sha256": "XYZ"}, token=token), 400, mentions="sha256")
+    content = b"%PDF-1.4 twice as long as declared"
+    link = call(
+        "POST",
+        UPLOAD,
+        {**good, "fileSize": len(content) // 2, "sha256": hashlib.sha256(content).hexdigest()},
+        token=token,
+    )
+    assert link.code == 0 and link.data["maxBytes"] == len(content) // 2
+    httpx.post(
+        link.data["uploadUrl"], data=link.data["formFields"], files={"file": ("a.pdf", content)}, timeout=10
+    )
+    refused = apply(token, cust, "RENAME", {"newName": "甲"}, [link.data["attachmentId"]])
+    expect_error(refused, 400, mentions="attachmentList")
+
+
+def test_the_back_office_lists_applications_in_its_scope(
+    admin: str, member: tuple[str, int], s3: str
+) -> None:
+    """Given applications of a customer, the back office pages them by customer, status and type, and the
+    customer pages its own."""
+    token, cust = member
+    pid = apply(token, cust, "CONTACT_CHANGE", {"mobile": "13700000006"}).data["processId"]
+    listed = call(
+        "GET",
+        f"{ADMIN}/page",
+        query=f"custId={cust}&status=INIT&businessTypeCode=CONTACT_CHANGE",
+        token=admin,
+    )
+    assert listed.code == 0 and [p["processId"] for p in listed.data["list"]] == [pid], listed.body
+    mine = call("GET", f"{PROCESS}/page", query=f"custId={cust}", token=token)
+    assert (
+        mine.code == 0
+        and mine.data["total"] == 1
+        and mine.data["list"][0]["applyData"]["mobile"] == "137****0006"
+    )
