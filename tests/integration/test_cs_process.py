@@ -474,3 +474,19 @@ def test_the_back_office_lists_applications_in_its_scope(
         and mine.data["total"] == 1
         and mine.data["list"][0]["applyData"]["mobile"] == "137****0006"
     )
+
+
+def test_an_attachment_serves_one_application(admin: str, member: tuple[str, int], s3: str) -> None:
+    """Given an attachment used by one application, another application naming it is refused; a transfer
+    to a user that does not exist is refused naming toHandlerId."""
+    token, cust = member
+    key = attach(token, cust)
+    first = apply(token, cust, "RENAME", {"newName": "甲乙"}, [key])
+    assert first.code == 0, first.body
+    expect_error(apply(token, cust, "LOW_INCOME", {"certificateNo": "D9"}, [key]), 400, mentions="已用于")
+    step(admin, "accept", first.data["processId"])
+    expect_error(
+        step(admin, "transfer", first.data["processId"], toHandlerId=987654321000),
+        400,
+        mentions="toHandlerId",
+    )

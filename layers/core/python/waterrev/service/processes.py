@@ -103,7 +103,9 @@ def upload_link(ctx: RequestContext, cmd: AttachmentLink) -> dict[str, Any]:
     }
 
 
-def _attachments(ctx: RequestContext, cust_id: int, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+def _attachments(
+    ctx: RequestContext, cust_id: int, keys: tuple[str, ...], process_id: int | None = None
+) -> list[dict[str, Any]]:
     """The named attachments of this customer, each checked against what S3 holds (outside any
     transaction); PENDING ones that pass are marked UPLOADED. A key of another customer answers as an
     unknown one."""
@@ -122,6 +124,11 @@ def _attachments(ctx: RequestContext, cust_id: int, keys: tuple[str, ...]) -> li
     missing = [k for k in keys if k not in found]
     if missing:
         raise AppError(ErrorCode.BAD_REQUEST, f"attachmentList: 附件 {missing[0]} 不存在")
+    used = [k for k in keys if found[k]["process_id"] not in (None, process_id)]
+    if used:
+        raise AppError(
+            ErrorCode.BAD_REQUEST, f"attachmentList: 附件 {found[used[0]]['file_name']} 已用于其他办理单"
+        )
     now = dt.datetime.now(dt.UTC)
     checked: list[str] = []
     for key in keys:
@@ -461,7 +468,7 @@ def supplement(ctx: RequestContext, cmd: ProcessAction) -> dict[str, Any]:
             data = rules.normalize_apply_data(proc["business_type_code"], cmd.apply_data)
         except rules.ApplyDataError as exc:
             raise AppError(ErrorCode.BAD_REQUEST, str(exc)) from None
-    files = _attachments(ctx, cust_id, cmd.attachment_list)
+    files = _attachments(ctx, cust_id, cmd.attachment_list, proc["id"])
     if not files and data is None:
         raise AppError(ErrorCode.BAD_REQUEST, "attachmentList: 补件须提供附件或更正的 applyData")
     shas = [f["sha256"] for f in files]
@@ -576,6 +583,7 @@ def _apply(uow: UnitOfWork, ctx: RequestContext, proc: dict[str, Any]) -> tuple[
         )
         return f"自报读数已入账：用量 {reading['usageAmount']}（{reading['validateStatus']}）", {}
     if kind == rules.METER_CHANGE:
+        _check_meter(uow, cust_id, data)
         order = work_orders.open_order(
             uow,
             ctx,
@@ -619,6 +627,8 @@ def handle(ctx: RequestContext, cmd: HandleProcess) -> dict[str, Any]:
                 extra={"handler_id": ctx.principal.user_id},
             )
         elif cmd.action == "TRANSFER":
+            if not uow.scalar("SELECT 1 FROM system_users WHERE id = :u", {"u": cmd.to_handler_id}):
+                raise AppError(ErrorCode.BAD_REQUEST, f"toHandlerId: 用户 {cmd.to_handler_id} 不存在")
             if status == ProcessStatus.INIT:
                 PROCESS.require(status, ProcessStatus.PROCESSING, subject=f"业务办理单 {proc['code']}")
             stepped = _step(
