@@ -244,6 +244,37 @@ def test_a_meter_change_bills_the_old_meters_last_usage_with_the_new_meters_firs
     assert stock(admin, "RETURN", [old], warehouse=wh).data["actionStatus"] == "SUCCESS"
 
 
+def test_a_meter_change_carries_the_mixed_use_split_to_the_new_meter(admin: str) -> None:
+    """Given a meter split 30% commercial / 70% residential from 2024-01-01 (and an older version that
+    ended), when it is changed, then the new meter carries the version in force, with its dates."""
+    from tests.support import sql_exec
+
+    home = household(admin)
+    old = home.meter_ids[0]
+    for part, code, ratio, start, end in (
+        (1, "OLD", "1", "2023-01-01", "2023-12-31"),
+        (1, "BIZ", "0.3", "2024-01-01", None),
+        (2, "RES", "0.7", "2024-01-01", None),
+    ):
+        sql_exec(
+            "INSERT INTO biz_meter_price_split (meter_id, part_no, price_code, split_mode, ratio, effective_date,"
+            " expire_date) VALUES (:m, :p, :c, 'RATIO', :r, :s, :e)",
+            {"m": old, "p": part, "c": code, "r": ratio, "s": start, "e": end},
+        )
+    (new,) = new_stock(admin, unique("WH"), 1)
+    stock(admin, "OUT", [new])
+    assert change_meter(admin, old, new, "0").data["orderStatus"] == "DONE"
+    parts = sql_all(
+        "SELECT part_no, price_code, ratio, effective_date::text AS starts FROM biz_meter_price_split"
+        " WHERE meter_id = :m ORDER BY part_no",
+        {"m": new},
+    )
+    assert [(p["part_no"], p["price_code"], str(p["ratio"]), p["starts"]) for p in parts] == [
+        (1, "BIZ", "0.3000", "2024-01-01"),
+        (2, "RES", "0.7000", "2024-01-01"),
+    ]
+
+
 def test_a_meter_serving_a_customer_out_of_scope_is_not_there(admin: str) -> None:
     """Given a clerk of one office, a meter of another office's customer answers as a missing meter."""
     from tests.support import TAIJIANG_DEPT, admin_login, new_admin_user

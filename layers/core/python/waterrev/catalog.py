@@ -791,6 +791,7 @@ TABLES: dict[str, Tables] = {
             "biz_meter_certificate",
             "biz_meter_change",
             "biz_meter_log",
+            "biz_meter_price_split",  # a mixed-use split moves to the new meter
             "biz_meter_read",
             "biz_meter_work_order",
             "biz_operat_log",

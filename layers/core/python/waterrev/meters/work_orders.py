@@ -225,6 +225,15 @@ def _change(
         " estimated = false, carry_usage = 0, update_time = now()",
         {"m": new["id"], "v": initial, "t": last["read_time"] if last else None},
     )
+    # a mixed-use split (一表多价, decision 66) belongs to the supply point: the new meter takes the old one's
+    # versions still in force on the change day or starting later, with their dates
+    splits = uow.all(
+        "INSERT INTO biz_meter_price_split (meter_id, part_no, price_code, split_mode, ratio, quantity,"
+        " effective_date, expire_date, operator_id) SELECT :n, part_no, price_code, split_mode, ratio, quantity,"
+        " effective_date, expire_date, :op FROM biz_meter_price_split WHERE meter_id = :o"
+        " AND (expire_date IS NULL OR expire_date >= :d) ON CONFLICT DO NOTHING RETURNING id",
+        {"n": new["id"], "o": old["id"], "d": when.date(), "op": ctx.principal.user_id},
+    )
     closed = uow.all(
         "UPDATE biz_meter_read SET status = 'CLOSED' WHERE meter_id = :m AND status = 'OPEN'"
         " RETURNING book_id, cust_id, bill_period, reading_batch_no",
@@ -251,6 +260,7 @@ def _change(
         "newInitialReading": initial,
         "meterChangeId": change_id,
         "tasksMoved": [t["bill_period"] for t in closed],
+        "priceSplitPartsCopied": len(splits),
     }
     _log(uow, ctx, old["id"], "REMOVED", order["id"], detail)
     _log(uow, ctx, new["id"], "INSTALLED", order["id"], detail)
