@@ -10,6 +10,7 @@ from constructs import Construct
 
 from infra.assets import SourcePaths
 from infra.constructs.api import Api
+from infra.constructs.attachments import Attachments
 from infra.constructs.banking import SEALING_INTERFACES, SEALING_TASKS, SFTP_INTERFACES, SFTP_TASKS, Banking
 from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
@@ -46,6 +47,8 @@ SYS008_NOTIFY_URL_ENV = "WATERREV_SYS008_NOTIFY_URL"
 # links) by the customer's invoices (IF-CS-004) and bill history (IF-CS-002).
 INVOICE_FILE_WRITERS = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
 INVOICE_FILE_READERS = ("IF-CS-004", "IF-CS-002")
+# The service desk presigns attachment uploads and reads them back (IF-CS-006).
+ATTACHMENT_USERS = ("IF-CS-006",)
 # SYS-010 calls its delivery results back to IF-REV-013's webhook route (IF-EXT-008 回传执行结果).
 SYS010_RESULT_INTERFACE = "IF-REV-013"
 MESSAGE_CONSUMER, MESSAGE_RELAY, REMINDER_SCHEDULE = (
@@ -155,6 +158,8 @@ class WaterRevStack(Stack):
             sftp_callers=[api.functions[i] for i in SFTP_INTERFACES if i in api.functions]
             + [workflows.functions[t] for t in SFTP_TASKS if t in workflows.functions],
         )
+        attachments = Attachments(self, "Attachments")
+        attachments.users([api.functions[i] for i in ATTACHMENT_USERS if i in api.functions])
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
@@ -197,6 +202,7 @@ class WaterRevStack(Stack):
         self.schedules = schedules
         self.invoice_files = invoice_files
         self.banking = banking
+        self.attachments = attachments
         self.messaging = messaging
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
@@ -208,6 +214,7 @@ class WaterRevStack(Stack):
         if workflows.withholding is not None:
             CfnOutput(self, "WithholdingStateMachineArn", value=workflows.withholding.state_machine_arn)
         CfnOutput(self, "BankCredentialsSecretPrefix", value=banking.credentials_prefix)
+        CfnOutput(self, "AttachmentBucketName", value=attachments.bucket.bucket_name)
         CfnOutput(self, "Sys008SecretArn", value=secrets.sys008.secret_arn)
         CfnOutput(self, "Sys010SecretArn", value=secrets.sys010.secret_arn)
         if messaging is not None:

@@ -6,10 +6,10 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 
 import jsii
-from aws_cdk import Fn
+from aws_cdk import Fn, NestedStack, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
-from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -98,6 +98,12 @@ class Api(Construct):
             access_log_settings=_AccessLogSettings(access_logs),
         )
 
+        # The routes and their integrations live in a nested stack: CloudFormation allows 500 resources a
+        # stack, and a route per catalog route (over a hundred) with an integration per function would take
+        # the stack past it. References to the API and the functions become the nested stack's parameters.
+        self._routes_scope = NestedStack(
+            self, "Routes", description="waterrev HTTP API routes and integrations"
+        )
         factory = FunctionFactory(Construct(self, "Functions"), function_settings)
         self.functions: dict[str, lambda_.Function] = {}
         for interface in interfaces:
@@ -107,10 +113,19 @@ class Api(Construct):
                 egress=interface.if_id in egress_interfaces,
             )
             self.functions[interface.if_id] = fn
-            integration = integrations.HttpLambdaIntegration(
+            integration = _OnePermissionIntegration(
                 f"{interface.if_id}-Integration",
                 fn,
                 payload_format_version=apigwv2.PayloadFormatVersion.VERSION_2_0,
+            )
+            # One invoke permission per function for this API (not one per route, as the stock integration
+            # adds): CloudFormation allows 500 resources a stack, and a permission per route was 91 of them.
+            fn.add_permission(
+                "ApiInvoke",
+                principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+                source_arn=Stack.of(self).format_arn(
+                    service="execute-api", resource=self.http_api.api_id, resource_name="*"
+                ),
             )
             for route in interface.routes:
                 self._add_route(route, integration)
@@ -135,8 +150,12 @@ class Api(Construct):
         return Fn.join("", [self.http_api.api_endpoint, path])
 
     def _add_route(self, route: RouteSpec, integration: apigwv2.HttpRouteIntegration) -> None:
-        (http_route,) = self.http_api.add_routes(
-            path=route.path, methods=[apigwv2.HttpMethod(route.method)], integration=integration
+        http_route = apigwv2.HttpRoute(
+            self._routes_scope,
+            f"{route.method}{route.path}",
+            http_api=self.http_api,
+            route_key=apigwv2.HttpRouteKey.with_(route.path, apigwv2.HttpMethod(route.method)),
+            integration=integration,
         )
         acknowledge(http_route, "AwsSolutions-APIG4", _NO_AUTHORIZER_REASON[str(route.caller)])
         if str(route.caller) == "public":
@@ -155,3 +174,26 @@ class Api(Construct):
         }
         for http_route in self._public_routes.values():
             stage.node.add_dependency(http_route)
+
+
+class _OnePermissionIntegration(apigwv2.HttpRouteIntegration):
+    """A Lambda proxy integration (payload 2.0) without the stock integration's per-route invoke
+    permission: the Api construct grants one per function, one resource instead of one per route."""
+
+    def __init__(
+        self,
+        integration_id: str,
+        handler: lambda_.IFunction,
+        *,
+        payload_format_version: apigwv2.PayloadFormatVersion,
+    ) -> None:
+        super().__init__(integration_id)
+        self._handler = handler
+        self._payload = payload_format_version
+
+    def bind(self, *, route: apigwv2.IHttpRoute, scope: Construct) -> apigwv2.HttpRouteIntegrationConfig:
+        return apigwv2.HttpRouteIntegrationConfig(
+            type=apigwv2.HttpIntegrationType.AWS_PROXY,
+            uri=self._handler.function_arn,
+            payload_format_version=self._payload,
+        )

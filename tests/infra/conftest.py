@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +64,42 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     except RuntimeError as exc:  # the templates are written before the validation plugins run
         error = str(exc)
     template_json = json.loads((outdir / stack.template_file).read_text(encoding="utf-8"))
-    return Synth(app, stack, Template.from_json(template_json), outdir, error)
+    return Synth(app, stack, Template.from_json(with_nested(outdir, stack, template_json)), outdir, error)
+
+
+def _substitute(value: Any, parameters: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in parameters:
+            return parameters[value["Ref"]]
+        return {k: _substitute(v, parameters) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, parameters) for v in value]
+    return value
+
+
+def with_nested(outdir: Path, stack: Any, template_json: dict[str, Any]) -> dict[str, Any]:
+    """The stack's template with its nested stacks' resources folded in, as one template would hold them:
+    a nested stack's parameter references become the parent's expressions it is passed, and its resources
+    wait for what the nested stack resource waits for. The assertions then read the deployed shape
+    whichever stack a resource lives in (the API's routes sit in a nested stack: 500 resources a stack)."""
+    assets = json.loads((outdir / f"{stack.artifact_id}.assets.json").read_text(encoding="utf-8"))
+    files = {h: f["source"]["path"] for h, f in assets.get("files", {}).items()}
+    resources = template_json["Resources"]
+    for logical_id, nested in list(resources.items()):
+        if nested["Type"] != "AWS::CloudFormation::Stack":
+            continue
+        url = json.dumps(nested["Properties"]["TemplateURL"])
+        (path,) = (p for h, p in files.items() if h in url)
+        inner = json.loads((outdir / path).read_text(encoding="utf-8"))
+        parameters = nested["Properties"].get("Parameters", {})
+        for inner_id, resource in inner["Resources"].items():
+            assert inner_id not in resources, inner_id
+            folded = _substitute(resource, parameters)
+            folded["DependsOn"] = sorted(
+                {*folded.get("DependsOn", []), *nested.get("DependsOn", []), logical_id}
+            )
+            resources[inner_id] = folded
+    return template_json
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from infra.constructs.secrets import (
     WEBHOOK_KEYS_ENV,
 )
 from infra.stack import SYS009_NOTIFY_URL_ENV
+from tests.infra.conftest import Synth
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -176,7 +177,13 @@ def test_given_the_public_routes_then_each_is_throttled_below_the_stage(template
     assert PUBLIC_RATE_PER_S < THROTTLE_RATE_PER_S and PUBLIC_BURST < THROTTLE_BURST
     routes = {k for k, v in resources.items() if v["Type"] == "AWS::ApiGatewayV2::Route"}
     public_routes = {k for k in routes if resources[k]["Properties"]["RouteKey"] in public}
-    assert len(public_routes) == len(public) and public_routes <= set(stage.get("DependsOn", [])), stage_id
+    holders = {
+        d
+        for k in public_routes
+        for d in resources[k].get("DependsOn", [])
+        if resources[d]["Type"] in ("AWS::CloudFormation::Stack", "AWS::ApiGatewayV2::Route")
+    }
+    assert len(public_routes) == len(public) and holders <= set(stage.get("DependsOn", [])), stage_id
 
 
 def test_given_the_stage_then_it_throttles_and_writes_access_logs(template: Template) -> None:
@@ -317,3 +324,20 @@ def test_given_the_payment_order_functions_then_only_they_get_the_notify_url_of_
         if SYS009_NOTIFY_URL_ENV in (env := props["Environment"]["Variables"])
     }
     assert with_url == {"IF-CS-003": notify_url, "IF-CS-007": notify_url}
+
+
+def test_given_the_api_then_each_function_has_one_invoke_permission_and_the_stack_fits(
+    template: Template, synth: Synth
+) -> None:
+    """Given every built interface, API Gateway may invoke each function through one permission (not one
+    per route), scoped to this API; the stack and each nested stack (the routes) stay under
+    CloudFormation's 500 resources."""
+    permissions = template.find_resources(
+        "AWS::Lambda::Permission", {"Properties": {"Principal": "apigateway.amazonaws.com"}}
+    )
+    assert len(permissions) == len([i for i in catalog.built() if i.routes])
+    written = sorted(synth.outdir.glob("*.template.json"))
+    assert len(written) >= 2  # the stack and its routes
+    for path in written:
+        count = len(json.loads(path.read_text(encoding="utf-8"))["Resources"])
+        assert count < 450, (path.name, count)  # room for the next interfaces

@@ -27,7 +27,17 @@ MISSING = 987_654_321_000  # an id no table reaches in the test database
 MISSING_ORDER = "DD2099010199999999"
 
 # Fields that are not objects of a customer: the caller's own channel identity, paging, codes it types.
-NOT_OBJECTS = {"channelUserId", "channelType", "pageNo", "pageSize", "openId", "verifyCode", "custName"}
+NOT_OBJECTS = {
+    "channelUserId",
+    "channelType",
+    "pageNo",
+    "pageSize",
+    "openId",
+    "verifyCode",
+    "custName",
+    "businessTypeCode",  # a business type (IF-CS-005/006), the same for every customer
+    "outletCode",  # an outlet (IF-CS-005): public, no customer's
+}
 
 
 @dataclass
@@ -41,6 +51,7 @@ class Party:
     invoice_id: int | None = None
     application_no: str | None = None
     sys_request_no: str | None = None
+    process_id: int | None = None
 
 
 def _values(party: Party | None) -> dict[str, Any]:
@@ -55,6 +66,7 @@ def _values(party: Party | None) -> dict[str, Any]:
             "invoiceId": MISSING,
             "applicationNo": "FP-MISSING-0001",
             "sysRequestNo": "SR-MISSING-0001",
+            "processId": MISSING,
         }
     return {
         "custId": party.cust_id,
@@ -65,6 +77,7 @@ def _values(party: Party | None) -> dict[str, Any]:
         "invoiceId": party.invoice_id or MISSING,
         "applicationNo": party.application_no or "FP-MISSING-0001",
         "sysRequestNo": party.sys_request_no or "SR-MISSING-0001",
+        "processId": party.process_id or MISSING,
     }
 
 
@@ -234,6 +247,20 @@ def parties(sys009_module: Any) -> tuple[Party, Party]:
                 {"a": p.application_no, "c": cust, "s": p.sys_request_no, "n": unique("N")},
             )
         )
+        # an online application of its own (IF-CS-006 names it by processId)
+        applied = call(
+            "POST",
+            "/app-api/customer/process",
+            {
+                "action": "CREATE",
+                "custId": cust,
+                "businessTypeCode": "CONTACT_CHANGE",
+                "applyData": {"mobile": "13800138001"},
+            },
+            token=token,
+        )
+        assert applied.code == 0, applied.body
+        p.process_id = int(applied.data["processId"])
         return p
 
     return party(True), party(False)

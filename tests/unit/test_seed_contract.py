@@ -109,6 +109,24 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     ("IF-METER-004", "请求参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
     ("IF-METER-004", "响应参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
+    ("IF-CS-006", "请求参数"): [("POST", "/app-api/customer/process")],
+    ("IF-CS-006", "响应参数"): [
+        ("POST", "/app-api/customer/process"),
+        ("GET", "/app-api/customer/process"),
+        ("GET", "/admin-api/customer/process/{processId}"),
+        ("POST", "/admin-api/customer/process/accept"),
+        ("POST", "/admin-api/customer/process/approve"),
+    ],
+    ("IF-METER-001", "请求参数"): [
+        ("GET", "/admin-api/meter/archive/{id}"),
+        ("GET", "/admin-api/meter/archive/get"),
+    ],
+    ("IF-METER-001", "响应参数"): [
+        ("GET", "/admin-api/meter/archive/{id}"),
+        ("GET", "/admin-api/meter/archive/get"),
+    ],
+    ("IF-METER-003", "请求参数"): [("POST", "/admin-api/meter/stock/in-out")],
+    ("IF-METER-003", "响应参数"): [("POST", "/admin-api/meter/stock/in-out")],
 }
 
 # Deliberate differences from a seed table, each with its reason. Keys: (IF id, table, field).

@@ -394,13 +394,70 @@ CATALOG: tuple[Interface, ...] = (
         timeout_s=29,
         memory_mb=1024,
     ),
+    # ---- service desk and meter assets (issue 15) ----------------------------------------------
+    # IF-CS-005: the seed gives no path; ours, beside the other customer routes
+    Interface(
+        "IF-CS-005",
+        "网点与业务办理接口",
+        "cs_outlet",
+        (
+            Route("GET", "/app-api/customer/outlet/page", C),
+            Route("GET", "/app-api/customer/outlet/business-types", C),
+            Route("GET", "/app-api/customer/outlet/{outletCode}", C),
+            Route("GET", "/admin-api/customer/outlet/page", A, "customer:outlet:query"),
+            Route("POST", "/admin-api/customer/outlet/save", A, "customer:outlet:update"),
+        ),
+    ),
+    Interface(
+        "IF-CS-006",
+        "业务办理进度接口",
+        "cs_process",
+        (
+            Route("POST", "/app-api/customer/process", C),
+            Route("GET", "/app-api/customer/process", C),
+            Route("GET", "/app-api/customer/process/page", C),
+            Route("POST", "/app-api/customer/process/attachment/upload-url", C),
+            # the back office's steps (扩展): the seed's 后台受理、转办、审批
+            Route("GET", "/admin-api/customer/process/page", A, "customer:process:query"),
+            Route("GET", "/admin-api/customer/process/{processId}", A, "customer:process:query"),
+            Route("POST", "/admin-api/customer/process/accept", A, "customer:process:handle"),
+            Route("POST", "/admin-api/customer/process/transfer", A, "customer:process:handle"),
+            Route("POST", "/admin-api/customer/process/request-supplement", A, "customer:process:handle"),
+            Route("POST", "/admin-api/customer/process/approve", A, "customer:process:approve"),
+            Route("POST", "/admin-api/customer/process/reject", A, "customer:process:approve"),
+        ),
+        timeout_s=30,
+    ),
+    Interface(
+        "IF-METER-001",
+        "水表档案查询接口",
+        "meter_archive",
+        (
+            Route("GET", "/admin-api/meter/archive/{id}", A, "meter:archive:query"),
+            Route("GET", "/admin-api/meter/archive/get", A, "meter:archive:query"),
+        ),
+    ),
+    Interface(
+        "IF-METER-002",
+        "表务工单处理接口",
+        "meter_work_order",
+        (
+            Route("POST", "/admin-api/meter/work-order/handle", A, "meter:work-order:handle"),
+            Route("POST", "/admin-api/meter/work-order/create", A, "meter:work-order:create"),
+        ),
+    ),
+    Interface(
+        "IF-METER-003",
+        "库存出入库接口",
+        "meter_stock",
+        (
+            Route("POST", "/admin-api/meter/stock/in-out", A, "meter:stock:in-out"),
+            Route("GET", "/admin-api/meter/stock/balance", A, "meter:stock:query"),
+        ),
+        timeout_s=30,
+    ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
     Interface("IF-REV-010", "统计查询接口", None),
-    Interface("IF-CS-005", "网点与业务办理接口", None),
-    Interface("IF-CS-006", "业务办理进度接口", None),
-    Interface("IF-METER-001", "水表档案查询接口", None),
-    Interface("IF-METER-002", "表务工单处理接口", None),
-    Interface("IF-METER-003", "库存出入库接口", None),
     Interface("IF-INST-001", "报装申请提交接口", None),
     Interface("IF-INST-002", "踏勘结果回填接口", None),
     Interface("IF-INST-003", "合同签署发起接口", None),
@@ -560,6 +617,25 @@ _BANK_BATCH = (
     "bk_withholding_item",
     "bk_withholding_return",
     "bk_withholding_reversal",
+)
+
+# What an application's completion may touch (service.processes._apply): the customer master, the
+# invoice profile, a self reading through IF-REV-004's path, a meter work order; and each step's notice.
+_PROCESS_APPLY = (
+    "biz_cust",
+    "biz_cust_app_binds",
+    "biz_cust_contact",
+    "biz_cust_invoice",
+    "biz_message",
+    "biz_meter",
+    "biz_meter_log",
+    "biz_meter_work_order",
+    "biz_operat_log",
+    "biz_process",
+    "biz_process_transfer",
+    *_READING,
+    "biz_meter_change",
+    "biz_reading_review",
 )
 
 TABLES: dict[str, Tables] = {
@@ -765,6 +841,64 @@ TABLES: dict[str, Tables] = {
             "bk_withholding_batch",
             "bk_withholding_item",
             "bk_withholding_return",
+        ),
+    ),
+    "IF-CS-005": _tables(
+        reads=(*TOKEN_TABLES, "biz_business_types"),
+        writes=("biz_outlet_business", "biz_outlets", "biz_operat_log"),
+    ),
+    "IF-CS-006": _tables(
+        reads=(
+            *TOKEN_TABLES,
+            "biz_business_types",
+            "biz_cust_meter",
+            "biz_meter",
+            "biz_meter_read",
+            "biz_parameter_settings",
+            "system_dept",
+        ),
+        writes=(*_PROCESS_APPLY, "biz_business_datas", "biz_content_attach"),
+    ),
+    "IF-METER-001": _tables(
+        reads=(
+            *TOKEN_TABLES,
+            "biz_cust",
+            "biz_cust_meter",
+            "biz_last_reading",
+            "biz_meter",
+            "biz_meter_certificate",
+            "biz_meter_log",
+            "biz_meter_work_order",
+            "biz_reading_data",
+        ),
+    ),
+    "IF-METER-002": _tables(
+        reads=(*TOKEN_TABLES, "biz_business_types", "biz_cust", "biz_cust_meter"),
+        writes=(
+            "biz_cust_meter",
+            "biz_last_reading",
+            "biz_message",
+            "biz_meter",
+            "biz_meter_certificate",
+            "biz_meter_change",
+            "biz_meter_log",
+            "biz_meter_price_split",  # a mixed-use split moves to the new meter
+            "biz_meter_read",
+            "biz_meter_work_order",
+            "biz_operat_log",
+            "biz_process",
+            "biz_process_transfer",
+        ),
+    ),
+    "IF-METER-003": _tables(
+        reads=(*TOKEN_TABLES, "biz_cust_meter"),
+        writes=(
+            "biz_meter",
+            "biz_meter_in_out",
+            "biz_meter_in_out_rel",
+            "biz_meter_log",
+            "biz_meter_stock",
+            "biz_operat_log",
         ),
     ),
 }

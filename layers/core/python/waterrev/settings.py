@@ -22,6 +22,8 @@ _POSITIVE = frozenset(
         "channel_login_window_s",
         "invoice_link_ttl_s",
         "invoice_push_link_ttl_s",
+        "attachment_upload_ttl_s",
+        "attachment_max_bytes",
         "sys010_timeout_ms",
         "message_max_receives",
         "message_lease_s",
@@ -86,6 +88,11 @@ class Settings:
     invoice_bucket: str = "waterrev-invoices-local"
     invoice_link_ttl_s: int = 600
     invoice_push_link_ttl_s: int = 3 * 24 * 3600
+    # Attachments of online applications (IF-CS-006): customers upload straight to this private bucket
+    # through a presigned POST that lives attachment_upload_ttl_s and allows at most attachment_max_bytes.
+    attachment_bucket: str = "waterrev-attachments-local"
+    attachment_upload_ttl_s: int = 900
+    attachment_max_bytes: int = 10 * 1024 * 1024
     # Local and tests only: the S3 endpoint (moto's server on loopback); unset in the cloud.
     s3_endpoint_url: str | None = None
     # The SYS-010 message service (docs/SYS010.md): where to call it and our app id and secret, or (in

@@ -637,6 +637,50 @@ class SignStatus(StrEnum):
 SIGNATURE = Lifecycle("签章", SignStatus, {}, initial=frozenset(SignStatus))
 
 
+# -------------------------------------------------------------- meter work orders and stock ----
+class WorkOrderStatus(StrEnum):
+    """biz_meter_work_order.status (IF-METER-002 表务工单)."""
+
+    CREATED = "CREATED"
+    DISPATCHED = "DISPATCHED"  # a fitter has it
+    DONE = "DONE"  # the result is in and applied (a meter changed, moved, verified, repaired)
+    CANCELLED = "CANCELLED"
+
+
+WORK_ORDER = Lifecycle(
+    "表务工单",
+    WorkOrderStatus,
+    {
+        WorkOrderStatus.CREATED: {WorkOrderStatus.DISPATCHED, WorkOrderStatus.CANCELLED},
+        WorkOrderStatus.DISPATCHED: {WorkOrderStatus.DONE, WorkOrderStatus.CANCELLED},
+    },
+    initial=frozenset({WorkOrderStatus.CREATED}),
+)
+
+
+class StockStatus(StrEnum):
+    """biz_meter.stock_status (IF-METER-003): where a meter is in its life as an asset."""
+
+    IN_STOCK = "IN_STOCK"
+    ISSUED = "ISSUED"  # 领用出库: with a fitter, not yet installed
+    INSTALLED = "INSTALLED"
+    REMOVED = "REMOVED"  # 拆回: taken off by a meter change
+    SCRAPPED = "SCRAPPED"
+
+
+STOCK = Lifecycle(
+    "水表库存",
+    StockStatus,
+    {
+        StockStatus.IN_STOCK: {StockStatus.ISSUED, StockStatus.SCRAPPED},
+        StockStatus.ISSUED: {StockStatus.IN_STOCK, StockStatus.INSTALLED},
+        StockStatus.INSTALLED: {StockStatus.REMOVED},
+        StockStatus.REMOVED: {StockStatus.IN_STOCK, StockStatus.SCRAPPED},
+    },
+    initial=frozenset({StockStatus.IN_STOCK}),
+)
+
+
 # BILL_INVOICE and PUSH are cycles by nature (a bill invoiced again after its invoice was red-inked, a
 # push sent again after it failed): every status of those in LIFECYCLES must be able to end.
 LIFECYCLES: tuple[Lifecycle[Any], ...] = (
@@ -661,4 +705,6 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     WITHHOLDING_BATCH,
     PROCESS,
     SIGNATURE,
+    WORK_ORDER,
+    STOCK,
 )

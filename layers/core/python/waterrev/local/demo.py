@@ -56,7 +56,7 @@ def load(months: int = 12) -> bool:
             )
             or 0
         )
-        stages = ((1, _foundation), (2, _metering), (3, _reminders), (4, _billing_rules))
+        stages = ((1, _foundation), (2, _metering), (3, _reminders), (4, _billing_rules), (5, _outlets))
         for number, stage in stages:
             if number > loaded:
                 stage(uow, months)
@@ -92,7 +92,9 @@ def _grant_permissions(uow: UnitOfWork) -> None:
         " WHERE r.code = 'counter_clerk' AND (m.permission LIKE 'revenue:customer:%'"
         " OR m.permission LIKE 'revenue:reading:%' OR m.permission = 'revenue:collection:query'"
         # a clerk may ask for a penalty waiver and see the requests; approving takes someone else
-        " OR m.permission IN ('revenue:penalty:waive', 'revenue:penalty:query'))"
+        " OR m.permission IN ('revenue:penalty:waive', 'revenue:penalty:query')"
+        # the service desk: a clerk accepts and handles online applications; approving takes a supervisor
+        " OR m.permission IN ('customer:process:query', 'customer:process:handle', 'customer:outlet:query'))"
         " ON CONFLICT DO NOTHING"
     )
 
@@ -334,4 +336,85 @@ def _billing_rules(uow: UnitOfWork, months: int) -> None:
             "INSERT INTO biz_parameter_settings (config_type, config_code, config_value) VALUES ('RULE', :c, :v)"
             " ON CONFLICT DO NOTHING",
             {"c": code, "v": value},
+        )
+
+
+OUTLETS = (
+    # code, name, district, address, phone, longitude, latitude, weekday hours, saturday hours, types
+    (
+        "WD-GL-01",
+        "鼓楼营业厅",
+        "鼓楼区",
+        "鼓楼区五四路 158 号",
+        "0591-87000001",
+        119.303712,
+        26.086251,
+        ("08:30", "17:30"),
+        ("09:00", "12:00"),
+        (
+            "RENAME",
+            "TRANSFER",
+            "CONTACT_CHANGE",
+            "INVOICE_CHANGE",
+            "POPULATION",
+            "SELF_READING",
+            "METER_CHANGE",
+            "LOW_INCOME",
+        ),
+    ),
+    (
+        "WD-TJ-01",
+        "台江营业厅",
+        "台江区",
+        "台江区工业路 6 号",
+        "0591-87000002",
+        119.308529,
+        26.062310,
+        ("08:30", "17:00"),
+        None,
+        ("RENAME", "TRANSFER", "METER_CHANGE", "LOW_INCOME"),
+    ),
+    (
+        "WD-CS-01",
+        "仓山便民服务点",
+        "仓山区",
+        "仓山区金山大道 88 号",
+        "0591-87000003",
+        119.273201,
+        26.041527,
+        ("09:00", "18:00"),
+        ("09:00", "18:00"),
+        ("CONTACT_CHANGE", "INVOICE_CHANGE", "SELF_READING"),
+    ),
+)
+
+
+def _outlets(uow: UnitOfWork, months: int) -> None:
+    """The outlets of IF-CS-005: three offices with their hours, coordinates and business types."""
+    import json
+
+    for code, name, district, address, phone, lon, lat, weekdays, saturday, types in OUTLETS:
+        hours = [{"weekdays": [1, 2, 3, 4, 5], "open": weekdays[0], "close": weekdays[1]}]
+        if saturday:
+            hours.append({"weekdays": [6], "open": saturday[0], "close": saturday[1]})
+        outlet_id = uow.scalar(
+            "INSERT INTO biz_outlets (code, name, district, address, phone, longitude, latitude, opening_hours,"
+            " appointment_url) VALUES (:c, :n, :d, :a, :p, :lon, :lat, CAST(:h AS jsonb), :u)"
+            " ON CONFLICT (code) DO UPDATE SET name = :n RETURNING id",
+            {
+                "c": code,
+                "n": name,
+                "d": district,
+                "a": address,
+                "p": phone,
+                "lon": lon,
+                "lat": lat,
+                "h": json.dumps(hours),
+                "u": f"https://service.example.com/appointment/{code}",
+            },
+        )
+        uow.execute(
+            "INSERT INTO biz_outlet_business (outlet_id, business_type_code) SELECT :o, unnest(CAST(:t AS varchar[]))"
+            " ON CONFLICT DO NOTHING",
+            {"o": outlet_id, "t": list(types)},
         )

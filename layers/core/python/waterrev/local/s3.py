@@ -1,4 +1,4 @@
-"""Local S3: moto's server on a loopback port holding the invoice bucket, so a presigned link is a real
+"""Local S3: moto's server on a loopback port holding the invoice and attachment buckets, so a presigned link is a real
 link a browser can open. One per process, started on first use; `WATERREV_S3_ENDPOINT_URL` points the
 invoice files adapter at it. A server rather than `mock_aws`: the rest of the local stack's boto3 calls
 still go where they would."""
@@ -37,11 +37,15 @@ def start(bucket: str | None = None) -> str:
     invoice_files.reset()
     import boto3
 
-    name = bucket or get_settings().invoice_bucket
+    from waterrev.adapters import attachments
+
+    attachments.reset()
+    names = [bucket or get_settings().invoice_bucket, get_settings().attachment_bucket]
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
-    if name not in existing:
-        client.create_bucket(Bucket=name)
+    for name in names:
+        if name not in existing:
+            client.create_bucket(Bucket=name)
     return endpoint
 
 

@@ -57,6 +57,7 @@ TEMPLATES = {
     "REMIND_SECOND": "【水务】再次提醒：您 {billPeriod} 起的水费共 {arrearsAmount} 元仍未缴纳，请尽快缴纳。",
     "REMIND_PRE_STOP": "【水务】停水预告：您 {billPeriod} 起的水费共 {arrearsAmount} 元逾期未缴，逾期将依规停水。",
     "PAY_RESULT": "【水务】您已缴费 {amount} 元（{collectionCode}，{paymentChannel}），感谢您的支持。",
+    "PROCESS_PROGRESS": "【水务】您的{businessTypeName}业务（{processCode}）：{actionName}，当前{nodeName}。{remark}",
 }
 _DEFAULT_BEHAVIOUR: dict[str, Any] = {
     "timeoutSeconds": 0,  # answer this late (the message is taken all the same)

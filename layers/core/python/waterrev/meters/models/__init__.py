@@ -1,0 +1,1 @@
+"""Meter assets' edge models (handlers only)."""
