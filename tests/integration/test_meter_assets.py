@@ -83,6 +83,8 @@ def test_stock_lines_succeed_or_fail_one_by_one(admin: str) -> None:
     assert balance(wh) == 1
     assert stock(admin, "OUT", [c]).data["actionStatus"] == "FAIL"  # scrapped is final
     expect_error(stock(admin, "RETURN", [b]), 400, mentions="warehouseCode")
+    shown = call("GET", "/admin-api/meter/stock/balance", query=f"warehouseCode={wh}", token=admin)
+    assert shown.data == [{"warehouseCode": wh, "caliber": "DN20", "quantity": 1}]
 
 
 def test_the_balance_never_goes_negative_under_concurrent_issues(admin: str) -> None:
@@ -162,6 +164,8 @@ def test_the_work_order_state_machine(admin: str) -> None:
     repair = open_order(admin, "REPAIR", meter).data["workOrderNo"]
     assert handle(admin, repair, "CANCEL").data["orderStatus"] == "CANCELLED"
     expect_error(handle(admin, repair, "DISPATCH"), 409, mentions="CANCELLED")
+    listed = call("GET", f"{ORDER}/page", query=f"meterId={meter}&status=CANCELLED", token=admin)
+    assert [o["workOrderNo"] for o in listed.data["list"]] == [repair], listed.body
     archive = call("GET", f"{ARCHIVE}/{meter}", token=admin)
     assert archive.code == 0, archive.body
     assert archive.data["certificates"][0]["certificateNo"] == cert

@@ -320,3 +320,60 @@ def test_a_collection_batch_takes_the_collection_agreements_only(admin: str, ban
     assert sql_scalar("SELECT status FROM biz_charge WHERE id = :c", {"c": other["id"]}) == "UNPAID"
     sent = (bank.root / "TBANK" / "taken" / f"WH_TBANK_{batch_no}.txt").read_bytes()
     assert sent[40:52].decode().strip() == "COLLECTION"
+
+
+def test_a_send_that_fails_leaves_the_batch_created_with_its_error_and_cancellable(
+    admin: str, bank: Any
+) -> None:
+    """Given a channel whose configuration pins another host key than the bank's server presents
+    When its batch is sent
+    Then the upload is refused before any credential is sent, the batch is back to CREATED with the error
+    kept (the workflow's retry would send it again), nothing reached the bank, and a person can cancel it."""
+    import asyncssh
+
+    from tests.support import sql_exec
+
+    other_key = " ".join(
+        asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().split()[:2]
+    )
+    sql_exec(
+        "INSERT INTO bk_transfer_config (channel_code, protocol, host, port, username, credential_ref, host_key,"
+        " send_dir, back_dir, reconcile_dir) VALUES ('TBAD', 'SFTP', '127.0.0.1', :port, 'waterrev', 'bank/test', :hk,"
+        " '/TBAD/send', '/TBAD/back', '/TBAD/reconcile')"
+        " ON CONFLICT (COALESCE(tenant_id, 0), COALESCE(channel_code, '')) DO UPDATE SET port = EXCLUDED.port,"
+        " host_key = EXCLUDED.host_key",
+        {"port": bank.port, "hk": other_key},
+    )
+    period = "2022-12"
+    cust_id, _bills = new_bills(admin, [period])
+    signed = call(
+        "POST",
+        f"{BASE}/signing",
+        {
+            "custId": cust_id,
+            "bankCode": "TBAD",
+            "bankAccount": f"62220404{cust_id:011d}",
+            "accountName": "甲",
+            "channelCode": "TBAD",
+        },
+        token=admin,
+    )
+    assert signed.code == 0, signed.body
+    batch_no = unique("WH")[:24]
+    created = call(
+        "POST",
+        f"{BASE}/batch",
+        {"batchNo": batch_no, "businessType": "WITHHOLDING", "channelCode": "TBAD", "billPeriod": period},
+        token=admin,
+    )
+    assert created.code == 0, created.body
+    deadline = time.monotonic() + 30
+    while not (found := status(admin, batch_no))["lastError"]:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.1)
+    assert found["batchStatus"] == "CREATED" and "pinned" in found["lastError"]
+    assert not (bank.root / "TBAD").exists()
+    cancelled = call(
+        "POST", f"{BASE}/cancel-disc", {"batchNo": batch_no, "reason": "主机公钥配置错误"}, token=admin
+    )
+    assert cancelled.code == 0 and cancelled.data["batchStatus"] == "CANCELLED", cancelled.body

@@ -444,6 +444,7 @@ CATALOG: tuple[Interface, ...] = (
         (
             Route("POST", "/admin-api/meter/work-order/handle", A, "meter:work-order:handle"),
             Route("POST", "/admin-api/meter/work-order/create", A, "meter:work-order:create"),
+            Route("GET", "/admin-api/meter/work-order/page", A, "meter:work-order:handle"),
         ),
     ),
     Interface(

@@ -428,8 +428,10 @@ def send(ctx: RequestContext, batch_no: str, *, retry: bool = False) -> dict[str
     try:
         with connect(batch) as sftp:
             sftp.upload(batch["send_file_path"], data)
-    except BankSftpError as exc:
-        _note_error(batch_no, f"送盘失败：{exc}")
+    except (BankSftpError, AppError) as exc:
+        # The file is put in place by a rename, the upload's last step: an error means it is not there. The
+        # batch goes back to CREATED (the workflow's retry sends it again; a person may cancel it).
+        _note_error(batch_no, f"送盘失败：{exc}", back_to_created=True)
         raise
     with UnitOfWork() as uow:
         row = uow.one(
@@ -450,11 +452,13 @@ def send(ctx: RequestContext, batch_no: str, *, retry: bool = False) -> dict[str
     return {"batchNo": batch_no, "batchStatus": row["status"] if row else S.SENT, "sent": True}
 
 
-def _note_error(batch_no: str, message: str) -> None:
+def _note_error(batch_no: str, message: str, *, back_to_created: bool = False) -> None:
     with UnitOfWork() as uow:
         uow.execute(
-            "UPDATE bk_withholding_batch SET last_error = :m, update_time = now() WHERE batch_no = :b",
-            {"m": message[:512], "b": batch_no},
+            "UPDATE bk_withholding_batch SET last_error = :m, update_time = now(),"
+            " status = CASE WHEN CAST(:back AS boolean) AND status = 'SENDING' THEN 'CREATED' ELSE status END"
+            " WHERE batch_no = :b",
+            {"m": message[:512], "b": batch_no, "back": back_to_created},
         )
         uow.commit()
 

@@ -574,7 +574,8 @@ WITHHOLDING_BATCH = Lifecycle(
     WithholdingBatchStatus,
     {
         WithholdingBatchStatus.CREATED: {WithholdingBatchStatus.SENDING, WithholdingBatchStatus.CANCELLED},
-        WithholdingBatchStatus.SENDING: {WithholdingBatchStatus.SENT},
+        # back to CREATED when the upload failed (the file is put in place by its last step, a rename)
+        WithholdingBatchStatus.SENDING: {WithholdingBatchStatus.SENT, WithholdingBatchStatus.CREATED},
         WithholdingBatchStatus.SENT: {WithholdingBatchStatus.RETURNED, WithholdingBatchStatus.CANCELLED},
         WithholdingBatchStatus.RETURNED: {WithholdingBatchStatus.RECONCILED},
         WithholdingBatchStatus.RECONCILED: {WithholdingBatchStatus.SETTLED},

@@ -27,9 +27,10 @@ from waterrev import audit
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import STOCK, WORK_ORDER, StockStatus, WorkOrderStatus
+from waterrev.envelope import page
 from waterrev.errors import AppError, ErrorCode
 from waterrev.meters.commands import HandleWorkOrder, OpenWorkOrder
-from waterrev.visibility import customer_visible
+from waterrev.visibility import customer_scope, customer_visible
 
 MODULE = "METER-003"
 OnFinish = Callable[[UnitOfWork, RequestContext, dict[str, Any]], None]
@@ -362,3 +363,30 @@ def orders_of_meter(uow: UnitOfWork, meter_id: int) -> list[dict[str, Any]]:
         "SELECT * FROM biz_meter_work_order WHERE meter_id = :m OR new_meter_id = :m ORDER BY id DESC LIMIT 50",
         {"m": meter_id},
     )
+
+
+def order_page(
+    ctx: RequestContext,
+    *,
+    status: str | None,
+    order_type: str | None,
+    meter_id: int | None,
+    page_no: int,
+    page_size: int,
+) -> dict[str, Any]:
+    """扩展: work orders, newest first - those of customers in the caller's data scope, and of meters
+    serving no one."""
+    scope, params = customer_scope(ctx)
+    where = (
+        f"(o.cust_id IS NULL OR {scope}) AND (CAST(:s AS varchar) IS NULL OR o.status = :s)"
+        " AND (CAST(:t AS varchar) IS NULL OR o.order_type = :t) AND (CAST(:m AS bigint) IS NULL OR o.meter_id = :m)"
+    )
+    params = {**params, "s": status, "t": order_type, "m": meter_id}
+    base = "FROM biz_meter_work_order o LEFT JOIN biz_cust c ON c.id = o.cust_id WHERE " + where
+    with UnitOfWork() as uow:
+        total = int(uow.scalar("SELECT count(*) " + base, params))
+        rows = uow.all(
+            "SELECT o.* " + base + " ORDER BY o.id DESC LIMIT :l OFFSET :off",
+            {**params, "l": page_size, "off": (page_no - 1) * page_size},
+        )
+    return page([_reply(r, r["reason"]) for r in rows], total, page_no, page_size)

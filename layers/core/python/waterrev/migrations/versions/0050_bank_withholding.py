@@ -290,6 +290,7 @@ def _seal_existing() -> None:
             return  # no key configured (a schema-only run): nothing can be sealed, nothing is
     from sqlalchemy import text
 
+    crypto.forget_keys()  # keys cached for another database of this process are not this one's
     keys = crypto.keys(bind)
     for table in ("biz_cust_withholding_rel", "biz_cust_collection_rel"):
         rows = bind.execute(
