@@ -22,6 +22,14 @@ from waterrev.installation.models.apply import attachments
 class InstallMeterInfo(Model):
     """扩展：验收（CHECK）时登记的所装水表；办结（FINISH）时据此立户装表。"""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"meterNo": "M20261205001", "caliber": "DN20", "initialReading": "0", "installDate": "2026-12-05"}
+            ]
+        }
+    )
+
     meter_no: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$", description="水表编号")
     caliber: str = Field(min_length=1, max_length=16, description="口径：DN15、DN20 ...")
     initial_reading: Decimal = Field(
