@@ -11,7 +11,12 @@ from aws_cdk.assertions import Template
 
 from infra.constructs.data import EGRESS_SUBNETS, ISOLATED_SUBNETS, PUBLIC_SUBNETS
 from infra.constructs.function_factory import INTERFACE_ID_ENV, TASK_FUNCTION_ENV
-from infra.constructs.secrets import EGRESS_TASKS, SYS008_CALLER_INTERFACES, SYS009_CALLER_INTERFACES
+from infra.constructs.secrets import (
+    EGRESS_TASKS,
+    ESIGN_CALLER_INTERFACES,
+    SYS008_CALLER_INTERFACES,
+    SYS009_CALLER_INTERFACES,
+)
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -78,9 +83,9 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
     lambda_sg = {"Fn::GetAtt": [group_of(template, "DataLambdaSg"), "GroupId"]}
     egress_sg = {"Fn::GetAtt": [group_of(template, "DataEgressSg"), "GroupId"]}
     functions = factory_functions(template)
-    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EGRESS_TASKS}
+    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *ESIGN_CALLER_INTERFACES, *EGRESS_TASKS}
 
-    # the SYS-009 and SYS-008 callers, and the message queue's consumer, which calls SYS-010
+    # the SYS-009, SYS-008 and e-signature callers, and the message queue's consumer, which calls SYS-010
     assert callers == {
         "IF-CS-003",
         "IF-CS-007",
@@ -90,6 +95,8 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
         "IF-EXT-007",
         "job_invoice_compensate",
         "msg_consumer",
+        "IF-INST-003",
+        "IF-INST-004",
     }
     assert (
         len(functions) == len(catalog.built()) + len(catalog.TASK_FUNCTIONS) and callers <= functions.keys()

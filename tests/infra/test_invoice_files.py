@@ -4,6 +4,7 @@ compensation runs every five minutes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -50,7 +51,7 @@ def test_given_the_invoice_bucket_then_it_is_private_encrypted_and_tls_only(temp
     )
 
 
-def _s3_actions(template: Template, role: str) -> set[str]:
+def _s3_actions(template: Template, role: str, prefix: str = "invoices/") -> set[str]:
     policies: dict[str, dict[str, Any]] = template.find_resources("AWS::IAM::Policy")
     found: set[str] = set()
     for policy in policies.values():
@@ -58,7 +59,8 @@ def _s3_actions(template: Template, role: str) -> set[str]:
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            found |= {a for a in actions if a.startswith("s3:")}
+            if prefix in json.dumps(statement["Resource"]):
+                found |= {a for a in actions if a.startswith("s3:")}
     return found
 
 
