@@ -25,7 +25,12 @@ class InstallMeterInfo(Model):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"meterNo": "M20261205001", "caliber": "DN20", "initialReading": "0", "installDate": "2026-12-05"}
+                {
+                    "meterNo": "M20261205001",
+                    "caliber": "DN20",
+                    "initialReading": "0",
+                    "installDate": "2026-12-05",
+                }
             ]
         }
     )
