@@ -107,9 +107,9 @@ def test_an_application_is_accepted_once_with_its_attachments_checked(admin: str
     assert [(d["category"], d["sha256"]) for d in seen["documentList"]] == [("APPLY", photo["sha256"])]
 
     lying = {**upload(admin, "户口簿.pdf", b"%PDF household"), "sha256": "0" * 64}
-    before = sql_scalar("SELECT count(*) FROM biz_process")
+    before = sql_scalar("SELECT count(*) FROM installation_process")
     expect_error(apply(admin, attachmentList=[lying]), 400, mentions="attachmentList[0]")
-    assert sql_scalar("SELECT count(*) FROM biz_process") == before
+    assert sql_scalar("SELECT count(*) FROM installation_process") == before
 
 
 def test_the_survey_moves_the_application_and_refuses_what_does_not_follow(admin: str) -> None:
@@ -363,7 +363,8 @@ def test_the_archive_checks_every_document_and_completes_into_a_customer(admin: 
     assert (done["archiveStatus"], done["processStatus"]) == ("SUCCESS", "COMPLETED")
     assert repeat["archiveBatchNo"] == done["archiveBatchNo"] and repeat["processStatus"] == "COMPLETED"
     docs = sql_all(
-        "SELECT category, file_name, sha256 FROM biz_content_attach WHERE process_id = :p", {"p": process_id}
+        "SELECT category, file_name, sha256 FROM installation_document WHERE process_id = :p",
+        {"p": process_id},
     )
     assert done["evidenceHash"] == rules.evidence_hash(
         [rules.Document(d["category"], d["file_name"], d["sha256"]) for d in docs]

@@ -543,11 +543,11 @@ _INVOICE_RESULT = (
 
 # What the connection-application steps touch (the process, its trail and documents).
 _INSTALL = (
-    "biz_content_attach",
     "biz_operat_log",
-    "biz_process",
-    "biz_process_transfer",
     "installation_apply",
+    "installation_document",
+    "installation_process",
+    "installation_transfer",
 )
 _INSTALL_READ = (
     "installation_archive",
@@ -741,7 +741,7 @@ TABLES: dict[str, Tables] = {
     ),
     "IF-EXT-007": _tables(writes=(*_INVOICE_RESULT, "biz_channel_nonce", "biz_invoice_callback")),
     "IF-INST-001": _tables(reads=(*TOKEN_TABLES, *_INSTALL_READ), writes=_INSTALL),
-    "IF-INST-002": _tables(reads=(*TOKEN_TABLES, "system_dept"), writes=(*_INSTALL, "biz_business_datas")),
+    "IF-INST-002": _tables(reads=(*TOKEN_TABLES, "system_dept"), writes=(*_INSTALL, "installation_survey")),
     "IF-INST-003": _tables(
         reads=(*TOKEN_TABLES, "installation_sign_callback", "system_dept"),
         writes=(*_INSTALL, "installation_contract"),

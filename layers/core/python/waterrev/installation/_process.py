@@ -28,7 +28,7 @@ def lock(uow: UnitOfWork, ctx: RequestContext, process_id: int) -> dict[str, Any
     exist or lies outside the caller's data scope."""
     row = uow.one(
         "SELECT p.id, p.code, p.process_status, p.current_node, p.dept_id, a.*"
-        " FROM biz_process p JOIN installation_apply a ON a.process_id = p.id"
+        " FROM installation_process p JOIN installation_apply a ON a.process_id = p.id"
         " WHERE p.id = :id AND p.process_type = 'INSTALL' FOR UPDATE OF p, a",
         {"id": process_id},
     )
@@ -53,7 +53,7 @@ def move(
     INSTALL.require(current, target, f"报装申请 {process['code']}")
     node = INSTALL_NEXT_NODE[target]
     uow.execute(
-        "UPDATE biz_process SET process_status = :s, current_node = :n, update_time = now() WHERE id = :id",
+        "UPDATE installation_process SET process_status = :s, current_node = :n, update_time = now() WHERE id = :id",
         {"s": target, "n": node, "id": process["id"]},
     )
     if target in (InstallStatus.COMPLETED, InstallStatus.REJECTED):
@@ -77,7 +77,7 @@ def trail(
 ) -> int:
     return int(
         uow.scalar(
-            "INSERT INTO biz_process_transfer (process_id, action, from_status, to_status, to_node, operator_id,"
+            "INSERT INTO installation_transfer (process_id, action, from_status, to_status, to_node, operator_id,"
             " remark, idem_key) VALUES (:p, :a, :f, :t, :n, :o, :r, :k) RETURNING id",
             {
                 "p": process_id,
@@ -138,9 +138,9 @@ def record(
     """One document of the process with its digest; False when the same content was already recorded
     under the category (an idempotent repeat)."""
     added = uow.scalar(
-        "INSERT INTO biz_content_attach (process_id, category, file_name, file_key, content_type, file_size,"
+        "INSERT INTO installation_document (process_id, category, file_name, file_key, content_type, file_size,"
         " sha256, archive_batch_no) VALUES (:p, :c, :n, :k, :t, :s, :h, :b)"
-        " ON CONFLICT (process_id, category, sha256) WHERE sha256 IS NOT NULL DO NOTHING RETURNING id",
+        " ON CONFLICT (process_id, category, sha256) DO NOTHING RETURNING id",
         {
             "p": process_id,
             "c": category,

@@ -54,7 +54,7 @@ def apply(ctx: RequestContext, cmd: Apply) -> dict[str, Any]:
         uow.execute("SELECT pg_advisory_xact_lock(hashtextextended(:k, 15))", {"k": key})
         existing = uow.one(
             "SELECT p.id, p.code, p.process_status, p.dept_id FROM installation_apply a"
-            " JOIN biz_process p ON p.id = a.process_id WHERE a.apply_key = :k AND a.live",
+            " JOIN installation_process p ON p.id = a.process_id WHERE a.apply_key = :k AND a.live",
             {"k": key},
         )
         if existing is not None:
@@ -64,7 +64,7 @@ def apply(ctx: RequestContext, cmd: Apply) -> dict[str, Any]:
         code = _process.next_no(uow, "BZ")
         process_id = int(
             uow.scalar(
-                "INSERT INTO biz_process (code, process_type, process_status, current_node, dept_id, source_channel,"
+                "INSERT INTO installation_process (code, process_type, process_status, current_node, dept_id, source_channel,"
                 " creator) VALUES (:c, 'INSTALL', :s, 'SURVEY', :d, :ch, :u) RETURNING id",
                 {
                     "c": code,
@@ -99,7 +99,7 @@ def apply(ctx: RequestContext, cmd: Apply) -> dict[str, Any]:
             ctx,
             module=_process.MODULE,
             operation="INSTALL_APPLY",
-            object_type="biz_process",
+            object_type="installation_process",
             object_id=process_id,
             after={**cmd._asdict(), "attachments": len(cmd.attachments), "deptId": dept_id},
         )
@@ -131,7 +131,7 @@ def survey(ctx: RequestContext, cmd: Survey) -> dict[str, Any]:
     idem = f"INST-SURVEY:{cmd.process_id}:{cmd.scheme_version}:{cmd.audit_result or '-'}"
     with UnitOfWork() as uow:
         process = _process.lock(uow, ctx, cmd.process_id)
-        done = uow.one("SELECT id FROM biz_process_transfer WHERE idem_key = :k", {"k": idem})
+        done = uow.one("SELECT id FROM installation_transfer WHERE idem_key = :k", {"k": idem})
         if done is not None:
             return _survey_reply(int(done["id"]), process, "重复回填：返回已记录的踏勘结果")
         current = InstallStatus(str(process["process_status"]))
@@ -160,7 +160,7 @@ def survey(ctx: RequestContext, cmd: Survey) -> dict[str, Any]:
             "transferId": transfer_id,
         }
         uow.execute(
-            "INSERT INTO biz_business_datas (process_id, data_type, data_version, data)"
+            "INSERT INTO installation_survey (process_id, data_type, data_version, data)"
             " VALUES (:p, 'SURVEY', :v, CAST(:d AS jsonb))",
             {"p": cmd.process_id, "v": cmd.scheme_version, "d": json.dumps(data, ensure_ascii=False)},
         )
@@ -177,7 +177,7 @@ def survey(ctx: RequestContext, cmd: Survey) -> dict[str, Any]:
             ctx,
             module=_process.MODULE,
             operation="INSTALL_SURVEY",
-            object_type="biz_process",
+            object_type="installation_process",
             object_id=cmd.process_id,
             before={"processStatus": before["process_status"]},
             after={**data, "processStatus": process["process_status"], "attachments": len(checked)},
@@ -201,7 +201,7 @@ def detail(ctx: RequestContext, process_id: int) -> dict[str, Any]:
     with UnitOfWork() as uow:
         p = uow.one(
             "SELECT p.id, p.code, p.process_status, p.current_node, p.dept_id, p.create_time, a.*"
-            " FROM biz_process p JOIN installation_apply a ON a.process_id = p.id"
+            " FROM installation_process p JOIN installation_apply a ON a.process_id = p.id"
             " WHERE p.id = :id AND p.process_type = 'INSTALL'",
             {"id": process_id},
         )
@@ -209,12 +209,12 @@ def detail(ctx: RequestContext, process_id: int) -> dict[str, Any]:
             raise _process.not_found(process_id)
         transfers = uow.all(
             "SELECT id, action, from_status, to_status, to_node, operator_id, remark, create_time"
-            " FROM biz_process_transfer WHERE process_id = :p ORDER BY id",
+            " FROM installation_transfer WHERE process_id = :p ORDER BY id",
             {"p": process_id},
         )
         docs = uow.all(
             "SELECT id, category, file_name, content_type, file_size, sha256, archive_batch_no, create_time"
-            " FROM biz_content_attach WHERE process_id = :p ORDER BY id",
+            " FROM installation_document WHERE process_id = :p ORDER BY id",
             {"p": process_id},
         )
         contracts = uow.all(

@@ -112,14 +112,14 @@ def _archive(
         assert c.stored is not None
         if not _process.record(uow, process_id, cmd.archive_type, c.attachment.file_name, c.stored, batch_no):
             uow.execute(  # already archived under this type: the batch names it again
-                "UPDATE biz_content_attach SET archive_batch_no = :b WHERE process_id = :p AND category = :c"
+                "UPDATE installation_document SET archive_batch_no = :b WHERE process_id = :p AND category = :c"
                 " AND sha256 = :h",
                 {"b": batch_no, "p": process_id, "c": cmd.archive_type, "h": c.stored.sha256},
             )
     evidence_id, digest = None, None
     if good:
         docs = uow.all(
-            "SELECT category, file_name, sha256 FROM biz_content_attach WHERE process_id = :p AND sha256 IS NOT NULL",
+            "SELECT category, file_name, sha256 FROM installation_document WHERE process_id = :p AND sha256 IS NOT NULL",
             {"p": process_id},
         )
         digest = rules.evidence_hash(
@@ -178,7 +178,7 @@ def _archive(
         ctx,
         module=MODULE,
         operation="INSTALL_ARCHIVE",
-        object_type="biz_process",
+        object_type="installation_process",
         object_id=process_id,
         before={"processStatus": before},
         after={
@@ -246,7 +246,9 @@ def _complete(uow: UnitOfWork, ctx: RequestContext, process: dict[str, Any]) -> 
         " WHERE process_id = :p",
         {"c": created["id"], "a": created["accountId"], "m": meter_id, "p": process["id"]},
     )
-    uow.execute("UPDATE biz_process SET cust_id = :c WHERE id = :p", {"c": created["id"], "p": process["id"]})
+    uow.execute(
+        "UPDATE installation_process SET cust_id = :c WHERE id = :p", {"c": created["id"], "p": process["id"]}
+    )
     return {
         "custId": created["id"],
         "code": created["code"],

@@ -83,8 +83,8 @@ class InstallApplyRequest(Model):
 class InstallApplyReply(Reply):
     """IF-INST-001 响应参数."""
 
-    process_id: int = Field(description="流程实例 ID (biz_process.id)")
-    process_code: str = Field(description="报装流程编号 (biz_process.code)")
+    process_id: int = Field(description="流程实例 ID (installation_process.id)")
+    process_code: str = Field(description="报装流程编号 (installation_process.code)")
     process_status: Literal["INIT", "ACCEPTED", "SURVEYING"] = Field(
         description="当前状态：受理即待踏勘（SURVEYING）；重复提交且已越过踏勘时为 ACCEPTED，实际状态见 msg 与详情接口"
     )
@@ -117,7 +117,7 @@ class InstallUploadReply(Reply):
 
 
 class InstallTransferItem(Reply):
-    transfer_id: int = Field(description="流转记录 ID (biz_process_transfer.id)")
+    transfer_id: int = Field(description="流转记录 ID (installation_transfer.id)")
     action: str = Field(description="动作：APPLY、SURVEY_*、CONTRACT_INITIATE、SIGN_*、ARCHIVE_*")
     from_status: str | None = Field(description="原状态")
     to_status: str = Field(description="新状态")
@@ -128,7 +128,7 @@ class InstallTransferItem(Reply):
 
 
 class InstallDocumentItem(Reply):
-    document_id: int = Field(description="附件 ID (biz_content_attach.id)")
+    document_id: int = Field(description="附件 ID (installation_document.id)")
     category: str = Field(description="分类：APPLY、SURVEY、CONTRACT、SIGNED、ACCEPT、CHECK、FINISH")
     file_name: str = Field(description="文件名")
     file_type: str = Field(description="文件类型")

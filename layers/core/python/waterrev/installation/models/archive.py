@@ -67,7 +67,7 @@ class InstallArchiveRequest(Model):
         }
     )
 
-    process_id: Id = Field(description="报装流程 ID (biz_process.id)")
+    process_id: Id = Field(description="报装流程 ID (installation_process.id)")
     archive_type: ArchiveType = Field(description="归档类型：APPLY、ACCEPT、CHECK、CONTRACT、FINISH")
     attachment_list: list[InstallAttachment] = Field(min_length=1, max_length=100, description="归档附件列表")
     contract_id: Id | None = Field(default=None, description="合同 ID：CONTRACT 归档时须为该报装已签署的合同")

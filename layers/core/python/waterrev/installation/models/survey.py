@@ -28,7 +28,7 @@ class InstallSurveyRequest(Model):
         }
     )
 
-    process_id: Id = Field(description="报装流程 ID (biz_process.id)")
+    process_id: Id = Field(description="报装流程 ID (installation_process.id)")
     scheme_version: str = Field(min_length=1, max_length=32, description="方案版本号")
     survey_result: str = Field(min_length=1, max_length=1000, description="踏勘结论")
     estimate_amount: Amount | None = Field(default=None, description="预估费用（元）：审核通过（PASS）时必填")
@@ -53,7 +53,7 @@ class InstallSurveyRequest(Model):
 class InstallSurveyReply(Reply):
     """IF-INST-002 响应参数."""
 
-    transfer_id: int = Field(description="流转记录 ID (biz_process_transfer.id)")
+    transfer_id: int = Field(description="流转记录 ID (installation_transfer.id)")
     process_status: InstallStatus = Field(description="当前流程状态")
     next_node: str = Field(description="下一节点：SURVEY、CONTRACT_SIGN、END ...")
     msg: str = Field(description="处理说明")

@@ -1,18 +1,16 @@
 """Connection applications (报装: IF-INST-001..005) with e-signature.
 
-An application is a business process (biz_process, process_type INSTALL) with its typed form
-(installation_apply), its trail (biz_process_transfer), its survey results (biz_business_datas, one row
-per scheme version) and its documents (biz_content_attach: the S3 object, size, type and SHA-256 of
-every attachment, the contract and the signed contract). A contract (installation_contract) is sent to
-the e-signature service once per signing request; the service's verdict is one installation_signature
-row per request (written once: a repeat is IGNORE_REPEAT), its evidence (存证) an installation_evidence
-row; every callback received is logged in installation_sign_callback. An archive batch
-(installation_archive) records what it archived and the evidence hash over every document of the
-application (an installation_evidence row of type ARCHIVE).
-
-biz_process, biz_process_transfer, biz_content_attach and biz_business_datas are shared with IF-CS-006
-(业务办理), built at the same time on another branch: they are created only if missing and the columns
-used here are added only if missing, all nullable or defaulted (docs/DECISIONS.md 140).
+An application is a process (installation_process: processId, processCode, processStatus) with its typed
+form (installation_apply), its trail (installation_transfer), its survey results (installation_survey,
+one row per scheme version recorded) and its documents (installation_document: the S3 object, size, type
+and SHA-256 of every attachment, the contract and the signed contract). They play the seed's biz_process,
+biz_process_transfer, biz_business_datas and biz_content_attach for IF-INST; IF-CS-006 has those, with a
+customer required, which an application for a new connection does not have yet (docs/DECISIONS.md 140).
+A contract (installation_contract) is sent to the e-signature service once per signing request; the
+service's verdict is one installation_signature row per request (written once: a repeat is
+IGNORE_REPEAT), its evidence (存证) an installation_evidence row; every callback received is logged in
+installation_sign_callback. An archive batch (installation_archive) records what it archived and the
+evidence hash over every document of the application (an installation_evidence row of type ARCHIVE).
 
 Revision ID: 0070
 Revises: 0040
@@ -26,66 +24,72 @@ branch_labels = None
 depends_on = None
 
 DDL = r"""
-CREATE TABLE IF NOT EXISTS biz_process (id BIGSERIAL PRIMARY KEY);
-ALTER TABLE biz_process
-    ADD COLUMN IF NOT EXISTS code           VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS process_type   VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS process_status VARCHAR(16),
-    ADD COLUMN IF NOT EXISTS current_node   VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS cust_id        BIGINT REFERENCES biz_cust (id),
-    ADD COLUMN IF NOT EXISTS dept_id        BIGINT REFERENCES system_dept (id),
-    ADD COLUMN IF NOT EXISTS source_channel VARCHAR(16),
-    ADD COLUMN IF NOT EXISTS creator        BIGINT,
-    ADD COLUMN IF NOT EXISTS create_time    TIMESTAMPTZ NOT NULL DEFAULT now(),
-    ADD COLUMN IF NOT EXISTS update_time    TIMESTAMPTZ NOT NULL DEFAULT now();
-CREATE UNIQUE INDEX IF NOT EXISTS ux_biz_process_code ON biz_process (code);
-CREATE INDEX IF NOT EXISTS ix_biz_process_type_status ON biz_process (process_type, process_status);
-COMMENT ON COLUMN biz_process.process_status IS 'processStatus; for process_type INSTALL the 报装 lifecycle (domain/states.py INSTALL)';
-COMMENT ON COLUMN biz_process.current_node IS 'the node the process waits at (nextNode)';
+CREATE TABLE installation_process (
+    id             BIGSERIAL    PRIMARY KEY,
+    code           VARCHAR(32)  NOT NULL UNIQUE,
+    process_type   VARCHAR(32)  NOT NULL DEFAULT 'INSTALL',
+    process_status VARCHAR(16)  NOT NULL CHECK (process_status IN
+        ('SURVEYING', 'SURVEYED', 'SIGNING', 'SIGNED', 'CONSTRUCTED', 'COMPLETED', 'REJECTED')),
+    current_node   VARCHAR(32)  NOT NULL,
+    cust_id        BIGINT       REFERENCES biz_cust (id),
+    dept_id        BIGINT       NOT NULL REFERENCES system_dept (id),
+    source_channel VARCHAR(16)  NOT NULL,
+    creator        BIGINT,
+    create_time    TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    update_time    TIMESTAMPTZ  NOT NULL DEFAULT now()
+);
+CREATE INDEX ix_installation_process_status ON installation_process (process_status, dept_id);
+COMMENT ON TABLE installation_process IS '报装流程 (the seed''s biz_process for IF-INST: processId, processCode, processStatus)';
+COMMENT ON COLUMN installation_process.process_status IS 'processStatus: the 报装 lifecycle (domain/states.py INSTALL)';
+COMMENT ON COLUMN installation_process.current_node IS 'the node the process waits at (nextNode)';
+COMMENT ON COLUMN installation_process.cust_id IS 'the customer it became (set when it completed)';
 
-CREATE TABLE IF NOT EXISTS biz_process_transfer (id BIGSERIAL PRIMARY KEY);
-ALTER TABLE biz_process_transfer
-    ADD COLUMN IF NOT EXISTS process_id  BIGINT REFERENCES biz_process (id),
-    ADD COLUMN IF NOT EXISTS action      VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS from_status VARCHAR(16),
-    ADD COLUMN IF NOT EXISTS to_status   VARCHAR(16),
-    ADD COLUMN IF NOT EXISTS to_node     VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS operator_id BIGINT,
-    ADD COLUMN IF NOT EXISTS remark      VARCHAR(500),
-    ADD COLUMN IF NOT EXISTS idem_key    VARCHAR(128),
-    ADD COLUMN IF NOT EXISTS create_time TIMESTAMPTZ NOT NULL DEFAULT now();
-CREATE INDEX IF NOT EXISTS ix_biz_process_transfer_process ON biz_process_transfer (process_id, id);
-CREATE UNIQUE INDEX IF NOT EXISTS ux_biz_process_transfer_idem ON biz_process_transfer (idem_key)
-    WHERE idem_key IS NOT NULL;
-COMMENT ON COLUMN biz_process_transfer.idem_key IS 'the idempotency key of the step that wrote it (a repeat answers this row)';
+CREATE TABLE installation_transfer (
+    id          BIGSERIAL    PRIMARY KEY,
+    process_id  BIGINT       NOT NULL REFERENCES installation_process (id),
+    action      VARCHAR(32)  NOT NULL,
+    from_status VARCHAR(16),
+    to_status   VARCHAR(16)  NOT NULL,
+    to_node     VARCHAR(32)  NOT NULL,
+    operator_id BIGINT,
+    remark      VARCHAR(500),
+    idem_key    VARCHAR(128) UNIQUE,
+    create_time TIMESTAMPTZ  NOT NULL DEFAULT now()
+);
+CREATE INDEX ix_installation_transfer_process ON installation_transfer (process_id, id);
+COMMENT ON TABLE installation_transfer IS '报装流转轨迹 (the seed''s biz_process_transfer for IF-INST: transferId)';
+COMMENT ON COLUMN installation_transfer.idem_key IS 'the idempotency key of the step that wrote it (a repeat answers this row)';
 
-CREATE TABLE IF NOT EXISTS biz_content_attach (id BIGSERIAL PRIMARY KEY);
-ALTER TABLE biz_content_attach
-    ADD COLUMN IF NOT EXISTS process_id       BIGINT REFERENCES biz_process (id),
-    ADD COLUMN IF NOT EXISTS category         VARCHAR(16),
-    ADD COLUMN IF NOT EXISTS file_name        VARCHAR(200),
-    ADD COLUMN IF NOT EXISTS file_key         VARCHAR(255),
-    ADD COLUMN IF NOT EXISTS content_type     VARCHAR(64),
-    ADD COLUMN IF NOT EXISTS file_size        BIGINT,
-    ADD COLUMN IF NOT EXISTS sha256           CHAR(64),
-    ADD COLUMN IF NOT EXISTS archive_batch_no VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS create_time      TIMESTAMPTZ NOT NULL DEFAULT now();
-CREATE UNIQUE INDEX IF NOT EXISTS ux_biz_content_attach_digest ON biz_content_attach (process_id, category, sha256)
-    WHERE sha256 IS NOT NULL;
-COMMENT ON COLUMN biz_content_attach.category IS '报装: APPLY | SURVEY | CONTRACT | SIGNED | ACCEPT | CHECK | FINISH (archiveType)';
-COMMENT ON COLUMN biz_content_attach.sha256 IS 'the SHA-256 of the object as stored in S3 (hex), checked when it was taken';
+CREATE TABLE installation_document (
+    id               BIGSERIAL    PRIMARY KEY,
+    process_id       BIGINT       NOT NULL REFERENCES installation_process (id),
+    category         VARCHAR(16)  NOT NULL,
+    file_name        VARCHAR(200) NOT NULL,
+    file_key         VARCHAR(255) NOT NULL,
+    content_type     VARCHAR(64)  NOT NULL,
+    file_size        BIGINT       NOT NULL,
+    sha256           CHAR(64)     NOT NULL,
+    archive_batch_no VARCHAR(32),
+    create_time      TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    UNIQUE (process_id, category, sha256)
+);
+COMMENT ON TABLE installation_document IS '报装文件 (the seed''s biz_content_attach for IF-INST): every attachment, contract and signed copy in S3';
+COMMENT ON COLUMN installation_document.category IS 'APPLY | SURVEY | CONTRACT | SIGNED | ACCEPT | CHECK | FINISH (archiveType)';
+COMMENT ON COLUMN installation_document.sha256 IS 'the SHA-256 of the object as stored in S3 (hex), checked when it was taken';
 
-CREATE TABLE IF NOT EXISTS biz_business_datas (id BIGSERIAL PRIMARY KEY);
-ALTER TABLE biz_business_datas
-    ADD COLUMN IF NOT EXISTS process_id   BIGINT REFERENCES biz_process (id),
-    ADD COLUMN IF NOT EXISTS data_type    VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS data_version VARCHAR(32),
-    ADD COLUMN IF NOT EXISTS data         JSONB,
-    ADD COLUMN IF NOT EXISTS create_time  TIMESTAMPTZ NOT NULL DEFAULT now();
-CREATE INDEX IF NOT EXISTS ix_biz_business_datas_process ON biz_business_datas (process_id, data_type);
+CREATE TABLE installation_survey (
+    id           BIGSERIAL    PRIMARY KEY,
+    process_id   BIGINT       NOT NULL REFERENCES installation_process (id),
+    data_type    VARCHAR(32)  NOT NULL,
+    data_version VARCHAR(32)  NOT NULL,
+    data         JSONB        NOT NULL,
+    create_time  TIMESTAMPTZ  NOT NULL DEFAULT now()
+);
+CREATE INDEX ix_installation_survey_process ON installation_survey (process_id);
+COMMENT ON TABLE installation_survey IS '踏勘结果 (the seed''s biz_business_datas for IF-INST-002): one row per scheme version recorded';
 
 CREATE TABLE installation_apply (
-    process_id      BIGINT        PRIMARY KEY REFERENCES biz_process (id),
+    process_id      BIGINT        PRIMARY KEY REFERENCES installation_process (id),
     apply_type      VARCHAR(24)   NOT NULL CHECK (apply_type IN ('NEW', 'REBUILD', 'ONE_METER_ONE_HOME')),
     applicant_name  VARCHAR(100)  NOT NULL,
     mobile          VARCHAR(20)   NOT NULL,
@@ -117,7 +121,7 @@ CREATE SEQUENCE installation_no_seq;
 
 CREATE TABLE installation_contract (
     id              BIGSERIAL     PRIMARY KEY,
-    process_id      BIGINT        NOT NULL REFERENCES biz_process (id),
+    process_id      BIGINT        NOT NULL REFERENCES installation_process (id),
     contract_no     VARCHAR(32)   NOT NULL UNIQUE,
     request_no      VARCHAR(40)   NOT NULL UNIQUE,
     contract_amount NUMERIC(14,2) NOT NULL,
@@ -158,7 +162,7 @@ COMMENT ON TABLE installation_signature IS '签章结果 (IF-INST-004): the verd
 
 CREATE TABLE installation_evidence (
     id               BIGSERIAL    PRIMARY KEY,
-    process_id       BIGINT       NOT NULL REFERENCES biz_process (id),
+    process_id       BIGINT       NOT NULL REFERENCES installation_process (id),
     evidence_type    VARCHAR(12)  NOT NULL CHECK (evidence_type IN ('SIGNATURE', 'ARCHIVE')),
     contract_id      BIGINT       REFERENCES installation_contract (id),
     signature_id     BIGINT       REFERENCES installation_signature (id),
@@ -186,7 +190,7 @@ COMMENT ON TABLE installation_sign_callback IS 'every verified signing callback 
 CREATE TABLE installation_archive (
     id             BIGSERIAL    PRIMARY KEY,
     batch_no       VARCHAR(32)  NOT NULL UNIQUE,
-    process_id     BIGINT       NOT NULL REFERENCES biz_process (id),
+    process_id     BIGINT       NOT NULL REFERENCES installation_process (id),
     archive_type   VARCHAR(12)  NOT NULL CHECK (archive_type IN ('APPLY', 'ACCEPT', 'CHECK', 'CONTRACT', 'FINISH')),
     archive_status VARCHAR(8)   NOT NULL CHECK (archive_status IN ('SUCCESS', 'PARTIAL', 'FAIL')),
     archive_count  INT          NOT NULL,
@@ -205,7 +209,8 @@ COMMENT ON TABLE installation_archive IS '归档批次 (IF-INST-005)';
 
 DROP = r"""
 DROP TABLE IF EXISTS installation_archive, installation_sign_callback, installation_evidence,
-    installation_signature, installation_contract, installation_apply;
+    installation_signature, installation_contract, installation_survey, installation_document,
+    installation_transfer, installation_apply, installation_process;
 DROP SEQUENCE IF EXISTS installation_no_seq;
 """
 
@@ -215,5 +220,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # the shared process tables stay: IF-CS-006 owns them as much as we do
     op.execute(DROP)
