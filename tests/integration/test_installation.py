@@ -409,3 +409,83 @@ def test_another_offices_application_reads_as_missing(admin: str) -> None:
             NOT_FOUND,
         )
         assert mine.msg.replace(str(process_id), "?") == missing.msg.replace("9999999999", "?")
+
+
+def test_concurrent_duplicate_applications_make_one(admin: str, esign: Any) -> None:
+    """Given four clerks submitting the same application at the same moment,
+    When the requests run concurrently,
+    Then one process exists for it and every answer names that one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = {"mobile": "13722223333", "address": f"台江区并发路 {unique('')} 号", "deptId": 2}
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: ok(apply(admin, **body)), range(4)))
+
+    assert len({a["processId"] for a in answers}) == 1
+    assert (
+        sql_scalar("SELECT count(*) FROM installation_apply WHERE address = :a", {"a": body["address"]}) == 1
+    )
+
+
+def test_concurrent_duplicate_callbacks_write_one_signature(admin: str, esign: Any) -> None:
+    """Given a contract the signer has signed, whose callback is delivered four times at once (as a
+    service retrying while the first is still running),
+    When the four signed callbacks arrive concurrently,
+    Then one answers SUCCESS and three IGNORE_REPEAT with the same ids; one signature and one evidence
+    row exist, and the application is SIGNED."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    esign.behaviour(no_callback=True)
+    process_id = surveyed(admin)
+    sent = ok(call("POST", INITIATE, {"processId": process_id}, token=admin))
+    task = esign.sign(sent["requestNo"], "SUCCESS")
+    body = json.dumps(
+        {
+            "contractId": sent["contractId"],
+            "requestNo": sent["requestNo"],
+            "signStatus": "SUCCESS",
+            "signerId": "SIGNER-1",
+            "signatureTime": task["signatureTime"],
+            "evidenceNo": task["evidenceNo"],
+            "fileUrl": task["fileUrl"],
+            "hashValue": task["hashValue"],
+        }
+    )
+
+    def deliver(_: int) -> Reply:
+        headers = signed_headers(body, secret="esign-callback-secret-not-for-production", key_id=esign.key_id)
+        return call("POST", CALLBACK, raw_body=body.encode(), headers=headers)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = [ok(r) for r in pool.map(deliver, range(4))]
+
+    assert sorted(a["writeBackStatus"] for a in answers) == ["IGNORE_REPEAT"] * 3 + ["SUCCESS"]
+    assert len({(a["signatureId"], a["evidenceId"]) for a in answers}) == 1
+    contract_id = sent["contractId"]
+    assert (
+        sql_scalar("SELECT count(*) FROM installation_signature WHERE contract_id = :c", {"c": contract_id})
+        == 1
+    )
+    assert (
+        sql_scalar("SELECT count(*) FROM installation_evidence WHERE contract_id = :c", {"c": contract_id})
+        == 1
+    )
+    assert detail(admin, process_id)["processStatus"] == "SIGNED"
+
+
+def test_duplicated_and_late_callbacks_from_the_simulator_change_nothing(admin: str, esign: Any) -> None:
+    """Given the simulator set to deliver every callback three times, after a slower signer,
+    When a contract is signed,
+    Then the first copy is written (SUCCESS) and the two others answered IGNORE_REPEAT."""
+    esign.behaviour(duplicate=3, sign_delay_seconds=0.3)
+    process_id = surveyed(admin)
+    sent = ok(call("POST", INITIATE, {"processId": process_id}, token=admin))
+    copies = wait_for(
+        lambda: (
+            (c := [c for c in esign.callbacks() if c["body"]["requestNo"] == sent["requestNo"]])[2:] and c
+        ),
+        what="three callbacks",
+    )
+
+    assert [c["writeBackStatus"] for c in copies] == ["SUCCESS", "IGNORE_REPEAT", "IGNORE_REPEAT"]
+    assert detail(admin, process_id)["processStatus"] == "SIGNED"
