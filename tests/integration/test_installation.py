@@ -489,3 +489,26 @@ def test_duplicated_and_late_callbacks_from_the_simulator_change_nothing(admin: 
 
     assert [c["writeBackStatus"] for c in copies] == ["SUCCESS", "IGNORE_REPEAT", "IGNORE_REPEAT"]
     assert detail(admin, process_id)["processStatus"] == "SIGNED"
+
+
+def test_a_verdict_whose_callback_never_came_is_fetched_by_initiating_again(admin: str, esign: Any) -> None:
+    """Given a contract the signer signed but whose callback never arrived (the service's noCallback),
+    When the contract is initiated again,
+    Then the service is asked, the verdict written as its callback would have been (SIGNED, with the
+    evidence), and a further initiation answers the signed contract."""
+    esign.behaviour(no_callback=True)
+    process_id = surveyed(admin)
+    sent = ok(call("POST", INITIATE, {"processId": process_id}, token=admin))
+    wait_for(lambda: esign.task(sent["requestNo"])["taskStatus"] == "SUCCESS", what="the signer")
+    assert detail(admin, process_id)["processStatus"] == "SIGNING"
+
+    asked = ok(call("POST", INITIATE, {"processId": process_id}, token=admin))
+    again = ok(call("POST", INITIATE, {"processId": process_id}, token=admin))
+
+    assert (asked["processStatus"], asked["requestNo"]) == ("SIGNED", sent["requestNo"])
+    assert again["processStatus"] == "SIGNED" and "已签署" in again["msg"]
+    (contract,) = detail(admin, process_id)["contractList"]
+    assert (
+        contract["signStatus"] == "SUCCESS"
+        and contract["hashValue"] == esign.task(sent["requestNo"])["hashValue"]
+    )

@@ -743,8 +743,14 @@ TABLES: dict[str, Tables] = {
     "IF-INST-001": _tables(reads=(*TOKEN_TABLES, *_INSTALL_READ), writes=_INSTALL),
     "IF-INST-002": _tables(reads=(*TOKEN_TABLES, "system_dept"), writes=(*_INSTALL, "installation_survey")),
     "IF-INST-003": _tables(
-        reads=(*TOKEN_TABLES, "installation_sign_callback", "system_dept"),
-        writes=(*_INSTALL, "installation_contract"),
+        reads=(*TOKEN_TABLES, "system_dept"),
+        writes=(  # initiating again asks the service, and writes its verdict as the callback would
+            *_INSTALL,
+            "installation_contract",
+            "installation_evidence",
+            "installation_sign_callback",
+            "installation_signature",
+        ),
     ),
     "IF-INST-004": _tables(
         writes=(

@@ -19,6 +19,7 @@ in installation_sign_callback for a person to list.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -44,23 +45,56 @@ def _client() -> esign.EsignClient:
 
 
 def initiate(ctx: RequestContext, cmd: InitiateSign) -> dict[str, Any]:
+    ask: dict[str, Any] | None = None
     with UnitOfWork() as uow:
         process = _process.lock(uow, ctx, cmd.process_id)
         contract = uow.one(
             "SELECT * FROM installation_contract WHERE process_id = :p AND contract_status IN ('SIGNING', 'SIGNED')",
             {"p": cmd.process_id},
         )
-        if contract is not None and (
-            contract["send_status"] == "SENT" or contract["contract_status"] != "SIGNING"
-        ):
-            return _reply(contract, process, "重复发起：返回进行中的签署请求")
+        if contract is not None and contract["contract_status"] != "SIGNING":
+            return _reply(contract, process, "重复发起：返回已签署的合同")
+        if contract is not None and contract["send_status"] == "SENT":
+            ask = contract
         if contract is None:
             _process.move(
                 uow, ctx, process, InstallStatus.SIGNING, "CONTRACT_INITIATE"
             )  # 1_002_007_002 if not SURVEYED
             contract = _new_contract(uow, ctx, process, cmd)
         uow.commit()
+    if ask is not None:
+        return _ask(ctx, ask, process)
     return _send(ctx, contract, process)
+
+
+def _ask(ctx: RequestContext, contract: dict[str, Any], process: dict[str, Any]) -> dict[str, Any]:
+    """Initiating again while the contract is out for signature asks the service for its verdict (the
+    repair of a callback that never came): a decided task is settled as its callback would be."""
+    try:
+        view = _client().query_task(str(contract["request_no"]))
+    except esign.EsignException as exc:
+        return _reply(contract, process, f"重复发起：签署进行中（签章服务查询失败：{exc}）"[:255])
+    if view is None or view.get("taskStatus") not in set(SignStatus):
+        return _reply(contract, process, "重复发起：签署进行中，等待签署人")
+    body: dict[str, Any] = {
+        "contractId": contract["id"],
+        "requestNo": contract["request_no"],
+        "signStatus": view["taskStatus"],
+    }
+    for name in ("evidenceNo", "fileUrl", "hashValue", "resultMsg"):
+        if isinstance(view.get(name), str):
+            body[name] = view[name]
+    if isinstance(view.get("signatureTime"), str):
+        with contextlib.suppress(ValueError):
+            body["signatureTime"] = dt.datetime.fromisoformat(view["signatureTime"])
+    outcome = settle(ctx, body)
+    with UnitOfWork() as uow:
+        fresh = uow.one("SELECT * FROM installation_contract WHERE id = :i", {"i": contract["id"]})
+        status = uow.scalar(
+            "SELECT process_status FROM installation_process WHERE id = :p", {"p": process["id"]}
+        )
+    assert fresh is not None
+    return _reply(fresh, {**process, "process_status": status}, f"查询补偿：{outcome['msg']}")
 
 
 def _new_contract(
@@ -225,7 +259,12 @@ def callback(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[s
     except UnicodeDecodeError:
         raise AppError(ErrorCode.BAD_REQUEST, "body: 不是 UTF-8 文本") from None
     webhook.verify(PLATFORM, headers, text)
-    body = parse(text)
+    return settle(ctx, parse(text))
+
+
+def settle(ctx: RequestContext, body: dict[str, Any]) -> dict[str, Any]:
+    """A verdict on a signing request (a verified callback, or the service's answer to our query),
+    written once."""
     ctx = replace(ctx, principal=SYSTEM)  # the service acts for the company: every office's contracts
     request_no, status = body["requestNo"], body["signStatus"]
     with UnitOfWork() as uow:
