@@ -152,6 +152,15 @@ def test_the_survey_moves_the_application_and_refuses_what_does_not_follow(admin
     )
     assert refused.data["currentStatus"] == "REJECTED"
     expect_error(call("POST", SURVEY, {**body, "processId": 9_999_999_999}, token=admin), NOT_FOUND)
+    code = detail(admin, process_id)["processCode"]
+    told = sql_all(
+        "SELECT template_code, channel, payload->>'processStatus' AS status FROM biz_message"
+        " WHERE message_biz_no LIKE :k ORDER BY id",
+        {"k": f"INST:{code}:%"},
+    )
+    assert [(m["template_code"], m["channel"], m["status"]) for m in told] == [
+        ("INSTALL_PROGRESS", "SMS", s) for s in ("SURVEYING", "SURVEYED", "REJECTED")
+    ]
 
 
 def test_steps_out_of_order_are_refused_with_the_current_status(admin: str, esign: Any) -> None:

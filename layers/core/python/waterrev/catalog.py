@@ -543,6 +543,7 @@ _INVOICE_RESULT = (
 
 # What the connection-application steps touch (the process, its trail and documents).
 _INSTALL = (
+    "biz_message",  # the applicant's progress SMS
     "biz_operat_log",
     "installation_apply",
     "installation_document",

@@ -61,7 +61,34 @@ def move(
             "UPDATE installation_apply SET live = false WHERE process_id = :id", {"id": process["id"]}
         )
     process["process_status"], process["current_node"] = str(target), node
-    return trail(uow, ctx, int(process["id"]), action, current, str(target), remark=remark, idem_key=idem_key)
+    transfer_id = trail(
+        uow, ctx, int(process["id"]), action, current, str(target), remark=remark, idem_key=idem_key
+    )
+    if current != target:
+        notify(uow, process, transfer_id)
+    return transfer_id
+
+
+def notify(uow: UnitOfWork, process: dict[str, Any], transfer_id: int) -> None:
+    """The applicant told of the step by SMS, through the message pipeline (outbox -> queue -> SYS-010),
+    in the step's transaction; one message per step (messageBizNo INST:<code>:<transferId>)."""
+    from waterrev import messages
+
+    messages.enqueue(
+        uow,
+        biz_no=f"INST:{process['code']}:{transfer_id}",
+        template_code="INSTALL_PROGRESS",
+        receiver=str(process["mobile"]),
+        channel="SMS",
+        source="INSTALL",
+        cust_id=process.get("cust_id"),
+        payload={
+            "processCode": process["code"],
+            "applicantName": process["applicant_name"],
+            "processStatus": process["process_status"],
+            "nextNode": process["current_node"],
+        },
+    )
 
 
 def trail(

@@ -93,7 +93,20 @@ def apply(ctx: RequestContext, cmd: Apply) -> dict[str, Any]:
         for c in checked:
             assert c.stored is not None
             _process.record(uow, process_id, "APPLY", c.attachment.file_name, c.stored)
-        _process.trail(uow, ctx, process_id, "APPLY", None, InstallStatus.SURVEYING, remark="受理报装申请")
+        transfer_id = _process.trail(
+            uow, ctx, process_id, "APPLY", None, InstallStatus.SURVEYING, remark="受理报装申请"
+        )
+        _process.notify(
+            uow,
+            {
+                "code": code,
+                "mobile": cmd.mobile,
+                "applicant_name": cmd.applicant_name,
+                "process_status": InstallStatus.SURVEYING,
+                "current_node": "SURVEY",
+            },
+            transfer_id,
+        )
         audit.record(
             uow,
             ctx,
