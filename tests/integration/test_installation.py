@@ -299,6 +299,11 @@ def test_a_signed_file_that_does_not_match_its_hash_is_not_written_back(admin: s
     assert detail(admin, process_id)["processStatus"] == "SIGNING"
     listed = ok(call("GET", EXCEPTIONS, token=admin, query="pageSize=100"))
     assert any(i["requestNo"] == sent["requestNo"] and "摘要" in i["reason"] for i in listed["list"])
+    from tests.support import admin_login, new_admin_user
+
+    taijiang = admin_login(new_admin_user(dept_id=3), "Passw0rd!")  # not the application's office
+    theirs = ok(call("GET", EXCEPTIONS, token=taijiang, query="pageSize=100"))
+    assert not any(i["requestNo"] == sent["requestNo"] for i in theirs["list"])
 
 
 def test_an_unreachable_service_leaves_the_request_pending_until_initiated_again(

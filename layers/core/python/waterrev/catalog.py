@@ -744,7 +744,7 @@ TABLES: dict[str, Tables] = {
     "IF-INST-001": _tables(reads=(*TOKEN_TABLES, *_INSTALL_READ), writes=_INSTALL),
     "IF-INST-002": _tables(reads=(*TOKEN_TABLES, "system_dept"), writes=(*_INSTALL, "installation_survey")),
     "IF-INST-003": _tables(
-        reads=(*TOKEN_TABLES, "system_dept"),
+        reads=(*TOKEN_TABLES, "system_dept"),  # and, for the exception page, the contracts' processes
         writes=(  # initiating again asks the service, and writes its verdict as the callback would
             *_INSTALL,
             "installation_contract",

@@ -35,6 +35,7 @@ from waterrev.errors import AppError, ErrorCode
 from waterrev.installation import _process, rules
 from waterrev.installation.commands import InitiateSign
 from waterrev.logs import get_logger
+from waterrev.visibility import dept_params
 
 PLATFORM = "ESIGN"
 MODULE = "INST-002"
@@ -461,13 +462,21 @@ def _failed(body: dict[str, Any], reason: str) -> dict[str, Any]:
 
 
 def exceptions(ctx: RequestContext, page_no: int, page_size: int) -> dict[str, Any]:
-    """The callbacks that could not be applied (writeBackStatus FAIL), newest first, for a person."""
+    """The callbacks that could not be applied (writeBackStatus FAIL), newest first, for a person: those
+    of contracts in the caller's data scope (a callback naming no contract of ours: scope ALL only)."""
+    scope = dept_params(ctx)
+    where = (
+        " FROM installation_sign_callback cb LEFT JOIN installation_contract c ON c.request_no = cb.request_no"
+        " LEFT JOIN installation_process p ON p.id = c.process_id WHERE cb.outcome = 'FAIL'"
+        " AND (CAST(:all_depts AS boolean) OR p.dept_id = ANY(CAST(:depts AS bigint[])))"
+    )
     with UnitOfWork() as uow:
-        total = int(uow.scalar("SELECT count(*) FROM installation_sign_callback WHERE outcome = 'FAIL'"))
+        total = int(uow.scalar("SELECT count(*)" + where, scope))
         rows = uow.all(
-            "SELECT id, request_no, sign_status, reason, create_time FROM installation_sign_callback"
-            " WHERE outcome = 'FAIL' ORDER BY id DESC LIMIT :l OFFSET :o",
-            {"l": page_size, "o": (page_no - 1) * page_size},
+            "SELECT cb.id, cb.request_no, cb.sign_status, cb.reason, cb.create_time"
+            + where
+            + " ORDER BY cb.id DESC LIMIT :l OFFSET :o",
+            {**scope, "l": page_size, "o": (page_no - 1) * page_size},
         )
     items = [
         {
