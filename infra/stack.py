@@ -13,6 +13,7 @@ from infra.constructs.api import Api
 from infra.constructs.attachments import Attachments
 from infra.constructs.banking import SEALING_INTERFACES, SEALING_TASKS, SFTP_INTERFACES, SFTP_TASKS, Banking
 from infra.constructs.data import Data
+from infra.constructs.documents import Documents
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.invoice_files import InvoiceFiles
 from infra.constructs.layers import Layers
@@ -23,6 +24,7 @@ from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import (
     BANK_SFTP_INTERFACES,
     EGRESS_TASKS,
+    ESIGN_CALLER_INTERFACES,
     SYS008_CALLER_INTERFACES,
     SYS008_CALLER_TASKS,
     SYS009_CALLER_INTERFACES,
@@ -49,6 +51,12 @@ INVOICE_FILE_WRITERS = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
 INVOICE_FILE_READERS = ("IF-CS-004", "IF-CS-002")
 # The service desk presigns attachment uploads and reads them back (IF-CS-006).
 ATTACHMENT_USERS = ("IF-CS-006",)
+# Connection applications: the e-signature service calls back IF-INST-004's route, which IF-INST-003 sends
+# as notifyUrl; the documents bucket is read and written by the IF-INST functions only.
+ESIGN_CALLBACK_INTERFACE = "IF-INST-004"
+ESIGN_NOTIFY_URL_ENV = "WATERREV_ESIGN_NOTIFY_URL"
+DOCUMENT_WRITERS = ("IF-INST-001", "IF-INST-003", "IF-INST-004")  # presigned PUTs, contracts, signed copies
+DOCUMENT_READERS = ("IF-INST-002", "IF-INST-005")  # digests checked on survey and archive
 # SYS-010 calls its delivery results back to IF-REV-013's webhook route (IF-EXT-008 回传执行结果).
 SYS010_RESULT_INTERFACE = "IF-REV-013"
 MESSAGE_CONSUMER, MESSAGE_RELAY, REMINDER_SCHEDULE = (
@@ -114,7 +122,12 @@ class WaterRevStack(Stack):
             interfaces=interfaces,
             function_settings=function_settings,
             interface_secrets=secrets.by_interface,
-            egress_interfaces=(*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *BANK_SFTP_INTERFACES),
+            egress_interfaces=(
+                *SYS009_CALLER_INTERFACES,
+                *SYS008_CALLER_INTERFACES,
+                *BANK_SFTP_INTERFACES,
+                *ESIGN_CALLER_INTERFACES,
+            ),
         )
         order_creators = [api.functions[i] for i in SYS009_CALLER_INTERFACES if i in api.functions]
         if order_creators:
@@ -160,6 +173,16 @@ class WaterRevStack(Stack):
         )
         attachments = Attachments(self, "Attachments")
         attachments.users([api.functions[i] for i in ATTACHMENT_USERS if i in api.functions])
+        if ESIGN_CALLBACK_INTERFACE in api.functions and "IF-INST-003" in api.functions:
+            api.functions["IF-INST-003"].add_environment(
+                ESIGN_NOTIFY_URL_ENV, api.route_url(ESIGN_CALLBACK_INTERFACE, "POST", caller="webhook")
+            )
+        documents = Documents(self, "Documents")
+        documents.grant(
+            [api.functions[i] for i in DOCUMENT_WRITERS if i in api.functions],
+            ["s3:PutObject", "s3:GetObject"],
+        )
+        documents.grant([api.functions[i] for i in DOCUMENT_READERS if i in api.functions], ["s3:GetObject"])
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
@@ -203,6 +226,7 @@ class WaterRevStack(Stack):
         self.invoice_files = invoice_files
         self.banking = banking
         self.attachments = attachments
+        self.documents = documents
         self.messaging = messaging
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
@@ -217,5 +241,7 @@ class WaterRevStack(Stack):
         CfnOutput(self, "AttachmentBucketName", value=attachments.bucket.bucket_name)
         CfnOutput(self, "Sys008SecretArn", value=secrets.sys008.secret_arn)
         CfnOutput(self, "Sys010SecretArn", value=secrets.sys010.secret_arn)
+        CfnOutput(self, "EsignSecretArn", value=secrets.esign.secret_arn)
+        CfnOutput(self, "DocumentBucketName", value=documents.bucket.bucket_name)
         if messaging is not None:
             CfnOutput(self, "MessageDeadLetterQueueUrl", value=messaging.dead_letters.queue_url)

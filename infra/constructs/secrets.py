@@ -30,6 +30,10 @@ SYS008_CALLER_TASKS = ("job_invoice_compensate",)
 SYS010_ENV = "WATERREV_SYS010_SECRET_ARN"
 # The function that calls SYS-010 (IF-EXT-008): the message queue's consumer.
 SYS010_CALLER_TASKS = ("msg_consumer",)
+ESIGN_ENV = "WATERREV_ESIGN_SECRET_ARN"
+# The functions that call the e-signature service over HTTPS (docs/ESIGN.md): the contract's initiation,
+# and the callback, which fetches the signed document from the service.
+ESIGN_CALLER_INTERFACES = ("IF-INST-003", "IF-INST-004")
 # Every task function that calls an outside system over HTTPS: the egress subnets.
 # and the withholding workflow's steps, which reach the banks' SFTP servers (infra/constructs/banking.py adds
 # the SFTP group; IF-REV-011 and IF-EXT-002 read bank files too).
@@ -38,8 +42,9 @@ BANK_SFTP_TASKS = ("wf_withholding",)
 EGRESS_TASKS = (*SYS009_CALLER_TASKS, *SYS008_CALLER_TASKS, *SYS010_CALLER_TASKS, *BANK_SFTP_TASKS)
 WEBHOOK_KEYS_ENV = "WATERREV_WEBHOOK_KEYS_SECRET_ARN"
 # The webhooks signed with our shared HMAC keys: the bank (IF-EXT-003), the IoT platform (IF-EXT-009), the
-# invoice platform's writeback (IF-EXT-007) and SYS-010's delivery results (on IF-REV-013's route).
-WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-EXT-007", "IF-REV-013", "IF-EXT-002")
+# invoice platform's writeback (IF-EXT-007), SYS-010's delivery results (on IF-REV-013's route) and the
+# e-signature service's callback (IF-INST-004, platform ESIGN: operations add its keys to the secret).
+WEBHOOK_INTERFACES = ("IF-EXT-003", "IF-EXT-009", "IF-EXT-007", "IF-REV-013", "IF-EXT-002", "IF-INST-004")
 # The platforms the secret is created with (waterrev.webhook.verify's first argument). Once deployed, never
 # change this initial value (CloudFormation would write it over the keys): operations add platforms beside
 # them in the secret itself.
@@ -103,6 +108,19 @@ class AppSecrets(Construct):
             "schedule; a rotation function cannot change it on their side.",
         )
 
+        self.esign = secretsmanager.Secret(
+            self,
+            "Esign",
+            description='E-signature service connection: {"baseUrl", "appId", "appSecret"}; set by operations '
+            "from what the service issues (its callbacks are verified with the ESIGN webhook keys)",
+        )
+        acknowledge(
+            self.esign,
+            "AwsSolutions-SMG4",
+            "The app secret is issued by the e-signature service's operator and changes when they rotate it, "
+            "not on our schedule.",
+        )
+
         self.webhooks = secretsmanager.Secret(
             self,
             "Webhooks",
@@ -131,6 +149,8 @@ class AppSecrets(Construct):
             granted.setdefault(if_id, {})[SYS009_ENV] = self.sys009
         for if_id in SYS008_CALLER_INTERFACES:
             granted.setdefault(if_id, {})[SYS008_ENV] = self.sys008
+        for if_id in ESIGN_CALLER_INTERFACES:
+            granted.setdefault(if_id, {})[ESIGN_ENV] = self.esign
         for if_id in WEBHOOK_INTERFACES:
             granted.setdefault(if_id, {})[WEBHOOK_KEYS_ENV] = self.webhooks
         return granted

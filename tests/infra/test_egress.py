@@ -15,6 +15,7 @@ from infra.constructs.secrets import (
     BANK_SFTP_INTERFACES,
     BANK_SFTP_TASKS,
     EGRESS_TASKS,
+    ESIGN_CALLER_INTERFACES,
     SYS008_CALLER_INTERFACES,
     SYS009_CALLER_INTERFACES,
 )
@@ -84,10 +85,16 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
     lambda_sg = {"Fn::GetAtt": [group_of(template, "DataLambdaSg"), "GroupId"]}
     egress_sg = {"Fn::GetAtt": [group_of(template, "DataEgressSg"), "GroupId"]}
     functions = factory_functions(template)
-    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EGRESS_TASKS, *BANK_SFTP_INTERFACES}
+    callers = {
+        *SYS009_CALLER_INTERFACES,
+        *SYS008_CALLER_INTERFACES,
+        *EGRESS_TASKS,
+        *BANK_SFTP_INTERFACES,
+        *ESIGN_CALLER_INTERFACES,
+    }
     sftp_sg = {"Fn::GetAtt": [group_of(template, "BankingSftpSg"), "GroupId"]}
 
-    # the SYS-009 and SYS-008 callers, the message queue's consumer, which calls SYS-010, and the bank SFTP
+    # the SYS-009, SYS-008 and e-signature callers, the message queue's consumer, which calls SYS-010, and the bank SFTP
     # callers (the withholding workflow's steps, IF-REV-011 and IF-EXT-002), which add the SFTP group
     assert callers == {
         "IF-REV-011",
@@ -101,6 +108,8 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
         "IF-EXT-007",
         "job_invoice_compensate",
         "msg_consumer",
+        "IF-INST-003",
+        "IF-INST-004",
     }
     assert (
         len(functions) == len(catalog.built()) + len(catalog.TASK_FUNCTIONS) and callers <= functions.keys()

@@ -229,6 +229,19 @@ def _bank_channel(db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     ):
         for execution in page["executions"]:
             runtime.client.stop_execution(executionArn=execution["executionArn"])
+
+
+@pytest.fixture(scope="session")
+def _esign_service() -> Iterator[Any]:
+    """The e-signature simulator and the local S3 (moto's server) for the session; its signed callbacks
+    reach the real IF-INST-004 handler through a relay standing where API Gateway would."""
+    from tests.support import NotifyRelay
+    from waterrev.local import esign_sim, s3
+
+    relay = NotifyRelay("/admin-api/installation/contract/sign/callback")
+    sim = esign_sim.start(port=0, app_secret="esign-test-secret", retry_scale=0.02)
+    endpoint = s3.start("waterrev-documents-test")
+    yield sim, relay, endpoint
     sim.stop()
     relay.stop()
 
@@ -261,3 +274,37 @@ def bank(_bank_channel: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     sim.behaviour = Behaviour()
     monkeypatch.undo()
     reset_settings()
+
+
+@pytest.fixture
+def esign(_esign_service: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The e-signature simulator (its behaviour reset), our settings pointing at it and at the documents
+    bucket, its callback key known."""
+    import json
+
+    from waterrev.adapters import documents
+    from waterrev.local import esign_sim
+    from waterrev.settings import reset_settings
+    from waterrev.webhook import reset_keys
+
+    sim, relay, endpoint = _esign_service
+    sim.reset()
+    monkeypatch.setenv("WATERREV_ESIGN_BASE_URL", sim.base_url)
+    monkeypatch.setenv("WATERREV_ESIGN_APP_ID", esign_sim.DEFAULT_APP_ID)
+    monkeypatch.setenv("WATERREV_ESIGN_APP_SECRET", "esign-test-secret")
+    monkeypatch.setenv("WATERREV_ESIGN_NOTIFY_URL", relay.url)
+    monkeypatch.setenv("WATERREV_S3_ENDPOINT_URL", endpoint)
+    monkeypatch.setenv("WATERREV_DOCUMENT_BUCKET", "waterrev-documents-test")
+    monkeypatch.setenv(
+        "WATERREV_WEBHOOK_KEYS", json.dumps({"ESIGN": {sim.key_id: esign_sim.DEFAULT_CALLBACK_SECRET}})
+    )
+    reset_settings()
+    reset_keys()
+    documents.reset()
+    yield sim
+    sim.settle()
+    sim.reset()
+    monkeypatch.undo()
+    reset_settings()
+    reset_keys()
+    documents.reset()

@@ -457,13 +457,61 @@ CATALOG: tuple[Interface, ...] = (
         ),
         timeout_s=30,
     ),
+    # ---- connection applications (报装) with e-signature: the seed's paths ------------------
+    Interface(
+        "IF-INST-001",
+        "报装申请提交接口",
+        "inst_apply",
+        (
+            Route("POST", "/admin-api/installation/apply/create", A, "installation:apply:create"),
+            # extensions: the attachment upload link, the application's detail
+            Route(
+                "POST", "/admin-api/installation/attachment/upload-url", A, "installation:attachment:upload"
+            ),
+            Route("GET", "/admin-api/installation/apply/{processId}", A, "installation:apply:query"),
+        ),
+        timeout_s=30,
+    ),
+    Interface(
+        "IF-INST-002",
+        "踏勘结果回填接口",
+        "inst_survey",
+        (Route("POST", "/admin-api/installation/survey/result", A, "installation:survey:update"),),
+        timeout_s=30,
+    ),
+    Interface(
+        "IF-INST-003",
+        "合同签署发起接口",
+        "inst_contract_sign",
+        (
+            Route("POST", "/admin-api/installation/contract/sign/initiate", A, "installation:contract:sign"),
+            # extension: callbacks that could not be written back (人工核查入口)
+            Route(
+                "GET",
+                "/admin-api/installation/contract/sign/exception/page",
+                A,
+                "installation:contract:exception",
+            ),
+        ),
+        timeout_s=15,
+    ),
+    # the e-signature service's callback keeps the seed's /admin-api path but is a signed webhook
+    Interface(
+        "IF-INST-004",
+        "签章回执接口",
+        "inst_sign_callback",
+        (Route("POST", "/admin-api/installation/contract/sign/callback", W),),
+        timeout_s=15,
+    ),
+    Interface(
+        "IF-INST-005",
+        "报装归档接口",
+        "inst_archive",
+        (Route("POST", "/admin-api/installation/archive/submit", A, "installation:archive:submit"),),
+        timeout_s=60,
+    ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
     Interface("IF-REV-010", "统计查询接口", None),
-    Interface("IF-INST-001", "报装申请提交接口", None),
-    Interface("IF-INST-002", "踏勘结果回填接口", None),
-    Interface("IF-INST-003", "合同签署发起接口", None),
-    Interface("IF-INST-004", "签章回执接口", None),
-    Interface("IF-INST-005", "报装归档接口", None),
     outbound("IF-EXT-001", "银行代扣批次下发接口", "SYS-009 / 银行渠道", "waterrev.adapters.bank_sftp"),
     outbound("IF-EXT-004", "聚合支付下单接口", "SYS-009", "waterrev.adapters.sys009"),
     outbound("IF-EXT-006", "发票开具协同接口", "SYS-008", "waterrev.adapters.sys008"),
@@ -637,6 +685,23 @@ _PROCESS_APPLY = (
     *_READING,
     "biz_meter_change",
     "biz_reading_review",
+)
+
+# What the connection-application steps touch (the process, its trail and documents).
+_INSTALL = (
+    "biz_message",  # the applicant's progress SMS
+    "biz_operat_log",
+    "installation_apply",
+    "installation_document",
+    "installation_process",
+    "installation_transfer",
+)
+_INSTALL_READ = (
+    "installation_archive",
+    "installation_contract",
+    "installation_evidence",
+    "installation_signature",
+    "system_dept",
 )
 
 TABLES: dict[str, Tables] = {
@@ -900,6 +965,41 @@ TABLES: dict[str, Tables] = {
             "biz_meter_log",
             "biz_meter_stock",
             "biz_operat_log",
+        ),
+    ),
+    "IF-INST-001": _tables(reads=(*TOKEN_TABLES, *_INSTALL_READ), writes=_INSTALL),
+    "IF-INST-002": _tables(reads=(*TOKEN_TABLES, "system_dept"), writes=(*_INSTALL, "installation_survey")),
+    "IF-INST-003": _tables(
+        reads=(*TOKEN_TABLES, "system_dept"),  # and, for the exception page, the contracts' processes
+        writes=(  # initiating again asks the service, and writes its verdict as the callback would
+            *_INSTALL,
+            "installation_contract",
+            "installation_evidence",
+            "installation_sign_callback",
+            "installation_signature",
+        ),
+    ),
+    "IF-INST-004": _tables(
+        writes=(
+            *_INSTALL,
+            "biz_channel_nonce",
+            "installation_contract",
+            "installation_evidence",
+            "installation_sign_callback",
+            "installation_signature",
+        ),
+    ),
+    "IF-INST-005": _tables(
+        reads=(*TOKEN_TABLES, "installation_contract", "installation_signature", "system_dept"),
+        writes=(
+            *_INSTALL,
+            "biz_account",
+            "biz_cust",
+            "biz_cust_contact",
+            "biz_cust_meter",
+            "biz_meter",
+            "installation_archive",
+            "installation_evidence",
         ),
     ),
 }

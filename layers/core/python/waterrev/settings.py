@@ -28,6 +28,8 @@ _POSITIVE = frozenset(
         "message_max_receives",
         "message_lease_s",
         "withholding_poll_s",
+        "document_link_ttl_s",
+        "document_max_bytes",
     }
 )
 
@@ -127,6 +129,19 @@ class Settings:
     withholding_poll_s: int = (
         300  # how long a batch waits for IF-EXT-002 before looking for its return itself
     )
+    # The e-signature service (docs/ESIGN.md): where to call it and our app id and secret (requests are
+    # HMAC-signed), or (in the cloud) a Secrets Manager JSON secret {"baseUrl", "appId", "appSecret"}.
+    # Its signing callbacks (IF-INST-004) are verified with the webhook keys of platform ESIGN.
+    esign_base_url: str | None = None
+    esign_app_id: str | None = None
+    esign_app_secret: str | None = None
+    esign_secret_arn: str | None = None
+    esign_notify_url: str | None = None  # our IF-INST-004 route, sent with every signing request
+    # Connection-application documents (attachments, contracts, signed contracts): a private bucket;
+    # uploads go straight to it through presigned PUT links that live document_link_ttl_s.
+    document_bucket: str = "waterrev-documents-local"
+    document_link_ttl_s: int = 900
+    document_max_bytes: int = 20 * 1024 * 1024
 
 
 _PREFIX = "WATERREV_"

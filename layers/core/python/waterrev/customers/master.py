@@ -431,57 +431,64 @@ def _write_bank_rel(
 def create_customer(ctx: RequestContext, cmd: NewCustomer) -> dict[str, Any]:
     try:
         with UnitOfWork() as uow:
-            _require_dept(uow, ctx, cmd.dept_id)
-            code = cmd.code or f"KH{uow.scalar(_NEXT_CODE):010d}"
-            cust_id = uow.scalar(
-                "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, mobile, address, dept_id,"
-                " population, low_income, creator) VALUES (:code, :name, :type, :idt, :idn, :mob, :addr, :dept,"
-                " :pop, :low, :creator) ON CONFLICT (code) DO NOTHING RETURNING id",
-                {
-                    "code": code,
-                    "name": cmd.name,
-                    "type": cmd.cust_type,
-                    "idt": cmd.id_type,
-                    "idn": cmd.id_no,
-                    "mob": cmd.mobile,
-                    "addr": cmd.address,
-                    "dept": cmd.dept_id,
-                    "pop": cmd.population,
-                    "low": cmd.low_income,
-                    "creator": ctx.principal.user_id,
-                },
-            )
-            if cust_id is None:
-                existing = uow.scalar("SELECT id FROM biz_cust WHERE code = :c", {"c": code})
-                raise AppError(ErrorCode.CONFLICT, f"code: 客户编号 {code} 已存在", data={"id": existing})
-            account_no = cmd.account_no or f"ZH{code}"
-            account_id = uow.scalar(
-                "INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
-                {"c": cust_id, "no": account_no},
-            )
-            _write_contacts(uow, cust_id, cmd.contact_list)
-            meter_ids = [_link_meter(uow, cust_id, m) for m in cmd.meter_list]
-            for meter_id, m in zip(meter_ids, cmd.meter_list, strict=True):
-                if m.price_split is not None:
-                    _write_split(uow, ctx, cust_id, meter_id, m.price_split)
-            if cmd.invoice_info is not None:
-                _write_invoice(uow, cust_id, cmd.invoice_info)
-            _write_bank_rel(
-                uow, "biz_cust_collection_rel", "agreement_no", cust_id, cmd.collection_rel, False
-            )
-            _write_bank_rel(uow, "biz_cust_withholding_rel", "sign_no", cust_id, cmd.withholding_rel, False)
-            audit.record(
-                uow,
-                ctx,
-                module="REV-001",
-                operation="CUSTOMER_CREATE",
-                object_type="biz_cust",
-                object_id=cust_id,
-                after=as_wire(cmd),
-            )
+            created = create_in(uow, ctx, cmd)
             uow.commit()
     except IntegrityError as exc:
         raise AppError(ErrorCode.CONFLICT, _integrity_detail(exc)) from exc
+    return created
+
+
+def create_in(
+    uow: UnitOfWork, ctx: RequestContext, cmd: NewCustomer, *, module: str = "REV-001"
+) -> dict[str, Any]:
+    """A customer with its account, contacts and meters, written (and audited) in the caller's unit of
+    work: IF-REV-002's create, and a completed connection application (报装) in its own transaction."""
+    _require_dept(uow, ctx, cmd.dept_id)
+    code = cmd.code or f"KH{uow.scalar(_NEXT_CODE):010d}"
+    cust_id = uow.scalar(
+        "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, mobile, address, dept_id,"
+        " population, low_income, creator) VALUES (:code, :name, :type, :idt, :idn, :mob, :addr, :dept,"
+        " :pop, :low, :creator) ON CONFLICT (code) DO NOTHING RETURNING id",
+        {
+            "code": code,
+            "name": cmd.name,
+            "type": cmd.cust_type,
+            "idt": cmd.id_type,
+            "idn": cmd.id_no,
+            "mob": cmd.mobile,
+            "addr": cmd.address,
+            "dept": cmd.dept_id,
+            "pop": cmd.population,
+            "low": cmd.low_income,
+            "creator": ctx.principal.user_id,
+        },
+    )
+    if cust_id is None:
+        existing = uow.scalar("SELECT id FROM biz_cust WHERE code = :c", {"c": code})
+        raise AppError(ErrorCode.CONFLICT, f"code: 客户编号 {code} 已存在", data={"id": existing})
+    account_no = cmd.account_no or f"ZH{code}"
+    account_id = uow.scalar(
+        "INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
+        {"c": cust_id, "no": account_no},
+    )
+    _write_contacts(uow, cust_id, cmd.contact_list)
+    meter_ids = [_link_meter(uow, cust_id, m) for m in cmd.meter_list]
+    for meter_id, m in zip(meter_ids, cmd.meter_list, strict=True):
+        if m.price_split is not None:
+            _write_split(uow, ctx, cust_id, meter_id, m.price_split)
+    if cmd.invoice_info is not None:
+        _write_invoice(uow, cust_id, cmd.invoice_info)
+    _write_bank_rel(uow, "biz_cust_collection_rel", "agreement_no", cust_id, cmd.collection_rel, False)
+    _write_bank_rel(uow, "biz_cust_withholding_rel", "sign_no", cust_id, cmd.withholding_rel, False)
+    audit.record(
+        uow,
+        ctx,
+        module=module,
+        operation="CUSTOMER_CREATE",
+        object_type="biz_cust",
+        object_id=cust_id,
+        after=as_wire(cmd),
+    )
     return {
         "id": cust_id,
         "code": code,

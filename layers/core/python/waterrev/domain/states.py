@@ -625,6 +625,70 @@ PROCESS = Lifecycle(
 )
 
 
+# ------------------------------------------------------------ connection application (报装) ----
+class InstallStatus(StrEnum):
+    """biz_process.process_status of an INSTALL process (IF-INST-001..005). The seed's IF-INST-001
+    answers INIT, ACCEPTED or SURVEYING; an accepted application waits for its survey (SURVEYING).
+    The rest are ours: the survey passed with an estimate (SURVEYED), the contract is with the
+    e-signature service (SIGNING), signed (SIGNED), built and checked (CONSTRUCTED, the CHECK archive),
+    finished with its customer, account and meter (COMPLETED, the FINISH archive); refused by the
+    survey audit (REJECTED)."""
+
+    SURVEYING = "SURVEYING"
+    SURVEYED = "SURVEYED"
+    SIGNING = "SIGNING"
+    SIGNED = "SIGNED"
+    CONSTRUCTED = "CONSTRUCTED"
+    COMPLETED = "COMPLETED"
+    REJECTED = "REJECTED"
+
+
+INSTALL = Lifecycle(
+    "报装申请",
+    InstallStatus,
+    {
+        # a survey recorded without an audit result leaves it waiting for the audit
+        InstallStatus.SURVEYING: {InstallStatus.SURVEYING, InstallStatus.SURVEYED, InstallStatus.REJECTED},
+        # a new scheme version may be audited again before the contract goes out
+        InstallStatus.SURVEYED: {InstallStatus.SURVEYED, InstallStatus.SIGNING, InstallStatus.REJECTED},
+        # FAIL or CANCEL from the signer sends it back: a new contract may be initiated
+        InstallStatus.SIGNING: {InstallStatus.SIGNED, InstallStatus.SURVEYED},
+        InstallStatus.SIGNED: {InstallStatus.CONSTRUCTED},
+        InstallStatus.CONSTRUCTED: {InstallStatus.COMPLETED},
+    },
+    initial=frozenset({InstallStatus.SURVEYING}),
+    error=ErrorCode.PROCESS_NODE_NOT_ALLOWED,
+)
+# the node each status waits at (IF-INST-002 nextNode)
+INSTALL_NEXT_NODE = {
+    InstallStatus.SURVEYING: "SURVEY",
+    InstallStatus.SURVEYED: "CONTRACT_SIGN",
+    InstallStatus.SIGNING: "SIGN_CALLBACK",
+    InstallStatus.SIGNED: "CONSTRUCTION_CHECK",
+    InstallStatus.CONSTRUCTED: "FINISH_ARCHIVE",
+    InstallStatus.COMPLETED: "END",
+    InstallStatus.REJECTED: "END",
+}
+
+
+class ContractStatus(StrEnum):
+    """installation_contract.contract_status: one signing request's contract."""
+
+    SIGNING = "SIGNING"
+    SIGNED = "SIGNED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+CONTRACT = Lifecycle(
+    "报装合同",
+    ContractStatus,
+    {ContractStatus.SIGNING: {ContractStatus.SIGNED, ContractStatus.FAILED, ContractStatus.CANCELLED}},
+    initial=frozenset({ContractStatus.SIGNING}),
+    error=ErrorCode.PROCESS_NODE_NOT_ALLOWED,
+)
+
+
 # --------------------------------------------------------------------- coming: e-signature -----
 class SignStatus(StrEnum):
     """installation_signature.signature_status, signStatus (IF-INST-004): the CA's verdict on one
@@ -708,4 +772,6 @@ LIFECYCLES: tuple[Lifecycle[Any], ...] = (
     SIGNATURE,
     WORK_ORDER,
     STOCK,
+    INSTALL,
+    CONTRACT,
 )

@@ -115,6 +115,37 @@ def start_invoice_platform(notify_base: str) -> Any:
     return sim
 
 
+def start_esign_service(notify_base: str) -> Any:
+    """The e-signature simulator on a free loopback port (unless WATERREV_ESIGN_BASE_URL names a real
+    one) and the documents bucket on the local S3; its signed callbacks reach our IF-INST-004 route."""
+    import json
+    import secrets
+
+    from waterrev.adapters import documents
+    from waterrev.local import s3
+    from waterrev.settings import get_settings, reset_settings
+
+    s3.start(get_settings().document_bucket)
+    documents.reset()
+    if os.environ.get("WATERREV_ESIGN_BASE_URL"):
+        return None
+    from waterrev.local import esign_sim
+
+    app_secret, callback_secret = secrets.token_hex(16), secrets.token_hex(16)
+    sim = esign_sim.start(app_secret=app_secret, callback_secret=callback_secret, retry_scale=0.5)
+    keys = json.loads(os.environ.get("WATERREV_WEBHOOK_KEYS") or "{}")
+    keys["ESIGN"] = {sim.key_id: callback_secret}
+    os.environ.update(
+        WATERREV_ESIGN_BASE_URL=sim.base_url,
+        WATERREV_ESIGN_APP_ID=sim.app_id,
+        WATERREV_ESIGN_APP_SECRET=app_secret,
+        WATERREV_ESIGN_NOTIFY_URL=f"{notify_base}/admin-api/installation/contract/sign/callback",
+        WATERREV_WEBHOOK_KEYS=json.dumps(keys),
+    )
+    reset_settings()
+    return sim
+
+
 def start_message_service(callback_base: str) -> tuple[Any, Any]:
     """The SYS-010 simulator (unless WATERREV_SYS010_BASE_URL names a real one) and the message queue on
     moto with its pump (relay, consumer, dead-letter sweep): a message queued by any use case reaches the
@@ -197,6 +228,7 @@ def main() -> None:
     invoice_sim = start_invoice_platform(f"http://{host}:{http.server_address[1]}")
     sys010, messages = start_message_service(f"http://{host}:{http.server_address[1]}")
     bank = start_bank(f"http://{host}:{http.server_address[1]}")
+    esign = start_esign_service(f"http://{host}:{http.server_address[1]}")
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -215,6 +247,8 @@ def main() -> None:
         " (the messages it received: SMS, WeChat, in-app; bind codes also print here)\n"
         f"  bank SFTP (IF-EXT-001/002): sftp://waterrev@{bank.host}:{bank.port} (channel ICBC; files under"
         f" {bank.root}; password in {STATE_DIR / 'bank-credentials.json'})\n"
+        f"  e-signature simulator: {esign.base_url if esign else os.environ.get('WATERREV_ESIGN_BASE_URL')}"
+        " (signing tasks and callbacks; sign by hand at /sign/<requestNo>)\n"
         "Ctrl-C stops everything, the database included.",
         flush=True,
     )
@@ -230,6 +264,8 @@ def main() -> None:
             invoice_sim.stop()
         messages.stop()
         bank.stop()
+        if esign is not None:
+            esign.stop()
         if sys010 is not None:
             sys010.stop()
         from waterrev.db import dispose_engine
