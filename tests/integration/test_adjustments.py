@@ -696,3 +696,58 @@ def test_the_nightly_check_records_each_run_and_names_a_customer_whose_money_doe
     assert (emf and emf[-1]["LedgerViolations"] == [float(summary["violations"])]) or emf[-1][
         "LedgerViolations"
     ] == summary["violations"]
+
+
+def test_a_lost_refund_notification_is_made_good_by_the_compensation_job(
+    admin: str, admin_id: int, approver: str, dept: int, sys009: Any
+) -> None:
+    """Given a reversed online payment whose refund SYS-009 settled without its notification arriving, when
+    the scheduled compensation job runs with its sample event, then it queries SYS-009 and the refund is
+    SUCCESS; a later FAIL notification for it (correctly signed) changes nothing: the first final status
+    stands."""
+    import pathlib
+
+    from functions.job_pay_compensate.handler import handler
+    from waterrev.local.gateway import FakeLambdaContext
+
+    cust, bills, order = online_payment(admin, sys009, dept, ["2022-09"])
+    sys009.behaviour(dropNotifications=True)
+    asked = ask(admin, bills[0]["id"], admin_id, "REVERSE", sourceTradeNo=order["tradeNo"])
+    refund_no = decide(approver, "approve", asked.data["adjustmentNo"]).data["refundNo"]
+    sys009.finish_refunds()
+    assert sql_scalar("SELECT status FROM biz_refund WHERE refund_no = :n", {"n": refund_no}) == "PROCESSING"
+    sql_exec(
+        "UPDATE biz_refund SET next_try_time = now() - interval '1 minute' WHERE refund_no = :n",
+        {"n": refund_no},
+    )
+    event = json.loads(
+        (pathlib.Path(__file__).parents[2] / "events/job_pay_compensate/scheduled.json").read_text()
+    )
+
+    counts = handler(event, FakeLambdaContext("job_pay_compensate"))
+
+    assert counts["refunds"]["settled"] >= 1
+    assert sql_scalar("SELECT status FROM biz_refund WHERE refund_no = :n", {"n": refund_no}) == "SUCCESS"
+    late = {
+        "id": unique("n"),
+        "eventType": "REFUND",
+        "refundNo": refund_no,
+        "tradeNo": order["tradeNo"],
+        "refundAmount": "1.00",
+        "refundStatus": "FAIL",
+        "notifyTime": "2026-12-05T09:00:00+08:00",
+    }
+    headers, raw = signed_notification(sys009._keys[-1].private_pem, late)
+    answer = call("POST", "/open-api/pay/refund-notify", raw_body=raw, headers=headers)
+    assert answer.code == 0 and answer.data["refundStatus"] == "SUCCESS", answer.body
+    assert sql_scalar("SELECT status FROM biz_refund WHERE refund_no = :n", {"n": refund_no}) == "SUCCESS"
+    ledger_holds(cust)
+
+
+def test_only_a_waiver_approver_decides_a_waiver_on_the_adjustment_route(admin: str) -> None:
+    """Given a user who may approve adjustments but not penalty waivers, when it approves a JM number on the
+    adjustment route, then 403 and the waiver is untouched."""
+    token = admin_login(
+        new_admin_user(permissions=("revenue:adjust:approve",), data_scope="ALL"), "Passw0rd!"
+    )
+    expect_error(decide(token, "approve", "JM2026120500000001"), 403, mentions="revenue:penalty:approve")
