@@ -751,3 +751,38 @@ def test_only_a_waiver_approver_decides_a_waiver_on_the_adjustment_route(admin: 
         new_admin_user(permissions=("revenue:adjust:approve",), data_scope="ALL"), "Passw0rd!"
     )
     expect_error(decide(token, "approve", "JM2026120500000001"), 403, mentions="revenue:penalty:approve")
+
+
+def test_a_refund_decided_by_the_payment_exception_review_is_paid_through_sys009(
+    admin: str, sys009: Any
+) -> None:
+    """Given money that arrived for a bill paid elsewhere (PAID_ELSEWHERE, on the balance), when the review
+    decides REFUND, then a booked SYS009 refund is PENDING in the same transaction; the compensation job
+    sends it to SYS-009, whose signed refund notification settles it SUCCESS, and the exception shows
+    refundStatus SUCCESS; the ledger holds."""
+    from tests.integration.test_payment_review import paid_elsewhere, resolve
+    from waterrev.accounting import refunds
+
+    sys009.behaviour(dropNotifications=True)
+    order, (bill,), exception_id = paid_elsewhere(admin, sys009, ["2022-10"])
+    sys009.pay(order["tradeNo"])  # the platform's side of the trade: paid
+    decided = resolve(admin, exception_id, "REFUND", "客户要求退回重复支付")
+    assert decided.code == 0 and decided.data["refundStatus"] == "PENDING", decided.body
+    (refund,) = sql_all("SELECT * FROM biz_refund WHERE exception_id = :e", {"e": exception_id})
+    assert (refund["status"], refund["method"], refund["booked"]) == ("PENDING", "SYS009", True)
+    sys009.behaviour(dropNotifications=False)
+
+    assert refunds.compensate()["sent"] >= 1
+    sys009.finish_refunds()
+
+    wait_for(
+        lambda: (
+            sql_scalar(
+                "SELECT refund_status FROM bk_transaction_exception WHERE id = :e", {"e": exception_id}
+            )
+            == "SUCCESS"
+        ),
+        what="the review's refund settled",
+    )
+    assert sql_scalar("SELECT status FROM biz_refund WHERE id = :r", {"r": refund["id"]}) == "SUCCESS"
+    ledger_holds(int(bill["cust_id"]))

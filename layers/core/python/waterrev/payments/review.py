@@ -7,7 +7,8 @@ Decisions by exception type:
   penalty or principal first as revenue.penalty.coverage says, oldest first; a short amount leaves bills
   PARTIAL, a surplus goes to the balance) and ends the order SUCCESS; REFUND closes the order, frees its bills and records a
   PENDING refund of the amount received, paid back through SYS-009 by accounting.refunds (IF-REV-007's
-  refund path: a biz_refund row in this transaction, the refund call after the commit).
+  refund path: a biz_refund row in this transaction; job_pay_compensate makes the refund call, and the
+  refund's result updates refundStatus).
 - PAID_ELSEWHERE (the order is SUCCESS, the surplus is on the balance): KEEP_BALANCE leaves it there;
   REFUND takes it off the balance (biz_account_flow REFUND) and records a PENDING refund, paid back the
   same way (a refund SYS-009 fails puts the money back on the balance).
@@ -203,9 +204,8 @@ def resolve(ctx: RequestContext, cmd: ResolveException) -> dict[str, Any]:
                 "id": cmd.id,
             },
         )
-        refund_id = None
-        if refund is not None:  # paid back through IF-REV-007's refund path (SYS-009's refund call)
-            refund_id = refunds.record_for_exception(
+        if refund is not None:  # paid back through IF-REV-007's refund path: the compensation job sends it
+            refunds.record_for_exception(
                 uow,
                 ctx,
                 exception_id=cmd.id,
@@ -213,7 +213,7 @@ def resolve(ctx: RequestContext, cmd: ResolveException) -> dict[str, Any]:
                 biz_order_no=row["biz_order_no"],
                 amount=refund,
                 booked=kind == PaymentExceptionType.PAID_ELSEWHERE,
-            )["id"]
+            )
         audit.record(
             uow,
             ctx,
@@ -239,10 +239,6 @@ def resolve(ctx: RequestContext, cmd: ResolveException) -> dict[str, Any]:
         )
         reply = {**_reload(uow, cmd.id), "replay": False}
         uow.commit()
-    if refund_id is not None:
-        refunds.send(int(refund_id))
-        with UnitOfWork() as uow:
-            reply = {**_reload(uow, cmd.id), "replay": False}
     return reply
 
 
