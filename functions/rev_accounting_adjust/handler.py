@@ -36,6 +36,7 @@ app = new_app()
         ErrorCode.NOT_FOUND,
         ErrorCode.CONFLICT,
         ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED,
+        ErrorCode.PRICE_OR_COMPONENT_MISSING,
         ErrorCode.ADJUST_STATE_NOT_ALLOWED,
         summary="账务调整（IF-REV-007）：水量调整、金额调整、退款、冲正、坏账",
         description="每次调整都是新的账务记录，从不修改已入账金额。调整类型属于须审批类型（revenue.adjust.approval-types）"
@@ -54,6 +55,7 @@ def create_adjustment(body: AdjustCreate) -> dict:
     **doc(
         AdjustReply,
         ErrorCode.NOT_FOUND,
+        ErrorCode.CUSTOMER_NOT_FOUND_OR_STOPPED,
         ErrorCode.ADJUST_STATE_NOT_ALLOWED,
         summary="账务调整审批通过（扩展，第二人审批）",
         description="申请人本人不能审批（403）。通过时按当时的账务重新校验并执行；已不能执行时调整以 FAIL 结束（failReason）。"
