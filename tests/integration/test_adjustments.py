@@ -786,3 +786,45 @@ def test_a_refund_decided_by_the_payment_exception_review_is_paid_through_sys009
     )
     assert sql_scalar("SELECT status FROM biz_refund WHERE id = :r", {"r": refund["id"]}) == "SUCCESS"
     ledger_holds(int(bill["cust_id"]))
+
+
+def test_a_refund_call_that_times_out_is_sent_again_with_the_same_refund_number(
+    admin: str, admin_id: int, approver: str, dept: int, sys009: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given SYS-009 answering the refund call too late (it took the refund all the same), when a reversal is
+    approved, then the refund stays PENDING with the error kept; when the compensation job sends it again
+    with the same refundNo, SYS-009 answers the refund it already has (one refund there), it is PROCESSING,
+    and its notification settles it SUCCESS."""
+    from waterrev.accounting import refunds
+    from waterrev.adapters import sys009 as adapter
+    from waterrev.settings import get_settings
+
+    s = get_settings()
+    impatient = adapter.Sys009Client(
+        s.sys009_base_url or "", s.sys009_app_id or "", s.sys009_app_secret or "", timeout_s=0.3
+    )
+    monkeypatch.setattr(adapter, "client_from_settings", lambda: impatient)
+    cust, bills, order = online_payment(admin, sys009, dept, ["2022-11"])
+    sys009.behaviour(timeoutSeconds=1)
+    asked = ask(admin, bills[0]["id"], admin_id, "REVERSE", sourceTradeNo=order["tradeNo"])
+    approved = decide(approver, "approve", asked.data["adjustmentNo"])
+    refund_no = approved.data["refundNo"]
+    assert approved.data["refundStatus"] == "PENDING", approved.body
+    assert "no answer" in sql_scalar(
+        "SELECT last_error FROM biz_refund WHERE refund_no = :n", {"n": refund_no}
+    )
+    sys009.behaviour(timeoutSeconds=0)
+    sql_exec("UPDATE biz_refund SET next_try_time = now() WHERE refund_no = :n", {"n": refund_no})
+
+    assert refunds.compensate()["sent"] >= 1
+
+    assert sql_scalar("SELECT status FROM biz_refund WHERE refund_no = :n", {"n": refund_no}) == "PROCESSING"
+    assert sys009.refund(refund_no)["refundStatus"] == "PROCESSING"
+    sys009.finish_refunds()
+    wait_for(
+        lambda: (
+            sql_scalar("SELECT status FROM biz_refund WHERE refund_no = :n", {"n": refund_no}) == "SUCCESS"
+        ),
+        what="refund SUCCESS",
+    )
+    ledger_holds(cust)
