@@ -41,6 +41,7 @@ WITHHOLDING_STARTERS = ("IF-REV-011", "IF-EXT-002")
 # (the SYS-009 callers) send its URL as notifyUrl.
 SYS009_NOTIFY_INTERFACE = "IF-EXT-005"
 SYS009_NOTIFY_URL_ENV = "WATERREV_SYS009_NOTIFY_URL"
+SYS009_NOTIFY_PATH = "/open-api/pay/notify"  # the refund results go beside it: /open-api/pay/refund-notify
 # SYS-008 writes results back to IF-EXT-007's route; the interfaces and the task that send applications
 # (and resend them) give its URL as notifyUrl.
 SYS008_WRITEBACK_INTERFACE = "IF-EXT-007"
@@ -131,7 +132,7 @@ class WaterRevStack(Stack):
         )
         order_creators = [api.functions[i] for i in SYS009_CALLER_INTERFACES if i in api.functions]
         if order_creators:
-            notify_url = api.route_url(SYS009_NOTIFY_INTERFACE)
+            notify_url = api.route_url(SYS009_NOTIFY_INTERFACE, path=SYS009_NOTIFY_PATH)
             for fn in order_creators:
                 fn.add_environment(SYS009_NOTIFY_URL_ENV, notify_url)
         workflows = Workflows(
@@ -145,6 +146,9 @@ class WaterRevStack(Stack):
             egress_tasks=EGRESS_TASKS,
             withholding_starters=[api.functions[i] for i in WITHHOLDING_STARTERS if i in api.functions],
         )
+        refund_sender = workflows.functions.get("job_pay_compensate")
+        if order_creators and refund_sender is not None:  # it sends refunds SYS-009 has not accepted yet
+            refund_sender.add_environment(SYS009_NOTIFY_URL_ENV, notify_url)
         invoice_senders = [api.functions[i] for i in SYS008_CALLER_INTERFACES if i in api.functions] + [
             workflows.functions[t] for t in SYS008_CALLER_TASKS if t in workflows.functions
         ]
@@ -206,6 +210,7 @@ class WaterRevStack(Stack):
             invoice_compensation=workflows.functions.get("job_invoice_compensate"),
             message_relay=workflows.functions.get(MESSAGE_RELAY),
             reminders=workflows.functions.get(REMINDER_SCHEDULE),
+            ledger_check=workflows.functions.get("job_ledger_check"),
         )
         monitoring = Monitoring(
             self,

@@ -495,9 +495,11 @@ class NotifyRelay:
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                # the path as posted (a payment or a refund notification), else the relay's own
+                target = self.path if self.path.startswith("/open-api/pay/") else path
                 reply = call(
                     "POST",
-                    path,
+                    target,
                     raw_body=raw,
                     headers={k.lower(): v for k, v in self.headers.items()},
                 )

@@ -135,9 +135,11 @@ class Api(Construct):
     def url(self) -> str:
         return self.stage.url
 
-    def route_url(self, if_id: str, method: str = "POST", caller: str | None = None) -> str:
-        """The public URL of an interface's route (the one with `method`, and `caller` when it has
-        several), for an outside platform to call.
+    def route_url(
+        self, if_id: str, method: str = "POST", caller: str | None = None, path: str | None = None
+    ) -> str:
+        """The public URL of an interface's route (the one with `method`, and `caller` or `path` when it
+        has several), for an outside platform to call.
 
         Built from the API's endpoint, not from the stage or a route: a function that carries it
         then depends on the HttpApi alone, which depends on no function, so no cycle can form.
@@ -145,7 +147,9 @@ class Api(Construct):
         (path,) = {
             r.path
             for r in self._interfaces[if_id].routes
-            if r.method == method and (caller is None or str(r.caller) == caller)
+            if r.method == method
+            and (caller is None or str(r.caller) == caller)
+            and (path is None or r.path == path)
         }
         return Fn.join("", [self.http_api.api_endpoint, path])
 

@@ -27,6 +27,10 @@ MONTHLY_BILL_RUN_INPUT = {"billPeriod": None, "dueDate": None, "runNo": None, "c
 # 09:00 Beijing time on the 20th: the 15th's due date has passed (overdue days count from it); each office
 # is generated as its own run (IF-REV-013, triggerType AUTO).
 MONTHLY_REMINDERS = {"minute": "0", "hour": "9", "day": "20", "month": "*", "year": "*"}
+# 03:30 Beijing time every night: the ledger's invariants on the day's data (docs/LEDGER.md).
+NIGHTLY_LEDGER_CHECK = {"minute": "30", "hour": "3", "day": "*", "month": "*", "year": "*"}
+# What job_ledger_check publishes (embedded metric format): the violations found by the last check.
+LEDGER_NAMESPACE, LEDGER_METRIC, LEDGER_SERVICE = "waterrev", "LedgerViolations", "ledger"
 
 
 class Schedules(Construct):
@@ -41,6 +45,7 @@ class Schedules(Construct):
         invoice_compensation: lambda_.IFunction | None = None,
         message_relay: lambda_.IFunction | None = None,
         reminders: lambda_.IFunction | None = None,
+        ledger_check: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -138,6 +143,18 @@ class Schedules(Construct):
                 max_event_age=Duration.hours(6),
             )
 
+        self.ledger_check: scheduler.Schedule | None = None
+        if ledger_check is not None:
+            self.ledger_check = self._invoke(
+                "NightlyLedgerCheck",
+                ledger_check,
+                scheduler.ScheduleExpression.cron(time_zone=TimeZone.ASIA_SHANGHAI, **NIGHTLY_LEDGER_CHECK),
+                f"waterrev-{env_name}: check the ledger's invariants (collections = write-offs + balances + refunds)",
+                {"limit": 200},
+                retry_attempts=2,
+                max_event_age=Duration.hours(2),
+            )
+
     def _invoke(
         self,
         name: str,
@@ -195,4 +212,25 @@ class Schedules(Construct):
             alarm_description="a scheduled bill run could not be started (see the schedule DLQ)",
         )
         alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        if self.ledger_check is not None:
+            # Money created or destroyed somewhere, or the check did not report for a day (missing data
+            # breaches: a check that stopped running is as bad as one that fails).
+            ledger = cloudwatch.Alarm(
+                self,
+                "LedgerInvariantBroken",
+                metric=cloudwatch.Metric(
+                    namespace=LEDGER_NAMESPACE,
+                    metric_name=LEDGER_METRIC,
+                    dimensions_map={"service": LEDGER_SERVICE},
+                    statistic="Maximum",
+                    period=Duration.days(1),
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+                alarm_description="the nightly ledger check found money created or destroyed (biz_ledger_check), "
+                "or did not report",
+            )
+            ledger.add_alarm_action(cw_actions.SnsAction(topic))
         return alarm

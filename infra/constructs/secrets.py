@@ -17,7 +17,8 @@ CHANNEL_LOGIN_INTERFACES = ("IF-CS-001",)
 SYS009_ENV = "WATERREV_SYS009_SECRET_ARN"
 # The functions that call SYS-009 over HTTPS: the only ones in the egress subnets. The interfaces
 # create orders there (and send IF-EXT-005's URL as notifyUrl); the task queries and closes them.
-SYS009_CALLER_INTERFACES = ("IF-CS-003", "IF-CS-007")
+# IF-REV-007 (adjustments) and IF-REV-006 (the payment exception review) ask it for refunds.
+SYS009_CALLER_INTERFACES = ("IF-CS-003", "IF-CS-007", "IF-REV-007", "IF-REV-006")
 SYS009_CALLER_TASKS = ("job_pay_compensate",)
 # The functions that read the SYS-009 secret: the callers, and IF-EXT-005, which only verifies
 # SYS-009's notifications (it is called, it calls nothing, so it stays isolated).

@@ -316,21 +316,30 @@ def test_given_the_webhook_keys_secret_then_it_starts_as_json_with_no_key(templa
     assert "GenerateSecretString" not in webhooks
 
 
-def test_given_the_payment_order_functions_then_only_they_get_the_notify_url_of_the_callback_route(
+def test_given_the_sys009_callers_then_only_they_get_the_notify_url_of_the_callback_route(
     template: Template,
 ) -> None:
+    """The functions that create orders or ask for refunds (and the job that sends refunds again) get the
+    payment notification's URL; the refund notifications go to its sibling route /open-api/pay/refund-notify."""
     http_api = logical_id_of(template, "AWS::ApiGatewayV2::Api", "ApiHttpApi")
-    (callback,) = catalog.by_id("IF-EXT-005").routes
+    callback, refund = catalog.by_id("IF-EXT-005").routes
     notify_url = {"Fn::Join": ["", [{"Fn::GetAtt": [http_api, "ApiEndpoint"]}, callback.path]]}
 
-    assert callback.path == "/open-api/pay/notify"
-    template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": callback.route_key})
+    assert (callback.path, refund.path) == ("/open-api/pay/notify", "/open-api/pay/refund-notify")
+    for route in (callback, refund):
+        template.has_resource_properties("AWS::ApiGatewayV2::Route", {"RouteKey": route.route_key})
     with_url = {
         name: env[SYS009_NOTIFY_URL_ENV]
         for name, props in factory_functions(template).items()
         if SYS009_NOTIFY_URL_ENV in (env := props["Environment"]["Variables"])
     }
-    assert with_url == {"IF-CS-003": notify_url, "IF-CS-007": notify_url}
+    assert with_url == {
+        "IF-CS-003": notify_url,
+        "IF-CS-007": notify_url,
+        "IF-REV-007": notify_url,
+        "IF-REV-006": notify_url,
+        "job_pay_compensate": notify_url,
+    }
 
 
 def test_given_the_api_then_each_function_has_one_invoke_permission_and_the_stack_fits(

@@ -102,6 +102,8 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
         "wf_withholding",
         "IF-CS-003",
         "IF-CS-007",
+        "IF-REV-006",  # the payment exception review's refunds
+        "IF-REV-007",  # adjustments' refunds
         "job_pay_compensate",
         "IF-REV-008",
         "IF-REV-009",

@@ -43,8 +43,12 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
     ],
     ("IF-REV-006", "请求参数"): [("POST", "/admin-api/revenue/collection/create")],
     ("IF-REV-006", "响应参数"): [("POST", "/admin-api/revenue/collection/create")],
-    ("IF-REV-007", "请求参数"): [("POST", "/admin-api/revenue/accounting/penalty-waiver")],
+    # the seed's route; the penalty waiver (adjustType PENALTY_WAIVER, no usage or trade) answers the same reply
+    ("IF-REV-007", "请求参数"): [("POST", "/admin-api/revenue/accounting/adjust")],
     ("IF-REV-007", "响应参数"): [
+        ("POST", "/admin-api/revenue/accounting/adjust"),
+        ("POST", "/admin-api/revenue/accounting/adjust/approve"),
+        ("POST", "/admin-api/revenue/accounting/adjust/reject"),
         ("POST", "/admin-api/revenue/accounting/penalty-waiver"),
         ("POST", "/admin-api/revenue/accounting/penalty-waiver/approve"),
         ("POST", "/admin-api/revenue/accounting/penalty-waiver/reject"),
@@ -154,18 +158,6 @@ ALLOWED_EXTRA: dict[tuple[str, str, str], str] = {
         "响应参数",
         "invoiceStatus",
     ): "扩展枚举：REJECTED（SYS-008 拒绝受理申请），IF-REV-008 响应的取值之一",
-    ("IF-REV-007", "请求参数", "adjustType"): (
-        "扩展: so far IF-REV-007 is built for the late-payment penalty waiver only, whose route takes adjustType"
-        " PENALTY_WAIVER (a value the seed does not list); the seed's USAGE, AMOUNT, REFUND, REVERSE and BAD_DEBT"
-        " belong to /admin-api/revenue/accounting/adjust, not built yet"
-    ),
-    ("IF-REV-007", "请求参数", "adjustUsage"): (
-        "a penalty waiver changes no usage; the seed's /admin-api/revenue/accounting/adjust (not built yet) takes it"
-    ),
-    ("IF-REV-007", "请求参数", "sourceTradeNo"): (
-        "a penalty waiver refers to no original trade (refunds and reversals do); the seed's"
-        " /admin-api/revenue/accounting/adjust (not built yet) takes it"
-    ),
     ("IF-CS-002", "请求参数", "queryType"): (
         "扩展: the seed's five values and REMINDER, the customer's reminders (IF-REV-013) as the seed's 历史查询 "
         "rows for 催缴、停复水 ask (docs/DECISIONS.md 54)"

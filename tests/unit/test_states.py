@@ -143,8 +143,10 @@ def test_the_rules_the_seed_and_the_decisions_state() -> None:
     assert ORDER.allows(OrderStatus.FAIL, OrderStatus.SUCCESS)
     assert ORDER.allows(OrderStatus.CLOSED, OrderStatus.SUCCESS)
     assert not ORDER.allows(OrderStatus.CLOSED, OrderStatus.PAYING)
-    # a bill: paid and cancelled bills are never paid again
-    assert BILL.terminal == {BillStatus.PAID, BillStatus.CANCELLED}
+    # a bill: paid, cancelled and bad-debt bills are never paid again; only a reversal (冲正) reopens a
+    # paid one, and cancelled and bad-debt bills are final
+    assert BILL.terminal == {BillStatus.CANCELLED, BillStatus.BAD_DEBT}
+    assert BILL.targets(BillStatus.PAID) == {BillStatus.PARTIAL, BillStatus.UNPAID}
     # 作废与红冲仅允许对 SUCCESS; SUCCESS is never overwritten by a failed query; no second 作废/红冲
     assert (
         INVOICE.sources(InvoiceStatus.INVALID)

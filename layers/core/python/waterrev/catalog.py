@@ -246,7 +246,11 @@ CATALOG: tuple[Interface, ...] = (
         "IF-EXT-005",
         "聚合支付结果回调接口",
         "ext_pay_notify",
-        (Route("POST", "/open-api/pay/notify", W),),
+        (
+            Route("POST", "/open-api/pay/notify", W),
+            # 扩展: SYS-009's refund results (the seed: 接收支付成功、失败、关闭、退款等异步事件), signed the same way
+            Route("POST", "/open-api/pay/refund-notify", W),
+        ),
     ),
     Interface(
         "IF-REV-012",
@@ -278,8 +282,13 @@ CATALOG: tuple[Interface, ...] = (
         "账务调整接口",
         "rev_accounting_adjust",
         (
+            # USAGE / AMOUNT / REFUND / REVERSE / BAD_DEBT; above a threshold or for chosen types a second
+            # person approves (扩展: approve, reject, the list of adjustments and of what waits)
+            Route("POST", "/admin-api/revenue/accounting/adjust", A, "revenue:adjust:create"),
+            Route("POST", "/admin-api/revenue/accounting/adjust/approve", A, "revenue:adjust:approve"),
+            Route("POST", "/admin-api/revenue/accounting/adjust/reject", A, "revenue:adjust:approve"),
+            Route("GET", "/admin-api/revenue/accounting/adjust/page", A, "revenue:adjust:query"),
             # the late-payment penalty waiver: requested by one person, effective once another approves it
-            # (the seed's /admin-api/revenue/accounting/adjust is not built yet)
             Route("POST", "/admin-api/revenue/accounting/penalty-waiver", A, "revenue:penalty:waive"),
             Route(
                 "POST", "/admin-api/revenue/accounting/penalty-waiver/approve", A, "revenue:penalty:approve"
@@ -557,6 +566,12 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
         900,
         1769,
     ),
+    TaskFunction(
+        "job_ledger_check",
+        "scheduled nightly: the ledger's invariants on the real data (docs/LEDGER.md), metric and alarm",
+        900,
+        1024,
+    ),
 )
 
 
@@ -610,6 +625,13 @@ TOKEN_TABLES = (
 )
 # What every write-off touches (rev_write_off, through pay_apply_status for an order), and the
 # payment-result message its collection queues (the biz_collection trigger msg_payment_result).
+# A refund's result (SYS-009's notification): the refund, its notification, and a failed one's money back
+# on the balance with the lines of its adjustment.
+_REFUND = (
+    "biz_adjustment_line",
+    "biz_refund",
+    "biz_refund_callback",
+)
 _SETTLE = (
     "biz_account",
     "biz_account_flow",
@@ -625,6 +647,7 @@ _SETTLE = (
 # What reading an amount due reads (billing.dues.amount_due: the customer, its penalty parameters, its
 # bills with what was paid and waived on each): every interface that shows or checks one.
 _DUES = (
+    "biz_adjustment_line",  # a reversal's negative principal and penalty lines (IF-REV-007)
     "biz_charge",
     "biz_collection",
     "biz_collection_item",
@@ -814,7 +837,7 @@ TABLES: dict[str, Tables] = {
             "biz_reading_data",
         ),
     ),
-    "IF-REV-006": _tables(reads=(*TOKEN_TABLES, *_DUES), writes=_SETTLE),
+    "IF-REV-006": _tables(reads=(*TOKEN_TABLES, *_DUES), writes=(*_SETTLE, "biz_refund")),
     "IF-CS-003": _tables(
         reads=(*TOKEN_TABLES, *_DUES, "biz_account", "biz_cust_app_binds"),
         writes=("biz_operat_log", "biz_order_charge", "bk_transaction"),
@@ -824,10 +847,31 @@ TABLES: dict[str, Tables] = {
         reads=_DUES,
         writes=(*(t for t in _SETTLE if t != "bk_transaction_exception"), "biz_channel_nonce"),
     ),
-    "IF-EXT-005": _tables(reads=("biz_penalty_waiver",), writes=(*_SETTLE, "bk_transaction_callback")),
+    "IF-EXT-005": _tables(
+        reads=("biz_penalty_waiver",),
+        writes=(*_SETTLE, "bk_transaction_callback", *_REFUND),
+    ),
     "IF-REV-007": _tables(
-        reads=(*TOKEN_TABLES, *_DUES),
-        writes=("biz_charge", "biz_operat_log", "biz_penalty_waiver"),
+        reads=(
+            *TOKEN_TABLES,
+            *_DUES,
+            "biz_cost_component",
+            "biz_cost_component_price",
+            "biz_price_template",
+            "biz_price_tier_adjustment",
+            "bk_transaction",
+        ),
+        writes=(
+            "biz_account",
+            "biz_account_flow",
+            "biz_adjustment",
+            "biz_adjustment_line",
+            "biz_charge",
+            "biz_charge_detail",
+            "biz_operat_log",
+            "biz_penalty_waiver",
+            "biz_refund",
+        ),
     ),
     "IF-REV-012": _tables(
         reads=TOKEN_TABLES,

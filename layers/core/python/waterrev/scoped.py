@@ -156,3 +156,29 @@ ALLOW_PARTIAL = rule(
     False,
     "柜台收费是否允许部分缴费（true/false）",
 )
+
+
+ADJUST_TYPES = ("USAGE", "AMOUNT", "REFUND", "REVERSE", "BAD_DEBT")
+
+
+def adjust_types(text: str) -> frozenset[str]:
+    """A comma-separated list of IF-REV-007 adjustTypes; NONE: no type needs approval by itself."""
+    chosen = frozenset(t.strip().upper() for t in text.split(",") if t.strip()) - {"NONE"}
+    unknown = sorted(chosen - set(ADJUST_TYPES))
+    if unknown:
+        raise ValueError(f"未知的 adjustType {', '.join(unknown)}（可用：{', '.join(ADJUST_TYPES)}）")
+    return chosen
+
+
+ADJUST_APPROVAL_THRESHOLD = rule(
+    "revenue.adjust.approval-threshold",
+    positive_decimal,
+    Decimal("1000"),
+    "账务调整审批金额阈值（调整涉及金额超过该值须由申请人以外的人审批）",
+)
+ADJUST_APPROVAL_TYPES = rule(
+    "revenue.adjust.approval-types",
+    adjust_types,
+    frozenset({"REVERSE", "BAD_DEBT"}),
+    "一律须审批的调整类型（逗号分隔：USAGE、AMOUNT、REFUND、REVERSE、BAD_DEBT；NONE 为无）",
+)

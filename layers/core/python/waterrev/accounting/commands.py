@@ -31,3 +31,35 @@ class FindWaivers(NamedTuple):
     status: str | None  # PENDING | APPROVED | REJECTED
     page_no: int
     page_size: int
+
+
+class RequestAdjustment(NamedTuple):
+    """IF-REV-007 /admin-api/revenue/accounting/adjust: one adjustment of a bill (or of a trade of its
+    customer)."""
+
+    charge_id: int
+    adjust_type: str  # USAGE | AMOUNT | REFUND | REVERSE | BAD_DEBT
+    adjust_amount: Decimal | None
+    adjust_usage: Decimal | None
+    source_trade_no: str | None
+    reason_code: str
+    remark: str | None
+    attachments: tuple[str, ...]
+    operator_id: int
+    request_no: str | None = None  # 扩展: the caller's idempotency key
+
+
+class DecideAdjustment(NamedTuple):
+    """A second person's decision: approve (it is carried out) or reject."""
+
+    adjustment_no: str
+    remark: str | None
+
+
+class FindAdjustments(NamedTuple):
+    cust_id: int | None
+    charge_id: int | None
+    adjust_type: str | None
+    result_status: str | None  # SUCCESS | PENDING_APPROVAL | FAIL
+    page_no: int
+    page_size: int

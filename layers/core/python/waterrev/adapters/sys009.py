@@ -135,6 +135,31 @@ class Sys009Client:
         """Close an unpaid trade; raises Sys009Error ORDER_PAID (409) when it was paid meanwhile."""
         return self._call("POST", f"/v1/pay/orders/{quote(trade_no, safe='')}/close", None)
 
+    def refund(
+        self, *, refund_no: str, trade_no: str, amount: Decimal, notify_url: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Pay back `amount` of a paid trade (the same refundNo again answers the same refund). Returns
+        {refundNo, sysRefundNo, tradeNo, refundAmount, refundStatus: PROCESSING | SUCCESS | FAIL}; the
+        result follows as a signed refund notification to `notify_url`."""
+        body: dict[str, Any] = {
+            "refundNo": refund_no,
+            "tradeNo": trade_no,
+            "refundAmount": fmt(money(amount)),
+            "notifyUrl": notify_url,
+        }
+        if reason:
+            body["reason"] = reason
+        return self._call("POST", "/v1/pay/refunds", body)
+
+    def query_refund(self, refund_no: str) -> dict[str, Any] | None:
+        """The refund, or None when SYS-009 does not know it."""
+        try:
+            return self._call("GET", f"/v1/pay/refunds/{quote(refund_no, safe='')}", None)
+        except Sys009Error as exc:
+            if exc.http_status == 404 and exc.code == "REFUND_NOT_EXIST":
+                return None
+            raise
+
     def certificates(self) -> dict[str, str]:
         """The platform's published public keys, {serial: publicKeyPem}."""
         reply = self._call("GET", "/v1/certificates", None)

@@ -213,7 +213,7 @@ class BillRunReply(Reply):
 # ---- IF-CS-002 历史账单查询: the rows of each queryType (IF-CS-002 响应参数) --------------------------------
 
 QueryType = Literal["BILL", "PAYMENT", "USAGE", "ARREARS", "INVOICE", "REMINDER"]  # REMINDER: 扩展
-ChargeStatus = Literal["UNPAID", "PARTIAL", "PAID"]
+ChargeStatus = Literal["UNPAID", "PARTIAL", "PAID", "BAD_DEBT"]  # BAD_DEBT: 扩展 (IF-REV-007 坏账)
 
 
 class BillLineItem(Reply):

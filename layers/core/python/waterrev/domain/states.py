@@ -74,14 +74,17 @@ class BillStatus(StrEnum):
     PARTIAL = "PARTIAL"
     PAID = "PAID"
     CANCELLED = "CANCELLED"
+    BAD_DEBT = "BAD_DEBT"  # 扩展: what was still owed was written off as bad debt (IF-REV-007)
 
 
 BILL = Lifecycle(
     "账单",
     BillStatus,
     {
-        BillStatus.UNPAID: {BillStatus.PARTIAL, BillStatus.PAID, BillStatus.CANCELLED},
-        BillStatus.PARTIAL: {BillStatus.PARTIAL, BillStatus.PAID},  # a second part-payment
+        BillStatus.UNPAID: {BillStatus.PARTIAL, BillStatus.PAID, BillStatus.CANCELLED, BillStatus.BAD_DEBT},
+        # a second part-payment; a reversal (冲正, IF-REV-007) of the only payment; bad debt
+        BillStatus.PARTIAL: {BillStatus.PARTIAL, BillStatus.PAID, BillStatus.UNPAID, BillStatus.BAD_DEBT},
+        BillStatus.PAID: {BillStatus.PARTIAL, BillStatus.UNPAID},  # a reversal (冲正) of a payment
     },
     initial=frozenset({BillStatus.UNPAID}),
     error=ErrorCode.CHARGE_ALREADY_WRITTEN_OFF,

@@ -92,7 +92,9 @@ def _grant_permissions(uow: UnitOfWork) -> None:
         " WHERE r.code = 'counter_clerk' AND (m.permission LIKE 'revenue:customer:%'"
         " OR m.permission LIKE 'revenue:reading:%' OR m.permission = 'revenue:collection:query'"
         # a clerk may ask for a penalty waiver and see the requests; approving takes someone else
-        " OR m.permission IN ('revenue:penalty:waive', 'revenue:penalty:query')"
+        " OR m.permission IN ('revenue:penalty:waive', 'revenue:penalty:query',"
+        # likewise an adjustment (IF-REV-007): a clerk asks, a second person approves
+        " 'revenue:adjust:create', 'revenue:adjust:query')"
         # the service desk: a clerk accepts and handles online applications; approving takes a supervisor
         " OR m.permission IN ('customer:process:query', 'customer:process:handle', 'customer:outlet:query'))"
         " ON CONFLICT DO NOTHING"

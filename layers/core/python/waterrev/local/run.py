@@ -75,6 +75,7 @@ def start_payment_platform(notify_base: str) -> Any:
 
     app_id, app_secret = "waterrev-local", secrets.token_hex(16)
     sim = sys009_sim.start(port=0, app_id=app_id, app_secret=app_secret, retry_scale=0.01)
+    sim.auto_refund_s = 2.0  # a refund settles (and its notification is sent) two seconds after it is asked
     os.environ.update(
         WATERREV_SYS009_BASE_URL=sim.base_url,
         WATERREV_SYS009_APP_ID=app_id,

@@ -64,6 +64,7 @@ _DEFAULT_BEHAVIOUR: dict[str, Any] = {
     "badSignature": False,
     "timeoutSeconds": 0,
     "dropNotifications": False,
+    "refundResult": "SUCCESS",  # the outcome of the next refunds: SUCCESS or FAIL
 }
 _SNAKE = {
     "duplicate": "duplicate",
@@ -72,6 +73,7 @@ _SNAKE = {
     "bad_signature": "badSignature",
     "timeout_seconds": "timeoutSeconds",
     "drop_notifications": "dropNotifications",
+    "refund_result": "refundResult",
 }
 
 
@@ -148,6 +150,30 @@ class _Trade:
 
 
 @dataclass
+class _Refund:
+    refund_no: str
+    sys_refund_no: str
+    trade_no: str
+    amount: Decimal
+    notify_url: str
+    status: str = "PROCESSING"
+    outcome: str = "SUCCESS"
+    finished_at: datetime | None = None
+
+    def view(self) -> dict[str, Any]:
+        out = {
+            "refundNo": self.refund_no,
+            "sysRefundNo": self.sys_refund_no,
+            "tradeNo": self.trade_no,
+            "refundAmount": _fen(self.amount),
+            "refundStatus": self.status,
+        }
+        if self.finished_at is not None:
+            out["finishTime"] = _iso(self.finished_at)
+        return out
+
+
+@dataclass
 class _Notice:
     """One notification: the same body (and id) on every attempt; each attempt is signed afresh."""
 
@@ -173,6 +199,7 @@ class _Round:
 @dataclass
 class _State:
     trades: dict[str, _Trade] = field(default_factory=dict)
+    refunds: dict[str, _Refund] = field(default_factory=dict)
     by_business: dict[str, str] = field(default_factory=dict)
     behaviour: dict[str, Any] = field(default_factory=lambda: dict(_DEFAULT_BEHAVIOUR))
     log: list[dict[str, Any]] = field(default_factory=list)
@@ -203,6 +230,8 @@ class Sim:
         self._schedule = tuple(float(s) for s in retry_schedule)
         self._notify_timeout_s = notify_timeout_s
         self._key_file = key_file
+        # None: refunds stay PROCESSING until finish_refunds() (tests decide when); seconds: settle after that
+        self.auto_refund_s: float | None = None
         self._cond = threading.Condition(threading.RLock())
         self._stopping = threading.Event()
         self._state = _State()
@@ -530,6 +559,109 @@ class Sim:
             trade.status = "CLOSED"
             return 200, trade.view()
 
+    # ---------------------------------------------------------------- refunds
+
+    def _refund(self, data: Any) -> tuple[int, dict[str, Any]]:
+        """POST /v1/pay/refunds: pay back part or all of a paid trade. The same refundNo again answers the
+        same refund; the result follows as a signed refund notification to notifyUrl."""
+        if not isinstance(data, dict):
+            return _err(400, "PARAM_ERROR", "body must be a JSON object")
+        refund_no, trade_no, url = data.get("refundNo"), data.get("tradeNo"), data.get("notifyUrl")
+        amount = _amount(data.get("refundAmount"))
+        if not isinstance(refund_no, str) or not 1 <= len(refund_no) <= 64:
+            return _err(400, "PARAM_ERROR", "refundNo is required (at most 64 characters)")
+        if not isinstance(trade_no, str) or not trade_no:
+            return _err(400, "PARAM_ERROR", "tradeNo is required")
+        if amount is None or amount <= 0:
+            return _err(400, "PARAM_ERROR", 'refundAmount: more than 0, two places, e.g. "12.30"')
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            return _err(400, "PARAM_ERROR", "notifyUrl must be an http(s) URL")
+        with self._cond:
+            known = self._state.refunds.get(refund_no)
+            if known is not None:
+                if known.trade_no != trade_no or known.amount != amount:
+                    return _err(409, "REFUND_NO_USED", f"refundNo {refund_no} was used for another refund")
+                return 200, known.view()
+            trade = self._state.trades.get(trade_no)
+            if trade is None:
+                return _err(404, "ORDER_NOT_EXIST", trade_no)
+            if trade.status != "SUCCESS" or trade.success_amount is None:
+                return _err(409, "ORDER_NOT_PAID", f"trade {trade_no} is {trade.status}")
+            refunded = sum(
+                (
+                    r.amount
+                    for r in self._state.refunds.values()
+                    if r.trade_no == trade_no and r.status != "FAIL"
+                ),
+                Decimal("0"),
+            )
+            if amount > trade.success_amount - refunded:
+                return _err(
+                    409,
+                    "REFUND_AMOUNT_EXCEEDED",
+                    f"at most {_fen(trade.success_amount - refunded)} of trade {trade_no} can be refunded",
+                )
+            refund = _Refund(
+                refund_no,
+                "R" + uuid.uuid4().hex[:20].upper(),
+                trade_no,
+                amount,
+                url,
+                outcome=str(self._state.behaviour["refundResult"]),
+            )
+            self._state.refunds[refund_no] = refund
+            if self.auto_refund_s is not None:  # the local stack: the refund settles a moment later
+                timer = threading.Timer(self.auto_refund_s, self.finish_refunds)
+                timer.daemon = True
+                timer.start()
+            return 200, refund.view()
+
+    def _get_refund(self, refund_no: str) -> tuple[int, dict[str, Any]]:
+        with self._cond:
+            refund = self._state.refunds.get(refund_no)
+            return (200, refund.view()) if refund else _err(404, "REFUND_NOT_EXIST", refund_no)
+
+    def finish_refunds(self) -> list[dict[str, Any]]:
+        """Settle every PROCESSING refund with its outcome (behaviour refundResult when it was asked for)
+        and send the signed refund notifications; returns the refunds settled. The local stack calls it
+        after each refund request (a short while later); tests call it to decide when."""
+        settled = []
+        with self._cond:
+            for refund in self._state.refunds.values():
+                if refund.status != "PROCESSING":
+                    continue
+                refund.status, refund.finished_at = refund.outcome, _now()
+                settled.append(refund.view())
+                if not self._state.behaviour["dropNotifications"]:
+                    self._schedule_locked(self._refund_notice_locked(refund), 0.0)
+        return settled
+
+    def refund(self, refund_no: str) -> dict[str, Any] | None:
+        with self._cond:
+            found = self._state.refunds.get(refund_no)
+            return found.view() if found else None
+
+    def _refund_notice_locked(self, refund: _Refund) -> _Notice:
+        notice_id = uuid.uuid4().hex
+        payload = {
+            "id": notice_id,
+            "eventType": "REFUND",
+            **refund.view(),
+            "notifyTime": _iso(_now()),
+        }
+        if refund.status == "FAIL":
+            payload["failReason"] = "the payer's account refused the refund"
+        return _Notice(
+            trade_no=refund.trade_no,
+            notice_id=notice_id,
+            status="REFUND_" + refund.status,
+            url=refund.notify_url,
+            body=json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+            copies=int(self._state.behaviour["duplicate"]),
+            bad_signature=bool(self._state.behaviour["badSignature"]),
+            generation=self._generation,
+        )
+
     # ------------------------------------------------------------- sim hooks
 
     def _pay(self, trade_no: str, data: Any) -> tuple[int, dict[str, Any]]:
@@ -586,6 +718,8 @@ class Sim:
                 value = "SUCCESS_FIRST" if value is True else value
                 ok = value in (False, None, "SUCCESS_FIRST", "FAIL_FIRST")
                 value = value or False
+            elif name == "refundResult":
+                ok = value in ("SUCCESS", "FAIL")
             elif name == "wrongAmount":
                 ok = value is None or _signed_amount(value) is not None
             elif name == "timeoutSeconds":
@@ -851,6 +985,11 @@ class _Handler(BaseHTTPRequestHandler):
             return sim._get(rest[1])
         if len(rest) == 3 and rest[0] == "orders" and rest[2] == "close" and method == "POST":
             return sim._close(rest[1])
+        if rest == ["refunds"] and method == "POST":
+            data = _json(body)
+            return sim._refund(data) if data is not _BAD else _err(400, "PARAM_ERROR", "body is not JSON")
+        if len(rest) == 2 and rest[0] == "refunds" and method == "GET":
+            return sim._get_refund(rest[1])
         return _err(404, "NOT_FOUND", "/" + "/".join(segments))
 
     def _hooks(self, method: str, segments: list[str], body: bytes) -> None:
@@ -869,6 +1008,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._redirect(f"/pay/{rest[1]}")
                 return
             self._send_json(status, payload)
+        elif method == "POST" and rest == ["refunds", "finish"]:
+            self._send_json(200, {"data": sim.finish_refunds()})
         elif method == "POST" and rest == ["behaviour"]:
             self._send_json(*sim._set_behaviour(data if data is not None else {}))
         elif method == "GET" and rest == ["behaviour"]:

@@ -6,9 +6,12 @@ Decisions by exception type:
   against the order's bills (rev_write_off: what the order held for each bill's principal and penalty,
   penalty or principal first as revenue.penalty.coverage says, oldest first; a short amount leaves bills
   PARTIAL, a surplus goes to the balance) and ends the order SUCCESS; REFUND closes the order, frees its bills and records a
-  PENDING refund of the amount received (paid back by IF-REV-007, not built yet).
+  PENDING refund of the amount received, paid back through SYS-009 by accounting.refunds (IF-REV-007's
+  refund path: a biz_refund row in this transaction; job_pay_compensate makes the refund call, and the
+  refund's result updates refundStatus).
 - PAID_ELSEWHERE (the order is SUCCESS, the surplus is on the balance): KEEP_BALANCE leaves it there;
-  REFUND takes it off the balance (biz_account_flow REFUND) and records a PENDING refund.
+  REFUND takes it off the balance (biz_account_flow REFUND) and records a PENDING refund, paid back the
+  same way (a refund SYS-009 fails puts the money back on the balance).
 - everything else (SIGNATURE_INVALID, UNKNOWN_TRADE, UNPARSABLE, ...): DISMISS.
 
 The exception row is locked first, then the order, the account and the bills in id order - the lock order
@@ -23,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from waterrev import audit, clock
+from waterrev.accounting import refunds
 from waterrev.billing import penalty
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -200,6 +204,16 @@ def resolve(ctx: RequestContext, cmd: ResolveException) -> dict[str, Any]:
                 "id": cmd.id,
             },
         )
+        if refund is not None:  # paid back through IF-REV-007's refund path: the compensation job sends it
+            refunds.record_for_exception(
+                uow,
+                ctx,
+                exception_id=cmd.id,
+                trade_no=row["trade_no"],
+                biz_order_no=row["biz_order_no"],
+                amount=refund,
+                booked=kind == PaymentExceptionType.PAID_ELSEWHERE,
+            )
         audit.record(
             uow,
             ctx,

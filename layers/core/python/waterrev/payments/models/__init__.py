@@ -9,7 +9,7 @@ Channel = Literal["CASH", "WECHAT", "ALIPAY", "BANK", "PREPAY"]
 OnlineChannel = Literal["WECHAT", "ALIPAY"]
 OrderStatus = Literal["INIT", "PAYING", "SUCCESS", "FAIL"]
 WriteOffStatus = Literal["SUCCESS", "PARTIAL", "PENDING"]
-PayStatus = Literal["UNPAID", "PARTIAL", "PAID", "CANCELLED"]
+PayStatus = Literal["UNPAID", "PARTIAL", "PAID", "CANCELLED", "BAD_DEBT"]  # BAD_DEBT: 扩展 (IF-REV-007)
 ORDER_NO = r"^[A-Z]{2}\d{16}$"
 
 

@@ -209,8 +209,9 @@ class PaymentException(Reply):
     resolved_by: int | None = Field(description="处理人用户 ID")
     resolved_by_name: str | None = Field(description="处理人用户名")
     resolved_time: DateTime | None = Field(description="处理时间")
-    refund_status: Literal["PENDING"] | None = Field(
-        description="退款状态：PENDING 待退款（由 IF-REV-007 退回）"
+    refund_status: Literal["PENDING", "PROCESSING", "SUCCESS", "FAIL"] | None = Field(
+        description="退款状态：PENDING 待退款（退款单已登记，由补偿任务经 SYS-009 原路退回）、PROCESSING SYS-009 处理中、"
+        "SUCCESS 已退回、FAIL 退款失败（原在余额中的款项退回余额）"
     )
     refund_amount: ExactAmount | None = Field(description="退款金额（按平台报告的原值）")
     result: dict[str, Any] | None = Field(description="处理结果（核销、退款、余额变动）")

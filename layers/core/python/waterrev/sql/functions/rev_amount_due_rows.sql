@@ -3,7 +3,7 @@
 -- agreement is active), the penalty parameters of its scope (every ACTIVE or EXPIRED version of the
 -- codes, GLOBAL or a dept on its path) and its bills - every UNPAID / PARTIAL one, or the bills
 -- p_charge_ids of the customer whatever their status - with the principal each payment settled and the
--- day it was settled as of, the penalty paid and the penalty waived. Money leaves as text (exact).
+-- day it was settled as of (a reversal's negative lines too: the principal is unpaid again after its day), the penalty paid and the penalty waived. Money leaves as text (exact).
 -- Returns NULL for a customer that does not exist. The rules are applied in Python (billing.penalty).
 CREATE OR REPLACE FUNCTION rev_amount_due_rows(p_cust_id bigint, p_charge_ids bigint[] DEFAULT NULL)
     RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
@@ -48,11 +48,15 @@ BEGIN  -- PL/pgSQL, not SQL: its statements' plans are kept for the session
     FROM jsonb_array_elements(v_bills) WITH ORDINALITY AS b (row, n)
     LEFT JOIN LATERAL (
       SELECT jsonb_build_object(
-               'asOfs', jsonb_agg(k.penalty_as_of ORDER BY k.penalty_as_of) FILTER (WHERE i.item_type = 'PRINCIPAL'),
-               'amounts', jsonb_agg(i.amount::text ORDER BY k.penalty_as_of) FILTER (WHERE i.item_type = 'PRINCIPAL'),
+               'asOfs', jsonb_agg(i.as_of ORDER BY i.as_of) FILTER (WHERE i.item_type = 'PRINCIPAL'),
+               'amounts', jsonb_agg(i.amount::text ORDER BY i.as_of) FILTER (WHERE i.item_type = 'PRINCIPAL'),
                'penaltyPaid', (sum(i.amount) FILTER (WHERE i.item_type = 'PENALTY'))::text) AS row
-        FROM biz_collection_item i JOIN biz_collection k ON k.id = i.collection_id
-       WHERE i.charge_id = (b.row ->> 'id')::bigint
+        FROM (SELECT i.item_type, i.amount, k.penalty_as_of AS as_of
+                FROM biz_collection_item i JOIN biz_collection k ON k.id = i.collection_id
+               WHERE i.charge_id = (b.row ->> 'id')::bigint
+              UNION ALL  -- a reversal (IF-REV-007) takes written-off principal and penalty back: negative lines
+              SELECT l.line_type, l.amount, l.as_of FROM biz_adjustment_line l
+               WHERE l.charge_id = (b.row ->> 'id')::bigint AND l.line_type IN ('PRINCIPAL', 'PENALTY')) i
       HAVING count(*) > 0) pay ON true
     LEFT JOIN LATERAL (
       SELECT jsonb_build_object('waived', sum(w.waived_amount)::text) AS row FROM biz_penalty_waiver w
