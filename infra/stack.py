@@ -12,6 +12,7 @@ from infra.assets import SourcePaths
 from infra.constructs.api import Api
 from infra.constructs.data import Data
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
+from infra.constructs.export_files import ExportFiles
 from infra.constructs.invoice_files import InvoiceFiles
 from infra.constructs.layers import Layers
 from infra.constructs.messaging import Messaging
@@ -41,6 +42,8 @@ SYS008_NOTIFY_URL_ENV = "WATERREV_SYS008_NOTIFY_URL"
 # links) by the customer's invoices (IF-CS-004) and bill history (IF-CS-002).
 INVOICE_FILE_WRITERS = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
 INVOICE_FILE_READERS = ("IF-CS-004", "IF-CS-002")
+# The statistics exports (IF-REV-010): written and presigned by the statistics function only.
+EXPORT_FILE_WRITERS = ("IF-REV-010",)
 # SYS-010 calls its delivery results back to IF-REV-013's webhook route (IF-EXT-008 回传执行结果).
 SYS010_RESULT_INTERFACE = "IF-REV-013"
 MESSAGE_CONSUMER, MESSAGE_RELAY, REMINDER_SCHEDULE = (
@@ -136,6 +139,8 @@ class WaterRevStack(Stack):
             + [workflows.functions[t] for t in SYS008_CALLER_TASKS if t in workflows.functions]
         )
         invoice_files.readers([api.functions[i] for i in INVOICE_FILE_READERS if i in api.functions])
+        export_files = ExportFiles(self, "ExportFiles")
+        export_files.writers([api.functions[i] for i in EXPORT_FILE_WRITERS if i in api.functions])
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
@@ -177,6 +182,7 @@ class WaterRevStack(Stack):
         self.workflows = workflows
         self.schedules = schedules
         self.invoice_files = invoice_files
+        self.export_files = export_files
         self.messaging = messaging
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
@@ -185,6 +191,7 @@ class WaterRevStack(Stack):
         CfnOutput(self, "WebhookKeysSecretArn", value=secrets.webhooks.secret_arn)
         CfnOutput(self, "BillRunStateMachineArn", value=workflows.bill_run.state_machine_arn)
         CfnOutput(self, "InvoiceBucketName", value=invoice_files.bucket.bucket_name)
+        CfnOutput(self, "ExportBucketName", value=export_files.bucket.bucket_name)
         CfnOutput(self, "Sys008SecretArn", value=secrets.sys008.secret_arn)
         CfnOutput(self, "Sys010SecretArn", value=secrets.sys010.secret_arn)
         if messaging is not None:
