@@ -11,8 +11,8 @@ from constructs import Construct
 from infra.assets import SourcePaths
 from infra.constructs.api import Api
 from infra.constructs.data import Data
-from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.export_files import ExportFiles
+from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.invoice_files import InvoiceFiles
 from infra.constructs.layers import Layers
 from infra.constructs.messaging import Messaging
@@ -44,6 +44,7 @@ INVOICE_FILE_WRITERS = ("IF-REV-008", "IF-REV-009", "IF-EXT-007")
 INVOICE_FILE_READERS = ("IF-CS-004", "IF-CS-002")
 # The statistics exports (IF-REV-010): written and presigned by the statistics function only.
 EXPORT_FILE_WRITERS = ("IF-REV-010",)
+STAT_FOLD_SCHEDULE = "job_stat_fold"  # folds the statistics summaries every 10 minutes
 # SYS-010 calls its delivery results back to IF-REV-013's webhook route (IF-EXT-008 回传执行结果).
 SYS010_RESULT_INTERFACE = "IF-REV-013"
 MESSAGE_CONSUMER, MESSAGE_RELAY, REMINDER_SCHEDULE = (
@@ -164,6 +165,7 @@ class WaterRevStack(Stack):
             invoice_compensation=workflows.functions.get("job_invoice_compensate"),
             message_relay=workflows.functions.get(MESSAGE_RELAY),
             reminders=workflows.functions.get(REMINDER_SCHEDULE),
+            stat_fold=workflows.functions.get(STAT_FOLD_SCHEDULE),
         )
         monitoring = Monitoring(
             self,

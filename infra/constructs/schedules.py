@@ -41,6 +41,7 @@ class Schedules(Construct):
         invoice_compensation: lambda_.IFunction | None = None,
         message_relay: lambda_.IFunction | None = None,
         reminders: lambda_.IFunction | None = None,
+        stat_fold: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -136,6 +137,19 @@ class Schedules(Construct):
                 {},
                 retry_attempts=2,
                 max_event_age=Duration.hours(6),
+            )
+
+        if stat_fold is not None:
+            # The statistics summaries' delta rows folded into one row per group; a missed run only
+            # leaves more rows for the next one (no retries).
+            self.stat_fold = self._invoke(
+                "StatFold",
+                stat_fold,
+                scheduler.ScheduleExpression.rate(Duration.minutes(10)),
+                f"waterrev-{env_name}: fold the statistics summaries (IF-REV-010)",
+                {},
+                retry_attempts=0,
+                max_event_age=Duration.minutes(10),
             )
 
     def _invoke(

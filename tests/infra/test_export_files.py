@@ -48,3 +48,24 @@ def test_given_the_functions_then_only_the_statistics_function_writes_exports(te
     for name, props in functions.items():
         if name not in EXPORT_FILE_WRITERS:
             assert BUCKET_ENV not in props.get("Environment", {}).get("Variables", {}), name
+
+
+def test_given_the_schedules_then_the_statistics_summaries_are_folded_every_ten_minutes(
+    template: Template,
+) -> None:
+    """Given the stack, then a schedule invokes job_stat_fold every 10 minutes without retries (the next run
+    takes over) and dead-letters a failed delivery."""
+    import json
+
+    from tests.infra.test_workflows import task_functions
+
+    tasks = task_functions(template)
+    (schedule,) = [
+        s["Properties"]
+        for s in template.find_resources("AWS::Scheduler::Schedule").values()
+        if json.dumps(s["Properties"]["Target"]["Arn"])
+        == json.dumps({"Fn::GetAtt": [tasks["job_stat_fold"], "Arn"]})
+    ]
+    assert schedule["ScheduleExpression"] == "rate(10 minutes)"
+    assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"]

@@ -445,3 +445,32 @@ def test_an_export_needs_the_export_permission_and_stays_in_the_data_scope(
     mine = call("POST", EXPORT, {**body, "groupBy": ["deptId"]}, token=exporter)
     assert mine.code == 0, mine.body
     assert mine.data["rowCount"] <= 1
+
+
+def test_the_scheduled_fold_changes_no_answer(admin: str, office: dict[str, Any]) -> None:
+    """Given payments that appended delta rows, when the scheduled job folds the summaries (a synthetic
+    scheduled event), then one row per group is left and every theme answers as before."""
+    import json
+    from pathlib import Path
+
+    from functions.job_stat_fold.handler import handler
+
+    before = {theme: ask(admin, theme, deptId=office["dept"]).data["indicatorList"] for theme, _ in CASES}
+    event = json.loads(
+        (Path(__file__).parents[2] / "events" / "job_stat_fold" / "scheduled.json").read_text()
+    )
+    result = handler(event, None)
+    assert result["groups"] == sql_scalar(
+        "SELECT (SELECT count(*) FROM biz_stat_receivable) + (SELECT count(*) FROM biz_stat_collection)"
+        " + (SELECT count(*) FROM biz_stat_reading) + (SELECT count(*) FROM biz_stat_invoice)"
+        " + (SELECT count(*) FROM biz_stat_customer)"
+    )
+    assert (
+        sql_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM biz_stat_receivable GROUP BY bill_period, dept_id, cust_type,"
+            " price_code, status, due_date HAVING count(*) > 1) x"
+        )
+        == 0
+    )
+    after = {theme: ask(admin, theme, deptId=office["dept"]).data["indicatorList"] for theme, _ in CASES}
+    assert after == before

@@ -412,6 +412,9 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
     TaskFunction(
         "job_reminder_generate", "scheduled monthly: reminder tasks per office (IF-REV-013)", 900, 1024
     ),
+    TaskFunction(
+        "job_stat_fold", "scheduled every 10 minutes: fold the statistics summaries (IF-REV-010)", 120, 512
+    ),
 )
 
 

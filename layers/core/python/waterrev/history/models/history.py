@@ -40,7 +40,7 @@ class HistImportRequest(Model):
     )
     file_name: Annotated[str, Field(max_length=255)] | None = Field(default=None, description="文件名")
     csv_content: Annotated[str, Field(min_length=1, max_length=5_000_000)] = Field(
-        description="CSV 文件内容（UTF-8，表头为列名）；更大的文件用 python -m waterrev.history.cli 导入"
+        description="CSV 文件内容（UTF-8，表头为列名，docs/MIGRATION.md）；更大的文件分多个文件导入"
     )
 
     def command(self) -> HistImport:
