@@ -149,9 +149,8 @@ def plan(uow: UnitOfWork, ctx: RequestContext, cmd: StatQuery, *, source: str | 
         raise bad_request("groupBy: 分组维度重复")
     for status in cmd.status_set:
         if status not in theme.statuses:
-            raise bad_request(
-                f"statusSet: 主题 {theme.code} 的状态只能是 {'、'.join(theme.statuses) or '（无）'}"
-            )
+            allowed = "、".join(str(x) for x in theme.statuses) or "（无）"
+            raise bad_request(f"statusSet: 主题 {theme.code} 的状态只能是 {allowed}")
     if cmd.channel_code is not None and "channelCode" not in theme.dimensions:
         raise bad_request(f"channelCode: 主题 {theme.code} 没有渠道维度")
     if cmd.bill_period is not None and theme.time_kind == "SNAPSHOT":
@@ -194,11 +193,13 @@ def plan(uow: UnitOfWork, ctx: RequestContext, cmd: StatQuery, *, source: str | 
             params[key] = field
             where.append(f"{column} = :{key}")
             summary[key] = field
-    statuses = cmd.status_set or (theme.statuses if theme.code != "RECEIVABLE" else theme.statuses[:3])
+    statuses = [
+        str(x) for x in cmd.status_set or (theme.statuses if theme.defaults is None else theme.defaults)
+    ]
     if statuses:
-        params["statuses"] = list(statuses)
+        params["statuses"] = statuses
         where.append("b.status = ANY(CAST(:statuses AS varchar[]))")
-        summary["statusSet"] = list(statuses)
+        summary["statusSet"] = statuses
 
     cust_id = _customer_of(uow, ctx, cmd)
     if cust_id is not None:

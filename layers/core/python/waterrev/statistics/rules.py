@@ -13,6 +13,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import NamedTuple
 
+from waterrev.domain.states import BillStatus, CollectionStatus, InvoiceStatus
+
 THEMES = ("RECEIVABLE", "COLLECTION", "ARREARS", "CUSTOMER", "READING", "INVOICE")
 # groupBy values: the request's own filter names (plus ageing and invoiceType)
 DIMENSIONS = (
@@ -66,6 +68,7 @@ class Theme(NamedTuple):
     statuses: tuple[str, ...]  # what statusSet may hold
     indicators: tuple[Indicator, ...]
     trend: str  # the indicator a chart draws when grouped by period
+    defaults: tuple[str, ...] | None = None  # the statuses counted when statusSet is empty (None: all)
 
 
 def _i(code: str, name: str, unit: str, measure: str) -> Indicator:
@@ -78,7 +81,7 @@ CATALOGUE: dict[str, Theme] = {
         "应收汇总",
         "PERIOD",
         ("period", "deptId", "customerCategory", "priceCode", "status"),
-        ("UNPAID", "PARTIAL", "PAID", "CANCELLED"),
+        tuple(BillStatus),
         (
             _i("BILL_COUNT", "账单数", "笔", "bill_count"),
             _i("RECEIVABLE_AMOUNT", "应收金额", "元", "receivable"),
@@ -87,13 +90,14 @@ CATALOGUE: dict[str, Theme] = {
             Indicator("RECOVERY_RATE", "回收率（已核销本金/应收金额）", "%", ratio=("paid", "receivable")),
         ),
         "RECEIVABLE_AMOUNT",
+        (BillStatus.UNPAID, BillStatus.PARTIAL, BillStatus.PAID),  # a CANCELLED bill owes nothing
     ),
     "COLLECTION": Theme(
         "COLLECTION",
         "收费与实收（渠道交易）",
         "DAY",
         ("period", "deptId", "customerCategory", "priceCode", "channelCode", "status"),
-        ("SUCCESS", "PARTIAL"),
+        tuple(CollectionStatus),
         (
             _i("TRANSACTION_COUNT", "交易笔数", "笔", "tx_count"),
             _i("RECEIVED_AMOUNT", "实收金额（不含预存抵扣）", "元", "received"),
@@ -103,13 +107,14 @@ CATALOGUE: dict[str, Theme] = {
             Indicator("CHANNEL_SHARE", "渠道占比（实收）", "%", share_of="received"),
         ),
         "RECEIVED_AMOUNT",
+        (CollectionStatus.SUCCESS, CollectionStatus.PARTIAL),  # written off; money on its way is not
     ),
     "ARREARS": Theme(
         "ARREARS",
         "欠费规模与账龄",
         "PERIOD",
         ("period", "deptId", "customerCategory", "priceCode", "ageing"),
-        ("UNPAID", "PARTIAL"),
+        (BillStatus.UNPAID, BillStatus.PARTIAL),
         (
             _i("ARREARS_BILL_COUNT", "欠费账单数", "笔", "bill_count"),
             _i("ARREARS_AMOUNT", "欠费余额", "元", "arrears"),
@@ -147,7 +152,7 @@ CATALOGUE: dict[str, Theme] = {
         "发票状态",
         "DAY",
         ("period", "deptId", "customerCategory", "priceCode", "status", "invoiceType"),
-        ("SUBMITTED", "PENDING", "SUCCESS", "FAIL", "INVALID", "RED_INK"),
+        tuple(InvoiceStatus),
         (
             _i("INVOICE_COUNT", "发票申请数", "张", "invoice_count"),
             _i("INVOICE_AMOUNT", "开票金额", "元", "amount"),
