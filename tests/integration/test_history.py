@@ -378,3 +378,18 @@ def test_verification_refusals_name_the_field(admin: str) -> None:
         404,
         mentions="importNo",
     )
+
+
+def test_the_same_file_sent_twice_at_once_is_one_import(admin: str) -> None:
+    """Given one file sent by two requests at the same moment, then both answer the same import (one of
+    them as the duplicate) and its rows are loaded once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tag = unique("D")
+    text = csv_of(["legacyNo", "status"], [[f"{tag}-{n}", "ACTIVE"] for n in range(50)])
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        replies = list(pool.map(lambda _: load(admin, "CONFIG", text), range(2)))
+    assert all(r.code == 0 for r in replies), [r.body for r in replies]
+    assert replies[0].data["importNo"] == replies[1].data["importNo"]
+    assert sorted(r.data["duplicate"] for r in replies) == [False, True]
+    assert sql_scalar("SELECT count(*) FROM biz_hist_record WHERE legacy_no LIKE :t", {"t": f"{tag}-%"}) == 50

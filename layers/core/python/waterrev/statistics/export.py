@@ -42,7 +42,10 @@ def export(ctx: RequestContext, cmd: StatQuery, *, source: str | None = None) ->
         with UnitOfWork() as uow:
             p = stat_query.plan(uow, ctx, cmd, source=source)
             count = _write(uow, p, path, tmp)
-        key = export_files.store(export_files.key_for(export_no), path)
+        try:
+            key = export_files.store(export_files.key_for(export_no), path)
+        except Exception as exc:  # the bucket unreachable: nothing recorded, the caller may retry
+            raise AppError(ErrorCode.INTERNAL_ERROR, "导出文件存储暂不可用，请稍后重试") from exc
     file_name = f"{p.theme.name}_{cmd.date_from:%Y%m%d}-{cmd.date_to:%Y%m%d}.xlsx"
     with UnitOfWork() as uow:
         uow.execute(
