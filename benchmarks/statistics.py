@@ -11,7 +11,8 @@ set-wise on the server (INSERT ... SELECT generate_series, one statement per tab
 triggers keep the summaries as the business tables fill, exactly as in production), then ANALYZE and one
 timed `stat_fold()`. The per-row payment-result trigger (it would queue 8 million SMS) is disabled in this
 throwaway database. On a machine where the full size takes too long to seed, set BENCH_STAT_CUSTOMERS lower;
-the figures print the size they were taken at. Prints figures; asserts nothing.
+the figures print the size they were taken at. BENCH_STAT_ONLY=themes or =export runs one half.
+Prints figures; asserts nothing.
 """
 
 from __future__ import annotations
@@ -200,7 +201,13 @@ def seed() -> list[int]:
     with UnitOfWork() as uow:
         before = {
             t: int(uow.scalar(f"SELECT count(*) FROM {t}"))
-            for t in ("biz_stat_receivable", "biz_stat_collection", "biz_stat_reading", "biz_stat_invoice")
+            for t in (
+                "biz_stat_receivable",
+                "biz_stat_collection",
+                "biz_stat_reading",
+                "biz_stat_invoice",
+                "biz_stat_customer",
+            )
         }
     fold = time.perf_counter()
     with UnitOfWork() as uow:
@@ -289,7 +296,9 @@ def bench_export() -> None:
     ]
     candidates.append((CUSTOMERS, {}, "the whole book"))
     size, extra, label = min(
-        (c for c in candidates if c[0] >= EXPORT_ROWS), default=max(candidates), key=lambda c: c[0]
+        (c for c in candidates if c[0] >= EXPORT_ROWS),
+        default=max(candidates, key=lambda c: c[0]),
+        key=lambda c: c[0],
     )
     cmd = question("RECEIVABLE", ("custId",), **extra)
     print(f"\n== Export: RECEIVABLE by customer, {label} ({size:,} customers) ==")
@@ -324,8 +333,10 @@ def main() -> None:
     server = database()
     try:
         seed()
-        bench_themes()
-        bench_export()
+        if os.environ.get("BENCH_STAT_ONLY") != "export":
+            bench_themes()
+        if os.environ.get("BENCH_STAT_ONLY") != "themes":
+            bench_export()
     finally:
         from waterrev.db import dispose_engine
 
