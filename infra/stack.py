@@ -110,7 +110,8 @@ class WaterRevStack(Stack):
             interfaces=interfaces,
             function_settings=function_settings,
             interface_secrets=secrets.by_interface,
-            egress_interfaces=(*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES),
+            # the export writers reach S3 through the NAT gateway, as the invoice file copiers do
+            egress_interfaces=(*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EXPORT_FILE_WRITERS),
         )
         order_creators = [api.functions[i] for i in SYS009_CALLER_INTERFACES if i in api.functions]
         if order_creators:

@@ -12,6 +12,7 @@ from aws_cdk.assertions import Template
 from infra.constructs.data import EGRESS_SUBNETS, ISOLATED_SUBNETS, PUBLIC_SUBNETS
 from infra.constructs.function_factory import INTERFACE_ID_ENV, TASK_FUNCTION_ENV
 from infra.constructs.secrets import EGRESS_TASKS, SYS008_CALLER_INTERFACES, SYS009_CALLER_INTERFACES
+from infra.stack import EXPORT_FILE_WRITERS
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -78,10 +79,12 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
     lambda_sg = {"Fn::GetAtt": [group_of(template, "DataLambdaSg"), "GroupId"]}
     egress_sg = {"Fn::GetAtt": [group_of(template, "DataEgressSg"), "GroupId"]}
     functions = factory_functions(template)
-    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EGRESS_TASKS}
+    callers = {*SYS009_CALLER_INTERFACES, *SYS008_CALLER_INTERFACES, *EGRESS_TASKS, *EXPORT_FILE_WRITERS}
 
-    # the SYS-009 and SYS-008 callers, and the message queue's consumer, which calls SYS-010
+    # the SYS-009 and SYS-008 callers, the message queue's consumer, which calls SYS-010, and the
+    # statistics exports' writer (S3 through the NAT gateway)
     assert callers == {
+        "IF-REV-010",
         "IF-CS-003",
         "IF-CS-007",
         "job_pay_compensate",

@@ -474,3 +474,21 @@ def test_the_scheduled_fold_changes_no_answer(admin: str, office: dict[str, Any]
     )
     after = {theme: ask(admin, theme, deptId=office["dept"]).data["indicatorList"] for theme, _ in CASES}
     assert after == before
+
+
+@pytest.mark.parametrize("theme", rules.THEMES)
+def test_every_theme_answers_for_one_customer(admin: str, office: dict[str, Any], theme: str) -> None:
+    """Given one customer, when any theme is asked for it, then the live tables answer with its own
+    figures (one customer, three bills, three reading tasks)."""
+    reply = ask(admin, theme, custId=office["custs"][1])
+    assert reply.code == 0, reply.body
+    assert reply.data["dimensionSummary"]["source"] == "LIVE"
+    got = indicators(reply.data["indicatorList"])
+    expected = {
+        "CUSTOMER": ("CUSTOMER_COUNT", "1"),
+        "RECEIVABLE": ("BILL_COUNT", "3"),
+        "READING": ("TASK_COUNT", "3"),
+    }
+    if theme in expected:
+        code, value = expected[theme]
+        assert got[code] == value

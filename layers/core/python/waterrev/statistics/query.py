@@ -130,9 +130,9 @@ class Plan(NamedTuple):
 
 def _live_cust_filter(sql: str, cust_id: int | None) -> str:
     for alias in ("ch", "k", "c", "t", "r", "i"):
+        column = "c.id" if alias == "c" else f"{alias}.cust_id"  # c is biz_cust itself
         sql = sql.replace(
-            "{cust:" + alias + "}",
-            "true" if cust_id is None else f"{alias}.cust_id = CAST(:cust_id AS bigint)",
+            "{cust:" + alias + "}", "true" if cust_id is None else f"{column} = CAST(:cust_id AS bigint)"
         )
     return sql
 
