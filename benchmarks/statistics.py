@@ -44,6 +44,7 @@ RAW_RUNS = int(os.environ.get("BENCH_STAT_RAW_RUNS", "3"))
 EXPORT_ROWS = 100_000
 TARGET_P99_MS = 300
 FIRST = dt.date(2029, 1, 1)
+FOLDERS: list[Path] = []  # the throwaway database's folder (gigabytes at the full size): removed at the end
 
 QUESTIONS: list[tuple[str, tuple[str, ...]]] = [
     ("RECEIVABLE", ("period", "deptId")),
@@ -73,7 +74,9 @@ def database() -> Any:
     if not url:
         from waterrev.local import pg
 
-        server, base = pg.start(Path(tempfile.mkdtemp(prefix="waterrev-bench-")) / "pgdata", cleanup=True)
+        folder = Path(tempfile.mkdtemp(prefix="waterrev-bench-"))
+        FOLDERS.append(folder)
+        server, base = pg.start(folder / "pgdata", cleanup=True)
         url = pg.create_database(base, "bench_statistics")
     os.environ["WATERREV_DATABASE_URL"] = url
     os.environ.setdefault("WATERREV_ENV", "bench")
@@ -342,7 +345,11 @@ def main() -> None:
 
         dispose_engine()
         if server is not None:
-            server.cleanup()
+            server.cleanup()  # stops the server; the data folder stays unless removed
+        import shutil
+
+        for folder in FOLDERS:
+            shutil.rmtree(folder, ignore_errors=True)
     print(f"at the end: {load()}")
 
 
