@@ -25,6 +25,7 @@ from tests.support import (
     new_admin_user,
     new_bills,
     new_dept,
+    set_param,
     sql_all,
     sql_exec,
     sql_scalar,
@@ -79,11 +80,7 @@ def office(admin: str) -> dict[str, Any]:
     cash = collect(admin, first, [bills1[0]["id"]], Decimal(bills1[0]["total_amount"]) + 100)
     prepay = collect(admin, first, [bills1[2]["id"]], bills1[2]["total_amount"], channel="PREPAY")
     half = (Decimal(bills2[0]["total_amount"]) / 2).quantize(Decimal("0.01"))
-    sql_exec(
-        "INSERT INTO biz_parameter_settings (config_type, config_code, config_value, config_version, dept_id)"
-        " VALUES ('RULE', 'revenue.collection.allow-partial', 'true', 1, :d)",
-        {"d": dept},
-    )
+    set_param(admin, "revenue.collection.allow-partial", "true", dept_id=dept)
     partial = collect(admin, second, [bills2[0]["id"]], half)
     return {
         "dept": dept,

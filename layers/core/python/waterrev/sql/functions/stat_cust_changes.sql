@@ -41,7 +41,7 @@ BEGIN
                                    receivable, paid, usage_amount)
   SELECT ch.bill_period, m.dept_id, m.cust_type, m.price_code, ch.status, ch.due_date, sum(m.k),
          sum(m.k * ch.total_amount), sum(m.k * ch.paid_amount), sum(m.k * ch.usage_amount)
-    FROM m JOIN biz_charge ch ON ch.cust_id = m.cust_id
+    FROM biz_charge ch JOIN m ON m.cust_id = ch.cust_id
    GROUP BY 1, 2, 3, 4, 5, 6;
   WITH m AS (
     SELECT x.cust_id, x.dept_id, x.cust_type, x.price_code, x.k
@@ -56,7 +56,7 @@ BEGIN
   SELECT (COALESCE(k.pay_time, k.create_time) AT TIME ZONE 'Asia/Shanghai')::date, m.dept_id, m.cust_type,
          m.price_code, k.channel, k.status, sum(m.k), sum(m.k * k.amount), sum(m.k * k.written_off),
          sum(m.k * k.to_balance)
-    FROM m JOIN biz_collection k ON k.cust_id = m.cust_id
+    FROM biz_collection k JOIN m ON m.cust_id = k.cust_id
    GROUP BY 1, 2, 3, 4, 5, 6;
   WITH m AS (
     SELECT x.cust_id, x.dept_id, x.cust_type, x.price_code, x.k
@@ -70,7 +70,7 @@ BEGIN
                                 reading_count, abnormal_count, estimated_count)
   SELECT t.bill_period, m.dept_id, m.cust_type, m.price_code, sum(m.k),
          COALESCE(sum(m.k) FILTER (WHERE t.status <> 'OPEN'), 0), 0, 0, 0
-    FROM m JOIN biz_meter_read t ON t.cust_id = m.cust_id
+    FROM biz_meter_read t JOIN m ON m.cust_id = t.cust_id
    GROUP BY 1, 2, 3, 4;
   WITH m AS (
     SELECT x.cust_id, x.dept_id, x.cust_type, x.price_code, x.k
@@ -84,7 +84,7 @@ BEGIN
                                 reading_count, abnormal_count, estimated_count)
   SELECT r.bill_period, m.dept_id, m.cust_type, m.price_code, 0, 0, sum(m.k),
          COALESCE(sum(m.k) FILTER (WHERE r.abnormal_flag), 0), COALESCE(sum(m.k) FILTER (WHERE r.estimated), 0)
-    FROM m JOIN biz_reading_data r ON r.cust_id = m.cust_id
+    FROM biz_reading_data r JOIN m ON m.cust_id = r.cust_id
    WHERE r.status NOT IN ('REJECTED', 'SUPERSEDED')
    GROUP BY 1, 2, 3, 4;
   WITH m AS (
@@ -99,7 +99,7 @@ BEGIN
                                 invoice_count, amount)
   SELECT (i.create_time AT TIME ZONE 'Asia/Shanghai')::date, m.dept_id, m.cust_type, m.price_code,
          COALESCE(i.invoice_type, ''), i.invoice_status, sum(m.k), sum(m.k * COALESCE(i.amount, 0))
-    FROM m JOIN biz_invoice i ON i.cust_id = m.cust_id
+    FROM biz_invoice i JOIN m ON m.cust_id = i.cust_id
    GROUP BY 1, 2, 3, 4, 5, 6;
   RETURN NULL;
 END
