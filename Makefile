@@ -76,6 +76,7 @@ bench: install build  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/dues.py
 	$(BIN)/python benchmarks/reminders.py
 	$(BIN)/python benchmarks/withholding.py
+	$(BIN)/python benchmarks/statistics.py
 
 synth: install  ## CloudFormation into cdk.out, offline
 	PATH=$(CURDIR)/$(BIN):$$PATH CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py

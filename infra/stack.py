@@ -14,6 +14,7 @@ from infra.constructs.attachments import Attachments
 from infra.constructs.banking import SEALING_INTERFACES, SEALING_TASKS, SFTP_INTERFACES, SFTP_TASKS, Banking
 from infra.constructs.data import Data
 from infra.constructs.documents import Documents
+from infra.constructs.export_files import ExportFiles
 from infra.constructs.function_factory import FunctionSettings, InterfaceSpec, TaskSpec
 from infra.constructs.invoice_files import InvoiceFiles
 from infra.constructs.layers import Layers
@@ -58,6 +59,9 @@ ESIGN_CALLBACK_INTERFACE = "IF-INST-004"
 ESIGN_NOTIFY_URL_ENV = "WATERREV_ESIGN_NOTIFY_URL"
 DOCUMENT_WRITERS = ("IF-INST-001", "IF-INST-003", "IF-INST-004")  # presigned PUTs, contracts, signed copies
 DOCUMENT_READERS = ("IF-INST-002", "IF-INST-005")  # digests checked on survey and archive
+# The statistics exports (IF-REV-010): written and presigned by the statistics function only.
+EXPORT_FILE_WRITERS = ("IF-REV-010",)
+STAT_FOLD_SCHEDULE = "job_stat_fold"  # folds the statistics summaries every 10 minutes
 # SYS-010 calls its delivery results back to IF-REV-013's webhook route (IF-EXT-008 回传执行结果).
 SYS010_RESULT_INTERFACE = "IF-REV-013"
 MESSAGE_CONSUMER, MESSAGE_RELAY, REMINDER_SCHEDULE = (
@@ -128,6 +132,7 @@ class WaterRevStack(Stack):
                 *SYS008_CALLER_INTERFACES,
                 *BANK_SFTP_INTERFACES,
                 *ESIGN_CALLER_INTERFACES,
+                *EXPORT_FILE_WRITERS,  # the export writers reach S3 through the NAT gateway
             ),
         )
         order_creators = [api.functions[i] for i in SYS009_CALLER_INTERFACES if i in api.functions]
@@ -187,6 +192,8 @@ class WaterRevStack(Stack):
             ["s3:PutObject", "s3:GetObject"],
         )
         documents.grant([api.functions[i] for i in DOCUMENT_READERS if i in api.functions], ["s3:GetObject"])
+        export_files = ExportFiles(self, "ExportFiles")
+        export_files.writers([api.functions[i] for i in EXPORT_FILE_WRITERS if i in api.functions])
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
@@ -211,6 +218,7 @@ class WaterRevStack(Stack):
             message_relay=workflows.functions.get(MESSAGE_RELAY),
             reminders=workflows.functions.get(REMINDER_SCHEDULE),
             ledger_check=workflows.functions.get("job_ledger_check"),
+            stat_fold=workflows.functions.get(STAT_FOLD_SCHEDULE),
         )
         monitoring = Monitoring(
             self,
@@ -232,6 +240,7 @@ class WaterRevStack(Stack):
         self.banking = banking
         self.attachments = attachments
         self.documents = documents
+        self.export_files = export_files
         self.messaging = messaging
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "DbProxyEndpoint", value=data.db_host)
@@ -244,6 +253,7 @@ class WaterRevStack(Stack):
             CfnOutput(self, "WithholdingStateMachineArn", value=workflows.withholding.state_machine_arn)
         CfnOutput(self, "BankCredentialsSecretPrefix", value=banking.credentials_prefix)
         CfnOutput(self, "AttachmentBucketName", value=attachments.bucket.bucket_name)
+        CfnOutput(self, "ExportBucketName", value=export_files.bucket.bucket_name)
         CfnOutput(self, "Sys008SecretArn", value=secrets.sys008.secret_arn)
         CfnOutput(self, "Sys010SecretArn", value=secrets.sys010.secret_arn)
         CfnOutput(self, "EsignSecretArn", value=secrets.esign.secret_arn)

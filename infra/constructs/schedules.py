@@ -46,6 +46,7 @@ class Schedules(Construct):
         message_relay: lambda_.IFunction | None = None,
         reminders: lambda_.IFunction | None = None,
         ledger_check: lambda_.IFunction | None = None,
+        stat_fold: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -153,6 +154,18 @@ class Schedules(Construct):
                 {"limit": 200},
                 retry_attempts=2,
                 max_event_age=Duration.hours(2),
+            )
+        if stat_fold is not None:
+            # The statistics summaries' delta rows folded into one row per group; a missed run only
+            # leaves more rows for the next one (no retries).
+            self.stat_fold = self._invoke(
+                "StatFold",
+                stat_fold,
+                scheduler.ScheduleExpression.rate(Duration.minutes(10)),
+                f"waterrev-{env_name}: fold the statistics summaries (IF-REV-010)",
+                {},
+                retry_attempts=0,
+                max_event_age=Duration.minutes(10),
             )
 
     def _invoke(

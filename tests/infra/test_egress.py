@@ -19,6 +19,7 @@ from infra.constructs.secrets import (
     SYS008_CALLER_INTERFACES,
     SYS009_CALLER_INTERFACES,
 )
+from infra.stack import EXPORT_FILE_WRITERS
 from waterrev import catalog
 
 pytestmark = pytest.mark.infra
@@ -91,12 +92,15 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
         *EGRESS_TASKS,
         *BANK_SFTP_INTERFACES,
         *ESIGN_CALLER_INTERFACES,
+        *EXPORT_FILE_WRITERS,
     }
     sftp_sg = {"Fn::GetAtt": [group_of(template, "BankingSftpSg"), "GroupId"]}
 
     # the SYS-009, SYS-008 and e-signature callers, the message queue's consumer, which calls SYS-010, and the bank SFTP
-    # callers (the withholding workflow's steps, IF-REV-011 and IF-EXT-002), which add the SFTP group
+    # callers (the withholding workflow's steps, IF-REV-011 and IF-EXT-002), which add the SFTP group; and the
+    # statistics exports' writer (S3 through the NAT gateway)
     assert callers == {
+        "IF-REV-010",
         "IF-REV-011",
         "IF-EXT-002",
         "wf_withholding",

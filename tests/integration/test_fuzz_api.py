@@ -21,7 +21,9 @@ DERANDOMIZE = os.environ.get("WATERREV_FUZZ_RANDOM", "0") != "1"
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[str]:
+def gateway(_invoice_platform: Any) -> Iterator[str]:
+    """The gateway with the outside systems `make run` starts that a route reaches synchronously: the
+    local S3 (the statistics export uploads its file while answering)."""
     from waterrev.local.gateway import make_server
 
     server = make_server("127.0.0.1", 0)

@@ -175,16 +175,22 @@ def _place(
 
 
 def scan(
-    function: str, body: str, columns_of: dict[str, set[str]], trigger_table: str | None = None
+    function: str,
+    body: str,
+    columns_of: dict[str, set[str]],
+    trigger_table: str | None = None,
+    transition_tables: frozenset[str] = frozenset(),
 ) -> tuple[list[Finding], list[str]]:
     """Every status literal compared or written in `body`, placed on its table and column; and what
-    could not be placed. A trigger function's NEW and OLD are rows of `trigger_table`. A status placed on
-    a table nobody watches here (a binding's BOUND, say) is not a finding."""
+    could not be placed. A trigger function's NEW and OLD are rows of `trigger_table`, and so are the
+    rows of a statement trigger's transition tables (REFERENCING OLD TABLE AS o NEW TABLE AS n). A status
+    placed on a table nobody watches here (a binding's BOUND, say) is not a finding."""
     findings: list[Finding] = []
     unplaced: list[str] = []
     records = {v.lower(): t.lower() for v, t in _ROWTYPE.findall(body)}
     if trigger_table:
         records |= {"new": trigger_table, "old": trigger_table}
+        records |= {name.lower(): trigger_table for name in transition_tables}
     records |= {v.lower(): t.lower() for v, t in _FOR_RECORD.findall(body)}
     assignments: dict[str, list[str]] = {}
     for statement in _statements(body):
@@ -279,15 +285,28 @@ def _triggers() -> dict[str, str]:
     return {r["proname"]: r["relname"] for r in rows}
 
 
+def _transition_tables() -> dict[str, frozenset[str]]:
+    """Trigger function -> the names its statement triggers give their transition tables."""
+    rows = sql_all(
+        "SELECT p.proname, t.tgoldtable, t.tgnewtable FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid"
+        " WHERE NOT t.tgisinternal AND (t.tgoldtable IS NOT NULL OR t.tgnewtable IS NOT NULL)"
+    )
+    names: dict[str, set[str]] = {}
+    for r in rows:
+        names.setdefault(r["proname"], set()).update(n for n in (r["tgoldtable"], r["tgnewtable"]) if n)
+    return {k: frozenset(v) for k, v in names.items()}
+
+
 def _findings() -> list[Finding]:
     functions = _installed()
     assert functions.keys() >= OURS, f"missing functions: {OURS - functions.keys()}"
     columns = _columns()
     triggers = _triggers()
+    transitions = _transition_tables()
     findings: list[Finding] = []
     unplaced: list[str] = []
     for name, body in sorted(functions.items()):
-        found, lost = scan(name, body, columns, triggers.get(name))
+        found, lost = scan(name, body, columns, triggers.get(name), transitions.get(name, frozenset()))
         findings += found
         unplaced += lost
     assert not unplaced, "status comparisons the scanner cannot place on a table:\n" + "\n".join(unplaced)

@@ -119,6 +119,12 @@ CONTRACT: dict[tuple[str, str], list[tuple[str, str]]] = {
         ("POST", "/admin-api/revenue/bank/withholding/batch"),
         ("GET", "/admin-api/revenue/bank/withholding/send-disc-check"),
     ],
+    # the export answers the file (exportNo, downloadUrl...): the seed's response is the query's
+    ("IF-REV-010", "请求参数"): [
+        ("POST", "/admin-api/revenue/statistics/query"),
+        ("POST", "/admin-api/revenue/statistics/export"),
+    ],
+    ("IF-REV-010", "响应参数"): [("POST", "/admin-api/revenue/statistics/query")],
     ("IF-METER-004", "请求参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
     ("IF-METER-004", "响应参数"): [("POST", "/admin-api/meter/iot/reading/receive")],
     ("IF-CS-006", "请求参数"): [("POST", "/app-api/customer/process")],

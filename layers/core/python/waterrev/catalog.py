@@ -519,8 +519,25 @@ CATALOG: tuple[Interface, ...] = (
         (Route("POST", "/admin-api/installation/archive/submit", A, "installation:archive:submit"),),
         timeout_s=60,
     ),
+    Interface(
+        "IF-REV-010",
+        "统计查询接口",
+        "rev_statistics",
+        (
+            Route("POST", "/admin-api/revenue/statistics/query", A, "revenue:statistics:query"),
+            Route(
+                "POST", "/admin-api/revenue/statistics/export", A, "revenue:statistics:export", rate=Rate(5)
+            ),
+            # 历史查询与迁移校验 (extensions of this read-only query family; each record names its seed family)
+            Route("POST", "/admin-api/revenue/history/query", A, "revenue:history:query"),
+            Route("POST", "/admin-api/revenue/migration/import", A, "revenue:migration:import"),
+            Route("GET", "/admin-api/revenue/migration/import/page", A, "revenue:migration:import"),
+            Route("POST", "/admin-api/revenue/migration/verify", A, "revenue:migration:verify"),
+        ),
+        timeout_s=120,  # an export of up to a million group rows
+        memory_mb=1024,
+    ),
     # ---- not built yet: listed so the interface map stays complete -------------------------
-    Interface("IF-REV-010", "统计查询接口", None),
     outbound("IF-EXT-001", "银行代扣批次下发接口", "SYS-009 / 银行渠道", "waterrev.adapters.bank_sftp"),
     outbound("IF-EXT-004", "聚合支付下单接口", "SYS-009", "waterrev.adapters.sys009"),
     outbound("IF-EXT-006", "发票开具协同接口", "SYS-008", "waterrev.adapters.sys008"),
@@ -571,6 +588,9 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
         "scheduled nightly: the ledger's invariants on the real data (docs/LEDGER.md), metric and alarm",
         900,
         1024,
+    ),
+    TaskFunction(
+        "job_stat_fold", "scheduled every 10 minutes: fold the statistics summaries (IF-REV-010)", 120, 512
     ),
 )
 
@@ -894,6 +914,30 @@ TABLES: dict[str, Tables] = {
             "biz_parameter_settings",
         ),
         writes=(*_READING, "biz_meter_device_status", "biz_reading_review"),
+    ),
+    "IF-REV-010": _tables(
+        reads=(
+            *TOKEN_TABLES,
+            # the theme summaries (kept by the business tables' triggers, migration 0090)
+            "biz_stat_collection",
+            "biz_stat_customer",
+            "biz_stat_invoice",
+            "biz_stat_reading",
+            "biz_stat_receivable",
+            # the live tables: one customer's statistics, groupBy custId, verification's new side
+            "biz_account",
+            "biz_charge",
+            "biz_collection",
+            "biz_cust",
+            "biz_invoice",
+            "biz_meter_read",
+            "biz_reading_data",
+            # a history record's new object (its current status)
+            "biz_meter",
+            "biz_parameter_settings",
+            "biz_reminder_task",
+        ),
+        writes=("biz_hist_import", "biz_hist_record", "biz_operat_log", "biz_stat_export"),
     ),
     "IF-REV-013": _tables(
         reads=(

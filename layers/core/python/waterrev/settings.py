@@ -95,6 +95,10 @@ class Settings:
     attachment_bucket: str = "waterrev-attachments-local"
     attachment_upload_ttl_s: int = 900
     attachment_max_bytes: int = 10 * 1024 * 1024
+    # IF-REV-010 statistics exports: a private bucket (objects expire after a few days); the XLSX is handed
+    # out only as a presigned GET living export_link_ttl_s.
+    export_bucket: str = "waterrev-exports-local"
+    export_link_ttl_s: int = 300
     # Local and tests only: the S3 endpoint (moto's server on loopback); unset in the cloud.
     s3_endpoint_url: str | None = None
     # The SYS-010 message service (docs/SYS010.md): where to call it and our app id and secret, or (in

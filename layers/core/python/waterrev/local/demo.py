@@ -99,6 +99,11 @@ def _grant_permissions(uow: UnitOfWork) -> None:
         " OR m.permission IN ('customer:process:query', 'customer:process:handle', 'customer:outlet:query'))"
         " ON CONFLICT DO NOTHING"
     )
+    # a clerk may read the statistics of the office but not export them (IF-REV-010's export permission)
+    uow.execute(
+        "INSERT INTO system_role_menu SELECT r.id, m.id FROM system_role r, system_menu m"
+        " WHERE r.code = 'counter_clerk' AND m.permission = 'revenue:statistics:query' ON CONFLICT DO NOTHING"
+    )
 
 
 def _foundation(uow: UnitOfWork, months: int) -> None:

@@ -30,17 +30,22 @@ def start(bucket: str | None = None) -> str:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "cn-north-1")
-    from waterrev.adapters import invoice_files
+    from waterrev.adapters import export_files, invoice_files
     from waterrev.settings import get_settings, reset_settings
 
     reset_settings()
     invoice_files.reset()
+    export_files.reset()
     import boto3
 
     from waterrev.adapters import attachments
 
     attachments.reset()
-    names = [bucket or get_settings().invoice_bucket, get_settings().attachment_bucket]
+    names = [
+        bucket or get_settings().invoice_bucket,
+        get_settings().attachment_bucket,
+        get_settings().export_bucket,
+    ]
     client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     for name in names:

@@ -1,0 +1,1 @@
+"""History query and migration verification edge models (handlers only)."""

@@ -1,0 +1,1 @@
+"""IF-REV-010 edge models (handlers only)."""
