@@ -249,7 +249,7 @@ def _esign_service() -> Iterator[Any]:
 @pytest.fixture
 def bank(_bank_channel: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The bank simulator (its behaviour reset), our settings pointing at its credentials and its receipt
-    key, the workflow polling every 2 s, and the channel TBANK configured (scope CHANNEL)."""
+    key, the workflow polling every 2 s, and the channel TBANK configured (scope TENANT_CHANNEL)."""
     import json
 
     from tests.support import sql_exec
@@ -262,12 +262,20 @@ def bank(_bank_channel: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("WATERREV_WEBHOOK_KEYS", json.dumps({"BANK": {"bank-test": notify_secret}}))
     monkeypatch.setenv("WATERREV_WITHHOLDING_POLL_S", "2")
     reset_settings()
+    # Every field at the most specific scope (the company and TBANK): rows other tests (the API fuzz run)
+    # save for the company or for every channel cannot reach these batches.
     sql_exec(
-        "INSERT INTO bk_transfer_config (channel_code, protocol, host, port, username, credential_ref, host_key,"
-        " send_dir, back_dir, reconcile_dir) VALUES ('TBANK', 'SFTP', '127.0.0.1', :port, 'waterrev', 'bank/test', :hk,"
-        " '/TBANK/send', '/TBANK/back', '/TBANK/reconcile')"
-        " ON CONFLICT (COALESCE(tenant_id, 0), COALESCE(channel_code, '')) DO UPDATE SET port = EXCLUDED.port,"
-        " host_key = EXCLUDED.host_key",
+        "INSERT INTO bk_transfer_config (tenant_id, channel_code, protocol, host, port, username, credential_ref,"
+        " host_key, send_dir, back_dir, reconcile_dir, send_file_template, back_file_template, reconcile_file_template)"
+        " SELECT id, 'TBANK', 'SFTP', '127.0.0.1', :port, 'waterrev', 'bank/test', :hk, '/TBANK/send', '/TBANK/back',"
+        " '/TBANK/reconcile', 'WH_{channelCode}_{batchNo}.txt', 'WH_{channelCode}_{batchNo}_RET_{fileSerialNo}.txt',"
+        " 'WH_{channelCode}_{batchNo}_STMT.txt' FROM system_dept WHERE parent_id = 0 ORDER BY id LIMIT 1"
+        " ON CONFLICT (COALESCE(tenant_id, 0), COALESCE(channel_code, '')) DO UPDATE SET protocol = EXCLUDED.protocol,"
+        " host = EXCLUDED.host, port = EXCLUDED.port, username = EXCLUDED.username, credential_ref = EXCLUDED.credential_ref,"
+        " host_key = EXCLUDED.host_key, send_dir = EXCLUDED.send_dir, back_dir = EXCLUDED.back_dir,"
+        " reconcile_dir = EXCLUDED.reconcile_dir, send_file_template = EXCLUDED.send_file_template,"
+        " back_file_template = EXCLUDED.back_file_template, reconcile_file_template = EXCLUDED.reconcile_file_template,"
+        " enabled = true",
         {"port": sim.port, "hk": sim.host_key},
     )
     yield sim

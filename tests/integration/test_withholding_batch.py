@@ -84,7 +84,7 @@ def test_a_batch_is_selected_sent_returned_written_off_reconciled_and_settled(ad
 
     started = start_batch(admin, period)
     batch_no = started["batchNo"]
-    assert started["batchStatus"] == "CREATED" and started["sourceScope"] == "CHANNEL"
+    assert started["batchStatus"] == "CREATED" and started["sourceScope"] == "TENANT_CHANNEL"
     assert started["sendFilePath"] == f"/TBANK/send/WH_TBANK_{batch_no}.txt"
 
     done = wait_status(admin, batch_no, {"SETTLED"})
@@ -337,9 +337,11 @@ def test_a_send_that_fails_leaves_the_batch_created_with_its_error_and_cancellab
         asyncssh.generate_private_key("ssh-ed25519").export_public_key("openssh").decode().split()[:2]
     )
     sql_exec(
-        "INSERT INTO bk_transfer_config (channel_code, protocol, host, port, username, credential_ref, host_key,"
-        " send_dir, back_dir, reconcile_dir) VALUES ('TBAD', 'SFTP', '127.0.0.1', :port, 'waterrev', 'bank/test', :hk,"
-        " '/TBAD/send', '/TBAD/back', '/TBAD/reconcile')"
+        "INSERT INTO bk_transfer_config (tenant_id, channel_code, protocol, host, port, username, credential_ref,"
+        " host_key, send_dir, back_dir, reconcile_dir, send_file_template, back_file_template, reconcile_file_template)"
+        " SELECT id, 'TBAD', 'SFTP', '127.0.0.1', :port, 'waterrev', 'bank/test', :hk, '/TBAD/send', '/TBAD/back',"
+        " '/TBAD/reconcile', 'WH_{batchNo}.txt', 'WH_{batchNo}_RET_{fileSerialNo}.txt', 'WH_{batchNo}_STMT.txt'"
+        " FROM system_dept WHERE parent_id = 0 ORDER BY id LIMIT 1"
         " ON CONFLICT (COALESCE(tenant_id, 0), COALESCE(channel_code, '')) DO UPDATE SET port = EXCLUDED.port,"
         " host_key = EXCLUDED.host_key",
         {"port": bank.port, "hk": other_key},
