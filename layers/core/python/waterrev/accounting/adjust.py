@@ -1,6 +1,6 @@
 """IF-REV-007 账务调整接口 (/admin-api/revenue/accounting/adjust): USAGE, AMOUNT, REFUND, REVERSE and BAD_DEBT
 adjustments, with a second person's approval above a threshold or for chosen types (docs/LEDGER.md,
-docs/DECISIONS.md 160-166).
+docs/DECISIONS.md 97-103).
 
 Every adjustment is a new entry, never an edit of a posted amount:
 - USAGE: the bill's usage corrected by `adjustUsage` m3 (signed) and priced again by its tariff version

@@ -5,7 +5,7 @@ form (installation_apply), its trail (installation_transfer), its survey results
 one row per scheme version recorded) and its documents (installation_document: the S3 object, size, type
 and SHA-256 of every attachment, the contract and the signed contract). They play the seed's biz_process,
 biz_process_transfer, biz_business_datas and biz_content_attach for IF-INST; IF-CS-006 has those, with a
-customer required, which an application for a new connection does not have yet (docs/DECISIONS.md 140).
+customer required, which an application for a new connection does not have yet (docs/DECISIONS.md 92).
 A contract (installation_contract) is sent to the e-signature service once per signing request; the
 service's verdict is one installation_signature row per request (written once: a repeat is
 IGNORE_REPEAT), its evidence (存证) an installation_evidence row; every callback received is logged in
