@@ -15,20 +15,24 @@ from waterrev.logs import get_logger
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger = get_logger()
-    logger.append_keys(request_id=str(getattr(context, "aws_request_id", "-")), job="migrate")
+    # per thread, and cleared after: in the local stack every function runs in one process
+    logger.thread_safe_append_keys(request_id=str(getattr(context, "aws_request_id", "-")), job="migrate")
     try:
-        result = migrate.upgrade()
-    except Exception:
-        logger.exception("migration failed: the deployment stops here")
-        raise
-    summary = {
-        "before": result.before,
-        "after": result.after,
-        "changed": result.changed,
-        "ahead": result.ahead,
-    }
-    if result.ahead:  # a rollback re-running the previous code: the newer schema stays
-        logger.warning("database ahead of this code: nothing to do", extra=summary)
-    else:
-        logger.info("migrations applied" if result.changed else "schema already at head", extra=summary)
-    return summary
+        try:
+            result = migrate.upgrade()
+        except Exception:
+            logger.exception("migration failed: the deployment stops here")
+            raise
+        summary = {
+            "before": result.before,
+            "after": result.after,
+            "changed": result.changed,
+            "ahead": result.ahead,
+        }
+        if result.ahead:  # a rollback re-running the previous code: the newer schema stays
+            logger.warning("database ahead of this code: nothing to do", extra=summary)
+        else:
+            logger.info("migrations applied" if result.changed else "schema already at head", extra=summary)
+        return summary
+    finally:
+        logger.thread_safe_clear_keys()
