@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -41,6 +41,7 @@ import httpx
 
 from waterrev import webhook
 from waterrev.adapters.sys008 import sign
+from waterrev.local.simhttp import SimHandler
 
 CST = timezone(timedelta(hours=8))
 DEFAULT_APP_ID = "waterrev-local"
@@ -692,29 +693,15 @@ def _callback_of(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SimHandler):
     sim: Sim
     server_version = "sys008-sim/1"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
     def _route(self, method: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            self._send_json(413, {"code": "PARAM_ERROR", "message": "body too large"})
+        raw = self._body(MAX_BODY)
+        if raw is None:
             return
-        raw = self.rfile.read(length) if length else b""
         parts = urlsplit(self.path)
         segments = [unquote(s) for s in parts.path.strip("/").split("/")]
         sim = self.sim
@@ -786,21 +773,6 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(404, {"code": "NOT_FOUND", "message": "/sim/" + "/".join(rest)})
         except (KeyError, ValueError) as exc:
             self._send_json(409, {"code": "SIM_CONFLICT", "message": str(exc)})
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        self._send(
-            status, json.dumps(payload, ensure_ascii=False).encode(), "application/json; charset=utf-8"
-        )
-
-    def _send(self, status: int, content: bytes, content_type: str) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        except OSError:
-            pass
 
 
 def start(port: int = 0, *, host: str = "127.0.0.1", retry_scale: float = 1.0, **kwargs: Any) -> Sim:

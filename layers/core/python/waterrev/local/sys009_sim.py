@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 import httpx
 
 from waterrev.adapters import paysign
+from waterrev.local.simhttp import SimHandler
 
 # WeChat Pay's notification retry intervals (seconds after the previous attempt): about 24 h in all.
 WECHAT_RETRY_SCHEDULE_S: tuple[float, ...] = (
@@ -919,18 +920,9 @@ def _signed_amount(value: Any) -> Decimal | None:
     return Decimal(value) if isinstance(value, str) and _SIGNED_AMOUNT.match(value) else None
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SimHandler):
     sim: Sim
     server_version = "sys009-sim/1"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
 
     def do_PUT(self) -> None:
         self._send_json(405, {"code": "METHOD_NOT_ALLOWED"})
@@ -938,14 +930,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_DELETE = do_PATCH = do_PUT
 
     def _route(self, method: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            self._send_json(413, {"code": "PARAM_ERROR", "message": "body too large"})
+        body = self._body(MAX_BODY)
+        if body is None:
             return
-        body = self.rfile.read(length) if length else b""
         target = self.path
         parts = urlsplit(target)
         segments = [unquote(s) for s in parts.path.strip("/").split("/")]
@@ -1024,11 +1011,6 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(404, {"code": "NOT_FOUND", "message": "/" + "/".join(segments)})
 
-    def _send_json(self, status: int, payload: Any) -> None:
-        self._send(
-            status, json.dumps(payload, ensure_ascii=False).encode(), "application/json; charset=utf-8"
-        )
-
     def _redirect(self, location: str) -> None:
         try:
             self.send_response(303)
@@ -1036,16 +1018,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
         except OSError:
-            pass
-
-    def _send(self, status: int, content: bytes, content_type: str) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        except OSError:  # the caller gave up (its timeout) before the answer
             pass
 
 

@@ -34,13 +34,14 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from waterrev.adapters import paysign
+from waterrev.local.simhttp import SimHandler
 from waterrev.masking import mask_mobile
 
 CST = timezone(timedelta(hours=8))
@@ -505,30 +506,16 @@ class Sim:
         )
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(SimHandler):
     sim: Sim
     server_version = "sys010-sim/1"
     protocol_version = "HTTP/1.1"  # keep-alive: a consumer's connection pool reuses its connections
     disable_nagle_algorithm = True  # headers and body leave as two writes: no 40 ms delayed-ACK stall
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        self._route("GET")
-
-    def do_POST(self) -> None:
-        self._route("POST")
-
     def _route(self, method: str) -> None:
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
-            self._send_json(413, {"code": "PARAM_ERROR", "message": "body too large"})
+        body = self._body(MAX_BODY)
+        if body is None:
             return
-        body = self.rfile.read(length) if length else b""
         path = urlsplit(self.path).path
         sim = self.sim
         if path == "/v1/messages" and method == "POST":
@@ -561,21 +548,6 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, {"code": "OK"})
         else:
             self._send_json(404, {"code": "NOT_FOUND", "message": path})
-
-    def _send_json(self, status: int, payload: Any) -> None:
-        self._send(
-            status, json.dumps(payload, ensure_ascii=False).encode(), "application/json; charset=utf-8"
-        )
-
-    def _send(self, status: int, content: bytes, content_type: str) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(content)))
-            self.end_headers()
-            self.wfile.write(content)
-        except OSError:  # the caller gave up (its timeout) before the answer
-            pass
 
 
 def start(
