@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.journey import admin_headers, billed_customer
 from tests.e2e.test_local_stack import Stack
 from tests.e2e.test_payment_journey import ok, until
 
@@ -44,72 +44,19 @@ def sys008_url(stack: Stack) -> str:
 def test_pay_apply_issue_download_push_red_ink(stack: Stack) -> None:
     sim = sys008_url(stack)
     with httpx.Client(base_url=stack.base, timeout=10) as client:
-        admin = {
-            "Authorization": "Bearer "
-            + ok(
-                client.post(
-                    "/admin-api/system/auth/login", json={"username": "admin", "password": "admin123"}
-                )
-            )["accessToken"]
-        }
-        tag = f"{time.time_ns() % 10**8:08d}"
-        cust = ok(
-            client.post(
-                "/admin-api/revenue/customer/create",
-                headers=admin,
-                json={
-                    "name": "吴十",
-                    "custType": "RESIDENT",
-                    "mobile": "13812345670",
-                    "address": "鼓楼区发票路 10 号",
-                    "deptId": 2,
-                    "meterList": [{"meterNo": f"E2EI{tag}", "caliber": "DN20"}],
-                },
-            )
-        )
-        cust_id, (meter,) = cust["id"], cust["meterIds"]
-        book = ok(
-            client.post(
-                "/admin-api/revenue/meter-book/save",
-                headers=admin,
-                json={
-                    "code": f"BK-INV-{tag}",
-                    "name": "发票旅程册",
-                    "areaCode": f"AR-I{tag}",
-                    "deptId": 2,
-                    "readCycle": "MONTHLY",
-                    "meterIds": [meter],
-                },
-            )
-        )
+        admin = admin_headers(client)
         period = "2020-10"
-        (task,) = ok(
-            client.post(
-                "/admin-api/revenue/meter-read/generate",
-                headers=admin,
-                json={"billPeriod": period, "bookIds": [book["bookId"]]},
-            )
-        )["meterReadIds"]
-        ok(
-            client.post(
-                "/admin-api/revenue/reading-data/create",
-                headers=admin,
-                json={
-                    "meterReadId": task,
-                    "meterId": meter,
-                    "readTime": f"{period}-15T09:30:00+08:00",
-                    "currentReading": "18",
-                    "readType": "MANUAL",
-                },
-            )
+        tag, cust_id, _meter, bill = billed_customer(
+            client,
+            admin,
+            name="吴十",
+            mobile="13812345670",
+            address="鼓楼区发票路 10 号",
+            code="I",
+            period=period,
+            reading="18",
+            due_date="2020-12-28",
         )
-        (bill,) = ok(
-            client.post(
-                "/admin-api/revenue/charge/generate",
-                headers=admin,
-                json={"billPeriod": period, "dueDate": "2020-12-28", "meterReadIds": [task]},
-            )
-        )["successList"]
 
         # Given the bill paid in cash at the counter
         ok(

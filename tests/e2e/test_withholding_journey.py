@@ -10,13 +10,13 @@ from __future__ import annotations
 import shutil
 import signal
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.journey import admin_headers, billed_customer
 from tests.e2e.test_local_stack import Stack
 from tests.e2e.test_payment_journey import ok, until
 
@@ -42,72 +42,19 @@ def stack() -> Iterator[Stack]:
 
 def test_sign_batch_send_return_write_off_reconcile_settle(stack: Stack) -> None:
     with httpx.Client(base_url=stack.base, timeout=30) as client:
-        admin = {
-            "Authorization": "Bearer "
-            + ok(
-                client.post(
-                    "/admin-api/system/auth/login", json={"username": "admin", "password": "admin123"}
-                )
-            )["accessToken"]
-        }
-        tag = f"{time.time_ns() % 10**8:08d}"
-        cust = ok(
-            client.post(
-                "/admin-api/revenue/customer/create",
-                headers=admin,
-                json={
-                    "name": "代扣户",
-                    "custType": "RESIDENT",
-                    "mobile": "13812345671",
-                    "address": "鼓楼区代扣路 1 号",
-                    "deptId": 2,
-                    "meterList": [{"meterNo": f"E2EW{tag}", "caliber": "DN20"}],
-                },
-            )
-        )
-        cust_id, (meter,) = cust["id"], cust["meterIds"]
-        book = ok(
-            client.post(
-                "/admin-api/revenue/meter-book/save",
-                headers=admin,
-                json={
-                    "code": f"BK-WH-{tag}",
-                    "name": "代扣旅程册",
-                    "areaCode": f"AR-W{tag}",
-                    "deptId": 2,
-                    "readCycle": "MONTHLY",
-                    "meterIds": [meter],
-                },
-            )
-        )
+        admin = admin_headers(client)
         period = "2020-11"
-        (task,) = ok(
-            client.post(
-                "/admin-api/revenue/meter-read/generate",
-                headers=admin,
-                json={"billPeriod": period, "bookIds": [book["bookId"]]},
-            )
-        )["meterReadIds"]
-        ok(
-            client.post(
-                "/admin-api/revenue/reading-data/create",
-                headers=admin,
-                json={
-                    "meterReadId": task,
-                    "meterId": meter,
-                    "readTime": f"{period}-15T09:30:00+08:00",
-                    "currentReading": "21",
-                    "readType": "MANUAL",
-                },
-            )
+        tag, cust_id, _meter, bill = billed_customer(
+            client,
+            admin,
+            name="代扣户",
+            mobile="13812345671",
+            address="鼓楼区代扣路 1 号",
+            code="W",
+            period=period,
+            reading="21",
+            due_date="2020-12-28",
         )
-        (bill,) = ok(
-            client.post(
-                "/admin-api/revenue/charge/generate",
-                headers=admin,
-                json={"billPeriod": period, "dueDate": "2020-12-28", "meterReadIds": [task]},
-            )
-        )["successList"]
 
         # Given a withholding agreement on channel ICBC: the account never comes back in clear
         signed = ok(
