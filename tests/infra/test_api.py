@@ -282,8 +282,9 @@ def test_given_the_sys009_secret_then_only_the_payment_functions_may_read_it(tem
 def test_given_the_webhook_keys_secret_then_only_the_webhook_functions_know_and_read_it(
     template: Template,
 ) -> None:
-    """The bank (IF-EXT-003, and its withholding return receipts: IF-EXT-002), the IoT platform (IF-EXT-009), SYS-008's writeback (IF-EXT-007), SYS-010's
-    result callbacks (on IF-REV-013) and the e-signature service's callback (IF-INST-004)."""
+    """The bank (IF-EXT-003, and its withholding return receipts: IF-EXT-002), the IoT platform
+    (IF-EXT-009), SYS-008's writeback (IF-EXT-007), SYS-010's result callbacks (on IF-REV-013) and the
+    e-signature service's callback (IF-INST-004)."""
     functions = factory_functions(template)
     secret = {"Ref": logical_id_of(template, "AWS::SecretsManager::Secret", "SecretsWebhooks")}
 

@@ -96,9 +96,9 @@ def test_given_the_outside_callers_then_they_and_only_they_run_in_the_egress_sub
     }
     sftp_sg = {"Fn::GetAtt": [group_of(template, "BankingSftpSg"), "GroupId"]}
 
-    # the SYS-009, SYS-008 and e-signature callers, the message queue's consumer, which calls SYS-010, and the bank SFTP
-    # callers (the withholding workflow's steps, IF-REV-011 and IF-EXT-002), which add the SFTP group; and the
-    # statistics exports' writer (S3 through the NAT gateway)
+    # the SYS-009, SYS-008 and e-signature callers, the message queue's consumer, which calls SYS-010,
+    # and the bank SFTP callers (the withholding workflow's steps, IF-REV-011 and IF-EXT-002), which add
+    # the SFTP group; and the statistics exports' writer (S3 through the NAT gateway)
     assert callers == {
         "IF-REV-010",
         "IF-REV-011",
