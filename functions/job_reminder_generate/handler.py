@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from waterrev import metrics
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.envelope import jsonable
 from waterrev.logs import get_logger
 from waterrev.notifications import reminders
 
 
+@metrics.flushed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ctx = RequestContext(request_id=str(getattr(context, "aws_request_id", "-")), principal=SYSTEM)
     on = event.get("onDate")

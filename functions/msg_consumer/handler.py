@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from waterrev import metrics
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.notifications import delivery
 
@@ -21,6 +22,7 @@ class NotDelivered(Exception):
     """This queue copy is to be retried (SQS redelivers it, or moves it to the dead-letter queue)."""
 
 
+@metrics.flushed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ctx = RequestContext(request_id=str(getattr(context, "aws_request_id", "-")), principal=SYSTEM)
     failures = delivery.deliver(ctx, list(event.get("Records") or []))

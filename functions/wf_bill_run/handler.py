@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from waterrev import metrics
 from waterrev.billing import bill_run
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.logs import get_logger
 
 
+@metrics.flushed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     step = event.get("step")
     request_id = str(getattr(context, "aws_request_id", "-"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from waterrev import metrics
 from waterrev.banking import batch, reconcile
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.errors import AppError, ErrorCode
@@ -16,6 +17,7 @@ class BatchNotWaiting(Exception):
     """The batch is no longer waiting for its return (applied, cancelled): the workflow polls instead."""
 
 
+@metrics.flushed
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     step = event.get("step")
     batch_no = str(event.get("batchNo") or "")

@@ -18,7 +18,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
-from waterrev import catalog, envelope
+from waterrev import catalog, envelope, metrics
 from waterrev.context import Principal, RequestContext, UserType
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -325,5 +325,6 @@ def lambda_handler(app: APIGatewayHttpResolver) -> Callable[[dict[str, Any], Any
         finally:
             app.clear_context()
             logger.thread_safe_clear_keys()
+            metrics.flush()  # the business metrics the use case counted, one EMF line
 
     return handler

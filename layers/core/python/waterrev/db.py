@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
@@ -152,6 +152,7 @@ class UnitOfWork:
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine
         self._committed = False
+        self._after_commit: list[Callable[[], None]] = []
         self.conn: Connection
 
     def __enter__(self) -> Self:
@@ -179,6 +180,14 @@ class UnitOfWork:
     def commit(self) -> None:
         self._tx.commit()
         self._committed = True
+        done, self._after_commit = self._after_commit, []
+        for action in done:
+            action()
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this transaction has committed (never if it rolls back): what reports a
+        change - a business metric - must not report one that did not happen."""
+        self._after_commit.append(action)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
         return self.conn.execute(text(sql), dict(params or {}))

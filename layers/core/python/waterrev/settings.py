@@ -47,6 +47,8 @@ class Settings:
     # 1 (the tests): opening a second unit of work while one is open in the same thread is an error.
     # In Lambda the pool holds one connection, so such code waits for itself until the pool times out.
     db_forbid_nested: int = 0
+    # CloudWatch namespace of the business metrics (waterrev.metrics; the alarms in infra read the same)
+    metrics_namespace: str = "waterrev"
     display_time_zone: str = "Asia/Shanghai"  # times in replies; stored as timestamptz
     access_token_ttl_s: int = 1800
     refresh_token_ttl_s: int = 7 * 24 * 3600

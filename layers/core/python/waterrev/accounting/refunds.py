@@ -382,3 +382,14 @@ def notify(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
         refund_no, status, sys_refund_no=body.get("sysRefundNo"), reason=body.get("failReason"), ctx=ctx
     )
     return {"refundNo": refund_no, "refundStatus": now, "duplicate": False}
+
+
+def backlog() -> int:
+    """SYS-009 refunds without a result an hour after they were made: the sweep keeps failing on them."""
+    with UnitOfWork() as uow:
+        return int(
+            uow.scalar(
+                "SELECT count(*) FROM biz_refund WHERE status IN ('PENDING', 'PROCESSING') AND method = 'SYS009'"
+                " AND create_time < now() - interval '1 hour'"
+            )
+        )

@@ -925,3 +925,17 @@ def waiting_token(batch_no: str) -> str | None:
     """The task token of the execution last seen waiting for this batch's return."""
     with UnitOfWork() as uow:
         return uow.scalar("SELECT task_token FROM bk_withholding_batch WHERE batch_no = :b", {"b": batch_no})
+
+
+def stuck_count() -> int:
+    """Withholding batches that stopped moving: uploading for over an hour (SENDING), sent two days ago
+    with no return file (SENT), or returned an hour ago and not reconciled (RETURNED)."""
+    with UnitOfWork() as uow:
+        return int(
+            uow.scalar(
+                "SELECT count(*) FROM bk_withholding_batch WHERE"
+                " (status = 'SENDING' AND update_time < now() - interval '1 hour')"
+                " OR (status = 'SENT' AND send_time < now() - interval '2 days')"
+                " OR (status = 'RETURNED' AND update_time < now() - interval '1 hour')"
+            )
+        )

@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, metrics
 from waterrev.billing.commands import GenerateBills, check_period
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -165,6 +165,7 @@ def finish(ctx: RequestContext, run_id: int, results: list[dict[str, Any]]) -> d
         )
         if status != run["status"]:  # a retried Finish writes the same summary again, nothing more
             BILL_RUN.require(run["status"], status, f"开账批次 {run['run_no']}")
+            metrics.on_commit(uow, metrics.BILLS_GENERATED, billed["n"])
         summary = {
             "runNo": run["run_no"],
             "billPeriod": run["bill_period"],

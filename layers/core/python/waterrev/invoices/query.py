@@ -285,3 +285,15 @@ def due_count(statuses: Sequence[str] = tuple(LIVE_INVOICE)) -> int:
                 {"s": list(statuses)},
             )
         )
+
+
+def backlog() -> dict[str, int]:
+    """Invoices waiting for SYS-008's result: all of them (pending), and those submitted over an hour ago
+    (stuck: the compensation's queries keep failing or SYS-008 never decides)."""
+    with UnitOfWork() as uow:
+        row = uow.one(
+            "SELECT count(*) AS pending, count(*) FILTER (WHERE create_time < now() - interval '1 hour') AS stuck"
+            f" FROM biz_invoice WHERE invoice_status IN ({sql_in(LIVE_INVOICE)})"
+        )
+    assert row is not None
+    return {"pending": int(row["pending"]), "stuck": int(row["stuck"])}

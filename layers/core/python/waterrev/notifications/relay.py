@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, metrics
 from waterrev.adapters import queue
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -215,6 +215,7 @@ def mark_dead(uow: UnitOfWork, ctx: RequestContext, message_id: int, last_error:
         {"id": message_id},
     )
     if done is not None:
+        metrics.on_commit(uow, metrics.MESSAGES_DEAD_LETTERED)
         audit.record(
             uow,
             ctx,
@@ -269,3 +270,15 @@ def record_exception(
             },
         )
     return created is not None
+
+
+def backlog() -> int:
+    """Outbox messages due over 15 minutes ago and still not on the queue: the relay is not keeping up or
+    cannot reach SQS."""
+    with UnitOfWork() as uow:
+        return int(
+            uow.scalar(
+                f"SELECT count(*) FROM biz_message WHERE dispatch_state = '{DispatchState.NEW}'"
+                " AND not_before < now() - interval '15 minutes'"
+            )
+        )

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from waterrev import audit
+from waterrev import audit, metrics
 from waterrev.billing.dues import Dues, amount_due
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -205,6 +205,7 @@ def write_off(
     )
     to_balance = Decimal(result["toBalance"])
     account["balance"] = Decimal(account["balance"]) + to_balance
+    metrics.on_commit(uow, metrics.PAYMENTS_SETTLED)
     return WriteOff(
         int(result["collectionId"]),
         str(result["code"]),

@@ -145,4 +145,9 @@ def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
         None if success_amount is None else str(success_amount),
         biz_order_no,
     )
+    from waterrev import metrics
+    from waterrev.payments.orders import settled_metrics
+
+    for name in settled_metrics(outcome):  # pay_notify_accept has committed
+        metrics.put(name)
     return {"writeBackStatus": outcome["writeBackStatus"], "tradeNo": trade_no}

@@ -14,7 +14,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, metrics
 from waterrev.billing.dues import amount_due
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -62,10 +62,23 @@ def apply_platform_status(
             "op": ctx.principal.user_id or None,
         },
     )
-    return {
+    outcome = {
         "writeBackStatus": str(result["writeBackStatus"]),
         "callbackOutcome": str(result["callbackOutcome"]),
     }
+    for name in settled_metrics(outcome):
+        metrics.on_commit(uow, name)
+    return outcome
+
+
+def settled_metrics(outcome: dict[str, Any]) -> list[str]:
+    """The business metrics a platform result counts (pay_apply_status's reply): a payment settled, or an
+    exception opened for a person (unknown trade, amount mismatch)."""
+    if outcome.get("callbackOutcome") == "EXCEPTION":
+        return [metrics.PAYMENT_EXCEPTIONS_OPENED]
+    if outcome.get("callbackOutcome") == "PROCESSED" and outcome.get("writeBackStatus") == "SUCCESS":
+        return [metrics.PAYMENTS_SETTLED]
+    return []
 
 
 def _end(uow: UnitOfWork, ctx: RequestContext, txn: dict[str, Any], status: OrderStatus) -> None:
@@ -518,3 +531,18 @@ def receipt(ctx: RequestContext, order_no: str) -> dict[str, Any]:
             for r in lines
         ],
     }
+
+
+STUCK_AFTER_EXPIRY = "1 hour"
+
+
+def backlog() -> int:
+    """Orders still live an hour past their expiry, not held for a person: compensation closes an expired
+    order within minutes, so these are orders it cannot settle (SYS-009 unreachable, a query failing)."""
+    with UnitOfWork() as uow:
+        return int(
+            uow.scalar(
+                f"SELECT count(*) FROM bk_transaction WHERE status IN ({sql_in(LIVE_ORDER)})"
+                f" AND hold_reason IS NULL AND expire_time < now() - interval '{STUCK_AFTER_EXPIRY}'"
+            )
+        )

@@ -25,7 +25,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from waterrev import audit, clock
+from waterrev import audit, clock, metrics
 from waterrev.accounting import refunds
 from waterrev.billing import penalty
 from waterrev.context import RequestContext
@@ -370,6 +370,7 @@ def _write_off_paid(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any]) -
         "ORDER_SUCCESS",
         {"status": success, "successAmount": paid, "holdReason": None, "exceptionId": row["id"]},
     )
+    metrics.on_commit(uow, metrics.PAYMENTS_SETTLED)  # the held money, booked after a person's review
     balance = uow.scalar("SELECT balance FROM biz_account WHERE id = :a", {"a": account["id"]})
     return {
         "orderStatus": success,
