@@ -47,6 +47,8 @@ def prepare() -> Any:
     if not os.environ.get("WATERREV_CHANNEL_LOGIN_SECRET_ARN"):
         os.environ.setdefault("WATERREV_CHANNEL_LOGIN_SECRET", _channel_secret())
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "waterrev")
+    # business metrics (waterrev.metrics) are CloudWatch EMF lines on stdout: noise in a terminal
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from waterrev import migrate
     from waterrev.local import demo
     from waterrev.settings import reset_settings
