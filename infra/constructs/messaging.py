@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -22,6 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.function_factory import FunctionSettings
+from infra.constructs.monitoring import alarm_to
 from infra.nag import acknowledge
 
 MAX_RECEIVES = 5  # the consumer's last attempt marks the message DEAD (WATERREV_MESSAGE_MAX_RECEIVES)
@@ -126,33 +126,26 @@ class Messaging(Construct):
     def alarm_to(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
         """A message in the dead-letter queue (a person must replay it), and a message that has waited
         too long on the queue (delivery is stuck: SYS-010 down, the consumer failing)."""
-        action = cw_actions.SnsAction(topic)
-        alarms = {
-            "DeadLetters": cloudwatch.Alarm(
+        return {
+            "DeadLetters": alarm_to(
                 self,
                 "DeadLettersVisible",
+                topic,
                 metric=self.dead_letters.metric_approximate_number_of_messages_visible(
                     period=Duration.minutes(5), statistic="Maximum"
                 ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description="messages could not be delivered to SYS-010: replay them under IF-REV-013",
+                description="Messages could not be delivered to SYS-010: replay them under IF-REV-013.",
+                anchor="message-dead-letters",
             ),
-            "OldestMessage": cloudwatch.Alarm(
+            "OldestMessage": alarm_to(
                 self,
                 "OldestMessageAge",
+                topic,
                 metric=self.queue.metric_approximate_age_of_oldest_message(
                     period=Duration.minutes(5), statistic="Maximum"
                 ),
                 threshold=OLDEST_MESSAGE_ALARM_S,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description="a message has waited on the queue for 15 minutes: delivery to SYS-010 is stuck",
+                description="A message has waited on the queue for 15 minutes: delivery to SYS-010 is stuck.",
+                anchor="message-queue-age",
             ),
         }
-        for alarm in alarms.values():
-            alarm.add_alarm_action(action)
-        return alarms

@@ -7,7 +7,6 @@ import json
 
 from aws_cdk import Duration, Stack, TimeZone
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
@@ -17,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.constructs.monitoring import alarm_to
 from infra.nag import acknowledge
 
 # 02:00 Beijing time on the 1st of every month: Prepare then bills the month before.
@@ -31,6 +31,8 @@ MONTHLY_REMINDERS = {"minute": "0", "hour": "9", "day": "20", "month": "*", "yea
 NIGHTLY_LEDGER_CHECK = {"minute": "30", "hour": "3", "day": "*", "month": "*", "year": "*"}
 # What job_ledger_check publishes (embedded metric format): the violations found by the last check.
 LEDGER_NAMESPACE, LEDGER_METRIC, LEDGER_SERVICE = "waterrev", "LedgerViolations", "ledger"
+# The check runs every 24 hours: this long without a report means it stopped (2 hours of slack).
+LEDGER_SILENT_HOURS = 26
 
 
 class Schedules(Construct):
@@ -211,39 +213,57 @@ class Schedules(Construct):
         return schedule
 
     def alarm_to(self, topic: sns.ITopic) -> cloudwatch.Alarm:
-        """A delivery in the dead-letter queue means this month's bill run did not start."""
-        alarm = cloudwatch.Alarm(
+        """A delivery in the dead-letter queue: a scheduled run (the month's bill run, a compensation, the
+        reminders, the ledger check) did not start. And the ledger check's two alarms (alarm_ledger)."""
+        alarm = alarm_to(
             self,
             "DeadLettersVisible",
+            topic,
             metric=self.dead_letters.metric_approximate_number_of_messages_visible(
                 period=Duration.minutes(5), statistic="Maximum"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            alarm_description="a scheduled bill run could not be started (see the schedule DLQ)",
+            description="A scheduled run (bill run, compensation, reminders, ledger check) could not be "
+            "started: see the schedule DLQ.",
+            anchor="schedule-dead-letters",
         )
-        alarm.add_alarm_action(cw_actions.SnsAction(topic))
         if self.ledger_check is not None:
-            # Money created or destroyed somewhere, or the check did not report for a day (missing data
-            # breaches: a check that stopped running is as bad as one that fails).
-            ledger = cloudwatch.Alarm(
+            self.alarm_ledger(topic)
+        return alarm
+
+    def alarm_ledger(self, topic: sns.ITopic) -> dict[str, cloudwatch.Alarm]:
+        """Money created or destroyed somewhere: the last check's violations at 1 or more (the state holds
+        until the next check reports: missing data is ignored). And a check that stopped reporting: no
+        datapoint for LEDGER_SILENT_HOURS hours in a row (missing data breaches; the check runs nightly)."""
+
+        def violations(statistic: str, period: Duration) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace=LEDGER_NAMESPACE,
+                metric_name=LEDGER_METRIC,
+                dimensions_map={"service": LEDGER_SERVICE},
+                statistic=statistic,
+                period=period,
+            )
+
+        return {
+            "Broken": alarm_to(
                 self,
                 "LedgerInvariantBroken",
-                metric=cloudwatch.Metric(
-                    namespace=LEDGER_NAMESPACE,
-                    metric_name=LEDGER_METRIC,
-                    dimensions_map={"service": LEDGER_SERVICE},
-                    statistic="Maximum",
-                    period=Duration.days(1),
-                ),
+                topic,
+                metric=violations("Maximum", Duration.hours(1)),
+                description="The nightly ledger check found money created or destroyed (biz_ledger_check).",
+                anchor="ledger-invariant-broken",
+                missing=cloudwatch.TreatMissingData.IGNORE,
+            ),
+            "Silent": alarm_to(
+                self,
+                "LedgerCheckMissing",
+                topic,
+                metric=violations("SampleCount", Duration.hours(1)),
                 threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
-                alarm_description="the nightly ledger check found money created or destroyed (biz_ledger_check), "
-                "or did not report",
-            )
-            ledger.add_alarm_action(cw_actions.SnsAction(topic))
-        return alarm
+                evaluation_periods=LEDGER_SILENT_HOURS,
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                description=f"The nightly ledger check has not reported for {LEDGER_SILENT_HOURS} hours.",
+                anchor="ledger-check-missing",
+                missing=cloudwatch.TreatMissingData.BREACHING,
+            ),
+        }

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -24,6 +23,7 @@ from constructs import Construct
 
 from infra.assets import REPO_ROOT
 from infra.constructs.function_factory import FunctionFactory, FunctionSettings, TaskSpec
+from infra.constructs.monitoring import alarm_to
 from infra.nag import acknowledge
 
 WORKFLOWS_DIR = REPO_ROOT / "layers" / "core" / "python" / "waterrev" / "workflows"
@@ -196,42 +196,34 @@ class Workflows(Construct):
 
     def alarm_to(self, topic: sns.ITopic) -> Mapping[str, cloudwatch.Alarm]:
         """A bill-run execution that failed, timed out or was aborted (not a chunk: those are in the
-        run's summary) notifies the alarm topic."""
+        run's summary) notifies the alarm topic; so does a withholding-batch execution that failed or
+        timed out."""
         alarms = {}
-        action = cw_actions.SnsAction(topic)
         for name, metric in (
             ("Failed", self.bill_run.metric_failed(period=Duration.minutes(5), statistic="Sum")),
             ("TimedOut", self.bill_run.metric_timed_out(period=Duration.minutes(5), statistic="Sum")),
             ("Aborted", self.bill_run.metric_aborted(period=Duration.minutes(5), statistic="Sum")),
         ):
-            alarm = cloudwatch.Alarm(
+            alarms[name] = alarm_to(
                 self,
                 f"BillRun{name}",
+                topic,
                 metric=metric,
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=f"bill-run execution {name.lower()}: the run stays RUNNING in biz_bill_run",
+                description=f"Bill-run execution {name.lower()}: the run stays RUNNING in biz_bill_run.",
+                anchor="bill-run-execution-failed",
             )
-            alarm.add_alarm_action(action)
-            alarms[name] = alarm
         if self.withholding is not None:
             for name, metric in (
                 ("Failed", self.withholding.metric_failed(period=Duration.minutes(5), statistic="Sum")),
                 ("TimedOut", self.withholding.metric_timed_out(period=Duration.minutes(5), statistic="Sum")),
             ):
-                alarm = cloudwatch.Alarm(
+                alarms[f"Withholding{name}"] = alarm_to(
                     self,
                     f"Withholding{name}",
+                    topic,
                     metric=metric,
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarm_description=f"withholding-batch execution {name.lower()}: a batch could not be sent "
-                    "(see its lastError)",
+                    description=f"Withholding-batch execution {name.lower()}: a batch could not be sent "
+                    "or settled (see its lastError).",
+                    anchor="withholding-execution-failed",
                 )
-                alarm.add_alarm_action(action)
-                alarms[f"Withholding{name}"] = alarm
         return alarms

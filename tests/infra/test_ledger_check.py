@@ -40,19 +40,29 @@ def test_given_the_schedules_then_the_ledger_is_checked_every_night_in_beijing_t
 def test_given_the_ledger_metric_then_a_violation_or_a_missing_check_alarms_the_topic(
     template: Template,
 ) -> None:
-    """An alarm on waterrev/LedgerViolations (service=ledger): the day's maximum at 1 or more, or no data
-    for a day (the check did not run), notifies the alarm topic."""
+    """Two alarms on waterrev/LedgerViolations (service=ledger), both notifying the alarm topic: the last
+    check's maximum at 1 or more (no data keeps the state: it holds until a clean check); and no datapoint
+    for 26 hours in a row (missing data breaches: a check that stopped running is as bad as a failing one)."""
     alarms: dict[str, Any] = template.find_resources("AWS::CloudWatch::Alarm")
-    (alarm,) = [
-        a["Properties"] for a in alarms.values() if a["Properties"].get("MetricName") == LEDGER_METRIC
-    ]
+    ledger = {
+        a["Properties"]["Statistic"]: a["Properties"]
+        for a in alarms.values()
+        if a["Properties"].get("MetricName") == LEDGER_METRIC
+    }
     topic = next(k for k in template.find_resources("AWS::SNS::Topic") if k.startswith("Monitoring"))
 
-    assert (alarm["Namespace"], alarm["Dimensions"]) == (
-        LEDGER_NAMESPACE,
-        [{"Name": "service", "Value": LEDGER_SERVICE}],
-    )
-    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 86400, 1)
-    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
-    assert alarm["TreatMissingData"] == "breaching"
-    assert alarm["AlarmActions"] == [{"Ref": topic}]
+    assert set(ledger) == {"Maximum", "SampleCount"}
+    for alarm in ledger.values():
+        assert (alarm["Namespace"], alarm["Dimensions"]) == (
+            LEDGER_NAMESPACE,
+            [{"Name": "service", "Value": LEDGER_SERVICE}],
+        )
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+    broken, silent = ledger["Maximum"], ledger["SampleCount"]
+    assert (broken["Period"], broken["EvaluationPeriods"], broken["Threshold"]) == (3600, 1, 1)
+    assert broken["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert broken["TreatMissingData"] == "ignore"
+    assert (silent["Period"], silent["EvaluationPeriods"], silent["Threshold"]) == (3600, 26, 1)
+    assert silent["Period"] * silent["EvaluationPeriods"] == 26 * 3600 <= 7 * 86400  # CloudWatch's bound
+    assert silent["ComparisonOperator"] == "LessThanThreshold"
+    assert silent["TreatMissingData"] == "breaching"
