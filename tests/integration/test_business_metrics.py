@@ -19,6 +19,10 @@ from tests.support import (
     metered,
     new_admin_user,
     new_bills,
+    new_customer,
+    new_office,
+    overdue_bills,
+    reminder_body,
     sql_exec,
     sql_scalar,
     submit_reading,
@@ -223,26 +227,28 @@ def test_the_invoice_compensation_publishes_invoices_pending(sys008: Any, emitte
     assert gauge(lines, metrics.INVOICE_BACKLOG) == [counts["backlog"]["stuck"]]
 
 
-def test_the_message_relay_publishes_its_backlog(message_service: Any, emitted: Emitted) -> None:
-    """Given an outbox message due 20 minutes ago and not relayed, the relay's backlog counts it (the relay
-    run itself is given no time, so it stays)."""
+def test_the_message_relay_publishes_its_backlog(admin: str, message_service: Any, emitted: Emitted) -> None:
+    """Given a reminder whose message was due 20 minutes ago and is still in the outbox, when the relay runs
+    (given no time to relay), then its MessageRelayBacklog counts it."""
     from functions.job_message_relay.handler import handler
 
-    stale = sql_scalar("SELECT id FROM biz_message WHERE dispatch_state = 'NEW' ORDER BY id LIMIT 1")
-    if stale is None:  # the fixture closes earlier tests' messages: make one stale from the demo's
-        stale = sql_scalar("SELECT id FROM biz_message ORDER BY id DESC LIMIT 1")
-    assert stale is not None
-    sql_exec(
-        "UPDATE biz_message SET dispatch_state = 'NEW', not_before = now() - interval '20 minutes'"
-        " WHERE id = :id",
-        {"id": stale},
+    cust = int(new_customer(admin, dept_id=new_office(admin), mobile="13912470001")["id"])
+    created = call(
+        "POST",
+        "/admin-api/revenue/reminder/task",
+        reminder_body(cust, overdue_bills(cust, ["12.00"])),
+        token=admin,
     )
-    try:
-        counts = handler({"seconds": 0}, FakeLambdaContext("job_message_relay"))
-    finally:
-        sql_exec("UPDATE biz_message SET dispatch_state = 'CLOSED' WHERE id = :id", {"id": stale})
+    assert created.code == 0, created.body
+    sql_exec(
+        "UPDATE biz_message SET not_before = now() - interval '20 minutes' WHERE message_biz_no = :e",
+        {"e": created.data["eventNo"]},
+    )
+    emitted()
 
-    assert counts["backlog"] >= 1
+    counts = handler({"seconds": 0}, FakeLambdaContext("job_message_relay"))
+
+    assert counts["relayed"] == 0 and counts["backlog"] >= 1
     assert gauge(emitted(), metrics.MESSAGE_BACKLOG) == [counts["backlog"]]
 
 
