@@ -252,6 +252,38 @@ def test_the_message_relay_publishes_its_backlog(admin: str, message_service: An
     assert gauge(emitted(), metrics.MESSAGE_BACKLOG) == [counts["backlog"]]
 
 
+def test_a_message_whose_deliveries_give_up_counts_one_dead_letter(
+    admin: str, message_service: Any, emitted: Emitted
+) -> None:
+    """Given SYS-010 refusing one receiver with a 500, when the consumer (msg_consumer) has taken its message
+    five times (the queue's maxReceiveCount), then MessagesDeadLettered is 1: counted by the last attempt
+    only, once."""
+    mobile = "13912470002"
+    message_service.sim.behaviour(errorReceivers=[mobile])
+    cust = int(new_customer(admin, dept_id=new_office(admin), mobile=mobile)["id"])
+    created = call(
+        "POST",
+        "/admin-api/revenue/reminder/task",
+        reminder_body(cust, overdue_bills(cust, ["12.00"])),
+        token=admin,
+    )
+    assert created.code == 0, created.body
+    queue = message_service.queue
+    assert queue.relay() == 1
+    emitted()
+
+    for _ in range(8):
+        queue.consume_once()
+
+    assert (
+        sql_scalar(
+            "SELECT dispatch_state FROM biz_message WHERE message_biz_no = :e", {"e": created.data["eventNo"]}
+        )
+        == "DEAD"
+    )
+    assert total(emitted(), metrics.MESSAGES_DEAD_LETTERED) == 1
+
+
 def test_a_bill_run_counts_the_bills_it_generated_once(admin: str, emitted: Emitted) -> None:
     """Given two readings of a fresh period, when the bill-run task runs prepare, its chunks and finish,
     then finish counts BillsGenerated 2; a retried finish counts nothing more."""
