@@ -103,6 +103,9 @@ def start_database(folder: Path) -> Any:
     os.environ.setdefault("WATERREV_ENV", "local")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "waterrev")
     os.environ["WATERREV_DATA_KEY_FILE"] = str(folder / "data-key")  # the stack's, as `make run` makes it
+    os.environ["WATERREV_DB_POOL_SIZE"] = (
+        "1"  # seeding: one connection, one backend to measure (not the stack's)
+    )
     from waterrev import migrate
     from waterrev.local import demo
     from waterrev.settings import reset_settings
@@ -163,8 +166,34 @@ def seed() -> Book:
         uow.commit()
     for period in (*PERIODS[1:], RUN_PERIOD):  # bill_run.seed read the first
         read_period(period)
+    # The twelve bill runs are measured on the way: the CPU of this process and of its database backend
+    # (one connection: WATERREV_DB_POOL_SIZE=1 while seeding), and the bytes a bill takes with its lines.
+    pid, billed = bill_run.backend_pid(), 0
+    backend, worker, started = bill_run.cpu_of(pid), time.process_time(), time.perf_counter()
     for period in PERIODS:
-        billing.generate(ctx, GenerateBills(bill_period=period, due_date=DUE), keep_lists=False)
+        done = billing.generate(ctx, GenerateBills(bill_period=period, due_date=DUE), keep_lists=False)
+        billed += int(done["generateCount"])
+    wall, worker = time.perf_counter() - started, time.process_time() - worker
+    backend_after = bill_run.cpu_of(pid)
+    with UnitOfWork() as uow:
+        size = uow.one(
+            "SELECT pg_total_relation_size('biz_charge') AS charge, pg_total_relation_size('biz_charge_detail')"
+            " AS detail, (SELECT count(*) FROM biz_charge) AS bills, (SELECT count(*) FROM biz_charge_detail) AS lines"
+        )
+    assert size is not None
+    print(f"seed bill runs: {billed:,} bills ({len(PERIODS)} runs) in {wall:.1f} s", end="")
+    if backend is not None and backend_after is not None:
+        db = backend_after - backend
+        print(
+            f"; CPU {worker + db:.1f} s ({billed / (worker + db):,.0f} bills per CPU-second): this process"
+            f" {worker:.1f} s, its database backend {db:.1f} s ({db / (worker + db):.0%})",
+            end="",
+        )
+    print(
+        f"\nsize: biz_charge {size['charge'] / size['bills']:,.0f} bytes a bill, biz_charge_detail"
+        f" {size['detail'] / size['lines']:,.0f} bytes a line ({size['lines'] / size['bills']:.1f} lines a bill),"
+        f" indexes included; {(size['charge'] + size['detail']) / size['bills']:,.0f} bytes a bill with its lines"
+    )
     actor = audit.actor(ctx).replace("'", "''")
     with UnitOfWork() as uow:  # the older half of the year paid at the counter, as it was
         uow.execute(
@@ -734,6 +763,10 @@ def main() -> int:
         from waterrev.db import dispose_engine
 
         dispose_engine()  # the stack migrates and loads the demo set again (a no-op): no idle connections held
+        del os.environ["WATERREV_DB_POOL_SIZE"]  # the stack sizes its own pool
+        from waterrev.settings import reset_settings
+
+        reset_settings()
         port = free_port()
         sim, private, sys009_env = start_sys009(f"http://127.0.0.1:{port}")
         stack = Stack(folder, sys009_env, port)
