@@ -9,7 +9,7 @@ RUNTIME_DEPS = $(shell $(PY) -c "import tomllib;print(' '.join(tomllib.load(open
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install browser fonts run test fuzz lint format docs bench synth invoke layer-deps build deploy clean
+.PHONY: install browser fonts run test fuzz lint format docs bench load synth invoke layer-deps build deploy clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -77,6 +77,9 @@ bench: install build  ## figures, printed; never asserted
 	$(BIN)/python benchmarks/reminders.py
 	$(BIN)/python benchmarks/withholding.py
 	$(BIN)/python benchmarks/statistics.py
+
+load: install  ## the local stack under a month-end mix for LOAD_SECONDS (300): p99 per route beside its database floor
+	$(BIN)/python benchmarks/load.py
 
 synth: install  ## CloudFormation into cdk.out, offline
 	PATH=$(CURDIR)/$(BIN):$$PATH CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py
