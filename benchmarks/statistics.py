@@ -6,7 +6,8 @@ written as CSV).
 The book: BENCH_STAT_CUSTOMERS customers (default 1,000,000, the issue's size) in 10 offices, 3 customer
 types and 3 price families, x BENCH_STAT_PERIODS bill periods (default 12): one bill, one reading task and
 (97 %) one reading per customer and period, a collection for every paid or part-paid bill (5 channels,
-PREPAY among them, a surplus to the balance on 1 in 20), an invoice for 1 in 10 collections. Seeded
+PREPAY among them, a surplus to the balance on 1 in 20), an invoice for 1 in 10 collections, and IF-REV-007
+reversals and refunds on a few of them (`adjustments`). Seeded
 set-wise on the server (INSERT ... SELECT generate_series, one statement per table and period: the statement
 triggers keep the summaries as the business tables fill, exactly as in production), then ANALYZE and one
 timed `stat_fold()`. The per-row payment-result trigger (it would queue 8 million SMS) is disabled in this
@@ -140,6 +141,11 @@ def seed() -> list[int]:
         "INSERT INTO biz_meter (meter_no, caliber) SELECT 'SM' || substr(code, 2), 'DN20' FROM biz_cust"
         " WHERE code LIKE 'S%'",
     )
+    run_sql(  # the customers adjustments are seeded for (1 in 25) need an account (the adjustment's FK)
+        "accounts",
+        "INSERT INTO biz_account (cust_id, account_no) SELECT id, 'SA' || substr(code, 2) FROM biz_cust"
+        " WHERE code LIKE 'S%' AND mod(id, 25) = 0",
+    )
     for k, period in enumerate(periods()):
         due = dt.date.fromisoformat(period + "-01") + dt.timedelta(days=45)
         p = {"p": period, "k": k, "due": due, "recent": PERIODS - k}
@@ -169,6 +175,7 @@ def seed() -> list[int]:
             " WHERE b.bill_period = :p AND b.code LIKE 'SB%' AND b.status IN ('PAID', 'PARTIAL')",
             p,
         )
+        adjustments(p)
         run_sql(
             "reading tasks",
             "INSERT INTO biz_meter_read (meter_id, cust_id, bill_period, status)"
@@ -202,6 +209,16 @@ def seed() -> list[int]:
         uow.commit()
     print(f"seeded in {time.perf_counter() - started:.0f} s ({load()})", flush=True)
     with UnitOfWork() as uow:
+        kinds = {
+            str(r["adjust_type"]): int(r["n"])
+            for r in uow.all(
+                "SELECT adjust_type, count(*) AS n FROM biz_adjustment WHERE request_key LIKE 'BENCH:%' GROUP BY 1"
+            )
+        }
+    print(
+        f"adjustments: {kinds.get('REVERSE', 0):,} reversals, {kinds.get('REFUND', 0):,} refunds", flush=True
+    )
+    with UnitOfWork() as uow:
         before = {
             t: int(uow.scalar(f"SELECT count(*) FROM {t}"))
             for t in (
@@ -225,6 +242,61 @@ def seed() -> list[int]:
         uow.execute("ANALYZE biz_stat_receivable, biz_stat_collection, biz_stat_reading, biz_stat_invoice")
         uow.commit()
     return depts
+
+
+def adjustments(p: dict[str, Any]) -> None:
+    """IF-REV-007 entries on the period's collections, so the adjustment triggers fill the collection summary
+    as the book grows (and the raw scan reads them through stat_adjust_collection_v): a reversal (冲正) of 1
+    collection in 50 of the customers with an account, a day after it (its ledger lines: the write-off back,
+    the balance part back, the pay-back; a PREPAY one back onto the balance), and a refund of 5.00 from the
+    balance on 1 in 3 of those customers' collections with a surplus (SUCCESS, or PROCESSING on its way).
+    Only the entries the statistics read: the bills keep their paid amounts (the book is not a ledger)."""
+    one = "FROM biz_collection k JOIN biz_account a ON a.cust_id = k.cust_id JOIN biz_charge b ON b.code = 'SB' || substr(k.code, 3)"
+    period = "k.code LIKE 'SK' || replace(:p, '-', '') || '%'"
+    run_sql(
+        "adjustments",
+        "INSERT INTO biz_adjustment (adjustment_no, adjust_type, charge_id, cust_id, account_id, adjust_amount,"
+        " source_trade_no, source_collection_id, reason_code, status, write_back_status, approval_required,"
+        " effect_amount, request_key, requested_by, executed_time)"
+        " SELECT CASE WHEN x.kind = 'REVERSE' THEN 'SV' ELSE 'SR' END || substr(k.code, 3), x.kind, b.id, k.cust_id,"
+        " a.id, CASE WHEN x.kind = 'REFUND' THEN 5 END, k.code, CASE WHEN x.kind = 'REVERSE' THEN k.id END,"
+        " 'BENCH', 'SUCCESS', 'SUCCESS', false, CASE WHEN x.kind = 'REFUND' THEN 5 ELSE k.amount END,"
+        " 'BENCH:' || x.kind || ':' || k.id, 1, k.pay_time + interval '1 day'"
+        f" {one} CROSS JOIN LATERAL (SELECT unnest(ARRAY["
+        "CASE WHEN mod(abs(hashtext(k.code)), 50) = 0 THEN 'REVERSE' END,"
+        " CASE WHEN k.to_balance >= 5 AND mod(abs(hashtext(k.code)), 50) BETWEEN 1 AND 17"
+        " THEN 'REFUND' END]) AS kind) x"
+        f" WHERE {period} AND x.kind IS NOT NULL",
+        p,
+    )
+    of = (
+        "FROM biz_adjustment d JOIN biz_collection k ON k.code = d.source_trade_no"
+        " WHERE d.request_key LIKE 'BENCH:%' AND d.adjustment_no LIKE '__' || replace(:p, '-', '') || '%'"
+    )
+    run_sql(
+        "adjustment lines",
+        "INSERT INTO biz_adjustment_line (adjustment_id, cust_id, account_id, charge_id, collection_id, line_type,"
+        " amount, create_time)"
+        " SELECT d.id, d.cust_id, d.account_id, CASE WHEN l.t = 'PRINCIPAL' THEN d.charge_id END,"
+        " CASE WHEN l.t = 'PRINCIPAL' THEN k.id END, l.t, l.v, d.executed_time"
+        f" {of.split(' WHERE ')[0]} CROSS JOIN LATERAL (VALUES"
+        " ('PRINCIPAL', CASE WHEN d.adjust_type = 'REVERSE' THEN -k.written_off END),"
+        " ('BALANCE', CASE WHEN d.adjust_type = 'REFUND' THEN -5 WHEN k.channel = 'PREPAY' THEN k.amount"
+        " ELSE -k.to_balance END),"
+        " ('REFUND', CASE WHEN d.adjust_type = 'REFUND' THEN 5 WHEN k.channel <> 'PREPAY' THEN k.amount END))"
+        f" AS l (t, v) WHERE {of.split(' WHERE ')[1]} AND l.v IS NOT NULL AND l.v <> 0",
+        p,
+    )
+    run_sql(
+        "refunds",
+        "INSERT INTO biz_refund (refund_no, adjustment_id, cust_id, account_id, amount, booked, method,"
+        " source_trade_no, channel_code, status, create_time)"
+        " SELECT 'TK' || substr(d.adjustment_no, 2), d.id, d.cust_id, d.account_id,"
+        " CASE WHEN d.adjust_type = 'REFUND' THEN 5 ELSE k.amount END, true, 'COUNTER', k.code, k.channel,"
+        " CASE WHEN mod(d.id, 4) = 0 THEN 'PROCESSING' ELSE 'SUCCESS' END, d.executed_time"
+        f" {of} AND (d.adjust_type = 'REFUND' OR k.channel <> 'PREPAY')",
+        p,
+    )
 
 
 def percentile(samples: list[float], q: int) -> float:

@@ -489,3 +489,228 @@ def test_every_theme_answers_for_one_customer(admin: str, office: dict[str, Any]
     if theme in expected:
         code, value = expected[theme]
         assert got[code] == value
+
+
+# ---- IF-REV-007 adjustments in the statistics -----------------------------------------------------
+ADJUST = "/admin-api/revenue/accounting/adjust"
+
+
+def due_of(bill: dict[str, Any]) -> Decimal:
+    from waterrev.billing.dues import amount_due
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        return amount_due(uow, int(bill["cust_id"]), charge_ids=[int(bill["id"])]).total
+
+
+def adjust(token: str, bill: dict[str, Any], kind: str, **extra: Any) -> dict[str, Any]:
+    operator = int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'"))
+    body = {"chargeId": bill["id"], "adjustType": kind, "reasonCode": "TEST", "operatorId": operator, **extra}
+    reply = call("POST", ADJUST, body, token=token)
+    assert reply.code == 0 and reply.data["resultStatus"] == "SUCCESS", reply.body
+    return dict(reply.data)
+
+
+def whole_ledger(custs: list[int]) -> dict[str, Decimal]:
+    from waterrev.accounting import ledger
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        found = ledger.measure(uow, custs)
+    assert found["customersBroken"] == [] and found["billsBroken"] == [], found
+    return dict(found["totals"])
+
+
+@pytest.fixture(scope="module")
+def adjusted(admin: str) -> dict[str, Any]:
+    """An office of its own (no approval needed there) and one customer with three bills: the first paid in
+    cash with 50.00 to the balance (C1), the second in cash (C2), the third from the balance (C3, PREPAY);
+    then C2 and C3 reversed, 20.00 refunded from the balance against C1, the third bill written off as bad
+    debt, 30.00 more billed on the second bill and 5.00 credited on the first."""
+    dept = new_dept()
+    set_param(admin, "revenue.adjust.approval-threshold", "100000", dept_id=dept)
+    set_param(admin, "revenue.adjust.approval-types", "USAGE", dept_id=dept)
+    cust, bills = new_bills(admin, ["2026-06", "2026-07", "2026-08"], dept_id=dept)
+    dues = [due_of(b) for b in bills]
+    c1 = collect(admin, cust, [bills[0]["id"]], dues[0] + dues[2] + 50).data
+    c2 = collect(admin, cust, [bills[1]["id"]], dues[1]).data
+    c3 = collect(admin, cust, [bills[2]["id"]], dues[2], channel="PREPAY").data
+    steps: dict[str, Any] = {"paid": snapshot(dept)}
+    adjust(admin, bills[1], "REVERSE", sourceTradeNo=c2["collectionCode"])
+    steps["reversed"] = snapshot(dept)
+    adjust(admin, bills[2], "REVERSE", sourceTradeNo=c3["collectionCode"])
+    adjust(admin, bills[0], "REFUND", adjustAmount="20.00", sourceTradeNo=c1["collectionCode"])
+    steps["refunded"] = snapshot(dept)
+    adjust(admin, bills[2], "BAD_DEBT")
+    adjust(admin, bills[1], "AMOUNT", adjustAmount="30.00")
+    adjust(admin, bills[0], "AMOUNT", adjustAmount="-5.00")
+    return {
+        "dept": dept,
+        "cust": cust,
+        "bills": bills,
+        "collections": (c1, c2, c3),
+        "steps": steps,
+    }
+
+
+def snapshot(dept: int) -> dict[str, dict[str, str | None]]:
+    return {
+        theme: indicators(
+            stat_query.run(
+                SYSTEM_CTX,
+                StatQuery(theme, dt.date(2026, 1, 1), clock.today() + dt.timedelta(days=1), dept_id=dept),
+            )["indicatorList"]
+        )
+        for theme in ("RECEIVABLE", "ARREARS", "COLLECTION")
+    }
+
+
+def test_a_reversal_takes_the_money_out_of_received_and_the_bills_back_into_arrears(
+    adjusted: dict[str, Any],
+) -> None:
+    """Given a cash collection that is reversed, then the money received falls by its amount on the
+    reversal's day (REVERSED_AMOUNT), its write-off comes back off, the bill is arrears again; a refund from
+    the balance is REFUNDED_AMOUNT and the net received falls by it, the received stays."""
+    c2 = Decimal(adjusted["collections"][1]["paidAmount"])
+    paid, reversed_, refunded = (adjusted["steps"][k] for k in ("paid", "reversed", "refunded"))
+    assert (
+        Decimal(reversed_["COLLECTION"]["RECEIVED_AMOUNT"])
+        == Decimal(paid["COLLECTION"]["RECEIVED_AMOUNT"]) - c2
+    )
+    assert Decimal(reversed_["COLLECTION"]["REVERSED_AMOUNT"]) == c2
+    assert (
+        Decimal(reversed_["COLLECTION"]["WRITTEN_OFF_AMOUNT"])
+        == Decimal(paid["COLLECTION"]["WRITTEN_OFF_AMOUNT"]) - c2
+    )
+    assert reversed_["COLLECTION"]["TRANSACTION_COUNT"] == paid["COLLECTION"]["TRANSACTION_COUNT"] == "3"
+    principal = Decimal(adjusted["bills"][1]["total_amount"])
+    assert (
+        Decimal(reversed_["ARREARS"]["ARREARS_AMOUNT"])
+        == Decimal(paid["ARREARS"]["ARREARS_AMOUNT"]) + principal
+    )
+    assert reversed_["RECEIVABLE"]["RECEIVABLE_AMOUNT"] == paid["RECEIVABLE"]["RECEIVABLE_AMOUNT"]
+    # the PREPAY reversal and the refund
+    assert (
+        refunded["COLLECTION"]["PREPAY_DEDUCTED_AMOUNT"]
+        == "0.00"
+        != paid["COLLECTION"]["PREPAY_DEDUCTED_AMOUNT"]
+    )
+    assert refunded["COLLECTION"]["RECEIVED_AMOUNT"] == reversed_["COLLECTION"]["RECEIVED_AMOUNT"]
+    assert refunded["COLLECTION"]["REFUNDED_AMOUNT"] == "20.00"
+    assert (
+        Decimal(refunded["COLLECTION"]["NET_RECEIVED_AMOUNT"])
+        == Decimal(refunded["COLLECTION"]["RECEIVED_AMOUNT"]) - 20
+    )
+
+
+def test_after_every_kind_of_adjustment_the_indicators_agree_with_the_ledger(
+    adjusted: dict[str, Any],
+) -> None:
+    """Given the office after reversals, a refund, a bad debt and amount adjustments, then: net received =
+    the ledger's money collected less every refund (a reversal's pay-back is its REVERSED_AMOUNT), received =
+    write-offs of cash + what went to the balance, receivable = written off + arrears + bad debt, the bad
+    debt is the third bill's principal and no longer arrears, and the ADJUST bills are receivable."""
+    got = snapshot(adjusted["dept"])
+    pays, bills, arrears = got["COLLECTION"], got["RECEIVABLE"], got["ARREARS"]
+    totals = whole_ledger([adjusted["cust"]])
+    assert Decimal(pays["NET_RECEIVED_AMOUNT"]) == totals["collected"] - totals["refunded"]
+    assert Decimal(pays["RECEIVED_AMOUNT"]) == totals["collected"] - Decimal(pays["REVERSED_AMOUNT"])
+    assert Decimal(pays["RECEIVED_AMOUNT"]) - Decimal(pays["REFUNDED_AMOUNT"]) == Decimal(
+        pays["NET_RECEIVED_AMOUNT"]
+    )
+    assert Decimal(pays["RECEIVED_AMOUNT"]) == Decimal(pays["WRITTEN_OFF_AMOUNT"]) + Decimal(
+        pays["TO_BALANCE_AMOUNT"]
+    )
+    assert pays["PREPAY_DEDUCTED_AMOUNT"] == "0.00"
+    third = Decimal(adjusted["bills"][2]["total_amount"])
+    assert Decimal(bills["BAD_DEBT_AMOUNT"]) == third
+    assert Decimal(bills["RECEIVABLE_AMOUNT"]) == Decimal(bills["WRITTEN_OFF_AMOUNT"]) + Decimal(
+        arrears["ARREARS_AMOUNT"]
+    ) + Decimal(bills["BAD_DEBT_AMOUNT"])
+    original = sum((Decimal(b["total_amount"]) for b in adjusted["bills"]), Decimal(0))
+    assert Decimal(bills["RECEIVABLE_AMOUNT"]) == original + 30 - 5
+    assert bills["BILL_COUNT"] == "5"
+    second = Decimal(adjusted["bills"][1]["total_amount"])
+    assert Decimal(arrears["ARREARS_AMOUNT"]) == second + 30
+    by_status = stat_query.run(
+        SYSTEM_CTX,
+        StatQuery(
+            "RECEIVABLE",
+            dt.date(2026, 1, 1),
+            clock.today(),
+            dept_id=adjusted["dept"],
+            group_by=("status",),
+        ),
+    )
+    statuses = {r["status"]: indicators(r["indicatorList"]) for r in by_status["groupRows"]}
+    assert statuses["BAD_DEBT"]["BAD_DEBT_AMOUNT"] == money(third)
+
+
+def test_a_failed_refund_is_no_longer_refunded_and_its_money_is_received_on_the_balance(
+    adjusted: dict[str, Any],
+) -> None:
+    """Given the refund and the reversal's pay-back (both paid out at the counter), when each is taken back
+    to PROCESSING and then fails (as a SYS-009 refund that failed would), then a refund that failed is not
+    refunded, and a reversal whose pay-back failed is no longer reversed: its money is received again, onto
+    the balance; the summaries still answer as the live tables."""
+    from waterrev.accounting import refunds
+
+    dept = adjusted["dept"]
+    before = snapshot(dept)["COLLECTION"]
+    rows = sql_all(
+        "SELECT f.refund_no, f.amount, a.adjust_type FROM biz_refund f JOIN biz_adjustment a ON a.id = f.adjustment_id"
+        " WHERE f.cust_id = :c ORDER BY f.id",
+        {"c": adjusted["cust"]},
+    )
+    assert [r["adjust_type"] for r in rows] == ["REVERSE", "REFUND"]
+    sql_exec(
+        "UPDATE biz_refund SET status = 'PROCESSING' WHERE cust_id = :c",  # what SYS-009 would have said
+        {"c": adjusted["cust"]},
+    )
+    pending = stat_query.run(
+        SYSTEM_CTX,
+        StatQuery(
+            "COLLECTION",
+            dt.date(2026, 1, 1),
+            clock.today() + dt.timedelta(days=1),
+            dept_id=dept,
+            status_set=("PENDING",),
+        ),
+    )
+    assert indicators(pending["indicatorList"])["REFUNDED_AMOUNT"] == "20.00"
+    for r in rows:
+        assert refunds.apply_result(r["refund_no"], "FAIL", reason="test") == "FAIL"
+    after = snapshot(dept)["COLLECTION"]
+    back = Decimal(rows[0]["amount"])
+    assert after["REFUNDED_AMOUNT"] == "0.00"
+    assert Decimal(after["REVERSED_AMOUNT"]) == Decimal(before["REVERSED_AMOUNT"]) - back
+    assert Decimal(after["RECEIVED_AMOUNT"]) == Decimal(before["RECEIVED_AMOUNT"]) + back
+    assert Decimal(after["TO_BALANCE_AMOUNT"]) == Decimal(before["TO_BALANCE_AMOUNT"]) + back
+    totals = whole_ledger([adjusted["cust"]])
+    assert Decimal(after["RECEIVED_AMOUNT"]) == totals["collected"] - Decimal(after["REVERSED_AMOUNT"])
+    for theme, group_by in CASES:
+        same_answer(*both(theme, group_by))
+
+
+@pytest.mark.parametrize("theme", ["RECEIVABLE", "ARREARS", "COLLECTION"])
+def test_adjusted_books_from_the_summaries_answer_as_the_live_tables(
+    adjusted: dict[str, Any], theme: str
+) -> None:
+    """Given the adjusted office, when its themes are asked of the summaries and of the live tables, grouped
+    by day, channel and status, before and after a fold and after its customer moved office, then both
+    answers are identical."""
+    group_by = ("period", "channelCode", "status") if theme == "COLLECTION" else ("period", "status")
+    if theme == "ARREARS":
+        group_by = ("period", "ageing")
+    same_answer(*both(theme, group_by, dept_id=adjusted["dept"]))
+    sql_scalar("SELECT stat_fold()")
+    same_answer(*both(theme, group_by))
+    elsewhere = new_dept()
+    sql_exec("UPDATE biz_cust SET dept_id = :d WHERE id = :c", {"d": elsewhere, "c": adjusted["cust"]})
+    try:
+        same_answer(*both(theme, group_by, dept_id=elsewhere))
+        same_answer(*both(theme, ("deptId", "customerCategory")))
+    finally:
+        sql_exec(
+            "UPDATE biz_cust SET dept_id = :d WHERE id = :c", {"d": adjusted["dept"], "c": adjusted["cust"]}
+        )

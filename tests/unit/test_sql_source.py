@@ -30,12 +30,14 @@ def test_each_file_creates_exactly_the_function_it_is_named_after() -> None:
         "rev_audit",
         "rev_held_penalty_due",
         "rev_write_off",
+        "stat_adjust_line_changes",
         "stat_charge_changes",
         "stat_collection_changes",
         "stat_cust_changes",
         "stat_fold",
         "stat_invoice_changes",
         "stat_reading_changes",
+        "stat_refund_changes",
         "stat_task_changes",
     ]
 

@@ -56,17 +56,35 @@ def test_indicators_of_a_theme_from_its_measures_and_a_share_of_the_whole() -> N
         "prepay_deducted": Decimal("10.00"),
         "written_off": Decimal("35.00"),
         "to_balance": Decimal("5.00"),
+        "reversed": Decimal("7.00"),
+        "refunded": Decimal("4.50"),
     }
     whole = {**measures, "received": Decimal("120.00")}
     values = {i.code: rules.format_value(i, v) for i, v in rules.indicator_values(theme, measures, whole)}
     assert values == {
         "TRANSACTION_COUNT": "2",
         "RECEIVED_AMOUNT": "30.00",
+        "REVERSED_AMOUNT": "7.00",
+        "REFUNDED_AMOUNT": "4.50",
+        "NET_RECEIVED_AMOUNT": "25.50",
         "PREPAY_DEDUCTED_AMOUNT": "10.00",
         "WRITTEN_OFF_AMOUNT": "35.00",
         "TO_BALANCE_AMOUNT": "5.00",
         "CHANNEL_SHARE": "25.00",
     }
+
+
+def test_refunds_reversals_and_bad_debt_are_indicators_of_their_own() -> None:
+    """A refund, a reversal and a bad debt each have their own code; net received is received less refunded
+    (never the other measures); a bad-debt bill is counted in the receivables by default, not in arrears."""
+    collection = rules.CATALOGUE["COLLECTION"]
+    net = next(i for i in collection.indicators if i.code == "NET_RECEIVED_AMOUNT")
+    assert net.difference == ("received", "refunded")
+    assert {"reversed", "refunded", "received"} <= set(rules.measures_of(collection))
+    receivable = rules.CATALOGUE["RECEIVABLE"]
+    assert "BAD_DEBT_AMOUNT" in {i.code for i in receivable.indicators}
+    assert receivable.defaults is not None and "BAD_DEBT" in receivable.defaults
+    assert "BAD_DEBT" not in rules.CATALOGUE["ARREARS"].statuses
 
 
 def test_every_theme_needs_its_measures_and_its_trend_is_one_of_its_indicators() -> None:

@@ -932,6 +932,10 @@ TABLES: dict[str, Tables] = {
             "biz_invoice",
             "biz_meter_read",
             "biz_reading_data",
+            # reversals and refunds, through the view stat_adjust_collection_v (migration 0110)
+            "biz_adjustment",
+            "biz_adjustment_line",
+            "biz_refund",
             # a history record's new object (its current status)
             "biz_meter",
             "biz_parameter_settings",

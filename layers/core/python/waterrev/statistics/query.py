@@ -39,14 +39,16 @@ _CUST_COLS = (
 # channel, status, due_date, invoice_type, cust_id, cust_code where they exist) and the theme's measures.
 SUMMARY: dict[str, str] = {
     "RECEIVABLE": "SELECT bill_period AS period, dept_id, cust_type, price_code, status, bill_count, receivable,"
-    " paid, usage_amount FROM biz_stat_receivable",
+    " paid, CASE WHEN status = 'BAD_DEBT' THEN receivable - paid ELSE 0 END AS bad_debt, usage_amount"
+    " FROM biz_stat_receivable",
     "ARREARS": "SELECT bill_period AS period, dept_id, cust_type, price_code, status, due_date, bill_count,"
     " receivable - paid AS arrears FROM biz_stat_receivable",
     "COLLECTION": "SELECT to_char(pay_date, 'YYYY-MM') AS period, pay_date AS day, dept_id, cust_type, price_code,"
     " channel, status, tx_count,"
     " CASE WHEN channel <> 'PREPAY' THEN amount ELSE 0 END AS received,"
     " CASE WHEN channel = 'PREPAY' THEN amount ELSE 0 END AS prepay_deducted, written_off,"
-    " CASE WHEN channel <> 'PREPAY' THEN to_balance ELSE 0 END AS to_balance FROM biz_stat_collection",
+    " CASE WHEN channel <> 'PREPAY' THEN to_balance ELSE 0 END AS to_balance,"
+    " CASE WHEN channel <> 'PREPAY' THEN reversed ELSE 0 END AS reversed, refunded FROM biz_stat_collection",
     "CUSTOMER": "SELECT dept_id, cust_type, price_code, status, cust_count FROM biz_stat_customer",
     "READING": "SELECT bill_period AS period, dept_id, cust_type, price_code, task_count, done_count,"
     " reading_count, abnormal_count, estimated_count FROM biz_stat_reading",
@@ -60,7 +62,8 @@ _PAY_DAY = "(COALESCE(k.pay_time, k.create_time) AT TIME ZONE 'Asia/Shanghai')::
 _APPLY_DAY = "(i.create_time AT TIME ZONE 'Asia/Shanghai')::date"
 LIVE: dict[str, str] = {
     "RECEIVABLE": f"SELECT ch.bill_period AS period, {_CUST_COLS}, ch.status, 1 AS bill_count,"
-    " ch.total_amount AS receivable, ch.paid_amount AS paid, ch.usage_amount"
+    " ch.total_amount AS receivable, ch.paid_amount AS paid,"
+    " CASE WHEN ch.status = 'BAD_DEBT' THEN ch.total_amount - ch.paid_amount ELSE 0 END AS bad_debt, ch.usage_amount"
     f" FROM biz_charge ch {_CUST.format(alias='ch')} WHERE {{cust:ch}}",
     "ARREARS": f"SELECT ch.bill_period AS period, {_CUST_COLS}, ch.status, ch.due_date, 1 AS bill_count,"
     " ch.total_amount - ch.paid_amount AS arrears"
@@ -69,8 +72,15 @@ LIVE: dict[str, str] = {
     " k.channel, k.status, 1 AS tx_count,"
     " CASE WHEN k.channel <> 'PREPAY' THEN k.amount ELSE 0 END AS received,"
     " CASE WHEN k.channel = 'PREPAY' THEN k.amount ELSE 0 END AS prepay_deducted, k.written_off,"
-    " CASE WHEN k.channel <> 'PREPAY' THEN k.to_balance ELSE 0 END AS to_balance"
-    f" FROM biz_collection k {_CUST.format(alias='k')} WHERE {{cust:k}}",
+    " CASE WHEN k.channel <> 'PREPAY' THEN k.to_balance ELSE 0 END AS to_balance, 0 AS reversed, 0 AS refunded"
+    f" FROM biz_collection k {_CUST.format(alias='k')} WHERE {{cust:k}}"
+    # reversals (their ledger lines) and refunds: the rows the adjustment triggers add (migration 0110)
+    f" UNION ALL SELECT to_char(v.pay_date, 'YYYY-MM'), v.pay_date, {_CUST_COLS}, v.channel, v.status, 0,"
+    " CASE WHEN v.channel <> 'PREPAY' THEN v.amount ELSE 0 END,"
+    " CASE WHEN v.channel = 'PREPAY' THEN v.amount ELSE 0 END, v.written_off,"
+    " CASE WHEN v.channel <> 'PREPAY' THEN v.to_balance ELSE 0 END,"
+    " CASE WHEN v.channel <> 'PREPAY' THEN v.reversed ELSE 0 END, v.refunded"
+    f" FROM stat_adjust_collection_v v {_CUST.format(alias='v')} WHERE {{cust:v}}",
     "CUSTOMER": f"SELECT {_CUST_COLS}, c.status, 1 AS cust_count FROM biz_cust c WHERE {{cust:c}}",
     "READING": f"SELECT t.bill_period AS period, {_CUST_COLS}, 1 AS task_count,"
     " CASE WHEN t.status <> 'OPEN' THEN 1 ELSE 0 END AS done_count, 0 AS reading_count, 0 AS abnormal_count,"
@@ -129,7 +139,7 @@ class Plan(NamedTuple):
 
 
 def _live_cust_filter(sql: str, cust_id: int | None) -> str:
-    for alias in ("ch", "k", "c", "t", "r", "i"):
+    for alias in ("ch", "k", "c", "t", "r", "i", "v"):
         column = "c.id" if alias == "c" else f"{alias}.cust_id"  # c is biz_cust itself
         sql = sql.replace(
             "{cust:" + alias + "}", "true" if cust_id is None else f"{column} = CAST(:cust_id AS bigint)"
@@ -334,4 +344,4 @@ def run(ctx: RequestContext, cmd: StatQuery, *, source: str | None = None, limit
 
 def _explain(p: Plan) -> str:
     where = "汇总表（与业务变更同事务维护）" if p.source == "SUMMARY" else "在线业务表"
-    return f"{p.theme.name}：口径来源 {where}；应收、实收、欠费分列，预存抵扣不计入实收"
+    return f"{p.theme.name}：口径来源 {where}；应收、实收、欠费分列，预存抵扣不计入实收，冲正冲减实收，退款、坏账单列"

@@ -5,6 +5,10 @@ measures. No I/O: the use case (statistics.query) turns a theme into SQL over it
 Receivable, received and arrears are different indicators with different codes and never add up into
 one another; a prepaid deduction (channel PREPAY) is money received earlier into the balance, so it is
 its own indicator (PREPAY_DEDUCTED_AMOUNT) and never part of RECEIVED_AMOUNT (docs/STATISTICS.md).
+IF-REV-007 adjustments: a reversal (冲正) takes its collection's money out of RECEIVED_AMOUNT on the
+reversal's day (and shows as REVERSED_AMOUNT), a refund is REFUNDED_AMOUNT and NET_RECEIVED_AMOUNT =
+RECEIVED_AMOUNT - REFUNDED_AMOUNT; a bad-debt write-off is BAD_DEBT_AMOUNT of the receivables (and no
+longer arrears); a USAGE / AMOUNT adjustment is an ADJUST bill of the original's period (receivable).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class Indicator(NamedTuple):
     measure: str | None = None
     ratio: tuple[str, str] | None = None
     share_of: str | None = None  # percent of the whole result's sum of this measure (渠道占比)
+    difference: tuple[str, str] | None = None  # one measure less another (净实收 = 实收 - 退款)
 
 
 class Theme(NamedTuple):
@@ -86,11 +91,13 @@ CATALOGUE: dict[str, Theme] = {
             _i("BILL_COUNT", "账单数", "笔", "bill_count"),
             _i("RECEIVABLE_AMOUNT", "应收金额", "元", "receivable"),
             _i("WRITTEN_OFF_AMOUNT", "已核销本金", "元", "paid"),
+            _i("BAD_DEBT_AMOUNT", "坏账核销金额", "元", "bad_debt"),
             _i("USAGE_AMOUNT", "计费水量", "m³", "usage_amount"),
             Indicator("RECOVERY_RATE", "回收率（已核销本金/应收金额）", "%", ratio=("paid", "receivable")),
         ),
         "RECEIVABLE_AMOUNT",
-        (BillStatus.UNPAID, BillStatus.PARTIAL, BillStatus.PAID),  # a CANCELLED bill owes nothing
+        # a CANCELLED bill owes nothing; a BAD_DEBT one was owed (its unpaid part is BAD_DEBT_AMOUNT)
+        (BillStatus.UNPAID, BillStatus.PARTIAL, BillStatus.PAID, BillStatus.BAD_DEBT),
     ),
     "COLLECTION": Theme(
         "COLLECTION",
@@ -100,7 +107,12 @@ CATALOGUE: dict[str, Theme] = {
         tuple(CollectionStatus),
         (
             _i("TRANSACTION_COUNT", "交易笔数", "笔", "tx_count"),
-            _i("RECEIVED_AMOUNT", "实收金额（不含预存抵扣）", "元", "received"),
+            _i("RECEIVED_AMOUNT", "实收金额（已扣冲正，不含预存抵扣）", "元", "received"),
+            _i("REVERSED_AMOUNT", "冲正金额", "元", "reversed"),
+            _i("REFUNDED_AMOUNT", "退款金额", "元", "refunded"),
+            Indicator(
+                "NET_RECEIVED_AMOUNT", "净实收（实收-退款）", "元", difference=("received", "refunded")
+            ),
             _i("PREPAY_DEDUCTED_AMOUNT", "预存抵扣金额", "元", "prepay_deducted"),
             _i("WRITTEN_OFF_AMOUNT", "核销金额（含预存抵扣）", "元", "written_off"),
             _i("TO_BALANCE_AMOUNT", "转入预存金额", "元", "to_balance"),
@@ -205,6 +217,8 @@ def indicator_values(
         elif ind.share_of is not None:
             total = (whole or measures).get(ind.share_of, ZERO)
             out.append((ind, percent(measures.get(ind.share_of, ZERO), total)))
+        elif ind.difference is not None:
+            out.append((ind, measures.get(ind.difference[0], ZERO) - measures.get(ind.difference[1], ZERO)))
     return out
 
 
@@ -212,7 +226,7 @@ def measures_of(theme: Theme) -> tuple[str, ...]:
     """The summed measures a theme's SQL must return (the indicators' inputs), in a stable order."""
     seen: list[str] = []
     for ind in theme.indicators:
-        for m in (ind.measure, *(ind.ratio or ()), ind.share_of):
+        for m in (ind.measure, *(ind.ratio or ()), ind.share_of, *(ind.difference or ())):
             if m and m not in seen:
                 seen.append(m)
     return tuple(seen)

@@ -1,8 +1,8 @@
 -- Statement triggers on biz_cust (migration 0090): customers as signed deltas of biz_stat_customer (office,
 -- type, price family, status). A customer whose office, type or price family changed takes its history
--- with it: its bills, collections, reading tasks, readings and invoices are taken away from the old
--- group and added to the new one in every summary, so a summary always answers as a scan of the live
--- tables joined to the customer would.
+-- with it: its bills, collections (with their reversals and refunds, stat_adjust_collection_v), reading
+-- tasks, readings and invoices are taken away from the old group and added to the new one in every
+-- summary, so a summary always answers as a scan of the live tables joined to the customer would.
 -- The transition tables carry no statistics, and a hash join against biz_cust read the whole customer
 -- table for every statement (a bill-run chunk of 5,000 bills: ~40% of the bill run's CPU with these
 -- triggers, benchmarks/README.md): index lookups per changed row instead.
@@ -61,6 +61,20 @@ BEGIN
          m.price_code, k.channel, k.status, sum(m.k), sum(m.k * k.amount), sum(m.k * k.written_off),
          sum(m.k * k.to_balance)
     FROM biz_collection k JOIN m ON m.cust_id = k.cust_id
+   GROUP BY 1, 2, 3, 4, 5, 6;
+  WITH m AS (
+    SELECT x.cust_id, x.dept_id, x.cust_type, x.price_code, x.k
+      FROM o JOIN n ON n.id = o.id
+     CROSS JOIN LATERAL (VALUES (o.id, o.dept_id, o.cust_type, COALESCE(o.price_code, ''), -1),
+                                (n.id, n.dept_id, n.cust_type, COALESCE(n.price_code, ''), 1))
+           AS x (cust_id, dept_id, cust_type, price_code, k)
+     WHERE (o.dept_id, o.cust_type, COALESCE(o.price_code, ''))
+           IS DISTINCT FROM (n.dept_id, n.cust_type, COALESCE(n.price_code, '')))
+  INSERT INTO biz_stat_collection (pay_date, dept_id, cust_type, price_code, channel, status, tx_count, amount,
+                                   written_off, to_balance, reversed, refunded)
+  SELECT v.pay_date, m.dept_id, m.cust_type, m.price_code, v.channel, v.status, 0, sum(m.k * v.amount),
+         sum(m.k * v.written_off), sum(m.k * v.to_balance), sum(m.k * v.reversed), sum(m.k * v.refunded)
+    FROM stat_adjust_collection_v v JOIN m ON m.cust_id = v.cust_id
    GROUP BY 1, 2, 3, 4, 5, 6;
   WITH m AS (
     SELECT x.cust_id, x.dept_id, x.cust_type, x.price_code, x.k

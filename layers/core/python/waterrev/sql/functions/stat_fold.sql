@@ -21,11 +21,12 @@ BEGIN
 
   WITH gone AS (DELETE FROM biz_stat_collection RETURNING *)
   INSERT INTO biz_stat_collection (pay_date, dept_id, cust_type, price_code, channel, status, tx_count, amount,
-                                   written_off, to_balance)
+                                   written_off, to_balance, reversed, refunded)
   SELECT pay_date, dept_id, cust_type, price_code, channel, status, sum(tx_count), sum(amount), sum(written_off),
-         sum(to_balance)
+         sum(to_balance), sum(reversed), sum(refunded)
     FROM gone GROUP BY 1, 2, 3, 4, 5, 6
-  HAVING sum(tx_count) <> 0 OR sum(amount) <> 0 OR sum(written_off) <> 0 OR sum(to_balance) <> 0;
+  HAVING sum(tx_count) <> 0 OR sum(amount) <> 0 OR sum(written_off) <> 0 OR sum(to_balance) <> 0
+      OR sum(reversed) <> 0 OR sum(refunded) <> 0;
   GET DIAGNOSTICS v_n = ROW_COUNT;
   v_rows := v_rows + v_n;
 
