@@ -36,7 +36,7 @@ SEALED: tuple[tuple[str, str, str, str], ...] = (
     ("biz_hist_record", "mobile", MOBILE, "true"),
     ("biz_hist_record", "id_no", ID_NO, "true"),
     ("biz_message", "receiver", MOBILE, "channel = 'SMS'"),
-    ("biz_message_outbox", "receiver", MOBILE, "channel = 'SMS'"),
+    ("biz_message_outbox", "receiver", MOBILE, "receiver ~ '^1[3-9][0-9]{9}$'"),  # unused since 0013
     ("installation_apply", "mobile", MOBILE, "true"),
     ("installation_contract", "signer_mobile", MOBILE, "true"),
     ("system_users", "mobile", MOBILE, "true"),
