@@ -78,7 +78,8 @@ def found_in_clear(conn: Any, values: list[str]) -> list[str]:
 
 
 def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: str, db: str, s3: str) -> None:
-    """Given a customer created with a mobile, an ID number, a contact's and an invoice mobile; a channel
+    """Given a customer created with a mobile, an ID number, a contact's and an invoice mobile (and one with
+    a passport number); a channel
     user sent a bind code to that mobile and bound; a transfer of ownership (new owner's ID number and
     mobile) applied for and approved; an installation applied for by another mobile; and a legacy history
     row with its own ID number and mobile imported
@@ -87,6 +88,7 @@ def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: s
     mobile, and the SMS messages open to the mobiles they go to."""
     mobiles = {k: a_mobile() for k in ("cust", "contact", "invoice", "owner", "applicant", "history")}
     ids = {k: an_id_no() for k in ("cust", "owner", "history")}
+    ids["passport"] = f"E{random.randrange(10**8):08d}"  # a form no log pattern knows
 
     cust = new_customer(
         admin,
@@ -97,6 +99,8 @@ def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: s
                      "mobile": mobiles["invoice"]},
     )  # fmt: skip
     cust_id = int(cust["id"])
+    traveller = new_customer(admin, mobile=a_mobile(), idType="PASSPORT", idNo=ids["passport"])
+    assert opened("biz_cust", "id_no", "id = :c", {"c": traveller["id"]}, "id-no") == ids["passport"]
     openid = unique("pii")
     member = channel_login(openid)
     assert bind(member, openid, cust_id).code == 0
