@@ -151,14 +151,15 @@ def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: s
 
 def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -> None:
     """Given a database at revision 0091 holding a customer's mobile and ID number, a contact's mobile, an
-    SMS message to that mobile and a legacy history row, all in clear
+    SMS message to that mobile, a legacy history row, a transfer's applyData, a SYS-010 result naming the
+    mobile and an audit row with a passport number, all in clear
     When it is migrated to head (the key from the same settings as at runtime)
     Then each column keeps only the masked value, its seal opens to the value, its blind index is the
     value's, the message keeps its idempotency key, and no value is left in clear anywhere."""
     from waterrev import crypto, migrate
     from waterrev.local import pg
 
-    mobile, contact, id_no = a_mobile(), a_mobile(), an_id_no()
+    mobile, contact, id_no, owner, passport = a_mobile(), a_mobile(), an_id_no(), an_id_no(), "E87654321"
     url = pg.create_database(database_url, unique("pii").lower())
     engine = create_engine(url)
     try:
@@ -198,8 +199,37 @@ def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -
                 ),
                 {"i": imp, "n": id_no, "m": mobile},
             )
+            process = conn.execute(
+                text(
+                    "INSERT INTO biz_process (code, business_type_code, cust_id, current_node, submit_digest)"
+                    " VALUES ('YW1', 'TRANSFER', :c, 'SUBMITTED', repeat('0', 64)) RETURNING id"
+                ),
+                {"c": cust},
+            ).scalar()
+            conn.execute(
+                text(
+                    "INSERT INTO biz_business_datas (process_id, apply_data) VALUES (:p, CAST(:d AS jsonb))"
+                ),
+                {
+                    "p": process,
+                    "d": f'{{"newName": "n", "idType": "ID_CARD", "idNo": "{owner}", "mobile": "{contact}"}}',
+                },
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO biz_message_callback (verified, outcome, raw_body) VALUES (true, 'APPLIED', :b)"
+                ),
+                {"b": f'{{"eventNo": "E1", "receiver": {{"mobile": "{mobile}"}}}}'},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO biz_operat_log (user_type, module, operation, object_type, object_id, after_data)"
+                    " VALUES ('ADMIN', 'REV-002', 'CUSTOMER_CREATE', 'biz_cust', :c, CAST(:a AS jsonb))"
+                ),
+                {"c": str(cust), "a": f'{{"idType": "PASSPORT", "idNo": "{passport}"}}'},
+            )
         with engine.connect() as conn:  # the scan sees them where they are in clear
-            assert len(found_in_clear(conn, [mobile, contact, id_no])) == 6
+            assert len(found_in_clear(conn, [mobile, contact, id_no, owner, passport])) == 9  # one per column
         migrate.upgrade("head", engine=engine)
         with engine.begin() as conn:
             crypto.forget_keys()
@@ -228,7 +258,14 @@ def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -
                 {"m": crypto.mask(crypto.MOBILE, mobile), "i": keys.pii_index(crypto.MOBILE, mobile)},
             ).first()
             assert again is None
-            assert found_in_clear(conn, [mobile, contact, id_no]) == []
+            data = conn.execute(
+                text("SELECT apply_data FROM biz_business_datas WHERE process_id = :p"), {"p": process}
+            ).scalar()
+            assert crypto.open_fields(keys, data, {"idNo": crypto.ID_NO, "mobile": crypto.MOBILE}) == {
+                "newName": "n", "idType": "ID_CARD", "idNo": owner, "mobile": contact,
+            }  # fmt: skip
+            assert data["idNo"] == crypto.mask(crypto.ID_NO, owner)
+            assert found_in_clear(conn, [mobile, contact, id_no, owner, passport]) == []
     finally:
         crypto.forget_keys()  # the suite's own database has other keys
         engine.dispose()

@@ -197,6 +197,31 @@ class Keys:
         return None if blob is None else self.open(blob, kind)
 
 
+SEALED_SUFFIX = "Sealed"
+
+
+def seal_fields(keys: Keys, data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """A JSON document with its `fields` (name -> kind) as documents keep them: the field masked, the value
+    sealed beside it as `<field>Sealed` (base64). A field already sealed is left as it is."""
+    out = dict(data)
+    for field, kind in fields.items():
+        if out.get(field) and not out.get(field + SEALED_SUFFIX):
+            sealed = keys.pii(kind, str(out[field]))
+            assert sealed.cipher is not None
+            out[field] = sealed.masked
+            out[field + SEALED_SUFFIX] = base64.b64encode(sealed.cipher).decode()
+    return out
+
+
+def open_fields(keys: Keys, data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """`seal_fields` undone: each field's value itself, the sealed copies gone."""
+    out = {k: v for k, v in data.items() if not k.endswith(SEALED_SUFFIX)}
+    for field, kind in fields.items():
+        if data.get(field + SEALED_SUFFIX):
+            out[field] = keys.open(base64.b64decode(data[field + SEALED_SUFFIX]), kind)
+    return out
+
+
 def stored(row: Any, column: str) -> Sealed:
     """The sealed value of `column` as a row read it (`column`, `column_cipher`, `column_index`)."""
     return Sealed(row[column], row[f"{column}_cipher"], row[f"{column}_index"])

@@ -22,7 +22,6 @@ approval the change really happens. The PROCESS lifecycle decides which status m
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import uuid
@@ -218,21 +217,13 @@ def _reply(uow: UnitOfWork, proc: dict[str, Any], msg: str) -> dict[str, Any]:
     }
 
 
-# ID numbers and mobiles in applyData are kept as every one is (waterrev.crypto): the field masked, the
-# value sealed beside it (`<field>Sealed`, base64), never shown; digests take their blind indexes.
+# ID numbers and mobiles in applyData are kept as every one is (waterrev.crypto.seal_fields): the field
+# masked, the value sealed beside it (`<field>Sealed`), never shown; digests take their blind indexes.
 _SEALED_FIELDS = {"mobile": crypto.MOBILE, "idNo": crypto.ID_NO}
-_SEALED_SUFFIX = "Sealed"
 
 
 def _sealed_data(keys: crypto.Keys, data: dict[str, Any]) -> dict[str, Any]:
-    out = dict(data)
-    for field, kind in _SEALED_FIELDS.items():
-        if out.get(field):
-            sealed = keys.pii(kind, str(out[field]))
-            assert sealed.cipher is not None
-            out[field] = sealed.masked
-            out[field + _SEALED_SUFFIX] = base64.b64encode(sealed.cipher).decode()
-    return out
+    return crypto.seal_fields(keys, data, _SEALED_FIELDS)
 
 
 def _indexed_data(keys: crypto.Keys, data: dict[str, Any]) -> dict[str, Any]:
@@ -243,15 +234,11 @@ def _indexed_data(keys: crypto.Keys, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _opened_data(keys: crypto.Keys, data: dict[str, Any]) -> dict[str, Any]:
-    out = {k: v for k, v in data.items() if not k.endswith(_SEALED_SUFFIX)}
-    for field, kind in _SEALED_FIELDS.items():
-        if data.get(field + _SEALED_SUFFIX):
-            out[field] = keys.open(base64.b64decode(data[field + _SEALED_SUFFIX]), kind)
-    return out
+    return crypto.open_fields(keys, data, _SEALED_FIELDS)
 
 
 def _shown_data(data: dict[str, Any]) -> dict[str, Any]:
-    return mask_any({k: v for k, v in data.items() if not k.endswith(_SEALED_SUFFIX)})
+    return mask_any({k: v for k, v in data.items() if not k.endswith(crypto.SEALED_SUFFIX)})
 
 
 def _locked(uow: UnitOfWork, ctx: RequestContext, process_id: int) -> dict[str, Any]:

@@ -14,6 +14,9 @@ Revises: 0091
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from alembic import op
 
 revision = "0120"
@@ -109,6 +112,8 @@ def _seal_existing() -> None:
                 params,
             )
     _rekey_live_applications(bind, keys)
+    _seal_apply_data(bind, keys)
+    _mask_kept_text(bind)
     crypto.forget_keys()
 
 
@@ -132,6 +137,92 @@ def _rekey_live_applications(bind: object, keys: object) -> None:
             text("UPDATE installation_apply SET apply_key = :k WHERE process_id = :p"),
             {"k": rules.apply_key(apply_type, index.strip(), address), "p": process_id},
         )
+
+
+def _seal_apply_data(bind: Any, keys: Any) -> None:
+    """The service desk's applyData (biz_business_datas): a new owner's ID number and mobile, a new
+    reserved mobile - sealed beside their masks as the runtime keeps them (crypto.seal_fields)."""
+    from sqlalchemy import text
+
+    from waterrev import crypto
+
+    fields = {"mobile": MOBILE, "idNo": ID_NO}
+    last = 0
+    while True:
+        rows = bind.execute(
+            text(
+                "SELECT process_id, apply_data FROM biz_business_datas WHERE process_id > :last"
+                " AND (apply_data ? 'mobile' OR apply_data ? 'idNo') ORDER BY process_id LIMIT :n"
+            ),
+            {"last": last, "n": BATCH},
+        ).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        for row_id, data in rows:
+            sealed = crypto.seal_fields(keys, dict(data), fields)
+            if sealed != data:
+                bind.execute(
+                    text(
+                        "UPDATE biz_business_datas SET apply_data = CAST(:d AS jsonb) WHERE process_id = :id"
+                    ),
+                    {"d": json.dumps(sealed, ensure_ascii=False), "id": row_id},
+                )
+
+
+def _mask_kept_text(bind: Any) -> None:
+    """What was kept as written and may name a mobile or an ID number: SYS-010's result callbacks (their
+    receiver) and the audit trail's before/after (masked by pattern when written; now by field name too,
+    for passports and foreign mobiles). Masked in place; nothing else in them changes."""
+    from sqlalchemy import text
+
+    from waterrev.masking import mask_named, mask_text
+
+    last = 0
+    while True:
+        rows = bind.execute(
+            text("SELECT id, raw_body FROM biz_message_callback WHERE id > :last ORDER BY id LIMIT :n"),
+            {"last": last, "n": BATCH},
+        ).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        for row_id, raw in rows:
+            if raw is not None and mask_text(raw) != raw:
+                bind.execute(
+                    text("UPDATE biz_message_callback SET raw_body = :b WHERE id = :id"),
+                    {"b": mask_text(raw), "id": row_id},
+                )
+    named = (
+        "'\"(idNo|id_no|mobile|signerMobile|signer_mobile|pushMobile|push_mobile|bankAccount|bank_account)\"'"
+    )
+    last = 0
+    while True:
+        rows = bind.execute(
+            text(
+                "SELECT id, before_data, after_data FROM biz_operat_log WHERE id > :last"
+                f" AND (CAST(before_data AS text) ~ {named} OR CAST(after_data AS text) ~ {named})"
+                " ORDER BY id LIMIT :n"
+            ),
+            {"last": last, "n": BATCH},
+        ).all()
+        if not rows:
+            break
+        last = rows[-1][0]
+        for row_id, before, after in rows:
+            masked = (mask_named(before), mask_named(after))
+            if masked != (before, after):
+                bind.execute(
+                    text(
+                        "UPDATE biz_operat_log SET before_data = CAST(:b AS jsonb), after_data = CAST(:a AS jsonb)"
+                        " WHERE id = :id"
+                    ),
+                    {
+                        "b": None if masked[0] is None else json.dumps(masked[0], ensure_ascii=False),
+                        "a": None if masked[1] is None else json.dumps(masked[1], ensure_ascii=False),
+                        "id": row_id,
+                    },
+                )
 
 
 def upgrade() -> None:
