@@ -100,16 +100,20 @@ def _seal_existing() -> None:
             if not rows:
                 break
             last = rows[-1][0]
-            params = []
-            for row_id, value in rows:
-                sealed = keys.pii(kind, value)
-                params.append({"id": row_id, "m": sealed.masked, "c": sealed.cipher, "i": sealed.index})
-            bind.execute(
+            sealed = [keys.pii(kind, value) for _row_id, value in rows]
+            bind.execute(  # one statement a batch (unnest): a province's book is millions of rows
                 text(
-                    f"UPDATE {table} SET {column} = :m, {column}_cipher = :c, {column}_index = :i"
-                    f" WHERE {key} = :id"
+                    f"UPDATE {table} t SET {column} = v.m, {column}_cipher = v.c, {column}_index = v.i"
+                    " FROM (SELECT unnest(CAST(:ids AS bigint[])) AS id, unnest(CAST(:m AS varchar[])) AS m,"
+                    " unnest(CAST(:c AS bytea[])) AS c, unnest(CAST(:i AS varchar[])) AS i) v"
+                    f" WHERE t.{key} = v.id"
                 ),
-                params,
+                {
+                    "ids": [row_id for row_id, _value in rows],
+                    "m": [s.masked for s in sealed],
+                    "c": [s.cipher for s in sealed],
+                    "i": [s.index for s in sealed],
+                },
             )
     _rekey_live_applications(bind, keys)
     _seal_apply_data(bind, keys)
