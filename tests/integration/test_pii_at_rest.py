@@ -6,6 +6,7 @@ scanned, as a dump would show it - while the lookups by mobile and ID number sti
 from __future__ import annotations
 
 import random
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +28,7 @@ from tests.support import (
     unique,
 )
 from waterrev.fields import _ID_CHECK, _ID_WEIGHTS
+from waterrev.masking import mask_mobile
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +77,25 @@ def found_in_clear(conn: Any, values: list[str]) -> list[str]:
             hits.append(f"{table}.{column}: {found[0]}")
     assert len(columns) > 300, "the scan must see the whole schema"
     return hits
+
+
+def dumped(url: str) -> str:
+    """The database as pg_dump prints it (data only; bytea in hex), with the embedded server's own pg_dump."""
+    from pathlib import Path
+
+    import pgserver
+    from sqlalchemy.engine import make_url
+
+    where = make_url(url)
+    host = where.query.get("unix_sock")
+    host = str(Path(str(host)).parent) if host else where.host
+    command = [str(Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"), "--data-only"]
+    command += ["-h", str(host), "-U", str(where.username or "postgres"), "-d", str(where.database)]
+    if where.port:
+        command += ["-p", str(where.port)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=True)
+    assert "COPY public.biz_cust " in done.stdout, done.stderr[:500]
+    return done.stdout
 
 
 def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: str, db: str, s3: str) -> None:
@@ -147,6 +168,9 @@ def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: s
             assert found_in_clear(conn, [*mobiles.values(), *ids.values()]) == []
     finally:
         engine.dispose()
+    dump = dumped(db)
+    assert [v for v in [*mobiles.values(), *ids.values()] if v in dump] == []
+    assert mask_mobile(mobiles["cust"]) in dump  # what it shows instead
 
 
 def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -> None:
