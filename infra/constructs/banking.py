@@ -21,9 +21,17 @@ CREDENTIALS_PREFIX_ENV = "WATERREV_BANK_CREDENTIALS_SECRET_PREFIX"
 SFTP_PORT = 22
 # The functions that seal or open bank account numbers: the customer master (its bank relations), the
 # agreements and batches (IF-REV-011), the return receipt (IF-EXT-002), the batch workflow's steps, and the
-# migration (it makes the first data key and seals the numbers written before it).
-SEALING_INTERFACES = ("IF-REV-002", "IF-REV-011", "IF-EXT-002")
-SEALING_TASKS = ("wf_withholding", "job_migrate")
+# migration (it makes the first data key and seals the numbers written before it). Since migration 0120 ID
+# numbers and mobiles too (DECISIONS 117): those that seal or index one (customer search, service desk,
+# installation, invoices and their push, history, the SYS-010 result callback) and those that open one for
+# an outside system (the message consumer for SYS-010, the invoice compensation for SYS-008, the contract
+# for the e-signature service, the archive's new customer).
+SEALING_INTERFACES = (
+    "IF-REV-002", "IF-REV-011", "IF-EXT-002",
+    "IF-REV-001", "IF-CS-004", "IF-CS-006", "IF-INST-001", "IF-INST-003", "IF-INST-005", "IF-REV-008",
+    "IF-REV-009", "IF-REV-010", "IF-REV-013",
+)  # fmt: skip
+SEALING_TASKS = ("wf_withholding", "job_migrate", "msg_consumer", "job_invoice_compensate")
 # The functions that reach a bank's SFTP server (send, cancel, read returns and statements).
 SFTP_INTERFACES = ("IF-REV-011", "IF-EXT-002")
 SFTP_TASKS = ("wf_withholding",)
@@ -46,7 +54,7 @@ class Banking(Construct):
         self.data_key = kms.Key(
             self,
             "DataKey",
-            description="wraps the data keys that seal bank account numbers (bk_data_key, waterrev.crypto)",
+            description="wraps the data keys that seal bank accounts, ID numbers and mobiles (bk_data_key, waterrev.crypto)",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -18,6 +18,8 @@ from tests.support import (
     channel_login,
     expect_error,
     new_customer,
+    opened,
+    receiver_of,
     sql_all,
     sql_scalar,
     unique,
@@ -82,7 +84,7 @@ def step(admin: str, action: str, process_id: int, **extra: Any) -> Any:
 
 def notices(process_code: str) -> list[dict[str, Any]]:
     return sql_all(
-        "SELECT message_biz_no, template_code, receiver, payload FROM biz_message WHERE message_biz_no LIKE :c"
+        "SELECT id, channel, message_biz_no, template_code, receiver, receiver_cipher, payload FROM biz_message WHERE message_biz_no LIKE :c"
         " ORDER BY id",
         {"c": f"{process_code}-%"},
     )
@@ -108,7 +110,9 @@ def test_a_rename_from_application_to_done(admin: str, member: tuple[str, int], 
     assert audit_rows("biz_cust", cust, "CUST_RENAME")
     sent = notices(created.data["processCode"])
     assert [n["message_biz_no"].rsplit("-", 1)[1] for n in sent] == ["1", "2", "3", "4"]
-    assert {n["template_code"] for n in sent} == {"PROCESS_PROGRESS"} and sent[0]["receiver"] == "13912345678"
+    assert {n["template_code"] for n in sent} == {"PROCESS_PROGRESS"} and receiver_of(
+        sent[0]
+    ) == "13912345678"
     seen = call("GET", PROCESS, query=f"processId={pid}", token=token)
     assert seen.code == 0 and seen.data["processStatus"] == "DONE", seen.body
 
@@ -185,12 +189,13 @@ def test_the_lifecycle_allows_and_refuses(admin: str, member: tuple[str, int], s
     assert moved.data["processStatus"] == "PROCESSING" and moved.data["currentNode"] == "HANDLING"
     done = step(admin, "approve", pid)
     assert done.data["processStatus"] == "DONE", done.body
-    assert sql_scalar("SELECT mobile FROM biz_cust WHERE id = :c", {"c": cust}) == "13700000003"
+    assert opened("biz_cust", "mobile", "id = :c", {"c": cust}) == "13700000003"
+    assert sql_scalar("SELECT mobile FROM biz_cust WHERE id = :c", {"c": cust}) == "137****0003"
     for action, extra in (("accept", {}), ("reject", {"remark": "x"}), ("approve", {})):
         refused = expect_error(step(admin, action, pid, **extra), 1_002_007_002, mentions="DONE")
         assert refused.data["processStatus"] == "DONE"
     # the notice of the last step went to the new reserved mobile
-    assert notices(done.data["processCode"])[-1]["receiver"] == "13700000003"
+    assert receiver_of(notices(done.data["processCode"])[-1]) == "13700000003"
 
 
 def test_a_rejected_application_is_final(admin: str, member: tuple[str, int], s3: str) -> None:
@@ -287,7 +292,9 @@ def test_transfer_invoice_change_and_bad_apply_data(admin: str, member: tuple[st
     done = step(admin, "approve", pid)
     assert done.data["processStatus"] == "DONE", done.body
     row = sql_all("SELECT name, id_no, mobile FROM biz_cust WHERE id = :c", {"c": cust})[0]
-    assert row == {"name": "李四", "id_no": "11010519491231002X", "mobile": "13800000009"}
+    assert row == {"name": "李四", "id_no": "110105********002X", "mobile": "138****0009"}  # masked in clear
+    assert opened("biz_cust", "id_no", "id = :c", {"c": cust}, "id-no") == "11010519491231002X"
+    assert opened("biz_cust", "mobile", "id = :c", {"c": cust}) == "13800000009"
     assert (
         sql_scalar(
             "SELECT count(*) FROM biz_cust_app_binds WHERE cust_id = :c AND status = 'BOUND'", {"c": cust}

@@ -20,7 +20,9 @@ from tests.support import (
     new_customer,
     new_office,
     overdue_bills,
+    receiver_of,
     reminder_body,
+    set_cust_mobile,
     sql_all,
     sql_exec,
     sql_scalar,
@@ -422,7 +424,7 @@ def test_every_settled_payment_queues_its_result_message(admin: str, message_ser
     from tests.support import new_bills
 
     cust, bills = new_bills(admin, ["2020-03"])
-    sql_exec("UPDATE biz_cust SET mobile = '13912450001' WHERE id = :c", {"c": cust})
+    set_cust_mobile(cust, "13912450001")
     due = str(bills[0]["total_amount"])
     paid = call(
         "POST",
@@ -435,7 +437,7 @@ def test_every_settled_payment_queues_its_result_message(admin: str, message_ser
     (row,) = sql_all(
         "SELECT * FROM biz_message WHERE cust_id = :c AND source = 'PAYMENT_RESULT'", {"c": cust}
     )
-    assert (row["template_code"], row["channel"], row["receiver"]) == ("PAY_RESULT", "SMS", "13912450001")
+    assert (row["template_code"], row["channel"], receiver_of(row)) == ("PAY_RESULT", "SMS", "13912450001")
     assert row["message_biz_no"] == f"PAY:{paid.data['collectionCode']}" and row["payload"]["amount"] == due
     run_until(message_service, lambda: message(row["message_biz_no"])["status"] == "SUCCESS")
     (received,) = message_service.sim.deliveries("13912450001")

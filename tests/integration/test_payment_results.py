@@ -14,7 +14,16 @@ import pytest
 
 from tests.integration.test_ext_bank_realtime import SECRET, a_customer_owing, bank
 from tests.integration.test_pay_notify import online_order
-from tests.support import call, new_bills, sql_all, sql_exec, sql_scalar, unique
+from tests.support import (
+    call,
+    customer_id,
+    new_bills,
+    receiver_of,
+    set_cust_mobile,
+    sql_all,
+    sql_scalar,
+    unique,
+)
 from waterrev.settings import reset_settings
 
 
@@ -59,7 +68,7 @@ def test_an_online_payment_settled_by_four_callbacks_queues_one_result_to_the_we
 
 def test_a_bank_payment_queues_its_result_by_sms(bank_key: None) -> None:
     cust_code, charge = a_customer_owing("2027-05", 20)
-    sql_exec("UPDATE biz_cust SET mobile = '13933330001' WHERE code = :c", {"c": cust_code})
+    set_cust_mobile(customer_id(cust_code), "13933330001")
 
     paid = bank(
         "/open-api/bank/charge/pay",
@@ -73,7 +82,7 @@ def test_a_bank_payment_queues_its_result_by_sms(bank_key: None) -> None:
 
     assert paid.code == 0, paid.body
     (message,) = results_of(int(charge["cust_id"]))
-    assert (message["channel"], message["receiver"]) == ("SMS", "13933330001")
+    assert (message["channel"], receiver_of(message)) == ("SMS", "13933330001")
     assert message["message_biz_no"] == f"PAY:{paid.data['collectionCode']}"
     assert message["payload"]["paymentChannel"] == "BANK"
 
@@ -82,7 +91,7 @@ def test_a_customer_with_no_usable_contact_gets_no_result_message_and_the_paymen
     admin: str,
 ) -> None:
     cust, bills = new_bills(admin, ["2020-04"])
-    sql_exec("UPDATE biz_cust SET mobile = NULL WHERE id = :c", {"c": cust})
+    set_cust_mobile(cust, None)
 
     paid = call(
         "POST",

@@ -23,6 +23,7 @@ from tests.support import (
     charge_generate,
     household,
     new_dept,
+    receiver_of,
     rule,
     set_param,
     sql_all,
@@ -137,7 +138,7 @@ def test_a_short_balance_pays_part_leaves_the_rest_owed_and_queues_one_notice(ad
     assert (paid["amount"], paid["status"]) == (D("50.00"), "PARTIAL")
     # ... and one PREPAY_LOW_BALANCE SMS to the customer's mobile, with the seed's payload names
     (notice,) = notices(home)
-    assert (notice["channel"], notice["receiver"], notice["message_biz_no"], notice["status"]) == (
+    assert (notice["channel"], receiver_of(notice), notice["message_biz_no"], notice["status"]) == (
         "SMS",
         "13711112222",
         paid["code"],

@@ -27,7 +27,9 @@ from tests.support import (
     new_customer,
     new_office,
     overdue_bills,
+    receiver_of,
     reminder_body,
+    set_cust_mobile,
     sql_all,
     sql_exec,
     sql_scalar,
@@ -83,7 +85,7 @@ def test_a_task_is_created_with_its_message_in_the_same_transaction(admin: str) 
         )
     )
     (message,) = messages_of(data["eventNo"])
-    assert (message["channel"], message["receiver"], message["template_code"], message["source"]) == (
+    assert (message["channel"], receiver_of(message), message["template_code"], message["source"]) == (
         "SMS",
         "13811112222",
         "REMIND_FIRST",
@@ -117,7 +119,7 @@ def test_wechat_is_preferred_when_the_customer_has_a_bound_wechat_user(admin: st
     assert [(m["channel"], m["receiver"]) for m in messages_of(wechat.data["eventNo"])] == [
         ("WECHAT", openid)
     ]
-    assert [(m["channel"], m["receiver"]) for m in messages_of(sms.data["eventNo"])] == [
+    assert [(m["channel"], receiver_of(m)) for m in messages_of(sms.data["eventNo"])] == [
         ("SMS", "13811113333")
     ]
     assert wechat.data["channelType"] == "WECHAT" and sms.data["channelType"] == "SMS"
@@ -130,7 +132,7 @@ def test_no_usable_contact_is_recorded_fail_with_1_002_008_001_and_sendable_late
     does not count for frequency control."""
     office = new_office(admin)
     cust = customer(admin, office, mobile="13811114444")
-    sql_exec("UPDATE biz_cust SET mobile = '0591-123' WHERE id = :c", {"c": cust})
+    set_cust_mobile(cust, "0591-123")
     bills = overdue_bills(cust, ["15.00"])
 
     refused = call("POST", REMINDER_TASK, reminder_body(cust, bills), token=admin)
@@ -141,11 +143,11 @@ def test_no_usable_contact_is_recorded_fail_with_1_002_008_001_and_sendable_late
     assert recorded["status"] == "FAIL" and recorded["failure_reason"].startswith("1002008001")
     assert messages_of(refused.data["eventNo"]) == []
 
-    sql_exec("UPDATE biz_cust SET mobile = '13811114444' WHERE id = :c", {"c": cust})
+    set_cust_mobile(cust, "13811114444")
     again = call("POST", REMINDER_TASK, reminder_body(cust, bills), token=admin)
 
     assert again.code == 0 and again.data["status"] == "PENDING", again.body
-    assert [m["receiver"] for m in messages_of(again.data["eventNo"])] == ["13811114444"]
+    assert [receiver_of(m) for m in messages_of(again.data["eventNo"])] == ["13811114444"]
 
 
 def test_the_same_period_and_template_within_the_window_is_blocked(admin: str) -> None:
@@ -346,7 +348,7 @@ def test_manual_verify_moves_pending_to_manual_verified_only(admin: str) -> None
     assert (message["status"], message["dispatch_state"]) == ("MANUAL_VERIFIED", "CLOSED")
     assert audit_rows("biz_reminder_task", task["taskNo"], "REMINDER_MANUAL_VERIFY")
 
-    sql_exec("UPDATE biz_cust SET mobile = '123' WHERE id = :c", {"c": cust})
+    set_cust_mobile(cust, "123")
     failed = call("POST", REMINDER_TASK, reminder_body(cust, bills[1:]), token=admin)
     refused = call("POST", VERIFY, {"taskNo": failed.data["taskNo"], "manualVerifyNote": "核查"}, token=admin)
     expect_error(refused, 409, mentions="FAIL")
@@ -407,7 +409,7 @@ def test_an_office_is_generated_set_based_with_strategies_channels_and_reasons(a
     overdue_bills(small, ["9.99"], days_overdue=40)
     overdue_bills(early, ["50.00"], days_overdue=5)
     overdue_bills(nowhere, ["50.00"], days_overdue=20)
-    sql_exec("UPDATE biz_cust SET mobile = NULL WHERE id = :c", {"c": nowhere})
+    set_cust_mobile(nowhere, None)
     openid = unique("o-")
     assert bind(channel_login(openid), openid, second).code == 0
 

@@ -48,3 +48,41 @@ def test_kms_wraps_and_unwraps_data_keys() -> None:
     assert keys.index("6222020200001234568") != keys.index("6222020200001234567")
     with pytest.raises(InvalidTag):
         keys.open(sealed, purpose="another")
+
+
+def test_an_id_number_or_a_mobile_is_kept_masked_sealed_and_indexed(tmp_path: Path) -> None:
+    """Given the keys
+    When an ID number (written with a small x and spaces) and a mobile are kept
+    Then each is masked, its seal opens to the normalised value only for its own kind, equal values (in any
+    spelling) index alike, a mobile and an account with the same digits index apart, and nothing is NOTHING."""
+    keys = keys_from(crypto.LocalKeyFile(str(tmp_path / "k")))
+
+    id_no = keys.pii(crypto.ID_NO, " 11010519491231002x ")
+    mobile = keys.pii(crypto.MOBILE, "13912345678")
+
+    assert (id_no.masked, mobile.masked) == ("110105********002X", "139****5678")
+    assert id_no.cipher is not None and mobile.cipher is not None
+    assert keys.open_pii(crypto.ID_NO, id_no.cipher) == "11010519491231002X"
+    assert keys.open_pii(crypto.MOBILE, mobile.cipher) == "13912345678"
+    with pytest.raises(InvalidTag):
+        keys.open_pii(crypto.MOBILE, id_no.cipher)
+    assert id_no.index == keys.pii_index(crypto.ID_NO, "11010519491231002X")
+    assert mobile.index != keys.index("13912345678") != keys.pii_index(crypto.ID_NO, "13912345678")
+    assert keys.pii(crypto.MOBILE, None) == keys.pii(crypto.MOBILE, "  ") == crypto.NOTHING
+
+
+def test_fields_of_a_document_are_sealed_beside_their_masks_and_open_again(tmp_path: Path) -> None:
+    """Given an applyData document with an ID number and a mobile
+    When its fields are sealed, sealed again, and opened
+    Then the sealed document shows only masks (the seals beside them), sealing twice changes nothing, and
+    opening gives the document back."""
+    keys = keys_from(crypto.LocalKeyFile(str(tmp_path / "k")))
+    fields = {"idNo": crypto.ID_NO, "mobile": crypto.MOBILE}
+    data = {"newName": "李四", "idNo": "11010519491231002X", "mobile": "13800000009"}
+
+    sealed = crypto.seal_fields(keys, data, fields)
+
+    assert sealed["idNo"] == "110105********002X" and sealed["mobile"] == "138****0009"
+    assert "13800000009" not in str(sealed) and "11010519491231002X" not in str(sealed)
+    assert crypto.seal_fields(keys, sealed, fields) == sealed
+    assert crypto.open_fields(keys, sealed, fields) == data

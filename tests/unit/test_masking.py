@@ -210,3 +210,27 @@ def test_our_document_numbers_stay_readable_in_logs_while_card_numbers_are_maske
 
     assert "ZD2020030000000025" in masked and "DD2026112200000001" in masked
     assert "6222021234567890123" not in masked and "6222***********0123" in masked
+
+
+def test_fields_named_as_personal_numbers_are_masked_whatever_their_form() -> None:
+    """Given an audit payload with a passport number and a foreign mobile (no pattern knows them), nested
+    When masked by name
+    Then each named field is masked, other fields are untouched, and masking again changes nothing."""
+    from waterrev.masking import mask_named
+
+    raw = {
+        "idNo": "E12345678",
+        "name": "E12345678",
+        "contactList": [{"mobile": "85291234567", "relation": "SELF"}],
+        "invoiceInfo": {"bankAccount": "6222021234567890123", "pushMobile": None},
+    }
+
+    masked = mask_named(raw)
+
+    assert masked == {
+        "idNo": "E1*****78",
+        "name": "E12345678",
+        "contactList": [{"mobile": "852****4567", "relation": "SELF"}],
+        "invoiceInfo": {"bankAccount": "6222" + "*" * 11 + "0123", "pushMobile": None},
+    }
+    assert mask_named(masked) == masked

@@ -8,7 +8,7 @@ from typing import Any
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.envelope import jsonable
-from waterrev.masking import mask_any
+from waterrev.masking import mask_any, mask_named
 
 
 def record(
@@ -25,7 +25,9 @@ def record(
 ) -> None:
     def as_json(value: Any) -> str | None:
         # Masked: the audit trail is read by many people; the masked form identifies the change.
-        return None if value is None else json.dumps(mask_any(jsonable(value)), ensure_ascii=False)
+        return (
+            None if value is None else json.dumps(mask_any(mask_named(jsonable(value))), ensure_ascii=False)
+        )
 
     p = ctx.principal
     uow.execute(

@@ -1102,3 +1102,13 @@ for _interface in CATALOG:
     if _interface.if_id in TABLES and any(r.rate for r in _interface.routes):
         _t = TABLES[_interface.if_id]
         TABLES[_interface.if_id] = _tables(_t.reads, (*_t.writes, RATE_TABLE))
+
+# ID numbers and mobiles are sealed as bank accounts are (migration 0120, waterrev.crypto): the interfaces
+# that seal, index or open one read the data keys (once per execution environment; infra grants them KMS).
+SEALS_PII = (
+    "IF-REV-001", "IF-REV-002", "IF-CS-004", "IF-CS-006", "IF-INST-001", "IF-INST-003", "IF-INST-005",
+    "IF-REV-008", "IF-REV-009", "IF-REV-010", "IF-REV-013",
+)  # fmt: skip
+for _if_id in SEALS_PII:
+    _t = TABLES[_if_id]
+    TABLES[_if_id] = _tables((*_t.reads, "bk_data_key"), _t.writes)

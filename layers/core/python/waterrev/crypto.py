@@ -1,4 +1,4 @@
-"""Personal data at rest: envelope encryption and blind indexes (bank account numbers first).
+"""Personal data at rest: envelope encryption and blind indexes (bank accounts, ID numbers, mobiles).
 
 A value is sealed with AES-256-GCM under a data key; the data key is kept in the database only wrapped
 (bk_data_key.wrapped_key), and unwrapping it needs the key-encryption key, which never is in the
@@ -11,6 +11,12 @@ added without re-sealing the old values.
 A blind index (HMAC-SHA256 under a key derived from the first data key, never the same bytes as the
 sealing key) finds a value without opening any: `index("6228480402564890018")` is the same for every
 row holding that number, and says nothing about it.
+
+ID numbers (purpose "id-no") and mobiles ("mobile") are kept the same way (`Keys.pii`): the column of the
+value holds only its masked form, `<column>_cipher` the sealed value and `<column>_index` its blind index
+(`Keys.pii_index`, bound to the kind, so a mobile and an account with the same digits index apart). Every
+mobile column seals with the same purpose, so a sealed mobile may be copied from one table to another (a
+message's receiver from the customer's row) without being opened.
 
 The unwrapped keys are kept in this process once read (one KMS Decrypt per execution environment).
 """
@@ -125,6 +131,33 @@ def normalize_account(value: str) -> str:
     return re.sub(r"\s", "", value)
 
 
+MOBILE = "mobile"
+ID_NO = "id-no"
+
+
+def normalize_pii(value: str) -> str:
+    """What is sealed and indexed for an ID number or a mobile: no spaces, letters upper case (a final x)."""
+    return re.sub(r"\s", "", value).upper()
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """One personal value at rest: the masked form (kept in clear), the sealed value and its blind index."""
+
+    masked: str | None
+    cipher: bytes | None
+    index: str | None
+
+
+NOTHING = Sealed(None, None, None)
+
+
+def mask(kind: str, value: str | None) -> str | None:
+    from waterrev.masking import mask_id_no, mask_mobile
+
+    return mask_mobile(value) if kind == MOBILE else mask_id_no(value)
+
+
 @dataclass(frozen=True)
 class Keys:
     """The unwrapped data keys of this database, by id; `current` seals, every one opens."""
@@ -147,6 +180,56 @@ class Keys:
     def index(self, value: str) -> str:
         """The blind index of a value (hex HMAC-SHA256): equal values, equal indexes."""
         return hmac.new(self.index_key, normalize_account(value).encode(), hashlib.sha256).hexdigest()
+
+    def pii_index(self, kind: str, value: str) -> str:
+        """The blind index of an ID number or a mobile (kind MOBILE or ID_NO)."""
+        data = f"{kind}:{normalize_pii(value)}".encode()
+        return hmac.new(self.index_key, data, hashlib.sha256).hexdigest()
+
+    def pii(self, kind: str, value: str | None) -> Sealed:
+        """An ID number or a mobile as it is stored: masked, sealed and indexed (NOTHING for no value)."""
+        if value is None or not value.strip():
+            return NOTHING
+        plain = normalize_pii(value)
+        return Sealed(mask(kind, plain), self.seal(plain, kind), self.pii_index(kind, plain))
+
+    def open_pii(self, kind: str, blob: bytes | memoryview | None) -> str | None:
+        return None if blob is None else self.open(blob, kind)
+
+
+SEALED_SUFFIX = "Sealed"
+
+
+def seal_fields(keys: Keys, data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """A JSON document with its `fields` (name -> kind) as documents keep them: the field masked, the value
+    sealed beside it as `<field>Sealed` (base64). A field already sealed is left as it is."""
+    out = dict(data)
+    for field, kind in fields.items():
+        if out.get(field) and not out.get(field + SEALED_SUFFIX):
+            sealed = keys.pii(kind, str(out[field]))
+            assert sealed.cipher is not None
+            out[field] = sealed.masked
+            out[field + SEALED_SUFFIX] = base64.b64encode(sealed.cipher).decode()
+    return out
+
+
+def open_fields(keys: Keys, data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+    """`seal_fields` undone: each field's value itself, the sealed copies gone."""
+    out = {k: v for k, v in data.items() if not k.endswith(SEALED_SUFFIX)}
+    for field, kind in fields.items():
+        if data.get(field + SEALED_SUFFIX):
+            out[field] = keys.open(base64.b64decode(data[field + SEALED_SUFFIX]), kind)
+    return out
+
+
+def stored(row: Any, column: str) -> Sealed:
+    """The sealed value of `column` as a row read it (`column`, `column_cipher`, `column_index`)."""
+    return Sealed(row[column], row[f"{column}_cipher"], row[f"{column}_index"])
+
+
+def columns(column: str, sealed: Sealed) -> dict[str, Any]:
+    """The parameters of one sealed column: {column: masked, column_cipher: .., column_index: ..}."""
+    return {column: sealed.masked, f"{column}_cipher": sealed.cipher, f"{column}_index": sealed.index}
 
 
 _cache: dict[str, Keys] = {}

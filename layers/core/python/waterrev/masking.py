@@ -62,6 +62,33 @@ def mask_any(value: Any) -> Any:
     return value
 
 
+# Fields that hold one of them by name, whatever its form (a passport number or a foreign mobile escapes the
+# patterns above): the audit trail masks them by name first.
+_BY_NAME = {
+    "mobile": mask_mobile,
+    "signerMobile": mask_mobile,
+    "signer_mobile": mask_mobile,
+    "pushMobile": mask_mobile,
+    "push_mobile": mask_mobile,
+    "idNo": mask_id_no,
+    "id_no": mask_id_no,
+    "bankAccount": mask_bank_account,
+    "bank_account": mask_bank_account,
+}
+
+
+def mask_named(value: Any) -> Any:
+    """`value` with every field named as a mobile, an ID number or a bank account masked (nested too)."""
+    if isinstance(value, dict):
+        return {
+            k: _BY_NAME[k](v) if k in _BY_NAME and isinstance(v, str) else mask_named(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return type(value)(mask_named(v) for v in value)
+    return value
+
+
 _STD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 

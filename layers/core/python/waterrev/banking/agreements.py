@@ -113,8 +113,9 @@ def sign(ctx: RequestContext, cmd: Sign) -> dict[str, Any]:
             sign_no = cmd.sign_no or f"{prefix}{row_id:014d}"
             row = uow.one(
                 f"INSERT INTO {table} (id, cust_id, bank_code, bank_account, bank_account_cipher,"
-                f" bank_account_index, account_name, {no_col}, status, channel_code, mobile, request_no)"
-                " VALUES (:id, :c, :b, :masked, :cipher, :index, :name, :no, :st, :ch, :mob, :req) RETURNING *",
+                f" bank_account_index, account_name, {no_col}, status, channel_code, mobile, mobile_cipher,"
+                " mobile_index, request_no) VALUES (:id, :c, :b, :masked, :cipher, :index, :name, :no, :st, :ch,"
+                " :mobile, :mobile_cipher, :mobile_index, :req) RETURNING *",
                 {
                     "id": row_id,
                     "c": cmd.cust_id,
@@ -126,7 +127,7 @@ def sign(ctx: RequestContext, cmd: Sign) -> dict[str, Any]:
                     "no": sign_no,
                     "st": AgreementStatus.SIGNED,
                     "ch": cmd.channel_code,
-                    "mob": cmd.mobile,
+                    **crypto.columns("mobile", keys.pii(crypto.MOBILE, cmd.mobile)),
                     "req": cmd.request_no,
                 },
             )

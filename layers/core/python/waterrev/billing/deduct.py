@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from waterrev import audit, clock, messages
+from waterrev import audit, clock, crypto, messages
 from waterrev.billing.bulk import copy_rows, copy_value, draw
 from waterrev.billing.dues import amount_due
 from waterrev.billing.rules import plan_deduction
@@ -70,7 +70,7 @@ class AccountDeduction:
     account_id: int
     cust_id: int
     cust_code: str
-    mobile: str | None
+    mobile: crypto.Sealed | None  # as biz_cust keeps it: masked, sealed, indexed (never opened here)
     balance_before: Decimal
     amount: Decimal
     status: str  # CollectionStatus of the write-off
@@ -130,7 +130,8 @@ def plan(uow: UnitOfWork, bills: list[NewBill], *, also: set[int] | frozenset[in
     if not candidates:
         return out
     accounts = uow.all(
-        "SELECT a.id, a.cust_id, a.balance, a.arrears_amount, c.code, c.mobile, c.dept_id FROM biz_account a"
+        "SELECT a.id, a.cust_id, a.balance, a.arrears_amount, c.code, c.mobile, c.mobile_cipher,"
+        " c.mobile_index, c.dept_id FROM biz_account a"
         " JOIN biz_cust c ON c.id = a.cust_id WHERE a.id = ANY(CAST(:ids AS bigint[])) AND a.balance > 0"
         " AND a.status = 'NORMAL' ORDER BY a.id FOR UPDATE OF a",  # under the lock: the balance as it is now
         {"ids": candidates},
@@ -199,7 +200,7 @@ def plan(uow: UnitOfWork, bills: list[NewBill], *, also: set[int] | frozenset[in
                 account_id=account_id,
                 cust_id=int(a["cust_id"]),
                 cust_code=str(a["code"]),
-                mobile=a["mobile"],
+                mobile=crypto.stored(a, "mobile") if a["mobile_cipher"] is not None else None,
                 balance_before=balance,
                 amount=allocation.amount,
                 status=str(allocation.status),
@@ -299,7 +300,8 @@ def write(uow: UnitOfWork, ctx: RequestContext, deduction: Plan, *, paid_time: d
             {
                 "biz_no": a.code,
                 "template_code": TEMPLATE,
-                "receiver": a.mobile,
+                "receiver": a.mobile.masked if a.mobile else None,
+                "sealed": a.mobile,
                 "channel": "SMS",
                 "cust_id": a.cust_id,
                 "source": "PREPAY_DEDUCT",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -21,6 +21,15 @@ def _locked(uow: UnitOfWork, cust_id: int) -> dict[str, Any]:
     return row
 
 
+def sealed_changes(uow: UnitOfWork, changes: dict[str, Any]) -> dict[str, Any]:
+    """An ID number or a mobile as biz_cust keeps it (waterrev.crypto): masked, sealed, indexed."""
+    out = dict(changes)
+    for column, kind in (("mobile", crypto.MOBILE), ("id_no", crypto.ID_NO)):
+        if out.get(column) is not None:
+            out.update(crypto.columns(column, crypto.keys(uow.conn).pii(kind, out[column])))
+    return out
+
+
 def _update(
     uow: UnitOfWork,
     ctx: RequestContext,
@@ -32,10 +41,11 @@ def _update(
     """Set `changes` (column -> value) on the customer; the audit row holds what each column was."""
     row = _locked(uow, cust_id)
     before = {k: row[k] for k in changes}
-    sets = ", ".join(f"{k} = :{k}" for k in changes)
+    stored = sealed_changes(uow, changes)
+    sets = ", ".join(f"{k} = :{k}" for k in stored)
     uow.execute(
         f"UPDATE biz_cust SET {sets}, version = version + 1, update_time = now() WHERE id = :cust_id",
-        {**changes, "cust_id": cust_id},
+        {**stored, "cust_id": cust_id},
     )
     audit.record(
         uow,
@@ -79,8 +89,9 @@ def transfer_owner(
         reference,
     )
     uow.execute(
-        "UPDATE biz_cust_contact SET name = :n, mobile = :m WHERE cust_id = :c AND is_primary",
-        {"n": name[:64], "m": mobile, "c": cust_id},
+        "UPDATE biz_cust_contact SET name = :n, mobile = :mobile, mobile_cipher = :mobile_cipher,"
+        " mobile_index = :mobile_index WHERE cust_id = :c AND is_primary",
+        {"n": name[:64], **sealed_changes(uow, {"mobile": mobile}), "c": cust_id},
     )
     ended = uow.all(
         "UPDATE biz_cust_app_binds SET status = 'UNBOUND', is_default = false, unbind_time = now()"
@@ -107,8 +118,9 @@ def change_contact(
     """联系方式变更: the reserved mobile (biz_cust.mobile, where notices go) and the primary contact's."""
     _update(uow, ctx, cust_id, "CUST_CONTACT_CHANGE", {"mobile": mobile}, reference)
     uow.execute(
-        "UPDATE biz_cust_contact SET mobile = :m, name = COALESCE(:n, name) WHERE cust_id = :c AND is_primary",
-        {"m": mobile, "n": contact_name, "c": cust_id},
+        "UPDATE biz_cust_contact SET mobile = :mobile, mobile_cipher = :mobile_cipher, mobile_index = :mobile_index,"
+        " name = COALESCE(:n, name) WHERE cust_id = :c AND is_primary",
+        {**sealed_changes(uow, {"mobile": mobile}), "n": contact_name, "c": cust_id},
     )
 
 

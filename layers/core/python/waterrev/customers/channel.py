@@ -13,7 +13,7 @@ import secrets
 import time
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext, UserType
 from waterrev.customers.commands import BindCommand
 from waterrev.db import UnitOfWork
@@ -104,7 +104,8 @@ def _bindable_customer(uow: UnitOfWork, cust_id: int, cust_name: str | None = No
     """The customer a channel user may bind; with `cust_name`, only if the name matches too, and a
     wrong name is refused exactly as an unknown or stopped customer (nothing to tell them apart)."""
     cust = uow.one(
-        "SELECT id, code, name, address, mobile, status FROM biz_cust WHERE id = :id", {"id": cust_id}
+        "SELECT id, code, name, address, mobile, mobile_cipher, mobile_index, status FROM biz_cust WHERE id = :id",
+        {"id": cust_id},
     )
     if (
         cust is None
@@ -157,7 +158,7 @@ def send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[
         except AppError:
             _record_failed_match(uow, ctx, member, cust_id)
             raise
-        if not cust["mobile"]:
+        if not cust["mobile"] or cust["mobile_cipher"] is None:
             raise AppError(
                 ErrorCode.MESSAGE_TEMPLATE_OR_CONTACT_MISSING, "客户未预留手机号，请到营业厅办理绑定"
             )
@@ -190,6 +191,7 @@ def send_verify_code(ctx: RequestContext, cust_id: int, cust_name: str) -> dict[
             biz_no=f"VC:{row_id}",
             template_code=VERIFY_CODE_TEMPLATE,
             receiver=cust["mobile"],
+            sealed=crypto.stored(cust, "mobile"),  # copied sealed: only the delivery opens it
             channel="SMS",
             source="VERIFY_CODE",
             payload={"custId": cust_id, "code": code, "ttlMinutes": settings.verify_code_ttl_s // 60},

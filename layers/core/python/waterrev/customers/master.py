@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from waterrev import audit, crypto
 from waterrev.context import RequestContext
+from waterrev.customers.changes import sealed_changes
 from waterrev.customers.commands import (
     BankRelation,
     Contact,
@@ -252,6 +253,25 @@ def _bank_rel(uow: UnitOfWork, table: str, cust_id: int, no_col: str) -> dict[st
     }
 
 
+def _suffix_matches(uow: UnitOfWork, suffix: str, clause: str, params: dict[str, Any]) -> list[int]:
+    """The customers (in `clause`) whose mobile or a contact's ends with `suffix` (5-10 digits): the masked
+    forms narrow it to those ending with its last four, whose sealed mobiles are then opened."""
+    keys = crypto.keys(uow.conn)
+    rows = uow.all(
+        "SELECT c.id, c.mobile_cipher AS cipher FROM biz_cust c WHERE " + clause + " AND c.mobile LIKE :mob"
+        " UNION ALL SELECT c.id, t.mobile_cipher FROM biz_cust c JOIN biz_cust_contact t ON t.cust_id = c.id"
+        " WHERE " + clause + " AND t.mobile LIKE :mob",
+        params,
+    )
+    return sorted(
+        {
+            int(r["id"])
+            for r in rows
+            if r["cipher"] is not None and (keys.open_pii(crypto.MOBILE, r["cipher"]) or "").endswith(suffix)
+        }
+    )
+
+
 def page_customers(
     ctx: RequestContext,
     *,
@@ -267,17 +287,33 @@ def page_customers(
     if code:
         where.append("c.code = :code")
         params["code"] = code
+    suffix: str | None = None
     if mobile:
-        where.append(
-            "(c.mobile LIKE :mob OR EXISTS (SELECT 1 FROM biz_cust_contact t WHERE t.cust_id = c.id"
-            " AND t.mobile LIKE :mob))"
-        )
-        params["mob"] = mobile if len(mobile) == 11 else "%" + mobile.replace("%", "").replace("_", "")
+        # sealed (waterrev.crypto): a whole mobile by its blind index; a suffix by the last four digits the
+        # masked form keeps, the candidates' sealed mobiles then opened to check the rest of the suffix
+        digits = mobile.replace("%", "").replace("_", "")
+        if len(digits) == 11:
+            where.append(
+                "(c.mobile_index = :mob OR EXISTS (SELECT 1 FROM biz_cust_contact t WHERE t.cust_id = c.id"
+                " AND t.mobile_index = :mob))"
+            )
+        else:
+            suffix = digits
+            where.append(
+                "(c.mobile LIKE :mob OR EXISTS (SELECT 1 FROM biz_cust_contact t WHERE t.cust_id = c.id"
+                " AND t.mobile LIKE :mob))"
+            )
+            params["mob"] = "%" + digits[-4:]
     if name:
         where.append("c.name LIKE :name")
         params["name"] = "%" + name.replace("%", "").replace("_", "") + "%"
-    clause = " AND ".join(where)
     with UnitOfWork() as uow:
+        if mobile and suffix is None:
+            params["mob"] = crypto.keys(uow.conn).pii_index(crypto.MOBILE, mobile)
+        if suffix is not None and len(suffix) > 4:
+            where.append("c.id = ANY(CAST(:suffix_ids AS bigint[]))")
+            params["suffix_ids"] = _suffix_matches(uow, suffix, in_scope, params)
+        clause = " AND ".join(where)
         total = uow.scalar(f"SELECT count(*) FROM biz_cust c WHERE {clause}", params)
         rows = uow.all(
             "SELECT c.*, a.id AS account_id, a.account_no, a.balance, a.arrears_amount, a.status AS account_status"
@@ -370,11 +406,19 @@ def _link_meter(uow: UnitOfWork, cust_id: int, m: MeterLink) -> int:
 
 def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: tuple[Contact, ...]) -> None:
     uow.execute("DELETE FROM biz_cust_contact WHERE cust_id = :c", {"c": cust_id})
+    keys = crypto.keys(uow.conn) if contacts else None
     for c in contacts:
+        assert keys is not None
         uow.execute(
-            "INSERT INTO biz_cust_contact (cust_id, name, mobile, relation, is_primary)"
-            " VALUES (:c, :n, :m, :r, :p)",
-            {"c": cust_id, "n": c.name, "m": c.mobile, "r": c.relation, "p": c.is_primary},
+            "INSERT INTO biz_cust_contact (cust_id, name, mobile, mobile_cipher, mobile_index, relation, is_primary)"
+            " VALUES (:c, :n, :mobile, :mobile_cipher, :mobile_index, :r, :p)",
+            {
+                "c": cust_id,
+                "n": c.name,
+                **crypto.columns("mobile", keys.pii(crypto.MOBILE, c.mobile)),
+                "r": c.relation,
+                "p": c.is_primary,
+            },
         )
 
 
@@ -386,16 +430,18 @@ def _write_invoice(uow: UnitOfWork, cust_id: int, info: InvoiceInfo) -> None:
         "title": info.invoice_title,
         "tax": info.tax_no,
         "email": info.email,
-        "mob": info.mobile,
+        **crypto.columns("mobile", crypto.keys(uow.conn).pii(crypto.MOBILE, info.mobile)),
         "bank": info.bank_name,
         "acct": info.bank_account,
         "ap": info.address_phone,
     }
     uow.execute(
         "INSERT INTO biz_cust_invoice (cust_id, invoice_type, title_type, invoice_title, tax_no, email,"
-        " mobile, bank_name, bank_account, address_phone) VALUES (:c, :it, :tt, :title, :tax, :email,"
-        " :mob, :bank, :acct, :ap) ON CONFLICT (cust_id) DO UPDATE SET invoice_type = :it,"
-        " title_type = :tt, invoice_title = :title, tax_no = :tax, email = :email, mobile = :mob,"
+        " mobile, mobile_cipher, mobile_index, bank_name, bank_account, address_phone) VALUES (:c, :it, :tt,"
+        " :title, :tax, :email, :mobile, :mobile_cipher, :mobile_index, :bank, :acct, :ap)"
+        " ON CONFLICT (cust_id) DO UPDATE SET invoice_type = :it, title_type = :tt, invoice_title = :title,"
+        " tax_no = :tax, email = :email, mobile = :mobile, mobile_cipher = :mobile_cipher,"
+        " mobile_index = :mobile_index,"
         " bank_name = :bank, bank_account = :acct, address_phone = :ap",
         params,
     )
@@ -445,17 +491,19 @@ def create_in(
     work: IF-REV-002's create, and a completed connection application (报装) in its own transaction."""
     _require_dept(uow, ctx, cmd.dept_id)
     code = cmd.code or f"KH{uow.scalar(_NEXT_CODE):010d}"
+    keys = crypto.keys(uow.conn)
     cust_id = uow.scalar(
-        "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, mobile, address, dept_id,"
-        " population, low_income, creator) VALUES (:code, :name, :type, :idt, :idn, :mob, :addr, :dept,"
-        " :pop, :low, :creator) ON CONFLICT (code) DO NOTHING RETURNING id",
+        "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, id_no_cipher, id_no_index, mobile,"
+        " mobile_cipher, mobile_index, address, dept_id, population, low_income, creator) VALUES (:code, :name,"
+        " :type, :idt, :id_no, :id_no_cipher, :id_no_index, :mobile, :mobile_cipher, :mobile_index, :addr,"
+        " :dept, :pop, :low, :creator) ON CONFLICT (code) DO NOTHING RETURNING id",
         {
             "code": code,
             "name": cmd.name,
             "type": cmd.cust_type,
             "idt": cmd.id_type,
-            "idn": cmd.id_no,
-            "mob": cmd.mobile,
+            **crypto.columns("id_no", keys.pii(crypto.ID_NO, cmd.id_no)),
+            **crypto.columns("mobile", keys.pii(crypto.MOBILE, cmd.mobile)),
             "addr": cmd.address,
             "dept": cmd.dept_id,
             "pop": cmd.population,
@@ -521,6 +569,7 @@ def update_customer(ctx: RequestContext, cmd: CustomerChanges) -> dict[str, Any]
     changes = {k: v for k, v in fields.items() if v is not None}
     try:
         with UnitOfWork() as uow:
+            stored = sealed_changes(uow, changes)
             before = _lock_customer(uow, ctx, cmd.id)
             if cmd.version is not None and cmd.version != before["version"]:
                 raise AppError(
@@ -528,11 +577,11 @@ def update_customer(ctx: RequestContext, cmd: CustomerChanges) -> dict[str, Any]
                     f"version: 客户资料已被修改（当前版本 {before['version']}）",
                     data={"version": before["version"]},
                 )
-            sets = ", ".join(f"{k} = :{k}" for k in changes)
+            sets = ", ".join(f"{k} = :{k}" for k in stored)
             uow.execute(
                 f"UPDATE biz_cust SET {sets + ', ' if sets else ''}version = version + 1, update_time = now()"
                 " WHERE id = :id",
-                {**changes, "id": cmd.id},
+                {**stored, "id": cmd.id},
             )
             if cmd.contact_list is not None:
                 _write_contacts(uow, cmd.id, cmd.contact_list)

@@ -17,7 +17,7 @@ import json
 import secrets
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode, bad_request
@@ -37,7 +37,11 @@ COLUMNS = (
     "new_no",
     "cust_code",
     "id_no",
+    "id_no_cipher",
+    "id_no_index",
     "mobile",
+    "mobile_cipher",
+    "mobile_index",
     "meter_no",
     "bill_period",
     "dept_id",
@@ -108,10 +112,12 @@ def parse(object_type: str, text: str) -> list[rules.HistRow]:
     return rows
 
 
-def _copy_text(import_id: int, object_type: str, rows: list[rules.HistRow]) -> str:
+def _copy_text(keys: crypto.Keys, import_id: int, object_type: str, rows: list[rules.HistRow]) -> str:
+    """The rows as COPY reads them; ID numbers and mobiles masked, sealed (bytea as hex) and indexed."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for r in rows:
+        id_no, mobile = keys.pii(crypto.ID_NO, r.id_no), keys.pii(crypto.MOBILE, r.mobile)
         writer.writerow(
             [
                 import_id,
@@ -121,8 +127,12 @@ def _copy_text(import_id: int, object_type: str, rows: list[rules.HistRow]) -> s
                 r.legacy_batch_no,
                 r.new_no,
                 r.cust_code,
-                r.id_no,
-                r.mobile,
+                id_no.masked,
+                None if id_no.cipher is None else "\\x" + id_no.cipher.hex(),
+                id_no.index,
+                mobile.masked,
+                None if mobile.cipher is None else "\\x" + mobile.cipher.hex(),
+                mobile.index,
                 r.meter_no,
                 r.bill_period,
                 r.dept_id,
@@ -177,7 +187,7 @@ def import_csv(ctx: RequestContext, cmd: HistImport) -> dict[str, Any]:
         raw = uow.conn.connection.dbapi_connection
         raw.run(  # type: ignore[union-attr]
             f"COPY biz_hist_record ({', '.join(COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
-            stream=io.StringIO(_copy_text(import_id, cmd.object_type, rows)),
+            stream=io.StringIO(_copy_text(crypto.keys(uow.conn), import_id, cmd.object_type, rows)),
         )
         bad_dept = uow.scalar(
             "SELECT min(h.line_no) FROM biz_hist_record h WHERE h.import_id = :i AND h.dept_id IS NOT NULL"

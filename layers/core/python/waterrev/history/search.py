@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from waterrev import crypto
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
@@ -43,8 +44,12 @@ def _where(uow: UnitOfWork, ctx: RequestContext, cmd: HistSearch) -> tuple[str, 
         ("legacy_no", cmd.legacy_no),
         ("new_no", cmd.new_no),
     )
+    sealed = {"id_no": crypto.ID_NO, "mobile": crypto.MOBILE}  # by blind index (waterrev.crypto)
     for column, value in exact:
-        if value is not None:
+        if value is not None and column in sealed:
+            params[column] = crypto.keys(uow.conn).pii_index(sealed[column], value)
+            where.append(f"h.{column}_index = :{column}")
+        elif value is not None:
             params[column] = value
             where.append(f"h.{column} = :{column}")
     if cmd.period_from is not None:

@@ -72,13 +72,14 @@ def move(
 def notify(uow: UnitOfWork, process: dict[str, Any], transfer_id: int) -> None:
     """The applicant told of the step by SMS, through the message pipeline (outbox -> queue -> SYS-010),
     in the step's transaction; one message per step (messageBizNo INST:<code>:<transferId>)."""
-    from waterrev import messages
+    from waterrev import crypto, messages
 
     messages.enqueue(
         uow,
         biz_no=f"INST:{process['code']}:{transfer_id}",
         template_code="INSTALL_PROGRESS",
         receiver=str(process["mobile"]),
+        sealed=crypto.stored(process, "mobile"),  # sealed at rest; only the delivery opens it
         channel="SMS",
         source="INSTALL",
         cust_id=process.get("cust_id"),

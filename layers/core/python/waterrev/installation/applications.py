@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.adapters import documents
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
@@ -47,8 +47,10 @@ def apply(ctx: RequestContext, cmd: Apply) -> dict[str, Any]:
     if not dept_visible(ctx, dept_id):
         raise AppError(ErrorCode.FORBIDDEN, f"deptId: 无营业所 {dept_id} 的数据权限")
     checked = _process.require_all(_process.check(cmd.attachments))
-    key = rules.apply_key(cmd.apply_type, cmd.mobile, cmd.address)
     with UnitOfWork() as uow:
+        mobile = crypto.keys(uow.conn).pii(crypto.MOBILE, cmd.mobile)
+        assert mobile.index is not None
+        key = rules.apply_key(cmd.apply_type, mobile.index, cmd.address)
         if uow.scalar("SELECT 1 FROM system_dept WHERE id = :d AND status = 0", {"d": dept_id}) is None:
             raise AppError(ErrorCode.BAD_REQUEST, f"deptId: 营业所 {dept_id} 不存在或已停用")
         uow.execute("SELECT pg_advisory_xact_lock(hashtextextended(:k, 15))", {"k": key})
@@ -76,13 +78,14 @@ def apply(ctx: RequestContext, cmd: Apply) -> dict[str, Any]:
             )
         )
         uow.execute(
-            "INSERT INTO installation_apply (process_id, apply_type, applicant_name, mobile, address, water_use_type,"
-            " source_channel, dept_id, apply_key) VALUES (:p, :t, :n, :m, :a, :w, :ch, :d, :k)",
+            "INSERT INTO installation_apply (process_id, apply_type, applicant_name, mobile, mobile_cipher,"
+            " mobile_index, address, water_use_type, source_channel, dept_id, apply_key) VALUES (:p, :t, :n,"
+            " :mobile, :mobile_cipher, :mobile_index, :a, :w, :ch, :d, :k)",
             {
                 "p": process_id,
                 "t": cmd.apply_type,
                 "n": cmd.applicant_name,
-                "m": cmd.mobile,
+                **crypto.columns("mobile", mobile),
                 "a": cmd.address,
                 "w": cmd.water_use_type,
                 "ch": cmd.source_channel,
@@ -100,7 +103,7 @@ def apply(ctx: RequestContext, cmd: Apply) -> dict[str, Any]:
             uow,
             {
                 "code": code,
-                "mobile": cmd.mobile,
+                **crypto.columns("mobile", mobile),
                 "applicant_name": cmd.applicant_name,
                 "process_status": InstallStatus.SURVEYING,
                 "current_node": "SURVEY",

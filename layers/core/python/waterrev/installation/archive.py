@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext
 from waterrev.customers import master
 from waterrev.customers.commands import Contact, MeterLink, NewCustomer
@@ -218,6 +218,9 @@ def _contract_refs(uow: UnitOfWork, process_id: int, cmd: Archive) -> list[dict[
 
 def _complete(uow: UnitOfWork, ctx: RequestContext, process: dict[str, Any]) -> dict[str, Any]:
     """The customer, its account and its meter, linked to the application (in its transaction)."""
+    mobile = str(
+        crypto.keys(uow.conn).open_pii(crypto.MOBILE, process["mobile_cipher"])
+    )  # sealed again there
     created = master.create_in(
         uow,
         ctx,
@@ -226,8 +229,8 @@ def _complete(uow: UnitOfWork, ctx: RequestContext, process: dict[str, Any]) -> 
             cust_type=str(process["water_use_type"]),
             address=str(process["address"]),
             dept_id=int(process["dept_id"]),
-            mobile=str(process["mobile"]),
-            contact_list=(Contact(str(process["applicant_name"]), str(process["mobile"]), "SELF", True),),
+            mobile=mobile,
+            contact_list=(Contact(str(process["applicant_name"]), mobile, "SELF", True),),
             meter_list=(
                 MeterLink(
                     meter_no=str(process["meter_no"]),

@@ -15,10 +15,11 @@ from waterrev.domain.states import InstallStatus
 _SPACES = re.compile(r"\s+")
 
 
-def apply_key(apply_type: str, mobile: str, address: str) -> str:
-    """One live application per type, applicant mobile and address (spaces and case ignored)."""
+def apply_key(apply_type: str, mobile_index: str, address: str) -> str:
+    """One live application per type, applicant mobile and address (spaces and case ignored). The mobile
+    enters as its blind index (waterrev.crypto): a plain hash of a mobile would give the mobile back."""
     normal = _SPACES.sub("", address).upper()
-    return hashlib.sha256(f"{apply_type}\n{mobile}\n{normal}".encode()).hexdigest()
+    return hashlib.sha256(f"{apply_type}\n{mobile_index}\n{normal}".encode()).hexdigest()
 
 
 class ArchiveStep(NamedTuple):

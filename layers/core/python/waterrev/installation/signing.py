@@ -26,7 +26,7 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from waterrev import audit, webhook
+from waterrev import audit, crypto, webhook
 from waterrev.adapters import documents, esign
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.db import UnitOfWork
@@ -114,9 +114,15 @@ def _new_contract(
         amount=process["estimate_amount"],
         signer_name=signer,
     )
+    signer_mobile = (
+        crypto.keys(uow.conn).pii(crypto.MOBILE, cmd.signer_mobile)
+        if cmd.signer_mobile
+        else crypto.stored(process, "mobile")
+    )
     row = uow.one(
         "INSERT INTO installation_contract (process_id, contract_no, request_no, contract_amount, signer_name,"
-        " signer_mobile, document, file_key, file_sha256, operator_id) VALUES (:p, :no, :rq, :amt, :sn, :sm,"
+        " signer_mobile, signer_mobile_cipher, signer_mobile_index, document, file_key, file_sha256, operator_id)"
+        " VALUES (:p, :no, :rq, :amt, :sn, :signer_mobile, :signer_mobile_cipher, :signer_mobile_index,"
         " :doc, :key, :sha, :op) RETURNING *",
         {
             "p": process["id"],
@@ -124,7 +130,7 @@ def _new_contract(
             "rq": "QS" + contract_no[2:],
             "amt": process["estimate_amount"],
             "sn": signer,
-            "sm": cmd.signer_mobile or process["mobile"],
+            **crypto.columns("signer_mobile", signer_mobile),
             "doc": text,
             "key": f"installation/{process['code']}/contract/{contract_no}.txt",
             "sha": hashlib.sha256(text.encode()).hexdigest(),
@@ -150,6 +156,8 @@ def _send(ctx: RequestContext, contract: dict[str, Any], process: dict[str, Any]
 
     s = get_settings()
     content = str(contract["document"]).encode()
+    with UnitOfWork() as uow:  # the signer's mobile is sealed at rest: opened for the call only
+        signer_mobile = crypto.keys(uow.conn).open_pii(crypto.MOBILE, contract["signer_mobile_cipher"])
     try:
         documents.store(contract["file_key"], content, "text/plain")
         accepted = _client().create_task(
@@ -160,7 +168,7 @@ def _send(ctx: RequestContext, contract: dict[str, Any], process: dict[str, Any]
                 "title": f"供水报装工程合同 {contract['contract_no']}",
                 "documentUrl": documents.download_link(contract["file_key"], s.document_link_ttl_s),
                 "documentSha256": contract["file_sha256"],
-                "signer": {"name": contract["signer_name"], "mobile": contract["signer_mobile"]},
+                "signer": {"name": contract["signer_name"], "mobile": signer_mobile},
                 "notifyUrl": s.esign_notify_url,
             }
         )

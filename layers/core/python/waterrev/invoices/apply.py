@@ -18,7 +18,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.lifecycle import sql_in
@@ -108,11 +108,13 @@ def _create(
         amount = sum((line.amount for line in lines), Decimal("0.00"))
         tax = sum((line.tax_amount for line in lines), Decimal("0.00"))
         application_no = cmd.application_no or next_number(uow, "FP")
+        mobile = crypto.columns("mobile", crypto.keys(uow.conn).pii(crypto.MOBILE, cmd.mobile))
         invoice_id = uow.scalar(
             "INSERT INTO biz_invoice (application_no, cust_id, invoice_type, invoice_status, amount, tax_amount,"
-            " charge_key, title_type, invoice_title, tax_no, email, mobile, source_channel, remark, operator_id,"
-            " next_plan_time) VALUES (:a, :c, :t, :s, :amount, :tax, :k, :kind, :title, :tax_no, :email, :mobile,"
-            " :src, :remark, :op, now() + make_interval(secs => :first)) ON CONFLICT DO NOTHING RETURNING id",
+            " charge_key, title_type, invoice_title, tax_no, email, mobile, mobile_cipher, mobile_index,"
+            " source_channel, remark, operator_id, next_plan_time) VALUES (:a, :c, :t, :s, :amount, :tax, :k,"
+            " :kind, :title, :tax_no, :email, :mobile, :mobile_cipher, :mobile_index, :src, :remark, :op,"
+            " now() + make_interval(secs => :first)) ON CONFLICT DO NOTHING RETURNING id",
             {
                 "a": application_no,
                 "c": cmd.cust_id,
@@ -125,7 +127,7 @@ def _create(
                 "title": cmd.invoice_title,
                 "tax_no": cmd.tax_no,
                 "email": cmd.email,
-                "mobile": cmd.mobile,
+                **mobile,
                 "src": cmd.source_channel,
                 "remark": cmd.remark,
                 "op": ctx.principal.user_id,
@@ -172,10 +174,13 @@ def _create(
         )
         # the customer's invoice profile (the seed's 去向 of the title fields), bank details kept
         uow.execute(
-            "INSERT INTO biz_cust_invoice (cust_id, invoice_type, title_type, invoice_title, tax_no, email, mobile)"
-            " VALUES (:c, :t, :kind, :title, :tax_no, :email, :mobile) ON CONFLICT (cust_id) DO UPDATE SET"
+            "INSERT INTO biz_cust_invoice (cust_id, invoice_type, title_type, invoice_title, tax_no, email, mobile,"
+            " mobile_cipher, mobile_index) VALUES (:c, :t, :kind, :title, :tax_no, :email, :mobile, :mobile_cipher,"
+            " :mobile_index) ON CONFLICT (cust_id) DO UPDATE SET"
             " invoice_type = :t, title_type = :kind, invoice_title = :title, tax_no = :tax_no,"
-            " email = COALESCE(:email, biz_cust_invoice.email), mobile = COALESCE(:mobile, biz_cust_invoice.mobile)",
+            " email = COALESCE(:email, biz_cust_invoice.email), mobile = COALESCE(:mobile, biz_cust_invoice.mobile),"
+            " mobile_cipher = COALESCE(:mobile_cipher, biz_cust_invoice.mobile_cipher),"
+            " mobile_index = COALESCE(:mobile_index, biz_cust_invoice.mobile_index)",
             {
                 "c": cmd.cust_id,
                 "t": cmd.invoice_type,
@@ -183,7 +188,7 @@ def _create(
                 "title": cmd.invoice_title,
                 "tax_no": cmd.tax_no,
                 "email": cmd.email,
-                "mobile": cmd.mobile,
+                **mobile,
             },
         )
         audit.record(
@@ -396,6 +401,8 @@ def resend(ctx: RequestContext, invoice_id: int) -> dict[str, Any] | None:
             "SELECT charge_id, amount FROM biz_invoice_charge WHERE invoice_id = :i ORDER BY charge_id",
             {"i": invoice_id},
         )
+        # SYS-008 is sent the mobile itself: opened for the call only (sealed at rest, waterrev.crypto)
+        mobile = crypto.keys(uow.conn).open_pii(crypto.MOBILE, row["mobile_cipher"])
         lines = [
             rules.InvoiceLine(
                 r["line_no"],
@@ -418,7 +425,7 @@ def resend(ctx: RequestContext, invoice_id: int) -> dict[str, Any] | None:
         title=row["invoice_title"],
         tax_no=row["tax_no"],
         email=row["email"],
-        mobile=row["mobile"],
+        mobile=mobile,
         bills=[(b["charge_id"], b["amount"]) for b in bills],
         lines=lines,
         remark=row["remark"],

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from waterrev import audit, messages
+from waterrev import audit, crypto, messages
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import InvoiceStatus, PushStatus
@@ -175,13 +175,25 @@ def push(ctx: RequestContext, cmd: PushInvoice) -> dict[str, Any]:
         row = _named(uow, cmd)
         _require_consumable(row)
         profile = (
-            uow.one("SELECT email, mobile FROM biz_cust_invoice WHERE cust_id = :c", {"c": cmd.cust_id}) or {}
+            uow.one(
+                "SELECT email, mobile, mobile_cipher, mobile_index FROM biz_cust_invoice WHERE cust_id = :c",
+                {"c": cmd.cust_id},
+            )
+            or {}
         )
+        sealed = None
         if cmd.push_channel == "EMAIL":
             receiver = cmd.push_email or row["email"] or profile.get("email")
             field = "pushEmail"
         else:
-            receiver = cmd.push_mobile or row["mobile"] or profile.get("mobile")
+            # a stored mobile is sealed (waterrev.crypto): copied into the message as it is, never opened
+            if cmd.push_mobile:
+                sealed = crypto.keys(uow.conn).pii(crypto.MOBILE, cmd.push_mobile)
+            elif row.get("mobile_cipher") is not None:
+                sealed = crypto.stored(row, "mobile")
+            elif profile.get("mobile_cipher") is not None:
+                sealed = crypto.stored(profile, "mobile")
+            receiver = sealed.masked if sealed else None
             field = "pushMobile"
         if not receiver:
             raise AppError(ErrorCode.BAD_REQUEST, f"{field}: 未提供推送地址，客户资料中也没有")
@@ -192,6 +204,7 @@ def push(ctx: RequestContext, cmd: PushInvoice) -> dict[str, Any]:
             biz_no=f"INVPUSH{row['id']}-{moment:%Y%m%d%H%M}",  # a double click within the minute: one message
             template_code=TEMPLATES[cmd.push_channel],
             receiver=receiver,
+            sealed=sealed,
             channel=cmd.push_channel,
             source="INVOICE_PUSH",
             cust_id=cmd.cust_id,
@@ -208,11 +221,11 @@ def push(ctx: RequestContext, cmd: PushInvoice) -> dict[str, Any]:
         )
         if message_id is None:  # the same push within the minute: the message already queued
             message_id = uow.scalar(
-                "SELECT id FROM biz_message WHERE message_biz_no = :b AND template_code = :t AND receiver = :r",
+                "SELECT id FROM biz_message WHERE message_biz_no = :b AND template_code = :t AND receiver_key = :r",
                 {
                     "b": f"INVPUSH{row['id']}-{moment:%Y%m%d%H%M}",
                     "t": TEMPLATES[cmd.push_channel],
-                    "r": receiver,
+                    "r": sealed.index if sealed else receiver,
                 },
             )
         uow.execute(

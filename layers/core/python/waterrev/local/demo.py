@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from waterrev import crypto
 from waterrev.db import UnitOfWork
 from waterrev.money import money
 from waterrev.security import hash_password
@@ -196,19 +197,30 @@ def _customers(uow: UnitOfWork, depts: dict[str, int], months: int) -> None:
         ),
     )
     today = dt.date.today().replace(day=1)
-    for code, name, mobile, id_no, address, dept, meter_no in people:
+    keys = crypto.keys(uow.conn)  # ID numbers and mobiles sealed, as the use cases keep them
+    for code, name, plain_mobile, plain_id_no, address, dept, meter_no in people:
+        mobile = crypto.columns("mobile", keys.pii(crypto.MOBILE, plain_mobile))
         cust = uow.scalar(
-            "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, mobile, address, dept_id, population)"
-            " VALUES (:c, :n, 'RESIDENT', 'ID_CARD', :idn, :m, :a, :d, 3) RETURNING id",
-            {"c": code, "n": name, "idn": id_no, "m": mobile, "a": address, "d": depts[dept]},
+            "INSERT INTO biz_cust (code, name, cust_type, id_type, id_no, id_no_cipher, id_no_index, mobile,"
+            " mobile_cipher, mobile_index, address, dept_id, population) VALUES (:c, :n, 'RESIDENT', 'ID_CARD',"
+            " :id_no, :id_no_cipher, :id_no_index, :mobile, :mobile_cipher, :mobile_index, :a, :d, 3) RETURNING id",
+            {
+                "c": code,
+                "n": name,
+                **crypto.columns("id_no", keys.pii(crypto.ID_NO, plain_id_no)),
+                **mobile,
+                "a": address,
+                "d": depts[dept],
+            },
         )
         account = uow.scalar(
             "INSERT INTO biz_account (cust_id, account_no) VALUES (:c, :no) RETURNING id",
             {"c": cust, "no": "ZH" + code},
         )
         uow.execute(
-            "INSERT INTO biz_cust_contact (cust_id, name, mobile, is_primary) VALUES (:c, :n, :m, true)",
-            {"c": cust, "n": name, "m": mobile},
+            "INSERT INTO biz_cust_contact (cust_id, name, mobile, mobile_cipher, mobile_index, is_primary)"
+            " VALUES (:c, :n, :mobile, :mobile_cipher, :mobile_index, true)",
+            {"c": cust, "n": name, **mobile},
         )
         meter = uow.scalar(
             "INSERT INTO biz_meter (meter_no, caliber, install_address) VALUES (:no, 'DN20', :a)"
@@ -217,8 +229,9 @@ def _customers(uow: UnitOfWork, depts: dict[str, int], months: int) -> None:
         )
         uow.execute("INSERT INTO biz_cust_meter (cust_id, meter_id) VALUES (:c, :m)", {"c": cust, "m": meter})
         uow.execute(
-            "INSERT INTO biz_cust_invoice (cust_id, invoice_title, mobile) VALUES (:c, :n, :m)",
-            {"c": cust, "n": name, "m": mobile},
+            "INSERT INTO biz_cust_invoice (cust_id, invoice_title, mobile, mobile_cipher, mobile_index)"
+            " VALUES (:c, :n, :mobile, :mobile_cipher, :mobile_index)",
+            {"c": cust, "n": name, **mobile},
         )
         arrears = Decimal("0")
         for back in range(months, 0, -1):

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import DispatchState, MessageStatus
@@ -152,8 +152,11 @@ def _fall_back_to_sms(uow: UnitOfWork, task: dict[str, Any]) -> int | None:
     from waterrev.notifications.reminders import params_for
 
     lock_guard(uow, task["cust_id"])
-    mobile = uow.scalar("SELECT mobile FROM biz_cust WHERE id = :c", {"c": task["cust_id"]})
-    if not rules.usable_mobile(mobile):
+    cust = uow.one(
+        "SELECT mobile, mobile_cipher, mobile_index FROM biz_cust WHERE id = :c", {"c": task["cust_id"]}
+    )
+    mobile = None if cust is None or cust["mobile_cipher"] is None else cust["mobile"]
+    if cust is None or not rules.usable_mobile(mobile):
         return None
     params, _ = params_for(uow, task["dept_id"])
     now = dt.datetime.now(dt.UTC)
@@ -163,9 +166,10 @@ def _fall_back_to_sms(uow: UnitOfWork, task: dict[str, Any]) -> int | None:
         uow,
         biz_no=task["event_no"],
         template_code=task["template_code"],
-        receiver=mobile,
+        receiver=str(mobile),
         channel="SMS",
         source=SOURCE,
+        sealed=crypto.stored(cust, "mobile"),
         payload=payload(task),
         cust_id=task["cust_id"],
         not_before=sms_release(now, params),

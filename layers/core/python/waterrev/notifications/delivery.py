@@ -21,7 +21,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.adapters import queue
 from waterrev.adapters.sys010 import Sys010Client, Sys010Rejected, Sys010Unavailable, client_from_settings
 from waterrev.context import RequestContext
@@ -131,9 +131,11 @@ def _claim(ids: list[int]) -> tuple[list[dict[str, Any]], dict[int, str]]:
             " claim_time = now(), update_time = now() WHERE id = ANY(CAST(:ids AS bigint[]))"
             f" AND status = '{MessageStatus.PENDING}' AND (dispatch_state IN ({sql_in(CLAIMABLE)})"
             f" OR (dispatch_state = '{DispatchState.SENDING}' AND claim_time < now() - make_interval(secs => :lease)))"
-            " RETURNING id, message_biz_no, template_code, receiver, channel, cust_id, payload, source",
+            " RETURNING id, message_biz_no, template_code, receiver, receiver_cipher, channel, cust_id, payload,"
+            " source",
             {"ids": ids, "lease": get_settings().message_lease_s},
         )
+        _open_receivers(uow, claimed)
         rest = sorted(set(ids) - {m["id"] for m in claimed})
         why_not: dict[int, str] = {}
         if rest:
@@ -155,6 +157,17 @@ def _claim(ids: list[int]) -> tuple[list[dict[str, Any]], dict[int, str]]:
                 # anything else is with SYS-010 already, has a result, or was closed: nothing to send
         uow.commit()
     return claimed, why_not
+
+
+def _open_receivers(uow: UnitOfWork, claimed: list[dict[str, Any]]) -> None:
+    """An SMS receiver is kept sealed (waterrev.messages); SYS-010 needs the mobile, so it is opened here,
+    for the call only, and never written back or logged."""
+    sealed = [m for m in claimed if m.get("receiver_cipher") is not None]
+    if not sealed:
+        return
+    keys = crypto.keys(uow.conn)
+    for m in sealed:
+        m["receiver"] = keys.open_pii(crypto.MOBILE, m.pop("receiver_cipher"))
 
 
 def _receiver(message: dict[str, Any]) -> dict[str, str]:

@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from waterrev import audit
+from waterrev import audit, crypto
 from waterrev.context import RequestContext, UserType
 from waterrev.db import UnitOfWork
 from waterrev.domain.lifecycle import sql_in
@@ -84,7 +84,10 @@ def create_task(ctx: RequestContext, command: CreateTask) -> dict[str, Any]:
             found = _tasks.load(uow, "t.event_no = :e", {"e": command.event_no})
             if found is not None:
                 return _replay(found, command)
-        cust = uow.one("SELECT id, dept_id, mobile FROM biz_cust WHERE id = :c", {"c": command.cust_id})
+        cust = uow.one(
+            "SELECT id, dept_id, mobile, mobile_cipher, mobile_index FROM biz_cust WHERE id = :c",
+            {"c": command.cust_id},
+        )
         assert cust is not None
         bills = uow.all(
             f"SELECT c.id, c.cust_id, c.bill_period, c.status, c.due_date, {_OWED} AS owed FROM biz_charge c"
@@ -164,6 +167,7 @@ def create_task(ctx: RequestContext, command: CreateTask) -> dict[str, Any]:
                 payload=_tasks.payload(row),
                 cust_id=command.cust_id,
                 not_before=_tasks.sms_release(now, params) if channel == "SMS" else None,
+                sealed=crypto.stored(cust, "mobile") if channel == "SMS" else None,
             )
         audit.record(
             uow,
@@ -290,7 +294,8 @@ WITH cand AS (
            CASE WHEN CAST(:pref AS varchar) = 'INBOX' THEN 'CUST:' || cand.cust_id
                 WHEN CAST(:pref AS varchar) = 'SMS' AND u.mobile ~ :mobile_re THEN u.mobile
                 WHEN w.openid IS NOT NULL THEN w.openid
-                WHEN u.mobile ~ :mobile_re THEN u.mobile END AS receiver
+                WHEN u.mobile ~ :mobile_re THEN u.mobile END AS receiver,
+           u.mobile_cipher, u.mobile_index
       FROM cand
       JOIN biz_cust u ON u.id = cand.cust_id
       JOIN (VALUES {_STRATEGY_VALUES}) AS st (code, template)
@@ -337,8 +342,11 @@ WITH cand AS (
     RETURNING event_no, task_no, cust_id, template_code, status, bill_period, arrears_amount, strategy_code,
               trigger_type, charge_ids
 ), messages AS (
-    INSERT INTO biz_message (message_biz_no, template_code, receiver, channel, cust_id, source, payload, not_before)
-    SELECT t.event_no, t.template_code, j.receiver, j.channel, t.cust_id, '{_tasks.SOURCE}',
+    INSERT INTO biz_message (message_biz_no, template_code, receiver, receiver_cipher, receiver_index, channel,
+                             cust_id, source, payload, not_before)
+    SELECT t.event_no, t.template_code, j.receiver,
+           CASE WHEN j.channel = 'SMS' THEN j.mobile_cipher END, CASE WHEN j.channel = 'SMS' THEN j.mobile_index END,
+           j.channel, t.cust_id, '{_tasks.SOURCE}',
            jsonb_build_object('arrearsAmount', CAST(t.arrears_amount AS text), 'billPeriod', t.bill_period,
                               'strategyCode', t.strategy_code, 'triggerType', t.trigger_type,
                               'chargeCount', cardinality(t.charge_ids), 'taskNo', t.task_no),

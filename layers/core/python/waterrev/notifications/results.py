@@ -18,22 +18,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
-from waterrev import audit, webhook
+from waterrev import audit, crypto, webhook
 from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.domain.states import DispatchState, MessageExceptionStatus, MessageExceptionType, MessageStatus
 from waterrev.errors import AppError, ErrorCode
+from waterrev.masking import mask_text
 from waterrev.notifications import _tasks, relay, rules
 
 PLATFORM = "SYS010"
+_MOBILE = re.compile(r"1[3-9]\d{9}")
 _HEADERS = ("x-waterrev-key-id", "x-waterrev-timestamp", "x-waterrev-nonce", "content-type")
 
 
 def keepable(raw: bytes) -> str:
-    """A body as text a column can keep: bytes that are not UTF-8 as U+FFFD, NUL escaped, 20,000 at most."""
-    return raw.decode("utf-8", "replace").replace("\x00", "\\u0000")[:20000]
+    """A body as text a column can keep: bytes that are not UTF-8 as U+FFFD, NUL escaped, 20,000 at most,
+    mobiles and ID numbers masked (a result names its receiver's mobile; none is kept in clear)."""
+    return mask_text(raw.decode("utf-8", "replace").replace("\x00", "\\u0000"))[:20000]
 
 
 def _keep(headers: dict[str, str], raw: bytes, outcome: str, **fields: Any) -> None:
@@ -119,9 +123,13 @@ def accept(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
     with UnitOfWork() as uow:
         message = None
         if receiver is not None:
+            # receiver_key: a sealed mobile's blind index, any other receiver as it is (migration 0120)
+            mobile = channel == "SMS" or (not channel and _MOBILE.fullmatch(receiver) is not None)
+            key = crypto.keys(uow.conn).pii_index(crypto.MOBILE, receiver) if mobile else receiver
             message = uow.one(
-                "SELECT * FROM biz_message WHERE message_biz_no = :e AND template_code = :t AND receiver = :r FOR UPDATE",
-                {"e": event_no, "t": template, "r": receiver},
+                "SELECT * FROM biz_message WHERE message_biz_no = :e AND template_code = :t AND receiver_key = :r"
+                " FOR UPDATE",
+                {"e": event_no, "t": template, "r": key},
             )
         if message is None and platform_id:
             message = uow.one(
@@ -135,7 +143,7 @@ def accept(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
                 uow,
                 ctx,
                 kind=MessageExceptionType.UNKNOWN_RESULT,
-                dedup_key=f"RESULT:{event_no}|{template}|{receiver}|{send_status}"[:200],
+                dedup_key=f"RESULT:{event_no}|{template}|{mask_text(receiver or 'None')}|{send_status}"[:200],
                 last_error=f"回执对应的消息不存在：eventNo={event_no} templateCode={template}",
                 detail={
                     "eventNo": event_no,

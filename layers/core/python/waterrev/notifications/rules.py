@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 
 from waterrev.domain.states import MESSAGE, MessageStatus
 
-# 11-digit mainland mobile numbers (the same pattern as waterrev.fields.Mobile); SQL uses the same text.
-MOBILE_PATTERN = "^1[3-9][0-9]{9}$"
+# 11-digit mainland mobile numbers (the same pattern as waterrev.fields.Mobile), or one as biz_cust keeps
+# it in clear: masked (138****0000; the value is sealed, migration 0120). SQL uses the same text.
+MOBILE_PATTERN = "^1[3-9][0-9]([0-9]{4}|[*]{4})[0-9]{4}$"
 _MOBILE = re.compile(MOBILE_PATTERN)
 
 STRATEGIES: dict[str, str] = {  # strategyCode -> SYS-010 templateCode

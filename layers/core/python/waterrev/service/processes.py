@@ -28,7 +28,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from waterrev import audit, messages
+from waterrev import audit, crypto, messages
 from waterrev.context import RequestContext, UserType
 from waterrev.customers import changes
 from waterrev.db import UnitOfWork
@@ -198,7 +198,7 @@ def _reply(uow: UnitOfWork, proc: dict[str, Any], msg: str) -> dict[str, Any]:
         "businessTypeCode": proc["business_type_code"],
         "businessTypeName": type_name,
         "custId": proc["cust_id"],
-        "applyData": mask_any(data or {}),
+        "applyData": _shown_data(data or {}),
         "attachments": [
             {
                 "attachmentId": f["file_key"],
@@ -217,6 +217,30 @@ def _reply(uow: UnitOfWork, proc: dict[str, Any], msg: str) -> dict[str, Any]:
     }
 
 
+# ID numbers and mobiles in applyData are kept as every one is (waterrev.crypto.seal_fields): the field
+# masked, the value sealed beside it (`<field>Sealed`), never shown; digests take their blind indexes.
+_SEALED_FIELDS = {"mobile": crypto.MOBILE, "idNo": crypto.ID_NO}
+
+
+def _sealed_data(keys: crypto.Keys, data: dict[str, Any]) -> dict[str, Any]:
+    return crypto.seal_fields(keys, data, _SEALED_FIELDS)
+
+
+def _indexed_data(keys: crypto.Keys, data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: keys.pii_index(_SEALED_FIELDS[k], str(v)) if k in _SEALED_FIELDS and v else v
+        for k, v in data.items()
+    }
+
+
+def _opened_data(keys: crypto.Keys, data: dict[str, Any]) -> dict[str, Any]:
+    return crypto.open_fields(keys, data, _SEALED_FIELDS)
+
+
+def _shown_data(data: dict[str, Any]) -> dict[str, Any]:
+    return mask_any({k: v for k, v in data.items() if not k.endswith(crypto.SEALED_SUFFIX)})
+
+
 def _locked(uow: UnitOfWork, ctx: RequestContext, process_id: int) -> dict[str, Any]:
     """The application, locked, if the caller may see its customer; otherwise exactly as a missing one."""
     proc = uow.one("SELECT * FROM biz_process WHERE id = :p FOR UPDATE", {"p": process_id})
@@ -228,8 +252,10 @@ def _locked(uow: UnitOfWork, ctx: RequestContext, process_id: int) -> dict[str, 
 def _notify(uow: UnitOfWork, proc: dict[str, Any], step_no: int, action: str, remark: str | None) -> None:
     """The customer's notice of a step, to its reserved mobile (as it is now: after a contact change the
     new one), through the message pipeline; a customer without a mobile gets none."""
-    cust = uow.one("SELECT mobile FROM biz_cust WHERE id = :c", {"c": proc["cust_id"]})
-    if not cust or not cust["mobile"]:
+    cust = uow.one(
+        "SELECT mobile, mobile_cipher, mobile_index FROM biz_cust WHERE id = :c", {"c": proc["cust_id"]}
+    )
+    if not cust or not cust["mobile"] or cust["mobile_cipher"] is None:
         return
     type_name = uow.scalar(
         "SELECT name FROM biz_business_types WHERE code = :c", {"c": proc["business_type_code"]}
@@ -239,6 +265,7 @@ def _notify(uow: UnitOfWork, proc: dict[str, Any], step_no: int, action: str, re
         biz_no=f"{proc['code']}-{step_no}",
         template_code=TEMPLATE,
         receiver=cust["mobile"],
+        sealed=crypto.stored(cust, "mobile"),
         channel="SMS",
         source="PROCESS",
         cust_id=proc["cust_id"],
@@ -373,8 +400,9 @@ def create(ctx: RequestContext, cmd: ProcessAction) -> dict[str, Any]:
             f"attachmentList: {btype['name']}须至少提供 {btype['min_attachments']} 个附件",
         )
     shas = [f["sha256"] for f in files]
-    digest = rules.submit_digest(cmd.business_type_code, data, shas)
     with UnitOfWork() as uow:
+        keys = crypto.keys(uow.conn)
+        digest = rules.submit_digest(cmd.business_type_code, _indexed_data(keys, data), shas)
         _check_meter(uow, cmd.cust_id, data)
         seq = int(uow.scalar("SELECT nextval('biz_process_code_seq')"))
         code = f"YW{dt.datetime.now(dt.UTC):%Y%m%d}{seq:06d}"
@@ -415,7 +443,7 @@ def create(ctx: RequestContext, cmd: ProcessAction) -> dict[str, Any]:
             )
         uow.execute(
             "INSERT INTO biz_business_datas (process_id, apply_data) VALUES (:p, CAST(:d AS jsonb))",
-            {"p": proc["id"], "d": json.dumps(data, ensure_ascii=False)},
+            {"p": proc["id"], "d": json.dumps(_sealed_data(keys, data), ensure_ascii=False)},
         )
         if files:
             uow.execute(
@@ -472,10 +500,13 @@ def supplement(ctx: RequestContext, cmd: ProcessAction) -> dict[str, Any]:
     if not files and data is None:
         raise AppError(ErrorCode.BAD_REQUEST, "attachmentList: 补件须提供附件或更正的 applyData")
     shas = [f["sha256"] for f in files]
-    if data is not None:  # corrected fields count in the digest: a different correction is a new supplement
-        shas.append(rules.submit_digest(proc["business_type_code"], data, []))
-    digest = rules.attachment_digest(shas)
     with UnitOfWork() as uow:
+        keys = crypto.keys(uow.conn)
+        if (
+            data is not None
+        ):  # corrected fields count in the digest: a different correction is a new supplement
+            shas.append(rules.submit_digest(proc["business_type_code"], _indexed_data(keys, data), []))
+        digest = rules.attachment_digest(shas)
         proc = _locked(uow, ctx, cmd.process_id)
         if PROCESS.is_terminal(proc["status"]):
             raise AppError(
@@ -506,7 +537,7 @@ def supplement(ctx: RequestContext, cmd: ProcessAction) -> dict[str, Any]:
             uow.execute(
                 "UPDATE biz_business_datas SET apply_data = apply_data || CAST(:d AS jsonb), update_time = now()"
                 " WHERE process_id = :p",
-                {"p": proc["id"], "d": json.dumps(data, ensure_ascii=False)},
+                {"p": proc["id"], "d": json.dumps(_sealed_data(keys, data), ensure_ascii=False)},
             )
         node = rules.NODE_SUBMITTED if proc["status"] == ProcessStatus.INIT else rules.NODE_HANDLING
         stepped = _step(
@@ -543,8 +574,10 @@ def customer_page(ctx: RequestContext, cust_id: int, page_no: int, page_size: in
 # ------------------------------------------------------------------------ back office ------
 def _apply(uow: UnitOfWork, ctx: RequestContext, proc: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Make the approved change; (what happened, columns of biz_process to set)."""
-    data: dict[str, Any] = (
-        uow.scalar("SELECT apply_data FROM biz_business_datas WHERE process_id = :p", {"p": proc["id"]}) or {}
+    data: dict[str, Any] = _opened_data(  # the new mobile or ID number itself: sealed again where it goes
+        crypto.keys(uow.conn),
+        uow.scalar("SELECT apply_data FROM biz_business_datas WHERE process_id = :p", {"p": proc["id"]})
+        or {},
     )
     kind, cust_id, ref = proc["business_type_code"], proc["cust_id"], proc["code"]
     if kind == rules.RENAME:
