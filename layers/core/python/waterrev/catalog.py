@@ -709,6 +709,7 @@ _BANK_BATCH = (
     "bk_withholding_item",
     "bk_withholding_return",
     "bk_withholding_reversal",
+    "bk_withholding_stage",  # the set-based write-off's working rows (banking.write_off_set)
 )
 
 # What an application's completion may touch (service.processes._apply): the customer master, the
@@ -995,6 +996,7 @@ TABLES: dict[str, Tables] = {
             "bk_withholding_batch",
             "bk_withholding_item",
             "bk_withholding_return",
+            "bk_withholding_stage",
         ),
     ),
     "IF-CS-005": _tables(
