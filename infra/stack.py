@@ -219,6 +219,7 @@ class WaterRevStack(Stack):
             reminders=workflows.functions.get(REMINDER_SCHEDULE),
             ledger_check=workflows.functions.get("job_ledger_check"),
             stat_fold=workflows.functions.get(STAT_FOLD_SCHEDULE),
+            daily_reconcile=workflows.functions.get("job_daily_reconcile"),
         )
         monitoring = Monitoring(
             self,
