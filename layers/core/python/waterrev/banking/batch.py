@@ -751,7 +751,8 @@ def apply_return(
                 items = {
                     int(r["seq_no"]): r
                     for r in uow.all(
-                        "SELECT * FROM bk_withholding_item WHERE batch_id = :b", {"b": batch["id"]}
+                        "SELECT id, seq_no, cust_id, charge_id, amount FROM bk_withholding_item WHERE batch_id = :b",
+                        {"b": batch["id"]},
                     )
                 }
                 for line in parsed.lines:
