@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 
+from infra.constructs.recon_files import BUCKET_ENV, KEEP_DAYS
 from infra.constructs.schedules import DAILY_RECONCILE
+from tests.infra.test_egress import factory_functions
+from tests.infra.test_invoice_files import _s3_actions
 from tests.infra.test_messaging import _schedule_of
 from tests.infra.test_workflows import statements_of_role, task_functions
 
@@ -34,3 +37,30 @@ def test_given_the_schedules_then_the_day_before_is_reconciled_every_morning_in_
         if s["Action"] == "lambda:InvokeFunction"
     ]
     assert invokes and all(tasks["job_daily_reconcile"] in json.dumps(s["Resource"]) for s in invokes)
+
+
+def test_given_the_reconciliation_bucket_then_only_the_reconciliation_reads_it(template: Template) -> None:
+    """Given every function, then the daily job and IF-REV-011 (whose route re-runs a day) may only get the
+    reconciliation files, with the bucket in their environment; no other function is given the bucket,
+    which is private, versioned and kept KEEP_DAYS."""
+    functions = factory_functions(template)
+    readers = ("job_daily_reconcile", "IF-REV-011")
+    for name in readers:
+        props = functions[name]
+        assert _s3_actions(template, props["Role"]["Fn::GetAtt"][0], prefix="") == {"s3:GetObject"}
+        assert BUCKET_ENV in props["Environment"]["Variables"]
+    for name, props in functions.items():
+        if name not in readers:
+            assert BUCKET_ENV not in props.get("Environment", {}).get("Variables", {}), name
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [Match.object_like({"ExpirationInDays": KEEP_DAYS, "Status": "Enabled"})]
+                )
+            },
+            "PublicAccessBlockConfiguration": Match.object_like({"BlockPublicAcls": True}),
+        },
+    )
