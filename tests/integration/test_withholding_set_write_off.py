@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import call, new_bills, new_dept, set_param, sql_all, sql_scalar, unique
+from tests.support import call, new_bills, new_dept, set_param, sql_all, sql_exec, sql_scalar, unique
 from waterrev.banking import batch
 from waterrev.banking.commands import BatchItem, NewBatch
 from waterrev.billing.dues import amount_due
@@ -67,6 +67,12 @@ def world(admin: str, bank: Any) -> tuple[str, list[tuple[int, int]]]:
         if role == "refused by the bank":
             code = sql_scalar("SELECT code FROM biz_cust WHERE id = :c", {"c": cust_id})
             bank.behaviour.fail_codes[code] = "1001"
+        elif role == "debited":  # bound in WeChat: the payment result goes there, not by SMS
+            sql_exec(
+                "INSERT INTO biz_cust_app_binds (channel_type, channel_user_id, cust_id, account_id)"
+                " SELECT 'WECHAT', 'wx-twin-openid', cust_id, account_id FROM biz_charge WHERE id = :b",
+                {"b": bill["id"]},
+            )
         elif role == "part paid before the batch":
             counter(admin, cust_id, int(bill["id"]), Decimal("3.00"))
     ctx = RequestContext(unique("twin"), SYSTEM)
@@ -235,7 +241,15 @@ def books(batch_no: str, roles: list[tuple[int, int]]) -> dict[str, Any]:
                 " AND object_id = ANY (CAST(:ids AS text[])) ORDER BY after_data ->> 'channel'",
                 {"ids": [str(k["id"]) for k in collections]},
             ),
-            "messages": sql_scalar("SELECT count(*) FROM biz_message WHERE cust_id = :c", {"c": cust_id}),
+            "messages": [
+                {**m, "payload": {k: v for k, v in m["payload"].items() if k != "payTime"}}
+                for m in sql_all(
+                    "SELECT message_biz_no, template_code, receiver, channel, cust_id, source, status, payload"
+                    " FROM biz_message WHERE cust_id = :c AND template_code = 'PAY_RESULT'"
+                    " ORDER BY payload ->> 'paymentChannel'",
+                    {"c": cust_id},
+                )
+            ],
         }
     head = sql_all(
         "SELECT status, item_count, success_count, fail_count, success_amount, total_amount"
@@ -295,6 +309,10 @@ def test_the_set_write_off_writes_exactly_what_the_per_item_write_off_writes(adm
     assert new["batch"][0]["success_count"] == 3 and new["batch"][0]["fail_count"] == 2
     summary = [(r["channel"], r["status"], r["n"]) for r in new["statistics"]["collection"]]
     assert summary == [("BANK", "SUCCESS", 3), ("CASH", "PARTIAL", 2), ("CASH", "SUCCESS", 1)]
+    assert [(m["payload"]["paymentChannel"], m["channel"]) for m in roles["debited"]["messages"]] == [
+        ("BANK", "WECHAT")
+    ]
+    assert [m["channel"] for m in roles["part paid meanwhile"]["messages"]] == ["SMS", "SMS"]
 
 
 def test_a_return_applied_set_based_twice_writes_off_nothing_twice(admin: str, bank: Any) -> None:

@@ -994,7 +994,7 @@ TABLES: dict[str, Tables] = {
     ),
     "IF-EXT-007": _tables(writes=(*_INVOICE_RESULT, "biz_channel_nonce", "biz_invoice_callback")),
     "IF-REV-011": _tables(
-        reads=(*TOKEN_TABLES, *_DUES, "biz_cust_collection_rel"),
+        reads=(*TOKEN_TABLES, *_DUES, "biz_cust_app_binds", "biz_cust_collection_rel"),
         writes=(
             *_SETTLE,
             *_BANK_BATCH,
@@ -1006,6 +1006,7 @@ TABLES: dict[str, Tables] = {
     "IF-EXT-002": _tables(
         reads=(
             *_DUES,
+            "biz_cust_app_binds",  # the payment-result message's receiver (banking.write_off_set)
             "biz_cust_collection_rel",
             "bk_data_key",
             "bk_reconcile_batch",

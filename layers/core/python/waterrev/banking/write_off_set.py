@@ -229,6 +229,8 @@ def _write(uow: UnitOfWork, ctx: RequestContext, channel: str, receipt_id: int) 
         "actor": audit.actor(ctx),
     }
     stage = f"{STAGE} s WHERE s.receipt_id = :r"
+    # the payment-result messages are queued below in one statement, as the trigger would queue each
+    uow.scalar("SELECT set_config('waterrev.payment_result_set', 'on', true)")
     uow.execute(
         "INSERT INTO biz_collection (id, code, cust_id, account_id, amount, channel, trade_no, status, outlet_code,"
         " operator_id, remark, pay_time, source, actual_amount, change_amount, written_off, to_balance,"
@@ -236,6 +238,24 @@ def _write(uow: UnitOfWork, ctx: RequestContext, channel: str, receipt_id: int) 
         " SELECT s.collection_id, s.code, s.cust_id, s.account_id, s.amount, 'BANK', s.bank_serial_no, 'SUCCESS',"
         " NULL, :op, s.remark, now(), 'WITHHOLD', NULL, 0, s.amount, 0, 'WITHHOLD:' || :ch || ':' || s.bank_serial_no,"
         f" s.penalty_as_of FROM {stage} ORDER BY s.seq_no",
+        params,
+    )
+    uow.scalar("SELECT set_config('waterrev.payment_result_set', 'off', true)")
+    uow.execute(  # msg_payment_result's message (sql/functions/msg_payment_result.sql), for the whole chunk
+        "INSERT INTO biz_message (message_biz_no, template_code, receiver, channel, cust_id, source, payload)"
+        " SELECT 'PAY:' || k.code, 'PAY_RESULT', COALESCE(w.receiver, u.mobile),"
+        " CASE WHEN w.receiver IS NOT NULL THEN 'WECHAT' ELSE 'SMS' END, k.cust_id, 'PAYMENT_RESULT',"
+        " jsonb_build_object('collectionCode', k.code, 'paymentChannel', k.channel,"
+        " 'amount', CAST(k.amount AS text), 'writtenOff', CAST(k.written_off AS text),"
+        " 'toBalance', CAST(k.to_balance AS text), 'writeOffStatus', k.status,"
+        " 'payTime', to_char(COALESCE(k.pay_time, now()) AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'))"
+        f" FROM {STAGE} s JOIN biz_collection k ON k.id = s.collection_id JOIN biz_cust u ON u.id = k.cust_id"
+        " LEFT JOIN LATERAL (SELECT b.channel_user_id AS receiver FROM biz_cust_app_binds b"
+        " WHERE b.cust_id = k.cust_id AND b.channel_type = 'WECHAT' AND b.status = 'BOUND'"
+        " ORDER BY b.is_default DESC, b.bind_time DESC LIMIT 1) w ON true"
+        " WHERE s.receipt_id = :r AND k.status IN ('SUCCESS', 'PARTIAL')"
+        " AND (w.receiver IS NOT NULL OR u.mobile ~ '^1[3-9][0-9]{9}$') ORDER BY s.seq_no"
+        " ON CONFLICT ON CONSTRAINT biz_message_key DO NOTHING",
         params,
     )
     # PAID once the principal and the penalty owed as of the payment are both settled (rev_write_off's rule;
