@@ -223,9 +223,11 @@ def test_a_missing_or_unreadable_file_is_an_exception_a_person_lists(admin: str,
 def test_a_day_not_over_and_a_day_never_run_are_refused_without_a_5xx(admin: str, store: Path) -> None:
     """Given today (not over) and a day never reconciled
     When today is run, and the other day's report is asked for
-    Then 400 naming bizDate, and 404."""
+    Then 400 naming bizDate (as for a day before 1970 or no day at all), and 404."""
     today = dt.datetime.now(BEIJING).date()
     expect_error(
         call("POST", f"{BASE}/run", {"bizDate": today.isoformat()}, token=admin), 400, mentions="bizDate"
     )
     expect_error(call("GET", f"{BASE}/report", token=admin, query="bizDate=1980-01-01"), 404)
+    expect_error(call("POST", f"{BASE}/run", {"bizDate": "0001-01-01"}, token=admin), 400, mentions="bizDate")
+    expect_error(call("POST", f"{BASE}/run", {"bizDate": "2026-02-30"}, token=admin), 400, mentions="bizDate")

@@ -28,6 +28,7 @@ from waterrev.logs import get_logger
 MODULE = "REV-008"
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
 ZERO = Decimal("0.00")
+EARLIEST = dt.date(1970, 1, 1)
 
 _OURS = """
 SELECT scene, CASE WHEN scene IN ('BANK', 'WITHHOLD') THEN trade_no ELSE biz_order_no END AS key,
@@ -111,6 +112,8 @@ def run(ctx: RequestContext, day: dt.date) -> dict[str, Any]:
     _require_company(ctx)
     if day >= clock.today():
         raise AppError(ErrorCode.BAD_REQUEST, f"bizDate: {day} 尚未结束，只能对账已结束的营业日")
+    if day < EARLIEST:
+        raise AppError(ErrorCode.BAD_REQUEST, f"bizDate: {day} 早于 {EARLIEST}")
     files, statements, credits = _read(day)
     with UnitOfWork() as uow:
         recon = uow.one(
