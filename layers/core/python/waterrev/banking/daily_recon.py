@@ -122,8 +122,7 @@ def run(ctx: RequestContext, day: dt.date) -> dict[str, Any]:
             " RETURNING *",
             {"d": day},
         )
-        assert recon is not None
-        uow.one("SELECT id FROM bk_daily_recon WHERE id = :id FOR UPDATE", {"id": recon["id"]})
+        assert recon is not None  # and locked (the upsert's row lock): a second run of the day waits here
         mine = ours(uow, day)
         found: dict[tuple[str, str, str], rules.Diff] = {}
         for channel in rules.CHANNELS:
