@@ -21,6 +21,7 @@ from infra.constructs.layers import Layers
 from infra.constructs.messaging import Messaging
 from infra.constructs.migrations import MIGRATE_TASK, Migrations
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.recon_files import ReconFiles
 from infra.constructs.schedules import Schedules
 from infra.constructs.secrets import (
     BANK_SFTP_INTERFACES,
@@ -194,6 +195,11 @@ class WaterRevStack(Stack):
         documents.grant([api.functions[i] for i in DOCUMENT_READERS if i in api.functions], ["s3:GetObject"])
         export_files = ExportFiles(self, "ExportFiles")
         export_files.writers([api.functions[i] for i in EXPORT_FILE_WRITERS if i in api.functions])
+        recon_files = ReconFiles(self, "ReconFiles")  # the daily reconciliation's statements (docs/BANK.md)
+        recon_files.readers(
+            [api.functions[i] for i in ("IF-REV-011",) if i in api.functions]
+            + [workflows.functions[f] for f in ("job_daily_reconcile",) if f in workflows.functions]
+        )
         # Not the whole Workflows construct: its Step Functions endpoint's security group is referenced
         # by a rule in Data, which the trigger runs after (that would be a cycle).
         migrations.run_before(api, *workflows.functions.values())
@@ -219,6 +225,7 @@ class WaterRevStack(Stack):
             reminders=workflows.functions.get(REMINDER_SCHEDULE),
             ledger_check=workflows.functions.get("job_ledger_check"),
             stat_fold=workflows.functions.get(STAT_FOLD_SCHEDULE),
+            daily_reconcile=workflows.functions.get("job_daily_reconcile"),
         )
         monitoring = Monitoring(
             self,

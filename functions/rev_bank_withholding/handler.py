@@ -3,12 +3,13 @@ termination and the customer check; the batch (送盘 / RECONCILE / SETTLEMENT),
 状态, with the differences), cancel and return; for withholding (代扣) and collection (托收) alike (the kind is
 a field: agreementType, bizKind); the differences a person resolves; the file transfer configuration."""
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from waterrev.api import doc, lambda_handler, new_app, request_context
-from waterrev.banking import agreements, batch, reconcile, transfer, workflow
+from waterrev.banking import agreements, batch, daily_recon, reconcile, transfer, workflow
 from waterrev.banking.commands import CustomerCheck
 from waterrev.banking.models import (
     BackDiscRequest,
@@ -27,9 +28,16 @@ from waterrev.banking.models import (
     TransferConfigReply,
     TransferConfigRequest,
 )
+from waterrev.banking.models.daily import (
+    DailyDiff,
+    DailyReport,
+    DailyResolveRequest,
+    DailyRunItem,
+    DailyRunRequest,
+)
 from waterrev.envelope import ok
 from waterrev.errors import AppError, ErrorCode
-from waterrev.fields import BIGINT_MAX
+from waterrev.fields import BIGINT_MAX, Page
 
 app = new_app()
 BASE = "/admin-api/revenue/bank/withholding"
@@ -207,6 +215,61 @@ def config_list(
 )
 def config_save(body: TransferConfigRequest) -> dict:
     return ok(transfer.save_row(request_context(app), body.command()))
+
+
+# ---- 扩展：每日三方对账（各渠道：我方收款、渠道对账单、银行入账；docs/BANK.md） ----------------------------
+DAILY = "/admin-api/revenue/bank/daily-reconcile"
+BizDateQuery = Annotated[
+    str, Query(alias="bizDate", pattern=r"^\d{4}-\d{2}-\d{2}$", description="营业日（北京时间）")
+]
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise AppError(ErrorCode.BAD_REQUEST, f"bizDate: {text} 不是有效日期") from None
+
+
+@app.get(f"{DAILY}/page", **doc(Page[DailyRunItem], summary="每日对账批次分页（扩展）"))
+def daily_page(
+    page_no: Annotated[int, Query(alias="pageNo", ge=1, le=10000, description="页码")] = 1,
+    page_size: Annotated[int, Query(alias="pageSize", ge=1, le=100, description="每页条数")] = 20,
+) -> dict:
+    return ok(daily_recon.runs(request_context(app), page_no, page_size))
+
+
+@app.get(
+    f"{DAILY}/report",
+    **doc(
+        DailyReport,
+        ErrorCode.NOT_FOUND,
+        summary="每日对账报告（扩展）",
+        description="该营业日的合计、各渠道、各文件（未送达或无法解析的为待人工处理的异常）与差异。",
+    ),
+)
+def daily_report(biz_date: BizDateQuery) -> dict:
+    return ok(daily_recon.report(request_context(app), _day(biz_date)))
+
+
+@app.post(
+    f"{DAILY}/run",
+    **doc(
+        DailyReport,
+        summary="重新对账某营业日（扩展）",
+        description="与每日定时任务相同：幂等，已处置的差异保持已处置，不再出现的未处置差异关闭。",
+    ),
+)
+def daily_run(body: DailyRunRequest) -> dict:
+    return ok(daily_recon.run(request_context(app), _day(body.biz_date)))
+
+
+@app.post(
+    f"{DAILY}/diff/resolve",
+    **doc(DailyDiff, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, summary="处置每日对账差异（扩展，须说明理由）"),
+)
+def daily_resolve(body: DailyResolveRequest) -> dict:
+    return ok(daily_recon.resolve(request_context(app), body.diff_id, body.reason))
 
 
 handler = lambda_handler(app)

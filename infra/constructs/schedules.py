@@ -29,6 +29,9 @@ MONTHLY_BILL_RUN_INPUT = {"billPeriod": None, "dueDate": None, "runNo": None, "c
 MONTHLY_REMINDERS = {"minute": "0", "hour": "9", "day": "20", "month": "*", "year": "*"}
 # 03:30 Beijing time every night: the ledger's invariants on the day's data (docs/LEDGER.md).
 NIGHTLY_LEDGER_CHECK = {"minute": "30", "hour": "3", "day": "*", "month": "*", "year": "*"}
+# 07:00 Beijing time every morning: the day before reconciled over every channel (the channels' statements
+# and the bank's credit file are delivered overnight; docs/BANK.md).
+DAILY_RECONCILE = {"minute": "0", "hour": "7", "day": "*", "month": "*", "year": "*"}
 # What job_ledger_check publishes (embedded metric format): the violations found by the last check.
 LEDGER_NAMESPACE, LEDGER_METRIC, LEDGER_SERVICE = "waterrev", "LedgerViolations", "ledger"
 # The check runs every 24 hours: this long without a report means it stopped (2 hours of slack).
@@ -49,6 +52,7 @@ class Schedules(Construct):
         reminders: lambda_.IFunction | None = None,
         ledger_check: lambda_.IFunction | None = None,
         stat_fold: lambda_.IFunction | None = None,
+        daily_reconcile: lambda_.IFunction | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
@@ -156,6 +160,17 @@ class Schedules(Construct):
                 {"limit": 200},
                 retry_attempts=2,
                 max_event_age=Duration.hours(2),
+            )
+        self.daily_reconcile: scheduler.Schedule | None = None
+        if daily_reconcile is not None:
+            self.daily_reconcile = self._invoke(
+                "DailyReconcile",
+                daily_reconcile,
+                scheduler.ScheduleExpression.cron(time_zone=TimeZone.ASIA_SHANGHAI, **DAILY_RECONCILE),
+                f"waterrev-{env_name}: the day before reconciled over every channel (ours, statements, bank credits)",
+                {},
+                retry_attempts=2,
+                max_event_age=Duration.hours(6),
             )
         if stat_fold is not None:
             # The statistics summaries' delta rows folded into one row per group; a missed run only

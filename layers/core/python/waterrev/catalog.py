@@ -391,6 +391,13 @@ CATALOG: tuple[Interface, ...] = (
             ),
             Route("GET", "/admin-api/revenue/bank/transfer-config", A, "revenue:bank:config"),
             Route("POST", "/admin-api/revenue/bank/transfer-config", A, "revenue:bank:config"),
+            # 扩展: the daily three-way reconciliation over every channel (banking.daily_recon)
+            Route("GET", "/admin-api/revenue/bank/daily-reconcile/page", A, "revenue:bank:reconcile"),
+            Route("GET", "/admin-api/revenue/bank/daily-reconcile/report", A, "revenue:bank:reconcile"),
+            Route("POST", "/admin-api/revenue/bank/daily-reconcile/run", A, "revenue:bank:reconcile"),
+            Route(
+                "POST", "/admin-api/revenue/bank/daily-reconcile/diff/resolve", A, "revenue:bank:reconcile"
+            ),
         ),
         timeout_s=29,
     ),
@@ -590,6 +597,12 @@ TASK_FUNCTIONS: tuple[TaskFunction, ...] = (
         1024,
     ),
     TaskFunction(
+        "job_daily_reconcile",
+        "scheduled every morning: the three-way reconciliation of the day before over every channel (docs/BANK.md)",
+        300,
+        1024,
+    ),
+    TaskFunction(
         "job_stat_fold", "scheduled every 10 minutes: fold the statistics summaries (IF-REV-010)", 120, 512
     ),
 )
@@ -709,7 +722,11 @@ _BANK_BATCH = (
     "bk_withholding_item",
     "bk_withholding_return",
     "bk_withholding_reversal",
+    "bk_withholding_stage",  # the set-based write-off's working rows (banking.write_off_set)
 )
+
+# What the daily three-way reconciliation writes (banking.daily_recon); it reads bk_transaction.
+_DAILY_RECON = ("biz_operat_log", "bk_daily_recon", "bk_daily_recon_diff", "bk_daily_recon_file")
 
 # What an application's completion may touch (service.processes._apply): the customer master, the
 # invoice profile, a self reading through IF-REV-004's path, a meter work order; and each step's notice.
@@ -981,12 +998,19 @@ TABLES: dict[str, Tables] = {
     ),
     "IF-EXT-007": _tables(writes=(*_INVOICE_RESULT, "biz_channel_nonce", "biz_invoice_callback")),
     "IF-REV-011": _tables(
-        reads=(*TOKEN_TABLES, *_DUES, "biz_cust_collection_rel"),
-        writes=(*_SETTLE, *_BANK_BATCH, "biz_cust_collection_rel", "biz_cust_withholding_rel"),
+        reads=(*TOKEN_TABLES, *_DUES, "biz_cust_app_binds", "biz_cust_collection_rel"),
+        writes=(
+            *_SETTLE,
+            *_BANK_BATCH,
+            *_DAILY_RECON,
+            "biz_cust_collection_rel",
+            "biz_cust_withholding_rel",
+        ),
     ),
     "IF-EXT-002": _tables(
         reads=(
             *_DUES,
+            "biz_cust_app_binds",  # the payment-result message's receiver (banking.write_off_set)
             "biz_cust_collection_rel",
             "bk_data_key",
             "bk_reconcile_batch",
@@ -999,6 +1023,7 @@ TABLES: dict[str, Tables] = {
             "bk_withholding_batch",
             "bk_withholding_item",
             "bk_withholding_return",
+            "bk_withholding_stage",
         ),
     ),
     "IF-CS-005": _tables(

@@ -148,6 +148,10 @@ class Settings:
     document_bucket: str = "waterrev-documents-local"
     document_link_ttl_s: int = 900
     document_max_bytes: int = 20 * 1024 * 1024
+    # The daily three-way reconciliation's files (the channels' statements, the bank's credits;
+    # docs/SYS009.md): a local directory, or in the cloud a bucket the channels deliver to.
+    recon_dir: str | None = None
+    recon_bucket: str | None = None
 
 
 _PREFIX = "WATERREV_"

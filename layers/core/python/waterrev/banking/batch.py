@@ -13,7 +13,8 @@ the routes create, show, cancel and feed it.
 - cancel: before the bank has taken the file only (its removal from the send directory is the proof).
 - apply_return: each return file once (batchNo + fileSerialNo); a bad one is refused with
   1_002_006_002 and a review record (bk_transaction_exception BANK_RETURN_INVALID); the successes are
-  written off by the shared write-off (payments.collection) with the bank's serial as trade number,
+  written off as the shared write-off (payments.collection) writes them, set-based (banking.write_off_set),
+  with the bank's serial as trade number,
   failures keep their arrears.
 """
 
@@ -28,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from waterrev import audit, clock, crypto
 from waterrev.adapters.bank_sftp import BankSftp, BankSftpError
-from waterrev.banking import rules, transfer
+from waterrev.banking import rules, transfer, write_off_set
 from waterrev.banking.commands import NewBatch
 from waterrev.billing.dues import amount_due
 from waterrev.context import RequestContext
@@ -673,14 +674,23 @@ def review_record(uow: UnitOfWork, batch_no: str, serial: str, path: str, reason
 
 
 def apply_return(
-    ctx: RequestContext, batch_no: str, file_serial_no: str, path: str | None = None
+    ctx: RequestContext,
+    batch_no: str,
+    file_serial_no: str,
+    path: str | None = None,
+    *,
+    set_based: bool = True,
 ) -> dict[str, Any]:
     """Process one return file of the batch, once (batchNo + fileSerialNo): a repeat only counts and
     answers what the first did. Every line is checked against the batch before anything is written: a bad
     format, a total that does not add up, another batch's number or a line that is not the batch's item
     (sequence, bill, amount) refuses the whole file (1_002_006_002, and a review record). Then the
     successes are written off, each under a savepoint: a bill the shared write-off refuses (paid at the
-    counter meanwhile) becomes WRITE_OFF_FAILED, a difference reconciliation will show."""
+    counter meanwhile) becomes WRITE_OFF_FAILED, a difference reconciliation will show.
+
+    The successes are written off set-based (banking.write_off_set: the same rows, a chunk of lines per
+    statement); `set_based=False` writes each through the shared write-off, as the real-time bank and the
+    counter do (the twin test compares the two)."""
     if not re.fullmatch(r"[A-Za-z0-9]{1,32}", file_serial_no):
         raise AppError(ErrorCode.BAD_REQUEST, "fileSerialNo: 须为 1-32 位字母或数字")
     with UnitOfWork() as uow:
@@ -741,7 +751,8 @@ def apply_return(
                 items = {
                     int(r["seq_no"]): r
                     for r in uow.all(
-                        "SELECT * FROM bk_withholding_item WHERE batch_id = :b", {"b": batch["id"]}
+                        "SELECT id, seq_no, cust_id, charge_id, amount FROM bk_withholding_item WHERE batch_id = :b",
+                        {"b": batch["id"]},
                     )
                 }
                 for line in parsed.lines:
@@ -760,11 +771,11 @@ def apply_return(
                 )
                 review_record(uow, batch_no, file_serial_no, path, refused)
             else:
-                row = _apply_lines(uow, ctx, batch, items, parsed, file_serial_no, path, fresh)
+                row = _apply_lines(uow, ctx, batch, items, parsed, file_serial_no, path, fresh, set_based)
                 receipt = uow.one("SELECT * FROM bk_withholding_return WHERE id = :id", {"id": fresh})
             uow.commit()
     if raced:
-        return apply_return(ctx, batch_no, file_serial_no, path)
+        return apply_return(ctx, batch_no, file_serial_no, path, set_based=set_based)
     if refused is not None:
         raise AppError(
             ErrorCode.BANK_RETURN_FILE_INVALID,
@@ -784,28 +795,29 @@ def _apply_lines(
     file_serial_no: str,
     path: str,
     receipt_id: int,
+    set_based: bool,
 ) -> dict[str, Any] | None:
-    """The checked lines applied: failures recorded, successes written off; the batch RETURNED."""
+    """The checked lines applied: failures recorded, successes written off (set-based, what that leaves
+    one by one); the batch RETURNED."""
     batch_no = batch["batch_no"]
     fresh = receipt_id
     success = fail = 0
     success_amount = Decimal("0.00")
     as_of = batch["create_time"].astimezone(BEIJING).date()
-    for line in parsed.lines:
-        item = items[line.seq_no]
-        if not line.success:
-            fail += 1
-            uow.execute(
-                "UPDATE bk_withholding_item SET status = 'FAIL', result_code = :c, result_msg = :m WHERE id = :id",
-                {"c": line.result_code, "m": line.result_msg[:200], "id": item["id"]},
-            )
-            continue
-        outcome = _write_off_item(uow, ctx, batch, item, line, as_of)
-        if outcome is None:
+    lines = [write_off_set.Line(items[line.seq_no], line) for line in parsed.lines]
+    refused = [x for x in lines if not x.line.success]
+    write_off_set.mark_failed(uow, refused)
+    debited = [x for x in lines if x.line.success]
+    fail += len(refused)
+    left = write_off_set.write_off(uow, ctx, batch, fresh, debited, as_of) if set_based else debited
+    success = len(debited) - len(left)
+    success_amount += sum((x.line.amount for x in debited), Decimal("0.00"))
+    for x in left:  # what the set-based write-off leaves: each bill through the shared write-off
+        if _write_off_item(uow, ctx, batch, x.item, x.line, as_of) is None:
             success += 1
-            success_amount += line.amount
         else:
             fail += 1
+            success_amount -= x.line.amount
     uow.execute(
         "UPDATE bk_withholding_return SET item_count = :n, success_count = :s, fail_count = :f WHERE id = :id",
         {"n": len(parsed.lines), "s": success, "f": fail, "id": fresh},

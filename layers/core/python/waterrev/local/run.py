@@ -43,6 +43,9 @@ def prepare() -> Any:
     # personal data at rest (bank accounts, waterrev.crypto): the local key file, made on first use
     if not os.environ.get("WATERREV_KMS_KEY_ID"):
         os.environ.setdefault("WATERREV_DATA_KEY_FILE", str(STATE_DIR / "data-key"))
+    # the daily reconciliation's files (docs/SYS009.md): `python -m waterrev.local.recon_sim` writes a day's
+    if not os.environ.get("WATERREV_RECON_BUCKET"):
+        os.environ.setdefault("WATERREV_RECON_DIR", str(STATE_DIR / "recon"))
     set_pool_size()
     if not os.environ.get("WATERREV_CHANNEL_LOGIN_SECRET_ARN"):
         os.environ.setdefault("WATERREV_CHANNEL_LOGIN_SECRET", _channel_secret())

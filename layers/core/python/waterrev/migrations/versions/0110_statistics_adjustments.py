@@ -20,13 +20,13 @@ transaction. Ledger lines are only ever inserted (never edited or deleted: ck an
 line trigger is INSERT only; refunds change status, so theirs covers every event.
 
 Revision ID: 0110
-Revises: 0091
+Revises: 0101
 """
 
 from alembic import op
 
 revision = "0110"
-down_revision = "0091"
+down_revision = "0101"
 branch_labels = None
 depends_on = None
 

@@ -9,7 +9,7 @@ openid or an inbox is no mobile), and the message's idempotency key now compares
 where there is one (receiver_key), so two mobiles with the same mask stay two receivers.
 
 Revision ID: 0120
-Revises: 0091
+Revises: 0110
 """
 
 from __future__ import annotations

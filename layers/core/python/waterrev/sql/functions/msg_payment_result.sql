@@ -13,6 +13,11 @@ DECLARE
   v_cipher   bytea;
   v_index    text;
 BEGIN
+  -- a set-based write-off (banking.write_off_set) queues its messages itself, in one statement, the same
+  -- way; it says so for its own statement only (set_config(..., true): this transaction, switched back off)
+  IF current_setting('waterrev.payment_result_set', true) = 'on' THEN
+    RETURN NULL;
+  END IF;
   IF NEW.status NOT IN ('SUCCESS', 'PARTIAL') THEN
     RETURN NULL;
   END IF;

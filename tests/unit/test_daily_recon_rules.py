@@ -1,0 +1,69 @@
+"""The daily reconciliation's pure rules (banking.daily_rules): the two file formats and the comparison."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from waterrev.banking import daily_rules as rules
+
+DAY = dt.date(2026, 12, 4)
+D = Decimal
+
+
+def statement(*lines: str, head: str = "H,ONLINE,20261204,2,30.00") -> bytes:
+    return "\n".join([head, *lines]).encode()
+
+
+def test_a_statement_reads_as_key_to_amount() -> None:
+    data = statement("D,WX1,10.00,2026-12-04T10:00:00+08:00", "D,WX2,20.00,2026-12-04T11:00:00+08:00")
+    assert rules.parse_statement(data, "ONLINE", DAY) == {"WX1": D("10.00"), "WX2": D("20.00")}
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"", "空文件"),
+        (b"\xff\xfe", "UTF-8"),
+        (statement("D,WX1,10.00,t", "D,WX2,20.00,t", head="H,COUNTER,20261204,2,30.00"), "渠道"),
+        (statement("D,WX1,10.00,t", "D,WX2,20.00,t", head="H,ONLINE,20261203,2,30.00"), "日期"),
+        (statement("D,WX1,10.00,t", head="H,ONLINE,20261204,2,10.00"), "笔数"),
+        (statement("D,WX1,10.00,t", "D,WX2,20.01,t"), "合计"),
+        (statement("D,WX1,10.0,t", "D,WX2,20.00,t", head="H,ONLINE,20261204,2,30.00"), "金额"),
+        (statement("D,WX1,10.00,t", "D,WX1,20.00,t"), "重复"),
+        (statement("D,WX1,10.00", "D,WX2,20.00,t"), "4 个字段"),
+        (statement("D,W X,10.00,t", "D,WX2,20.00,t"), "交易号"),
+    ],
+)
+def test_a_statement_that_does_not_add_up_is_refused_whole(data: bytes, says: str) -> None:
+    with pytest.raises(rules.FileError, match=says):
+        rules.parse_statement(data, "ONLINE", DAY)
+
+
+def test_the_credit_file_reads_per_channel_and_refuses_an_unknown_one() -> None:
+    good = b"H,BANK,20261204,2,15.00\nC,ONLINE,10.00,CR1\nC,WITHHOLDING,5.00,CR2\n"
+    assert rules.parse_credit(good, DAY) == {"ONLINE": D("10.00"), "WITHHOLDING": D("5.00")}
+    with pytest.raises(rules.FileError, match="渠道"):
+        rules.parse_credit(b"H,BANK,20261204,1,1.00\nC,CASHBOX,1.00,CR\n", DAY)
+
+
+def test_every_class_of_difference() -> None:
+    ours = {"A": D("1.00"), "B": D("2.00"), "C": D("3.00")}
+    theirs = {"B": D("2.00"), "C": D("3.50"), "X": D("9.00")}
+    found = rules.compare("ONLINE", ours, theirs, {"ONLINE": D("14.00")})
+    assert [(d.diff_type, d.key) for d in found] == [
+        ("OURS_ONLY", "A"),
+        ("AMOUNT_DIFFERS", "C"),
+        ("CHANNEL_ONLY", "X"),
+        ("CREDIT_DIFFERS", "ONLINE"),
+    ]
+    assert found[-1].theirs == D("14.50") and found[-1].credited == D("14.00")
+
+
+def test_without_a_readable_statement_nothing_is_compared_and_a_channel_not_credited_got_nothing() -> None:
+    assert rules.compare("ONLINE", {"A": D("1.00")}, None, {"ONLINE": D("0.00")}) == []
+    (credit,) = rules.compare("COUNTER", {"A": D("1.00")}, {"A": D("1.00")}, {})
+    assert (credit.diff_type, credit.credited) == ("CREDIT_DIFFERS", D("0.00"))
+    assert rules.compare("COUNTER", {"A": D("1.00")}, {"A": D("1.00")}, None) == []
