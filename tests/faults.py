@@ -18,6 +18,7 @@ Three kinds of fault points, each installed with pytest's monkeypatch and gone w
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -30,7 +31,7 @@ import httpx
 OUTBOUND_KINDS = ("connect-timeout", "5xx", "timeout", "drop")
 
 
-class ProcessCrash(BaseException):  # noqa: N818 - it is what it simulates, not an error of ours
+class ProcessCrash(BaseException):
     """The process died here (a Lambda timed out or was killed): nothing after this line runs."""
 
 
@@ -57,7 +58,8 @@ class Outbound:
     def arm(
         self, system: str, kind: str, *, path: str | None = None, times: int = 1, method: str | None = None
     ) -> None:
-        """The next `times` calls to `system` (whose path contains `path`, with `method`) get `kind`."""
+        """The next `times` calls to `system` (whose path matches the regular expression `path`, with
+        `method`) get `kind`."""
         if kind not in OUTBOUND_KINDS:
             raise ValueError(kind)
         with self.lock:
@@ -79,7 +81,7 @@ class Outbound:
                 if (
                     rule.system == system
                     and rule.hits < rule.times
-                    and (rule.path is None or rule.path in request.url.path)
+                    and (rule.path is None or re.search(rule.path, request.url.path))
                     and (rule.method is None or rule.method == request.method)
                 ):
                     rule.hits += 1
@@ -188,15 +190,16 @@ def install_boto(client: Any) -> tuple[Boto, Callable[[], None]]:
 
 
 # ---------------------------------------------------------------- commits -----------------------------
-def _site() -> str:
-    """The innermost waterrev function (not db.py) on the stack: "package.module:function"."""
+def _site() -> str | None:
+    """The innermost waterrev function (not db.py) on the stack: "package.module:function"; None for a
+    commit of the test's own helpers (tests.support), which is no fault point."""
     frame = sys._getframe(2)
     while frame is not None:
         module = frame.f_globals.get("__name__", "")
         if module.startswith("waterrev.") and module != "waterrev.db":
             return f"{module.removeprefix('waterrev.')}:{frame.f_code.co_name}"
         frame = frame.f_back  # type: ignore[assignment]
-    return "?"
+    return None
 
 
 @dataclass
@@ -206,6 +209,7 @@ class Commits:
     seen: list[str] = field(default_factory=list)
     armed: list[list[Any]] = field(default_factory=list)  # [site or None, when, nth, count]
     crashed: list[tuple[str, str]] = field(default_factory=list)
+    paused: bool = False  # setting the scene: commits neither recorded nor crashed
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def arm(self, when: str, *, site: str | None = None, nth: int = 1) -> None:
@@ -218,8 +222,10 @@ class Commits:
         with self.lock:
             self.armed.clear()
 
-    def _decide(self, site: str) -> str | None:
+    def _decide(self, site: str | None) -> str | None:
         with self.lock:
+            if self.paused or site is None:
+                return None
             self.seen.append(site)
             for rule in self.armed:
                 if rule[0] is None or rule[0] == site:
