@@ -696,3 +696,105 @@ def test_a_crash_before_or_after_each_commit_of_a_reminder_sends_it_once(messagi
     compensate(messaging)
     assert messaging.commits.crashed
     check_messages(messaging)
+
+
+# ------------------------------------------------------------------------------- the bill run -------
+BILL_RUN_PERIOD = "2024-02"  # no other module uses it: a run bills every VALID reading of its period
+
+
+@pytest.fixture
+def crashing_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Task whose process dies answers as Lambda does for a process that exited: an error of type
+    Runtime.ExitError (Step Functions then retries or fails as the definition says)."""
+    from waterrev.local import stepfunctions
+
+    real = stepfunctions.run_task
+
+    def run_task(folder: str, body: Any, response_headers: dict[str, Any]) -> bytes:
+        try:
+            return real(folder, body, response_headers)
+        except ProcessCrash as crash:
+            return stepfunctions._error(response_headers, "Runtime.ExitError", f"process exited: {crash}", [])
+
+    monkeypatch.setattr(stepfunctions, "run_task", run_task)
+
+
+def bill_run(w: World, customers: int = 3) -> tuple[str, list[int], dict[str, Any]]:
+    """Customers with a VALID reading of the period, then the bill-run workflow over it (chunks of 2)."""
+    from tests.support import generate, new_book, new_customer, submit_reading
+    from waterrev.local.stepfunctions import get_runtime
+
+    with w.calm():
+        made = [new_customer(w.admin) for _ in range(customers)]
+        meters = [int(c["meterIds"][0]) for c in made]
+        generate(w.admin, int(new_book(w.admin, meters)["bookId"]), BILL_RUN_PERIOD)
+        readings = []
+        for i, meter in enumerate(meters):
+            reply = submit_reading(w.admin, meter, BILL_RUN_PERIOD, 10 + i)
+            assert reply.code == 0, reply.body
+            readings.append(int(reply.data["readingId"]))
+    w.custs += [int(c["id"]) for c in made]
+    runtime = get_runtime()
+    arn = runtime.start({"billPeriod": BILL_RUN_PERIOD, "chunkSize": 2}, name=unique("fault-billrun-"))
+    status, output = runtime.wait(arn)
+    return status, readings, output
+
+
+def check_bill_runs(w: World, readings: list[int]) -> None:
+    """Each reading billed once; every run of the period ended with its summary (none left RUNNING), its
+    amount the sum of its bills."""
+    counts = sql_all(
+        "SELECT r.id, r.status, count(c.id) AS n FROM biz_reading_data r LEFT JOIN biz_charge c ON c.reading_id = r.id"
+        " WHERE r.id = ANY(CAST(:ids AS bigint[])) GROUP BY r.id, r.status",
+        {"ids": readings},
+    )
+    assert {(r["status"], r["n"]) for r in counts} == {("BILLED", 1)}, counts
+    runs = sql_all(
+        "SELECT run_no, status, total_amount, (SELECT coalesce(sum(total_amount), 0) FROM biz_charge"
+        " WHERE bill_run_id = b.id) AS billed FROM biz_bill_run b WHERE bill_period = :p",
+        {"p": BILL_RUN_PERIOD},
+    )
+    stuck = [r for r in runs if r["status"] == "RUNNING" or r["total_amount"] != r["billed"]]
+    assert stuck == [], f"bill runs neither finished nor true to their bills: {stuck}"
+
+
+def test_a_crash_before_or_after_each_commit_of_a_bill_run_bills_each_reading_once(
+    world: World, crashing_tasks: None
+) -> None:
+    """Given each commit the bill-run workflow reaches (Prepare, each chunk, Finish), when its Lambda dies
+    just before or just after it, and the run is started again as the operator would when it failed,
+    then every reading is billed once and no run is left RUNNING."""
+    with world.commits.recording() as sites:
+        status, readings, output = bill_run(world)
+    assert status == "SUCCEEDED", output
+    assert sites == ["billing.bill_run:prepare", "billing.generate:_bill_chunk", "billing.bill_run:finish"], (
+        sites
+    )
+    for site in sites:
+        for when in ("before", "after"):
+            world.commits.arm(when, site=site)
+            status, more, _ = bill_run(world)
+            world.commits.disarm()
+            readings += more
+            if status != "SUCCEEDED":  # the operator starts the period again
+                status, _, _ = bill_run(world, customers=0)
+                assert status == "SUCCEEDED"
+    assert world.commits.crashed
+    check_bill_runs(world, readings)
+    check_books(world)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("step", ["prepare", "finish"])
+def test_a_bill_run_whose_prepare_or_finish_crashes_is_tried_again_to_its_end(
+    world: World, crashing_tasks: None, step: str, when: str
+) -> None:
+    """Regression: Prepare and Finish were retried only on Lambda service errors, so a function that died
+    (Runtime.ExitError, Sandbox.Timedout) failed the execution and left its biz_bill_run RUNNING for ever
+    (after Finish's crash: bills made, no summary). Given a crash just `when` the step's commit, then the
+    execution retries the step and the run ends SUCCEEDED with its summary."""
+    world.commits.arm(when, site=f"billing.bill_run:{step}")
+    status, readings, output = bill_run(world)
+    assert world.commits.crashed == [(f"billing.bill_run:{step}", when)]
+    assert status == "SUCCEEDED" and output["successCount"] >= len(readings), output
+    check_bill_runs(world, readings)
