@@ -59,6 +59,10 @@ class World:
     office: int | None = None
     reminded: dict[int, str] = field(default_factory=dict)  # customer -> the mobile reminded
     errors: list[str] = field(default_factory=list)
+    bank: Any = None  # the bank simulator (withholding)
+    bank_key: str | None = None  # its receipts' webhook secret
+    sftp: dict[str, str] = field(default_factory=dict)  # BankSftp method -> the fault its next call gets
+    batches: list[str] = field(default_factory=list)
 
     @contextmanager
     def calm(self) -> Iterator[None]:
@@ -426,7 +430,8 @@ def check_books(w: World) -> None:
     collected = {
         (r["cust_id"], r["kind"]): Decimal(r["v"])
         for r in sql_all(
-            "SELECT cust_id, CASE WHEN channel IN ('WECHAT', 'ALIPAY') AND source <> 'COUNTER' THEN 'SYS009'"
+            "SELECT cust_id, CASE WHEN source = 'WITHHOLD' THEN 'WITHHOLD'"
+            " WHEN channel IN ('WECHAT', 'ALIPAY') AND source <> 'COUNTER' THEN 'SYS009'"
             " ELSE channel END AS kind, sum(amount) AS v FROM biz_collection"
             " WHERE cust_id = ANY(CAST(:c AS bigint[])) AND channel <> 'PREPAY' GROUP BY 1, 2",
             custs,
@@ -445,6 +450,8 @@ def check_books(w: World) -> None:
             paid_at_sys009,
         )
         assert collected.get((cust, "BANK"), Decimal("0")) == w.bank_debits.get(cust, Decimal("0")), cust
+        withheld = _withheld_by_the_bank(w).get(cust, Decimal("0"))
+        assert collected.get((cust, "WITHHOLD"), Decimal("0")) == withheld, (cust, collected, withheld)
         counter = collected.get((cust, "CASH"), Decimal("0")) + collected.get((cust, "WECHAT"), Decimal("0"))
         assert counter == w.cash.get(cust, Decimal("0")), (cust, collected, w.cash)
 
@@ -459,27 +466,62 @@ def check_books(w: World) -> None:
     assert stuck == [], f"orders neither settled nor listed for a person: {stuck}"
 
 
+def _withheld_by_the_bank(w: World) -> dict[int, Decimal]:
+    """What the bank's statements say it debited, per customer, over every file it processed (a batch
+    sent twice would be debited twice: that shows here)."""
+    from waterrev.banking import rules
+
+    if w.bank is None:
+        return {}
+    codes = {
+        str(r["code"]): int(r["id"])
+        for r in sql_all("SELECT id, code FROM biz_cust WHERE id = ANY(CAST(:c AS bigint[]))", {"c": w.custs})
+    }
+    debited: dict[int, Decimal] = {}
+    for done in list(w.bank.processed):
+        if done.batch_no not in w.batches:
+            continue
+        data = (w.bank.root / done.statement_path.lstrip("/")).read_bytes()
+        for line in rules.parse_statement_file(data, done.batch_no):
+            if line.cust_code in codes:
+                cust = codes[line.cust_code]
+                debited[cust] = debited.get(cust, Decimal("0")) + line.amount
+    return debited
+
+
 # ------------------------------------------------------------------------------- fixtures ----------
-@pytest.fixture
-def world(admin: str, sys009: Any, sys008: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def use_keys(w: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The webhook keys of every simulator the world has (each fixture below adds its own)."""
     import json
 
-    from tests.faults import install_boto
-    from waterrev.adapters import invoice_files
     from waterrev.local import sys008_sim
     from waterrev.settings import reset_settings
+    from waterrev.webhook import reset_keys
 
-    keys = {
-        "BANK": {"bank-key-1": BANK_SECRET},
-        "SYS008": {sys008.key_id: sys008_sim.DEFAULT_CALLBACK_SECRET},
-    }
+    keys: dict[str, dict[str, str]] = {"BANK": {"bank-key-1": BANK_SECRET}}
+    keys["SYS008"] = {w.sys008.key_id: sys008_sim.DEFAULT_CALLBACK_SECRET}
+    if w.messages is not None:
+        keys["SYS010"] = {w.messages.key_id: w.messages.key}
+    if w.bank_key is not None:
+        keys["BANK"]["bank-test"] = w.bank_key
     monkeypatch.setenv("WATERREV_WEBHOOK_KEYS", json.dumps(keys))
     reset_settings()
+    reset_keys()
+
+
+@pytest.fixture
+def world(admin: str, sys009: Any, sys008: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    from tests.faults import install_boto
+    from waterrev.adapters import invoice_files
+    from waterrev.settings import reset_settings
+
     outbound = install_outbound(monkeypatch, {sys009.base_url: "SYS009", sys008.base_url: "SYS008"})
     commits = install_commits(monkeypatch)
     s3, unhook = install_boto(invoice_files._s3())
     admin_id = int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'"))
-    yield World(admin, admin_id, outbound, commits, sys009, sys008=sys008, s3=s3)
+    w = World(admin, admin_id, outbound, commits, sys009, sys008=sys008, s3=s3)
+    use_keys(w, monkeypatch)
+    yield w
     unhook()
     reset_settings()
 
@@ -637,28 +679,15 @@ def test_a_crash_before_or_after_each_commit_of_an_invoice_issues_it_once(world:
 def messaging(world: World, message_service: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """The world with SYS-010 and the queue: SYS-010 calls through the fault transport, SQS calls through
     botocore hooks."""
-    import json
+    import httpx
 
     from tests.faults import install_boto
     from waterrev.adapters import queue
-    from waterrev.local import sys008_sim
-    from waterrev.settings import reset_settings
-
-    keys = {
-        "BANK": {"bank-key-1": BANK_SECRET},
-        "SYS008": {world.sys008.key_id: sys008_sim.DEFAULT_CALLBACK_SECRET},
-        "SYS010": {message_service.key_id: message_service.key},
-    }
-    monkeypatch.setenv("WATERREV_WEBHOOK_KEYS", json.dumps(keys))
-    reset_settings()
-    from waterrev.webhook import reset_keys
-
-    reset_keys()
-    import httpx
 
     url = httpx.URL(message_service.sim.base_url)
     world.outbound.systems[f"{url.host}:{url.port}"] = "SYS010"
     world.messages = message_service
+    use_keys(world, monkeypatch)
     world.sqs, unhook = install_boto(queue.client())
     yield world
     unhook()
@@ -798,3 +827,223 @@ def test_a_bill_run_whose_prepare_or_finish_crashes_is_tried_again_to_its_end(
     assert world.commits.crashed == [(f"billing.bill_run:{step}", when)]
     assert status == "SUCCEEDED" and output["successCount"] >= len(readings), output
     check_bill_runs(world, readings)
+
+
+# ------------------------------------------------------------------------------- withholding --------
+WH_PERIOD = "2024-04"  # no other module uses it: a batch takes every signed customer's bills of its period
+WH = "/admin-api/revenue/bank/withholding"
+
+
+@pytest.fixture
+def withholding(
+    world: World, bank: Any, _bank_channel: Any, crashing_tasks: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    """The world with the bank's file channel: SFTP calls through a fault wrapper, the receipt key known."""
+    from waterrev.adapters import bank_sftp
+
+    world.bank, world.bank_key = bank, _bank_channel[3]
+    use_keys(world, monkeypatch)
+    for name in ("upload", "read"):
+        real = getattr(bank_sftp.BankSftp, name)
+
+        def faulty(self: Any, *args: Any, _real: Any = real, _name: str = name) -> Any:
+            kind = world.sftp.pop(_name, None)
+            if kind in ("connect-timeout", "5xx"):
+                raise bank_sftp.BankSftpError(f"injected {kind} before {_name}")
+            result = _real(self, *args)
+            if kind is not None:
+                raise bank_sftp.BankSftpError(f"injected {kind} after {_name}: the connection dropped")
+            return result
+
+        monkeypatch.setattr(bank_sftp.BankSftp, name, faulty)
+    yield world
+
+
+def withhold(w: World, wait_s: float = 40) -> str:
+    """A signed customer owes a bill of the period; a withholding batch is started (sent again by the
+    clerk while there is no answer), the bank debits it and returns; the workflow reconciles and settles."""
+    import time
+
+    with w.calm():
+        cust, _bills = new_bills(w.admin, [WH_PERIOD])
+        signed = call(
+            "POST",
+            f"{WH}/signing",
+            {
+                "custId": cust,
+                "bankCode": "TBANK",
+                "bankAccount": f"62220202{cust:011d}",
+                "accountName": "代扣测试户",
+                "channelCode": "TBANK",
+            },
+            token=w.admin,
+        )
+        assert signed.code == 0, signed.body
+    w.custs.append(cust)
+    batch_no = unique("WH")[:24]
+    body = {
+        "batchNo": batch_no,
+        "businessType": "WITHHOLDING",
+        "channelCode": "TBANK",
+        "billPeriod": WH_PERIOD,
+    }
+    retried(lambda: call("POST", f"{WH}/batch", body, token=w.admin), lambda r: r.code == 0)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        found = sql_scalar("SELECT status FROM bk_withholding_batch WHERE batch_no = :b", {"b": batch_no})
+        if found in ("SETTLED", "CANCELLED"):
+            break
+        time.sleep(0.2)
+    w.batches.append(batch_no)
+    return batch_no
+
+
+def check_withholding(w: World) -> None:
+    """Every batch settled (reconciled against the bank's statement) or, where it could not be, its state
+    and differences shown to a person; each bill withheld at most once."""
+    rows = sql_all(
+        "SELECT batch_no, status, reconcile_status FROM bk_withholding_batch WHERE batch_no = ANY(CAST(:b AS varchar[]))",
+        {"b": w.batches},
+    )
+    stuck = [r for r in rows if r["status"] != "SETTLED"]
+    assert stuck == [], f"withholding batches not settled: {stuck}"
+    twice = sql_all(
+        "SELECT i.charge_id, count(*) AS n FROM bk_withholding_item i JOIN bk_withholding_batch b ON b.id = i.batch_id"
+        " WHERE b.batch_no = ANY(CAST(:b AS varchar[])) AND i.status = 'SUCCESS' GROUP BY i.charge_id HAVING count(*) > 1",
+        {"b": w.batches},
+    )
+    assert twice == [], twice
+
+
+DOUBLE_DEBIT = (
+    "reported, not fixed (banking is another helper's): banking.batch.send takes an upload error for 'the file"
+    " is not there'; when the connection drops after the upload's rename, the batch goes back to CREATED, the"
+    " workflow's retry uploads it again and the bank debits the customer twice, the books once"
+)
+
+
+@pytest.mark.parametrize(
+    ("call_", "kind"),
+    [
+        ("upload", "5xx"),
+        pytest.param("upload", "drop", marks=pytest.mark.xfail(strict=True, reason=DOUBLE_DEBIT)),
+        ("read", "5xx"),
+        ("read", "drop"),
+    ],
+)
+def test_sftp_faults_in_a_withholding_batch_lose_no_money(withholding: World, call_: str, kind: str) -> None:
+    """Given the SFTP upload of the send file (or the read of the return) failing before it (`5xx`) or
+    after it (`drop`: the file is there, the answer lost), when the workflow retries as it does, then the
+    batch is sent once, settled, and the books hold (the bank's statements = our withholding collections)."""
+    withholding.sftp[call_] = kind
+    withhold(withholding)
+    assert call_ not in withholding.sftp, "no fault was injected"
+    check_withholding(withholding)
+    check_books(withholding)
+
+
+# Commits of the withholding workflow whose crash leaves the batch unsettled (reported, not fixed: the
+# workflow and banking are another helper's). Select and Settle are retried on Lambda service errors only,
+# so a crashed function fails the execution and the batch stays CREATED / RECONCILED; after a crash at
+# remember_token (the return's task token) or before reconcile's commit the batch was still RETURNED 40 s
+# later, and after reconcile's commit still RECONCILED.
+WITHHOLDING_STUCK = {
+    ("banking.batch:select", "before"),
+    ("banking.batch:select", "after"),
+    ("banking.batch:remember_token", "before"),
+    ("banking.batch:remember_token", "after"),
+    ("banking.reconcile:reconcile", "before"),
+    ("banking.reconcile:reconcile", "after"),
+    ("banking.reconcile:settle", "before"),
+}
+
+
+def test_a_crash_before_or_after_each_commit_of_a_withholding_batch_loses_no_money(
+    withholding: World,
+) -> None:
+    """Given each commit a withholding batch reaches (recorded on a clean run: the start, selection,
+    sending, the bank's receipt, the return's write-off, reconciliation, settlement), when the process dies
+    just before or just after it (but those of WITHHOLDING_STUCK, reported), then the batch still ends
+    settled and the books hold."""
+    with withholding.commits.recording() as sites:
+        withhold(withholding)
+    assert {s for s, _ in WITHHOLDING_STUCK} <= set(sites), sites
+    for site in sites:
+        for when in ("before", "after"):
+            if (site, when) not in WITHHOLDING_STUCK:
+                withholding.commits.arm(when, site=site)
+                withhold(withholding)
+                withholding.commits.disarm()
+    assert len(withholding.commits.crashed) == 2 * len(sites) - len(WITHHOLDING_STUCK)
+    check_withholding(withholding)
+    check_books(withholding)
+
+
+@pytest.mark.xfail(strict=True, reason="reported: Select and Settle are not retried when their Lambda dies")
+@pytest.mark.parametrize("site", ["banking.batch:select", "banking.reconcile:settle"])
+def test_a_withholding_batch_whose_select_or_settle_crashes_is_settled(withholding: World, site: str) -> None:
+    """Given a crash just before the commit of the withholding workflow's Select (or Settle), then the
+    workflow tries the step again and the batch ends settled - today it stays CREATED (RECONCILED)."""
+    withholding.commits.arm("before", site=site)
+    withhold(withholding, wait_s=20)
+    assert withholding.commits.crashed
+    check_withholding(withholding)
+
+
+# ------------------------------------------------------------------------------- the whole cycle ----
+def test_a_whole_revenue_cycle_under_a_seeded_schedule_of_faults(
+    messaging: World, withholding: World
+) -> None:
+    """Given a seeded random schedule - for each stage of the cycle (bill run, every payment channel, an
+    invoice, a reminder, a withholding batch) one fault at one of its outbound calls or one crash just
+    before or after one of its commits - when the cycle runs, the callers retry and the compensation jobs
+    run, then no money is created or lost, nothing is written off, issued or sent twice, and nothing is
+    left stuck unseen."""
+    w = messaging
+    rng = random.Random(16)
+    readings: list[int] = []
+
+    def run_bill() -> None:
+        status, made, _ = bill_run(w, customers=2)
+        readings.extend(made)
+        if status != "SUCCEEDED":
+            bill_run(w, customers=0)
+
+    stages: list[tuple[str, Callable[[], Any], Callable[[str], None]]] = [
+        ("bill run", run_bill, lambda kind: None),
+        *[
+            (
+                name,
+                lambda pay=pay: pay(w),
+                lambda kind: w.outbound.arm("SYS009", kind, times=rng.randint(1, 2)),
+            )
+            for name, pay in sorted(PAYMENTS.items())
+        ],
+        ("invoice", lambda: apply_invoice(w), lambda kind: w.outbound.arm("SYS008", kind)),
+        ("reminder", lambda: remind(w), lambda kind: w.outbound.arm("SYS010", kind, times=2)),
+        ("withholding", lambda: withhold(w), lambda kind: w.sftp.update(read=kind)),
+    ]
+    schedule = []
+    for name, stage, outbound in stages:
+        # withholding's crashes have their own test (some are reported bugs): its SFTP reads here
+        choice = "outbound" if name == "withholding" else rng.choice(["outbound", "before", "after"])
+        if choice == "outbound":
+            kind = rng.choice(OUTBOUND_KINDS)
+            outbound(kind)
+            schedule.append((name, kind))
+        else:
+            nth = rng.randint(1, 3)
+            w.commits.arm(choice, nth=nth)
+            schedule.append((name, f"crash {choice} commit #{nth}"))
+        stage()
+        w.outbound.clear()
+        w.commits.disarm()
+        w.sftp.clear()
+    compensate(w)
+    print("schedule", schedule, "crashed", w.commits.crashed)
+    assert w.commits.crashed and w.outbound.faults(), schedule
+    check_bill_runs(w, readings)
+    check_books(w)
+    check_invoices(w)
+    check_messages(w)
+    check_withholding(w)
