@@ -220,6 +220,13 @@ def test_given_each_task_state_then_it_invokes_the_bill_run_function_and_retries
         assert task["Parameters"]["FunctionName"] == "${BillRunFunctionArn}"
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert "Lambda.ServiceException" in retried or "States.ALL" in retried
+    # Prepare and Finish are idempotent: a function that crashed or timed out (Runtime.ExitError,
+    # Sandbox.Timedout) is tried again, not left with its run RUNNING for ever (tests/integration/test_fault_cycle.py)
+    for name in ("Prepare", "Finish"):
+        assert states[name]["Retry"] == [
+            {"ErrorEquals": ["AppError"], "MaxAttempts": 0},
+            {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2},
+        ]
     assert states["Prepare"]["Parameters"]["Payload"]["executionArn.$"] == "$$.Execution.Id"
 
 
