@@ -45,6 +45,31 @@ WEBHOOK_PLATFORMS = {
 HMAC_KEY_ID = "fuzz-key"
 
 
+def signature_headers(platform: str, keys: dict[str, Any], raw: bytes) -> dict[str, str]:
+    """The headers `platform` signs `raw` with: a current timestamp, a fresh nonce, the signature."""
+    ts, nonce = str(int(time.time())), secrets.token_hex(16)
+    if platform == "SYS009":
+        from waterrev.adapters import paysign
+
+        private_pem, serial = keys["SYS009"]
+        return {
+            "X-Sys009-Timestamp": ts,
+            "X-Sys009-Nonce": nonce,
+            "X-Sys009-Serial": serial,
+            "X-Sys009-Signature": paysign.sign_notification(private_pem, ts, nonce, raw),
+        }
+    from waterrev.webhook import sign
+
+    # The HMAC platforms sign text; bytes that are not UTF-8 cannot be signed by them at all (the handler
+    # refuses them before or at the check), so they go with a signature over their U+FFFD form.
+    return {
+        "X-Waterrev-Key-Id": HMAC_KEY_ID,
+        "X-Waterrev-Timestamp": ts,
+        "X-Waterrev-Nonce": nonce,
+        "X-Waterrev-Signature": sign(keys[platform], ts, nonce, raw.decode("utf-8", "replace")),
+    }
+
+
 class SigningSession(requests.Session):
     """Signs each request the way `platform` does, over the body bytes as prepared for the wire."""
 
@@ -55,35 +80,9 @@ class SigningSession(requests.Session):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         body = request.body or b""
         raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
-        ts, nonce = str(int(time.time())), secrets.token_hex(16)
         for name in [h for h in request.headers if h.lower().startswith(("x-sys009-", "x-waterrev-"))]:
-            del request.headers[name]
-        if self.platform == "SYS009":
-            from waterrev.adapters import paysign
-
-            private_pem, serial = self.keys["SYS009"]
-            request.headers.update(
-                {
-                    "X-Sys009-Timestamp": ts,
-                    "X-Sys009-Nonce": nonce,
-                    "X-Sys009-Serial": serial,
-                    "X-Sys009-Signature": paysign.sign_notification(private_pem, ts, nonce, raw),
-                }
-            )
-        else:
-            from waterrev.webhook import sign
-
-            # The HMAC platforms sign text; bytes that are not UTF-8 cannot be signed by them at all (the
-            # handler refuses them before or at the check), so they go with a signature over their U+FFFD form.
-            text = raw.decode("utf-8", "replace")
-            request.headers.update(
-                {
-                    "X-Waterrev-Key-Id": HMAC_KEY_ID,
-                    "X-Waterrev-Timestamp": ts,
-                    "X-Waterrev-Nonce": nonce,
-                    "X-Waterrev-Signature": sign(self.keys[self.platform], ts, nonce, text),
-                }
-            )
+            del request.headers[name]  # whatever schemathesis generated for the signature's header parameters
+        request.headers.update(signature_headers(self.platform, self.keys, raw))
         return super().send(request, **kwargs)
 
 
@@ -195,3 +194,26 @@ def test_every_webhook_route_is_signed_here() -> None:
 
     routes = {r.path for i in catalog.built() for r in i.routes if r.caller is catalog.Caller.WEBHOOK}
     assert routes == set(WEBHOOK_PLATFORMS)
+
+
+@pytest.mark.parametrize("path", sorted(WEBHOOK_PLATFORMS))
+def test_a_wrong_signature_is_a_documented_refusal(
+    path: str, gateway: str, platform_keys: dict[str, Any]
+) -> None:
+    """Given a webhook route, its documented security is its platform's signature, and a request whose
+    signature does not hold is answered with a refusal (401) the route documents, code included."""
+    operation = _schema().raw_schema["paths"][path]["post"]
+    scheme = "sys009Signature" if WEBHOOK_PLATFORMS[path] == "SYS009" else "platformHmac"
+    assert operation["security"] == [{scheme: []}]
+
+    headers = signature_headers(WEBHOOK_PLATFORMS[path], platform_keys, b"{}")
+    response = requests.post(
+        gateway + path,
+        data=b'{"tampered":true}',  # not the body that was signed
+        headers={"Content-Type": "application/json", **headers},
+        timeout=30,
+    )
+
+    assert response.status_code == 401, response.text
+    documented = operation["responses"]["401"]["content"]["application/json"]["schema"]
+    assert response.json()["code"] in documented["properties"]["code"]["enum"]
