@@ -294,3 +294,55 @@ def test_a_reminder_task_that_reached_the_customer_stays_so(
         assert after is MessageStatus.SUCCESS
     if after is MessageStatus.FAIL:
         assert (messages and set(messages) <= {MessageStatus.FAIL}) or current is MessageStatus.FAIL
+
+
+# ---- banking: reconciliation lists every fen the bank and we disagree on -----------------------------
+@st.composite
+def reconciliations(draw: st.DrawFn) -> tuple[list[banking.OurItem], list[banking.StatementLine]]:
+    items, statement = [], []
+    for seq in range(1, draw(st.integers(min_value=0, max_value=15)) + 1):
+        amount = draw(fen)
+        status = draw(st.sampled_from(["SUCCESS", "FAIL", "PENDING"]))
+        items.append(
+            banking.OurItem(seq, seq, seq, seq, amount, status, f"B{seq}" if status == "SUCCESS" else None)
+        )
+        if draw(st.booleans()):  # the bank debited it, perhaps another amount
+            statement.append(
+                banking.StatementLine(f"S{seq}", seq, f"C{seq}", draw(st.sampled_from([amount, draw(fen)])))
+            )
+    for seq in draw(st.lists(st.integers(min_value=100, max_value=120), unique=True, max_size=3)):
+        statement.append(banking.StatementLine(f"S{seq}", seq, f"C{seq}", draw(fen)))  # for no item of ours
+    return items, statement
+
+
+@CASES
+@given(reconciliations())
+def test_reconciliation_lists_every_fen_we_and_the_bank_disagree_on(
+    case: tuple[list[banking.OurItem], list[banking.StatementLine]],
+) -> None:
+    """Given our items as the return left them and the bank's statement, the differences account for the
+    whole gap: what we wrote off, plus what each difference says the bank did otherwise, is what the bank
+    debited; where both agree on an item there is no difference for it, and each item has at most one."""
+    items, statement = case
+    differences = banking.classify(items, statement)
+    ours = sum((i.amount for i in items if i.status == "SUCCESS"), Decimal(0))
+    gap = Decimal(0)
+    for d in differences:
+        if d.diff_type == "OURS_PAID_BANK_FAILED":
+            gap -= d.our_amount or 0
+        elif d.diff_type == "BANK_PAID_OURS_UNPAID":
+            gap += d.bank_amount or 0
+        elif d.diff_type == "AMOUNT_MISMATCH":
+            gap += (d.bank_amount or 0) - (d.our_amount or 0)
+        elif d.diff_type == "BANK_ONLY":
+            gap += d.bank_amount or 0
+    assert ours + gap == sum((line.amount for line in statement), Decimal(0))
+    by_item = [d.item_id for d in differences if d.item_id is not None]
+    assert len(by_item) == len(set(by_item))
+    debited = {line.seq_no: line.amount for line in statement}
+    for item in items:
+        agrees = (item.status == "SUCCESS" and debited.get(item.seq_no) == item.amount) or (
+            item.status == "FAIL" and item.seq_no not in debited
+        )
+        assert not agrees or item.item_id not in by_item
+    assert all(d.diff_type in banking.RESOLUTIONS for d in differences)
