@@ -217,3 +217,40 @@ def test_a_wrong_signature_is_a_documented_refusal(
     assert response.status_code == 401, response.text
     documented = operation["responses"]["401"]["content"]["application/json"]["schema"]
     assert response.json()["code"] in documented["properties"]["code"]["enum"]
+
+
+def _with_each_string_replaced(value: Any, by: str) -> Iterator[Any]:
+    """`value` once for every string inside it (at any depth), that string replaced by `by`."""
+    if isinstance(value, str):
+        yield by
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            for changed in _with_each_string_replaced(inner, by):
+                yield {**value, key: changed}
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            for changed in _with_each_string_replaced(inner, by):
+                yield [*value[:i], changed, *value[i + 1 :]]
+
+
+@pytest.mark.parametrize("path", sorted(WEBHOOK_PLATFORMS))
+def test_text_postgresql_cannot_hold_is_refused_not_a_server_error(
+    path: str, gateway: str, platform_keys: dict[str, Any]
+) -> None:
+    """Given a webhook's documented example, when any one of its strings is a NUL (JSON \\u0000) or a lone
+    surrogate (JSON \\ud800) - text no generator draws and PostgreSQL cannot hold - and the body is validly
+    signed, then the reply is not a server error and its status is one the route documents."""
+    spec = _schema().raw_schema
+    operation = spec["paths"][path]["post"]
+    ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    example = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]["examples"][0]
+    replies: list[tuple[int, str]] = []
+    for bad in ("x\x00", "\ud800"):
+        for body in _with_each_string_replaced(example, bad):
+            raw = json.dumps(body).encode()  # ASCII: the NUL and the surrogate go as JSON escapes
+            headers = signature_headers(WEBHOOK_PLATFORMS[path], platform_keys, raw)
+            response = requests.post(
+                gateway + path, data=raw, headers={"Content-Type": "application/json", **headers}, timeout=30
+            )
+            replies.append((response.status_code, raw.decode()))
+    assert not [(s, b) for s, b in replies if s >= 500 or str(s) not in operation["responses"]]

@@ -20,6 +20,7 @@ from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork, call_atomic
 from waterrev.domain.states import PaymentExceptionStatus, PaymentExceptionType
 from waterrev.errors import AppError, ErrorCode
+from waterrev.webhook import check_storable
 
 WINDOW_S = 300
 _HEADERS = ("x-sys009-timestamp", "x-sys009-nonce", "x-sys009-serial", "x-sys009-signature")
@@ -119,6 +120,7 @@ def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
     try:
         raw_text = raw.decode("utf-8")  # the platform sends UTF-8; anything else is unreadable
         body = json.loads(raw_text, parse_float=str)
+        check_storable(body)
         trade_no, status, notify_time = (
             str(body["tradeNo"]),
             str(body["tradeStatus"]),
