@@ -227,9 +227,19 @@ def test_a_callback_that_fails_verification_is_refused_and_kept(admin: str, prob
 
 def test_an_unreadable_verified_body_is_a_400_and_kept(admin: str) -> None:
     before = sql_scalar("SELECT count(*) FROM biz_message_callback WHERE outcome = 'UNPARSABLE'")
-    for body in ("not json", "[1, 2]", json.dumps({"eventNo": "x"})):
+    fields = {"eventNo": "x", "templateCode": "T", "sendStatus": "SUCCESS"}
+    bodies = [
+        "not json",
+        "[1, 2]",
+        json.dumps({"eventNo": "x"}),
+        # found by the signed API fuzz: text PostgreSQL cannot hold, in a field kept beside the callback
+        json.dumps({**fields, "reachStatus": "R\x00"}),
+        json.dumps({**fields, "resultMsg": "M\x00"}),
+        json.dumps({**fields, "channel": "\ud800"}),  # a lone surrogate
+    ]
+    for body in bodies:
         expect_error(post(body), 400, mentions="回执报文无法解析")
-    assert sql_scalar("SELECT count(*) FROM biz_message_callback WHERE outcome = 'UNPARSABLE'") == before + 3
+    assert sql_scalar("SELECT count(*) FROM biz_message_callback WHERE outcome = 'UNPARSABLE'") == before + 6
 
 
 def test_a_verification_and_a_result_for_one_task_queue_up_instead_of_deadlocking(admin: str) -> None:

@@ -434,8 +434,24 @@ def test_a_second_mismatch_for_a_held_order_adds_no_exception(admin: str, sys009
         '{"tradeNo":"\u00e9"}'.encode("utf-16"),
         b'{"tradeNo":"T\\u0000","tradeStatus":"SUCCESS","notifyTime":"2026-01-01T10:00:00+08:00"}',
         b'{"tradeNo":"T\x00"}',
+        # found by the API fuzz: values wider than the columns they are kept in
+        b'{"tradeNo":"T1","tradeStatus":"SUCCESS-BUT-LONGER","notifyTime":"2026-01-01T10:00:00+08:00"}',
+        b'{"tradeNo":"' + b"T" * 65 + b'","tradeStatus":"SUCCESS","notifyTime":"2026-01-01T10:00:00+08:00"}',
+        b'{"tradeNo":"T1","tradeStatus":"SUCCESS","notifyTime":"2026-01-01T10:00:00+08:00","businessOrderNo":"'
+        + b"B" * 41
+        + b'"}',
     ],
-    ids=["not-json", "fields-missing", "a-list", "utf-16", "nul-escape", "nul-byte"],
+    ids=[
+        "not-json",
+        "fields-missing",
+        "a-list",
+        "utf-16",
+        "nul-escape",
+        "nul-byte",
+        "status-too-long",
+        "trade-no-too-long",
+        "order-no-too-long",
+    ],
 )
 def test_a_signed_notification_that_cannot_be_read_is_kept_for_review(sys009: Any, body: bytes) -> None:
     """Given a correctly signed notification whose body is not a readable notification, sent twice, then

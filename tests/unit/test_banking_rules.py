@@ -225,7 +225,7 @@ def test_a_cut_never_splits_a_character() -> None:
     assert encoded == "张三".encode("gbk") + b" "
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.text(alphabet=st.characters(codec="gbk", exclude_categories=("Cc", "Cs")), max_size=40))
 def test_any_gbk_name_round_trips_within_its_width(name: str) -> None:
     """Given any GBK text as an account name

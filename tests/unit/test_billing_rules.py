@@ -83,7 +83,7 @@ def tariffs(draw: st.DrawFn, template_id: int = 1) -> Tariff:
 
 
 # ------------------------------------------------------------------------------------ allot ---
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     quantities,
     st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=6),
@@ -126,7 +126,7 @@ def splits(draw: st.DrawFn) -> list[SplitPart]:
     return draw(st.permutations(parts))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(quantities, splits())
 def test_mixed_use_parts_sum_to_the_usage_quantities_first(usage: Decimal, parts: list[SplitPart]) -> None:
     shares = split_usage(usage, parts)
@@ -218,7 +218,7 @@ def _brute(versions: list[Version], day: dt.date) -> int | None:
     return live[0].template_id if live else None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(timelines(), st.integers(min_value=0, max_value=150), st.integers(min_value=0, max_value=60))
 def test_an_interval_is_cut_exactly_where_the_pricing_version_changes(
     found: tuple[Timeline, list[Version]], offset: int, length: int
@@ -266,7 +266,7 @@ def _segments(days: list[int], tariffs_: list[Tariff]) -> tuple[PricedSegment, .
     return tuple(out)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(tariffs(), quantities, st.lists(st.integers(min_value=1, max_value=40), min_size=2, max_size=4))
 def test_proration_covers_the_whole_usage_and_loses_nothing_beyond_the_line_rule(
     t: Tariff, usage: Decimal, days: list[int]
@@ -294,7 +294,7 @@ def test_proration_covers_the_whole_usage_and_loses_nothing_beyond_the_line_rule
     assert abs(composed.total - exact) <= D("0.005") * len(composed.lines)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(tariffs(), st.lists(st.integers(min_value=1, max_value=40), min_size=2, max_size=4))
 def test_prorated_bounds_of_one_version_sum_to_its_bounds(t: Tariff, days: list[int]) -> None:
     full = [effective_bounds(t, 1)] * len(days)
@@ -383,7 +383,7 @@ def test_a_shortfall_continues_the_tiers_where_the_usage_stopped() -> None:
     assert {line.kind for line in above.lines} == {LineKind.USAGE}
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(quantities, st.decimals(min_value=D("0.01"), max_value=100, places=2))
 def test_the_minimum_bills_at_least_the_minimum_and_never_less_than_the_usage(
     usage: Decimal, minimum: Decimal
@@ -433,7 +433,7 @@ def test_a_mixed_use_bill_has_lines_per_part_and_the_primary_part_brings_minimum
 
 
 # -------------------------------------------------------------------------- price difference ---
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(quantities, prices, prices)
 def test_a_price_difference_brings_the_line_to_the_corrected_price_once(
     q: Decimal, old: Decimal, new: Decimal
@@ -459,7 +459,7 @@ def accounts(draw: st.DrawFn) -> tuple[Decimal, list[Bill]]:
     return draw(st.decimals(min_value=0, max_value=1000, places=2)), bills
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(accounts())
 def test_a_deduction_pays_what_the_balance_covers_oldest_first(case: tuple[Decimal, list[Bill]]) -> None:
     balance, bills = case

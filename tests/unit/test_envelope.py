@@ -87,3 +87,13 @@ def test_dumps_is_compact_and_keeps_chinese() -> None:
 
     assert text == '{"code":1002001001,"data":null,"msg":"客户不存在或已停用"}'
     assert json.loads(text)["msg"] == "客户不存在或已停用"
+
+
+def test_a_message_quoting_a_lone_surrogate_is_still_a_utf8_reply() -> None:
+    """Given an error message that quotes a request's lone surrogate (found by the signed API fuzz: the
+    reply could not be encoded and the connection dropped), the body is UTF-8 JSON that reads back the same."""
+    body = envelope.fail(400, "请求参数不正确：退款通知无法解析：\ud800")
+    text = envelope.dumps(body)
+
+    assert json.loads(text.encode("utf-8")) == body
+    assert envelope.dumps(envelope.fail(400, "中文")) == '{"code":400,"data":null,"msg":"中文"}'

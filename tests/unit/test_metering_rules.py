@@ -95,7 +95,7 @@ def test_refused_exactly_when_nothing_explains_a_lower_reading(case: Case) -> No
             assert not (result.rollover or result.new_base or result.true_up)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.sampled_from(MAXIMA), st.data())
 def test_a_rollover_adds_exactly_the_rest_of_the_dial(maximum: Decimal, data: st.DataObject) -> None:
     """Given the last reading in the top 10% of the dial and this one in the bottom 10%, usage is what
@@ -110,7 +110,7 @@ def test_a_rollover_adds_exactly_the_rest_of_the_dial(maximum: Decimal, data: st
     assert 0 <= result.usage <= maximum / 5
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(
     st.lists(st.tuples(places2(0, 1_000_000), st.booleans()), min_size=1, max_size=8), places2(0, 1_000_000)
 )
@@ -131,7 +131,7 @@ def test_over_a_run_of_readings_nothing_is_lost(steps: list[tuple[Decimal, bool]
     assert billed + carry == last - start
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(places2(0, 100_000), places2(0, 100_000), places2(1, 1_000))
 def test_the_warn_check_grows_with_usage(low: Decimal, high: Decimal, average: Decimal) -> None:
     low, high = sorted((low, high))
@@ -141,7 +141,7 @@ def test_the_warn_check_grows_with_usage(low: Decimal, high: Decimal, average: D
     assert not exceeds_warn_ratio(high, None, ratio) and not exceeds_warn_ratio(high, ZERO, ratio)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(places2(0, 100_000), st.one_of(st.none(), places2(0, 1_000)), st.booleans())
 def test_an_estimate_is_never_held_and_a_flag_always_is(
     usage: Decimal, average: Decimal | None, abnormal: bool

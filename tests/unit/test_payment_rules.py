@@ -51,7 +51,7 @@ def oldest_first(bills: list[Bill]) -> list[Bill]:
     return sorted(bills, key=lambda b: (b.bill_period, b.charge_id))
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(payments())
 def test_nothing_more_than_owed_and_nothing_lost(case: tuple[Decimal, list[Bill]]) -> None:
     amount, bills = case
@@ -66,7 +66,7 @@ def test_nothing_more_than_owed_and_nothing_lost(case: tuple[Decimal, list[Bill]
     assert result.to_balance >= 0 and result.remain >= 0
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(payments())
 def test_oldest_first_and_only_the_last_bill_reached_in_part(case: tuple[Decimal, list[Bill]]) -> None:
     amount, bills = case
@@ -80,7 +80,7 @@ def test_oldest_first_and_only_the_last_bill_reached_in_part(case: tuple[Decimal
         assert (line.status_after is BillStatus.PAID) == (line.paid_after == bill.total)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(payments())
 def test_the_balance_gets_only_what_no_bill_owes(case: tuple[Decimal, list[Bill]]) -> None:
     amount, bills = case
@@ -91,7 +91,7 @@ def test_the_balance_gets_only_what_no_bill_owes(case: tuple[Decimal, list[Bill]
     assert (result.status is CollectionStatus.PARTIAL) == (amount < result.owed)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(payments(), st.randoms(use_true_random=False))
 def test_whole_fen_and_the_order_given_does_not_matter(
     case: tuple[Decimal, list[Bill]], random: Random

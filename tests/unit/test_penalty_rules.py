@@ -127,7 +127,7 @@ def day_by_day(bill: PenaltyBill, as_of: dt.date, changes: tuple[RuleVersion, ..
 
 
 # ---- accrual ---------------------------------------------------------------------------------------
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(bills_(), days_after_due(), changes_())
 def test_the_stretches_add_up_to_the_day_by_day_definition(
     bill: PenaltyBill, as_of: dt.date, changes: tuple[RuleVersion, ...]
@@ -138,7 +138,7 @@ def test_the_stretches_add_up_to_the_day_by_day_definition(
     assert accrued(bill, as_of, changes) == day_by_day(bill, as_of, changes)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(bills_(), days_after_due(), changes_())
 def test_never_negative_never_above_the_cap_and_in_whole_fen(
     bill: PenaltyBill, as_of: dt.date, changes: tuple[RuleVersion, ...]
@@ -150,14 +150,14 @@ def test_never_negative_never_above_the_cap_and_in_whole_fen(
     assert got == got.quantize(Decimal("0.01"))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(bills_(), rules_(), days_after_due())
 def test_one_rule_never_exceeds_its_cap(bill: PenaltyBill, rule: PenaltyRule, as_of: dt.date) -> None:
     """Given a single rule, the penalty never exceeds that rule's cap."""
     assert accrued(bill, as_of, (RuleVersion(None, rule),)) <= rule.cap(bill.principal)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(bills_(), days_after_due(), st.integers(1, 400), changes_())
 def test_monotone_in_the_day(
     bill: PenaltyBill, as_of: dt.date, later_by: int, changes: tuple[RuleVersion, ...]
@@ -167,7 +167,7 @@ def test_monotone_in_the_day(
     assert accrued(bill, later, changes) >= accrued(bill, as_of, changes)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(fen(1, 200_000), rules_(), st.integers(-30, 40))
 def test_zero_within_the_grace_period(principal: Decimal, rule: PenaltyRule, offset: int) -> None:
     """Given a bill and a rule, on any day up to the due date plus the grace days nothing has accrued."""
@@ -175,7 +175,7 @@ def test_zero_within_the_grace_period(principal: Decimal, rule: PenaltyRule, off
     assert accrued(PenaltyBill(principal, DUE), as_of, (RuleVersion(None, rule),)) == ZERO
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(bills_(), days_after_due(), changes_(), st.integers(-10, 200), st.integers(1, 100))
 def test_a_payment_never_increases_it(
     bill: PenaltyBill, as_of: dt.date, changes: tuple[RuleVersion, ...], paid_on: int, share: int
@@ -340,7 +340,7 @@ def owing_bills(draw: st.DrawFn) -> tuple[Decimal, list[Bill]]:
     ), bills
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(owing_bills(), st.booleans())
 def test_the_coverage_order_decides_the_split(case: tuple[Decimal, list[Bill]], penalty_first: bool) -> None:
     """Given bills owing principal and penalty, a payment covers all the penalties before any principal

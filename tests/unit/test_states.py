@@ -68,7 +68,7 @@ def test_an_order_has_the_seeds_four_states_and_closed() -> None:
 lifecycles = st.sampled_from(LIFECYCLES)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(lifecycles, st.data())
 def test_a_terminal_status_never_changes(lifecycle: Lifecycle[StrEnum], data: st.DataObject) -> None:
     """Given any walk of attempted changes from a status a row starts with, a change happens only where

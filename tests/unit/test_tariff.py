@@ -33,7 +33,7 @@ def tariffs(draw: st.DrawFn) -> Tariff:
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(tariffs(), quantities, quantities, st.integers(min_value=1, max_value=12))
 def test_lines_sum_to_total_and_cover_the_usage_once(
     tariff: Tariff, usage: Decimal, before: Decimal, population: int
@@ -52,7 +52,7 @@ def test_lines_sum_to_total_and_cover_the_usage_once(
         )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(tariffs(), quantities, quantities, quantities, st.integers(min_value=1, max_value=12))
 def test_total_is_monotonic_in_usage(
     tariff: Tariff, a: Decimal, b: Decimal, before: Decimal, population: int
@@ -61,7 +61,7 @@ def test_total_is_monotonic_in_usage(
     assert total(price(tariff, low, population, before)) <= total(price(tariff, high, population, before))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(tariffs(), st.integers(min_value=1, max_value=12), st.integers(min_value=1, max_value=12))
 def test_more_people_never_narrow_a_tier(tariff: Tariff, p1: int, p2: int) -> None:
     small, large = sorted((p1, p2))

@@ -53,4 +53,11 @@ def fail(code: int, msg: str, data: Any = None) -> dict[str, Any]:
 
 
 def dumps(body: dict[str, Any]) -> str:
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate a message quotes from a request (JSON \ud800) cannot be sent as UTF-8: escaped,
+        # the reply is still the same JSON, where unescaped it was no reply at all (the connection dropped).
+        return json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+    return text

@@ -68,6 +68,26 @@ def reset_keys() -> None:
     _last_read[0] = 0.0
 
 
+def check_storable(value: Any, where: str = "body") -> None:
+    """A ValueError naming the first string of a parsed JSON body (a key or a value, at any depth) that
+    PostgreSQL text cannot hold: a NUL or a lone surrogate, which JSON's \\u0000 and \\ud800 decode to.
+    A platform's signature says who sent a body, not that every field of it can be kept."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            check_storable(key, where)
+            check_storable(inner, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            check_storable(inner, f"{where}[{i}]")
+    elif isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: 含 NUL 字符")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where}: 含孤立的代理字符") from None
+
+
 def sign(secret: str, timestamp: str, nonce: str, body: str) -> str:
     return hmac_sha256(secret, f"{timestamp}\n{nonce}\n{body}\n")
 

@@ -27,6 +27,7 @@ from waterrev import audit
 from waterrev.context import SYSTEM, RequestContext
 from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
+from waterrev.webhook import check_storable
 
 MODULE = "REV-004"
 SYS009_SCENES = frozenset({"ONLINE", "COUNTER_QR"})
@@ -350,6 +351,7 @@ def notify(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
         raise AppError(ErrorCode.CALLBACK_SIGNATURE_INVALID, "退款通知签名校验失败")
     try:
         body = json.loads(raw, parse_float=Decimal)
+        check_storable(body)
         refund_no, status, notice_id = str(body["refundNo"]), str(body["refundStatus"]), str(body["id"])
         if status not in ("SUCCESS", "FAIL"):
             raise ValueError(status)

@@ -229,6 +229,7 @@ _TEXT = {
 def parse(raw: str) -> dict[str, Any]:
     try:
         body = json.loads(raw)
+        webhook.check_storable(body)
     except ValueError as exc:
         raise AppError(ErrorCode.BAD_REQUEST, f"body: 不是合法的 JSON（{exc}）") from None
     if not isinstance(body, dict):

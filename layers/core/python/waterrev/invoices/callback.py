@@ -49,6 +49,7 @@ def parse(raw: str) -> dict[str, Any]:
     """The writeback's fields, each checked (a 400 naming the field otherwise)."""
     try:
         body = json.loads(raw)
+        webhook.check_storable(body)
     except ValueError as exc:
         raise AppError(ErrorCode.BAD_REQUEST, f"body: 不是合法的 JSON（{exc}）") from None
     if not isinstance(body, dict):

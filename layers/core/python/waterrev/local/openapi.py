@@ -43,7 +43,7 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
         "in": "header",
         "name": "X-Waterrev-Signature",
         "description": (
-            "外部平台（银行、集抄平台）签名：HMAC-SHA256 覆盖 `timestamp\\nnonce\\nbody\\n`，"
+            "外部平台（银行、集抄平台、SYS-008、SYS-010、电子签章）签名：HMAC-SHA256 覆盖 `timestamp\\nnonce\\nbody\\n`，"
             "同时携带 X-Waterrev-Key-Id、X-Waterrev-Timestamp、X-Waterrev-Nonce；nonce 在重放窗口内只接受一次"
         ),
     },
@@ -83,8 +83,13 @@ def _add_error(op: dict[str, Any], error: ErrorCode) -> None:
     }
 
 
+# The routes SYS-009 signs with its RSA key (its payment and refund notifications); every other webhook
+# is signed with a platform HMAC key (waterrev.webhook).
+SYS009_SIGNED = frozenset({"/open-api/pay/notify", "/open-api/pay/refund-notify"})
+
+
 def _webhook_security(route: catalog.Route) -> list[dict[str, list[str]]]:
-    return [{"sys009Signature": []}] if route.path == "/open-api/pay/notify" else [{"platformHmac": []}]
+    return [{"sys009Signature": []}] if route.path in SYS009_SIGNED else [{"platformHmac": []}]
 
 
 # The headers a webhook's signature comes with (the scheme names only the signature itself).

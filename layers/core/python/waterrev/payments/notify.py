@@ -20,9 +20,13 @@ from waterrev.context import RequestContext
 from waterrev.db import UnitOfWork, call_atomic
 from waterrev.domain.states import PaymentExceptionStatus, PaymentExceptionType
 from waterrev.errors import AppError, ErrorCode
+from waterrev.webhook import check_storable
 
 WINDOW_S = 300
 _HEADERS = ("x-sys009-timestamp", "x-sys009-nonce", "x-sys009-serial", "x-sys009-signature")
+# The widths of the columns a notification's fields are kept in (bk_transaction_callback,
+# bk_transaction_exception): a longer value is a body we cannot read, not a database error.
+_WIDTHS = {"tradeNo": 64, "tradeStatus": 8, "notifyTime": 40, "id": 64, "businessOrderNo": 40}
 
 
 def _platform_keys() -> dict[str, str]:
@@ -116,6 +120,7 @@ def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
     try:
         raw_text = raw.decode("utf-8")  # the platform sends UTF-8; anything else is unreadable
         body = json.loads(raw_text, parse_float=str)
+        check_storable(body)
         trade_no, status, notify_time = (
             str(body["tradeNo"]),
             str(body["tradeStatus"]),
@@ -123,8 +128,18 @@ def handle(ctx: RequestContext, headers: dict[str, str], raw: bytes) -> dict[str
         )
         notify_id = str(body.get("id") or "")
         biz_order_no = None if body.get("businessOrderNo") is None else str(body["businessOrderNo"])
-        if any("\x00" in value for value in (trade_no, status, notify_time, notify_id, biz_order_no or "")):
+        fields = {
+            "tradeNo": trade_no,
+            "tradeStatus": status,
+            "notifyTime": notify_time,
+            "id": notify_id,
+            "businessOrderNo": biz_order_no or "",
+        }
+        if any("\x00" in value for value in fields.values()):
             raise ValueError("a NUL character in a field")
+        for name, value in fields.items():
+            if len(value) > _WIDTHS[name]:
+                raise ValueError(f"{name} 超过 {_WIDTHS[name]} 个字符")
         amount = body.get("successAmount")
         success_amount = None if amount is None else Decimal(str(amount))
         if success_amount is not None and not success_amount.is_finite():
