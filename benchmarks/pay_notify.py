@@ -46,6 +46,10 @@ def database() -> object | None:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     os.environ["WATERREV_DATABASE_URL"] = url
+    # personal data is sealed (DECISIONS 117): a key of its own, as `make run` makes one
+    os.environ.setdefault(
+        "WATERREV_DATA_KEY_FILE", os.path.join(tempfile.mkdtemp(prefix="waterrev-bench-key-"), "data-key")
+    )
     os.environ.setdefault("WATERREV_ENV", "bench")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "waterrev")
     from waterrev import migrate

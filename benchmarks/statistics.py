@@ -80,6 +80,10 @@ def database() -> Any:
         server, base = pg.start(folder / "pgdata", cleanup=True)
         url = pg.create_database(base, "bench_statistics")
     os.environ["WATERREV_DATABASE_URL"] = url
+    # personal data is sealed (DECISIONS 117): a key of its own, as `make run` makes one
+    os.environ.setdefault(
+        "WATERREV_DATA_KEY_FILE", os.path.join(tempfile.mkdtemp(prefix="waterrev-bench-key-"), "data-key")
+    )
     os.environ.setdefault("WATERREV_ENV", "bench")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "waterrev")
     os.environ["WATERREV_DB_POOL_SIZE"] = "1"
