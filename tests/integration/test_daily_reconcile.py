@@ -1,30 +1,48 @@
 """The daily three-way reconciliation over every channel (issue 13, beyond the seed): our settled trades
-of a business day per channel, the channels' statements and the bank's credit file that the local
-simulators deliver (waterrev.local.recon_sim), through the admin routes and the scheduled job.
+of a business day per channel, the channels' statements and the bank's credit file, through the admin
+routes and the scheduled job.
 
-Each test takes a business day of its own long past, with one settled trade per channel written
-straight into bk_transaction (how each channel settles is tested elsewhere; here only the day's
-collections matter), so no other test's trades share its day.
+The outside side comes from the outside systems' own records: every payment is made THROUGH the
+simulators - an online order and a counter QR paid at the SYS-009 simulator and notified, a real-time
+payment the bank simulator debits and tells us of (IF-EXT-003), a withholding batch the bank simulator
+takes, debits and returns, cash a cashier takes at the counter and deposits at the bank - and then
+SYS-009 writes its statements from the trades it settled and the bank its statements and credit file
+from the debits it made, what the channels paid over and the cash deposited (`Sim.write_statements`,
+`BankSimulator.write_statements`); a `recon_sim.Misbehaviour` bends the simulators' own records on the
+way out. The counter has no outside system keeping its trades: it is reconciled two-way (our counter
+collections against the bank's credit of the takings; decision 133).
+
+Each test gives its day a date of its own long past, so that no other test's trades share it: the
+payments are made today, then the test moves its own trades in our books (paid_time) to that date and
+the simulators report today's records as that date's (`on=today`). The SYS-009 simulator is the test's
+own; the bank simulator is shared by the session, so the test shows it only its own batch and debits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import call, expect_error, new_customer, sql_all, sql_exec, unique
-from waterrev.banking import daily_rules
+from tests.integration.test_ext_bank_realtime import PAY, SECRET
+from tests.integration.test_ext_bank_realtime import bank as bank_post
+from tests.integration.test_pay_orders import ORDER, SCAN, bound_member, order_body, scan_body, settled
+from tests.support import call, expect_error, new_bills, sql_all, sql_exec, sql_scalar
 from waterrev.local import recon_sim
 
 pytestmark = pytest.mark.integration
 BASE = "/admin-api/revenue/bank/daily-reconcile"
+COLLECT = "/admin-api/revenue/collection/create"
 BEIJING = dt.timezone(dt.timedelta(hours=8))
+ZERO = Decimal("0.00")
 
 
 @pytest.fixture
@@ -39,34 +57,127 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset_settings()
 
 
-def a_day() -> dt.date:
-    return dt.date(1995, 1, 1) + dt.timedelta(days=secrets.randbelow(9000))
+@pytest.fixture
+def world(
+    admin: str, sys009: Any, bank: Any, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    """The two simulators, the bank's real-time key beside its receipt key, the bank showing only what
+    this test does (it is shared by the session)."""
+    from waterrev.settings import reset_settings
+    from waterrev.webhook import reset_keys
+
+    keys = json.loads(os.environ["WATERREV_WEBHOOK_KEYS"])
+    keys.setdefault("BANK", {})["bank-key-1"] = SECRET
+    monkeypatch.setenv("WATERREV_WEBHOOK_KEYS", json.dumps(keys))
+    monkeypatch.setattr(bank, "processed", [])
+    monkeypatch.setattr(bank, "realtime_debits", [])
+    monkeypatch.setattr(bank, "cash_deposits", [])
+    reset_settings()
+    reset_keys()
+    yield World(
+        admin, int(sql_scalar("SELECT id FROM system_users WHERE username = 'admin'")), sys009, bank, store
+    )
+    reset_keys()
 
 
-def trades(admin: str, day: dt.date) -> dict[str, str]:
-    """One settled trade per channel on `day` (Beijing noon); channel -> its key."""
-    cust_id = int(new_customer(admin)["id"])
-    paid = dt.datetime.combine(day, dt.time(12), BEIJING)
-    keys = {}
-    for n, (channel, scene) in enumerate(daily_rules.SCENES.items(), start=1):
-        order_no = unique("DR")[:40]
-        trade = f"TBANK:{unique('BK')}" if channel in daily_rules.KEYED_BY_TRADE else unique("WX")
-        sql_exec(
-            "INSERT INTO bk_transaction (biz_order_no, trade_no, cust_id, channel_code, scene, trade_amount, status,"
-            " success_amount, expire_time, paid_time, notify_time, request_key)"
-            " VALUES (:o, :t, :c, 'TEST', :s, :a, 'SUCCESS', :a, :p, :p, :p, :k)",
-            {
-                "o": order_no,
-                "t": trade,
-                "c": cust_id,
-                "s": scene,
-                "a": Decimal(f"{n}0.50"),
-                "p": paid,
-                "k": order_no,
-            },
+@dataclass
+class World:
+    admin: str
+    admin_id: int
+    sys009: Any
+    bank: Any
+    store: Path
+    day: dt.date = field(
+        default_factory=lambda: dt.date(1995, 1, 1) + dt.timedelta(days=secrets.randbelow(9000))
+    )
+    keys: dict[str, str] = field(default_factory=dict)  # channel -> the key of the trade paid through it
+    amounts: dict[str, Decimal] = field(default_factory=dict)
+    custs: list[int] = field(default_factory=list)
+
+    def bills(self, period: str) -> tuple[int, list[dict[str, Any]], Decimal]:
+        cust, bills = new_bills(self.admin, [period])
+        self.custs.append(cust)
+        return cust, bills, sum((Decimal(str(b["total_amount"])) for b in bills), ZERO)
+
+    def pay_online(self) -> None:
+        cust, bills, owed = self.bills("2023-01")
+        reply = call("POST", ORDER, order_body(cust, bills), token=bound_member(cust))
+        assert reply.code == 0, reply.body
+        self.sys009.pay(reply.data["tradeNo"])  # paid at SYS-009, which notifies IF-EXT-005
+        settled(reply.data["bizOrderNo"])
+        self.keys["ONLINE"], self.amounts["ONLINE"] = reply.data["bizOrderNo"], owed
+
+    def pay_counter_qr(self) -> None:
+        _cust, bills, owed = self.bills("2023-02")
+        reply = call("POST", f"{SCAN}/create", scan_body(self.admin_id, bills), token=self.admin)
+        assert reply.code == 0, reply.body
+        self.sys009.pay(reply.data["tradeNo"])
+        settled(reply.data["bizOrderNo"])
+        self.keys["COUNTER_QR"], self.amounts["COUNTER_QR"] = reply.data["bizOrderNo"], owed
+
+    def pay_bank_realtime(self) -> None:
+        cust, _bills, owed = self.bills("2023-03")
+        code = str(sql_scalar("SELECT code FROM biz_cust WHERE id = :c", {"c": cust}))
+        serial = f"RT{secrets.token_hex(8).upper()}"
+        reply = self.bank.pay_realtime(
+            lambda body: bank_post(PAY, body), bank_code="ICBC", cust_code=code, amount=owed, serial=serial
         )
-        keys[channel] = trade if channel in daily_rules.KEYED_BY_TRADE else order_no
-    return keys
+        assert reply.code == 0, reply.body
+        self.keys["BANK_REALTIME"], self.amounts["BANK_REALTIME"] = f"ICBC:{serial}", owed
+
+    def pay_counter(self, deposited_short: Decimal = ZERO) -> None:
+        """A cashier takes cash for a bill and pays the takings in at the bank (short by `deposited_short`)."""
+        cust, bills, owed = self.bills("2023-04")
+        body = {
+            "custId": cust,
+            "chargeIds": [b["id"] for b in bills],
+            "paymentChannel": "CASH",
+            "paymentAmount": f"{owed:.2f}",
+        }
+        reply = call("POST", COLLECT, body, token=self.admin)
+        assert reply.code == 0, reply.body
+        self.bank.deposit_cash(owed - deposited_short)
+        self.amounts["COUNTER"] = owed
+
+    def pay_withholding(self) -> None:
+        """A withholding batch on channel TBANK the bank simulator takes, debits and returns."""
+        from tests.integration.test_withholding_batch import signed_customer, start_batch, wait_status
+
+        period = "2023-05"
+        cust, bill = signed_customer(self.admin, period)
+        self.custs.append(cust)
+        batch_no = start_batch(self.admin, period)["batchNo"]
+        assert wait_status(self.admin, batch_no, {"SETTLED"})["batchStatus"] == "SETTLED"
+        (item,) = sql_all(
+            "SELECT i.bank_serial_no, i.amount FROM bk_withholding_item i JOIN bk_withholding_batch b"
+            " ON b.id = i.batch_id WHERE b.batch_no = :b AND i.status = 'SUCCESS'",
+            {"b": batch_no},
+        )
+        self.keys["WITHHOLDING"] = f"TBANK:{item['bank_serial_no']}"
+        self.amounts["WITHHOLDING"] = Decimal(str(item["amount"]))
+        assert Decimal(str(bill["total_amount"])) == self.amounts["WITHHOLDING"]
+
+    def pay_everywhere(self, *, withholding: bool = False) -> None:
+        self.pay_online()
+        self.pay_counter_qr()
+        self.pay_bank_realtime()
+        self.pay_counter()
+        if withholding:
+            self.pay_withholding()
+        self.move_to_day()
+
+    def move_to_day(self) -> None:
+        # today's trades of this test, in our books, moved to the test's own day (see the module's text)
+        sql_exec(
+            "UPDATE bk_transaction SET paid_time = :p WHERE cust_id = ANY(CAST(:c AS bigint[])) AND status = 'SUCCESS'",
+            {"p": dt.datetime.combine(self.day, dt.time(12), BEIJING), "c": self.custs},
+        )
+
+    def deliver(self, misbehaviour: recon_sim.Misbehaviour | None = None) -> None:
+        """SYS-009, then the bank, write the day's files from their own records."""
+        today = dt.datetime.now(BEIJING).date()
+        settled_at_sys009 = self.sys009.write_statements(self.store, self.day, misbehaviour, on=today)
+        self.bank.write_statements(self.store, self.day, settled_at_sys009, misbehaviour, on=today)
 
 
 def report(admin: str, day: dt.date) -> dict[str, Any]:
@@ -81,99 +192,110 @@ def run(admin: str, day: dt.date) -> dict[str, Any]:
     return dict(reply.data)
 
 
-def test_a_day_on_which_every_channel_matches_is_balanced(admin: str, store: Path) -> None:
-    """Given a day with one settled trade on each of the five channels, and each channel's statement and
-    the bank's credits saying the same
+def test_a_day_on_which_every_channel_matches_is_balanced(world: World) -> None:
+    """Given a day with a payment through each of the five channels - an online order and a counter QR
+    paid at SYS-009, a bank real-time payment, a withholding batch item, cash at the counter deposited -
+    and each simulator writing what it settled
     When the day is reconciled
-    Then it is BALANCED: every file read, no difference, ours = the statements = the credits."""
-    day = a_day()
-    trades(admin, day)
-    recon_sim.write_day(store, day)
-    done = run(admin, day)
+    Then it is BALANCED: every file read, no difference; ours = the bank's credits, and the four
+    statements say what we booked on their channels (the counter has none: two-way)."""
+    w = world
+    w.pay_everywhere(withholding=True)
+    w.deliver()
+    done = run(w.admin, w.day)
     assert done["reconStatus"] == "BALANCED", done
     assert done["diffList"] == [] and done["fileErrorCount"] == 0
-    assert done["ourCount"] == done["channelCount"] == 5
-    assert done["ourAmount"] == done["channelAmount"] == done["creditedAmount"] == "152.50"
-    assert {f["fileStatus"] for f in done["files"]} == {"OK"} and len(done["files"]) == 6
-    page = call("GET", f"{BASE}/page", token=admin, query="pageNo=1&pageSize=100")
-    assert page.code == 0 and any(r["bizDate"] == day.isoformat() for r in page.data["list"])
+    assert (done["ourCount"], done["channelCount"]) == (5, 4)
+    total = sum(w.amounts.values(), ZERO)
+    assert Decimal(done["ourAmount"]) == Decimal(done["creditedAmount"]) == total
+    assert Decimal(done["channelAmount"]) == total - w.amounts["COUNTER"]
+    assert {f["fileStatus"] for f in done["files"]} == {"OK"} and len(done["files"]) == 5
+    channels = {c["channel"]: c["statementStatus"] for c in done["channels"]}
+    assert channels == {
+        "COUNTER": "NONE",
+        "ONLINE": "OK",
+        "COUNTER_QR": "OK",
+        "BANK_REALTIME": "OK",
+        "WITHHOLDING": "OK",
+    }
+    page = call("GET", f"{BASE}/page", token=w.admin, query="pageNo=1&pageSize=100")
+    assert page.code == 0 and any(r["bizDate"] == w.day.isoformat() for r in page.data["list"])
 
 
-def test_each_difference_class_is_found(admin: str, store: Path) -> None:
-    """Given the counter's statement missing our trade, the online statement with a trade only it has, the
-    QR statement with another amount, and the bank crediting withholding 1.00 short of what it settled
+def test_each_difference_class_is_found(world: World) -> None:
+    """Given SYS-009's online statement leaving out the order it settled, its QR statement with a trade
+    only it has, the bank's real-time statement with another amount, and the cashier depositing 1.00
+    less than the cash taken
     When the day is reconciled
-    Then one difference of each class: OURS_ONLY, CHANNEL_ONLY, AMOUNT_DIFFERS, CREDIT_DIFFERS (the QR
-    channel is credited what its statement says, so no credit difference there)."""
-    day = a_day()
-    keys = trades(admin, day)
-    recon_sim.write_day(
-        store,
-        day,
-        misbehaviour=recon_sim.Misbehaviour(
-            drop={keys["COUNTER"]},
-            extra={"ONLINE": {"WXONLYTHEIRS1": Decimal("9.99")}},
-            amount_delta={keys["COUNTER_QR"]: Decimal("0.01")},
-            credit_delta={"WITHHOLDING": Decimal("-1.00")},
-        ),
+    Then one difference of each class: OURS_ONLY, CHANNEL_ONLY, AMOUNT_DIFFERS, and CREDIT_DIFFERS on the
+    counter (the bank credits each other channel what its statement settled: no credit difference)."""
+    w = world
+    w.pay_online()
+    w.pay_counter_qr()
+    w.pay_bank_realtime()
+    w.pay_counter(deposited_short=Decimal("1.00"))
+    w.move_to_day()
+    w.deliver(
+        recon_sim.Misbehaviour(
+            drop={w.keys["ONLINE"]},
+            extra={"COUNTER_QR": {"WXONLYTHEIRS1": Decimal("9.99")}},
+            amount_delta={w.keys["BANK_REALTIME"]: Decimal("0.01")},
+        )
     )
-    done = run(admin, day)
-    assert done["reconStatus"] == "DIFFERENT" and done["openDiffCount"] == 4
+    done = run(w.admin, w.day)
+    assert done["reconStatus"] == "DIFFERENT" and done["openDiffCount"] == 4, done
     found = {(d["channel"], d["diffType"], d["matchKey"]): d for d in done["diffList"]}
     assert set(found) == {
-        ("COUNTER", "OURS_ONLY", keys["COUNTER"]),
-        ("ONLINE", "CHANNEL_ONLY", "WXONLYTHEIRS1"),
-        ("COUNTER_QR", "AMOUNT_DIFFERS", keys["COUNTER_QR"]),
-        ("WITHHOLDING", "CREDIT_DIFFERS", "WITHHOLDING"),
+        ("ONLINE", "OURS_ONLY", w.keys["ONLINE"]),
+        ("COUNTER_QR", "CHANNEL_ONLY", "WXONLYTHEIRS1"),
+        ("BANK_REALTIME", "AMOUNT_DIFFERS", w.keys["BANK_REALTIME"]),
+        ("COUNTER", "CREDIT_DIFFERS", "COUNTER"),
     }
-    assert found[("COUNTER_QR", "AMOUNT_DIFFERS", keys["COUNTER_QR"])]["channelAmount"] == "30.51"
-    credit = found[("WITHHOLDING", "CREDIT_DIFFERS", "WITHHOLDING")]
-    assert (credit["channelAmount"], credit["creditedAmount"]) == ("50.50", "49.50")
+    differs = found[("BANK_REALTIME", "AMOUNT_DIFFERS", w.keys["BANK_REALTIME"])]
+    assert Decimal(differs["channelAmount"]) == w.amounts["BANK_REALTIME"] + Decimal("0.01")
+    counter = found[("COUNTER", "CREDIT_DIFFERS", "COUNTER")]
+    assert Decimal(counter["ourAmount"]) == w.amounts["COUNTER"]
+    assert Decimal(counter["creditedAmount"]) == w.amounts["COUNTER"] - Decimal("1.00")
+    assert counter["channelAmount"] is None
     assert {d["status"] for d in done["diffList"]} == {"OPEN"}
 
 
-def test_a_re_run_keeps_what_a_person_resolved_and_closes_what_is_gone(admin: str, store: Path) -> None:
-    """Given a day reconciled with two differences, one of them resolved by a person with a reason
-    When the day is run again, first with the same files, then with the channels' corrected files
+def test_a_re_run_keeps_what_a_person_resolved_and_closes_what_is_gone(world: World) -> None:
+    """Given a day reconciled with two differences (SYS-009's statements leaving out both its trades),
+    one of them resolved by a person with a reason
+    When the day is run again, first with the same files, then with the files SYS-009 writes again
+    without leaving anything out
     Then the same differences (no second row), the resolved one stays RESOLVED both times, the other is
     no longer listed once the files agree; resolving a resolved difference is 409, and the audit log
     names every run and the resolution."""
-    day = a_day()
-    keys = trades(admin, day)
-    bad = recon_sim.Misbehaviour(drop={keys["COUNTER"], keys["ONLINE"]})
-    recon_sim.write_day(store, day, misbehaviour=bad)
-    first = run(admin, day)
+    w = world
+    w.pay_everywhere()
+    w.deliver(recon_sim.Misbehaviour(drop={w.keys["ONLINE"], w.keys["COUNTER_QR"]}))
+    first = run(w.admin, w.day)
     ids = {d["matchKey"]: d["diffId"] for d in first["diffList"]}
-    assert set(ids) == {keys["COUNTER"], keys["ONLINE"]}
-    resolved = call(
-        "POST",
-        f"{BASE}/diff/resolve",
-        {"diffId": ids[keys["COUNTER"]], "reason": "现金已于次日解缴"},
-        token=admin,
-    )
+    assert set(ids) == {w.keys["ONLINE"], w.keys["COUNTER_QR"]}, first
+    kept = ids[w.keys["COUNTER_QR"]]
+    resolved = call("POST", f"{BASE}/diff/resolve", {"diffId": kept, "reason": "渠道次日补单"}, token=w.admin)
     assert resolved.code == 0 and resolved.data["status"] == "RESOLVED", resolved.body
-    again = run(admin, day)
+    again = run(w.admin, w.day)
     assert {d["diffId"]: d["status"] for d in again["diffList"]} == {
-        ids[keys["COUNTER"]]: "RESOLVED",
-        ids[keys["ONLINE"]]: "OPEN",
+        kept: "RESOLVED",
+        ids[w.keys["ONLINE"]]: "OPEN",
     }
     assert again["runCount"] == 2
-    recon_sim.write_day(store, day)  # the channels send corrected statements
-    third = run(admin, day)
+    w.deliver()  # the channels send corrected statements
+    third = run(w.admin, w.day)
     assert [(d["diffId"], d["status"], d["reason"]) for d in third["diffList"]] == [
-        (ids[keys["COUNTER"]], "RESOLVED", "现金已于次日解缴")
+        (kept, "RESOLVED", "渠道次日补单")
     ]
     assert third["reconStatus"] == "BALANCED" and third["runCount"] == 3
     expect_error(
-        call(
-            "POST", f"{BASE}/diff/resolve", {"diffId": ids[keys["COUNTER"]], "reason": "again"}, token=admin
-        ),
-        409,
+        call("POST", f"{BASE}/diff/resolve", {"diffId": kept, "reason": "again"}, token=w.admin), 409
     )
     audit = sql_all(
         "SELECT operation FROM biz_operat_log WHERE (object_type = 'bk_daily_recon' AND object_id = :d)"
         " OR (object_type = 'bk_daily_recon_diff' AND object_id = :i) ORDER BY id",
-        {"d": day.isoformat(), "i": str(ids[keys["COUNTER"]])},
+        {"d": w.day.isoformat(), "i": str(kept)},
     )
     assert [a["operation"] for a in audit] == [
         "DAILY_RECONCILE",
@@ -183,32 +305,30 @@ def test_a_re_run_keeps_what_a_person_resolved_and_closes_what_is_gone(admin: st
     ]
 
 
-def test_a_missing_or_unreadable_file_is_an_exception_a_person_lists(admin: str, store: Path) -> None:
-    """Given the online channel's statement never delivered, the QR statement cut short and the bank's
-    credit file with a broken header
+def test_a_missing_or_unreadable_file_is_an_exception_a_person_lists(world: World) -> None:
+    """Given SYS-009's online statement never delivered, its QR statement cut short, the bank's credit
+    file with a broken header and the bank's real-time statement leaving out its debit
     When the day is reconciled by the scheduled job
     Then no error: the day is INCOMPLETE, the report lists the three files (MISSING / INVALID, with why),
     the channels whose statements were read are still compared, and no trade difference is invented for
     the channels without a readable statement."""
     from functions.job_daily_reconcile.handler import handler
 
-    day = a_day()
-    keys = trades(admin, day)
-    recon_sim.write_day(
-        store,
-        day,
-        misbehaviour=recon_sim.Misbehaviour(
-            missing={"ONLINE"}, malformed={"COUNTER_QR", "BANK"}, drop={keys["COUNTER"]}
-        ),
+    w = world
+    w.pay_everywhere()
+    w.deliver(
+        recon_sim.Misbehaviour(
+            missing={"ONLINE"}, malformed={"COUNTER_QR", "BANK"}, drop={w.keys["BANK_REALTIME"]}
+        )
     )
-    summary = handler({"bizDate": day.isoformat()}, None)
+    summary = handler({"bizDate": w.day.isoformat()}, None)
     assert summary == {
-        "bizDate": day.isoformat(),
+        "bizDate": w.day.isoformat(),
         "reconStatus": "INCOMPLETE",
         "openDiffCount": 1,
         "fileErrorCount": 3,
     }
-    done = report(admin, day)
+    done = report(w.admin, w.day)
     files = {(f["channel"], f["fileKind"]): f for f in done["files"]}
     assert files[("ONLINE", "STATEMENT")]["fileStatus"] == "MISSING"
     assert files[("COUNTER_QR", "STATEMENT")]["fileStatus"] == "INVALID"
@@ -217,7 +337,7 @@ def test_a_missing_or_unreadable_file_is_an_exception_a_person_lists(admin: str,
         files[("BANK", "CREDIT")]["fileStatus"] == "INVALID"
         and "文件头" in files[("BANK", "CREDIT")]["error"]
     )
-    assert [(d["channel"], d["diffType"]) for d in done["diffList"]] == [("COUNTER", "OURS_ONLY")]
+    assert [(d["channel"], d["diffType"]) for d in done["diffList"]] == [("BANK_REALTIME", "OURS_ONLY")]
 
 
 def test_a_day_not_over_and_a_day_never_run_are_refused_without_a_5xx(admin: str, store: Path) -> None:

@@ -64,6 +64,21 @@ def test_every_class_of_difference() -> None:
 
 def test_without_a_readable_statement_nothing_is_compared_and_a_channel_not_credited_got_nothing() -> None:
     assert rules.compare("ONLINE", {"A": D("1.00")}, None, {"ONLINE": D("0.00")}) == []
-    (credit,) = rules.compare("COUNTER", {"A": D("1.00")}, {"A": D("1.00")}, {})
+    (credit,) = rules.compare("COUNTER_QR", {"A": D("1.00")}, {"A": D("1.00")}, {})
     assert (credit.diff_type, credit.credited) == ("CREDIT_DIFFERS", D("0.00"))
-    assert rules.compare("COUNTER", {"A": D("1.00")}, {"A": D("1.00")}, None) == []
+    assert rules.compare("COUNTER_QR", {"A": D("1.00")}, {"A": D("1.00")}, None) == []
+
+
+def test_the_counter_is_ours_against_the_bank_credit_only() -> None:
+    """No outside system keeps the counter's trades: its total against what the bank credited for it."""
+    ours = {"A": D("1.00"), "B": D("2.00")}
+    assert rules.compare("COUNTER", ours, None, {"COUNTER": D("3.00")}) == []
+    (short,) = rules.compare("COUNTER", ours, None, {"COUNTER": D("2.50")})
+    assert (short.diff_type, short.key, short.ours, short.theirs, short.credited) == (
+        "CREDIT_DIFFERS",
+        "COUNTER",
+        D("3.00"),
+        None,
+        D("2.50"),
+    )
+    assert rules.compare("COUNTER", ours, None, None) == []

@@ -478,3 +478,38 @@ def test_stop_is_prompt(key_pems: list[str]) -> None:
     hang.set()
     server.shutdown()
     server.server_close()
+
+
+def test_the_daily_statements_are_written_from_the_trades_the_platform_settled(
+    client: Sys009Client, sim: sys009_sim.Sim, tmp_path: Any
+) -> None:
+    """Given an online trade paid (with 0.01 more, as the platform was told), a QR trade paid, a trade
+    failed and one never paid
+    When the platform writes today's statements (by its hook POST /sim/statements)
+    Then the ONLINE statement lists the paid online trade at what was paid, the QR statement the paid QR
+    trade, neither the failed nor the unpaid one; both parse as daily statements and what each channel
+    settled is answered (what the platform pays over to the bank)."""
+    from waterrev.banking import daily_rules
+
+    sim.behaviour(wrong_amount="0.01")
+    online = _order(client, no="DAY-ONLINE")
+    sim.pay(online["tradeNo"])
+    sim.behaviour(wrong_amount=None)
+    qr = _order(client, no="DAY-QR", scene="COUNTER_QR")
+    sim.pay(qr["tradeNo"])
+    sim.pay(_order(client, no="DAY-FAIL")["tradeNo"], status="FAIL")
+    _order(client, no="DAY-UNPAID")
+    today = datetime.now(sys009_sim.CST).date()
+    reply = httpx.post(
+        f"{sim.base_url}/sim/statements", json={"day": today.isoformat(), "root": str(tmp_path)}
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["settled"] == {"ONLINE": "58.66", "COUNTER_QR": "58.65"}
+    read = {
+        channel: daily_rules.parse_statement(
+            (tmp_path / daily_rules.statement_name(today, channel)).read_bytes(), channel, today
+        )
+        for channel in ("ONLINE", "COUNTER_QR")
+    }
+    assert read == {"ONLINE": {"DAY-ONLINE": Decimal("58.66")}, "COUNTER_QR": {"DAY-QR": Decimal("58.65")}}
+    assert httpx.post(f"{sim.base_url}/sim/statements", json={"day": "2026-02-30"}).status_code == 400

@@ -74,6 +74,9 @@ def _read(
     files: list[_File] = []
     statements: dict[str, dict[str, Decimal] | None] = {}
     for channel in rules.CHANNELS:
+        statements[channel] = None
+        if channel in rules.TWO_WAY:
+            continue  # no statement exists: ours against the bank's credit only
         name = rules.statement_name(day, channel)
         f = _File(channel, rules.STATEMENT, name, data := _fetch(name))
         statements[channel] = None
@@ -239,7 +242,7 @@ def _report(uow: UnitOfWork, day: dt.date) -> dict[str, Any]:
                         for f in files
                         if f["channel"] == channel and f["file_kind"] == rules.STATEMENT
                     ),
-                    "MISSING",
+                    "NONE" if channel in rules.TWO_WAY else "MISSING",
                 ),
             }
         )

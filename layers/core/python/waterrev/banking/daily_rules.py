@@ -28,6 +28,10 @@ SCENES = {
     "WITHHOLDING": "WITHHOLD",
 }
 KEYED_BY_TRADE = frozenset({"BANK_REALTIME", "WITHHOLDING"})  # the bank knows its serial, not our order
+# No outside system keeps the counter's trades (cash and card taken by our own cashiers): the counter is
+# reconciled two-way, our collections of the day against what the bank credited for it (the deposited
+# takings); it has no statement file (decision 133).
+TWO_WAY = frozenset({"COUNTER"})
 CREDIT = "CREDIT"
 STATEMENT = "STATEMENT"
 BANK = "BANK"
@@ -135,8 +139,13 @@ def compare(
     """The differences of one channel: per trade ours against the statement (none when the statement is
     missing or invalid: that is a file exception), and the statement's total against what the bank
     credited for the channel (none without a readable credit file; a channel the credit file does not
-    name was credited 0.00)."""
+    name was credited 0.00). A two-way channel (COUNTER): only our total against its credit."""
     out: list[Diff] = []
+    if channel in TWO_WAY:
+        mine_total, credited = sum(ours.values(), ZERO), (credits or {}).get(channel, ZERO)
+        if credits is not None and credited != mine_total:
+            out.append(Diff(channel, "CREDIT_DIFFERS", channel, mine_total, None, credited))
+        return out
     if theirs is not None:
         for key in sorted(set(ours) | set(theirs)):
             mine, other = ours.get(key), theirs.get(key)

@@ -23,14 +23,17 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from waterrev.banking import rules
+from waterrev.local import recon_sim
 
 SEND, BACK, RECONCILE = "send", "back", "reconcile"
+CST = dt.timezone(dt.timedelta(hours=8))
 
 
 @dataclass
@@ -59,6 +62,17 @@ class Processed:
     statement_path: str
     batch_no: str
     file_serial_no: str
+
+
+@dataclass(frozen=True)
+class RealtimeDebit:
+    """A real-time payment the bank made from a customer's account and told us of (IF-EXT-003)."""
+
+    bank_code: str
+    serial: str
+    cust_code: str
+    amount: Decimal
+    at: dt.datetime
 
 
 class BankSimulator:
@@ -91,6 +105,8 @@ class BankSimulator:
         self._processor: threading.Thread | None = None
         self._serial = 0
         self._lock = threading.Lock()
+        self.realtime_debits: list[RealtimeDebit] = []  # the day's reconciliation files, below
+        self.cash_deposits: list[tuple[dt.datetime, Decimal]] = []
 
     # ---- the SFTP server -----------------------------------------------------------------------
     def start(self) -> BankSimulator:
@@ -341,6 +357,93 @@ class BankSimulator:
                     return p
             time.sleep(0.05)
         raise TimeoutError(f"the bank did not process {batch_no}")
+
+    # ---- the day's reconciliation files (docs/SYS009.md 每日对账文件) --------------------------------
+    # Beside the file channel, not inside it: the bank's own records of the money it moved - the real-time
+    # debits it made and told us of (IF-EXT-003), the withholding debits of the statement files it wrote,
+    # the cash the cashiers deposited - written as the BANK_REALTIME and WITHHOLDING statements and the
+    # credit file (one credit per channel: what that channel settled).
+    def pay_realtime(
+        self,
+        post: Callable[[dict[str, str]], Any],
+        *,
+        bank_code: str,
+        cust_code: str,
+        amount: Decimal,
+        serial: str | None = None,
+    ) -> Any:
+        """The bank debits a customer's account and tells SYS-002 by IF-EXT-003 (`post(body)` sends it,
+        signed as the caller's gateway wants); the debit is the bank's record whatever the answer.
+        Returns `post`'s answer."""
+        serial = serial or f"RT{dt.datetime.now(CST):%Y%m%d}{secrets.token_hex(6).upper()}"
+        with self._lock:
+            self.realtime_debits.append(
+                RealtimeDebit(bank_code, serial, cust_code, amount, dt.datetime.now(CST))
+            )
+        return post(
+            {"bankCode": bank_code, "bankSerialNo": serial, "custCode": cust_code, "amount": f"{amount:.2f}"}
+        )
+
+    def deposit_cash(self, amount: Decimal, at: dt.datetime | None = None) -> None:
+        """A cashier pays the counter's takings into our account: credited to COUNTER that day."""
+        with self._lock:
+            self.cash_deposits.append((at or dt.datetime.now(CST), amount))
+
+    def _withheld(self, on: dt.date) -> list[recon_sim.Trade]:
+        """The withholding debits of every statement file the bank wrote, credited `on`, keyed as our
+        books key them: <channelCode>:<bankSerialNo> (the channel from the send file it took)."""
+        out = []
+        for done in list(self.processed):
+            statement = self.root / done.statement_path.lstrip("/")
+            send = Path(done.send_path.lstrip("/"))
+            taken = self.root / send.parent.parent / "taken" / send.name
+            if not statement.is_file() or not taken.is_file():
+                continue
+            head, _ = rules.parse_send_file(taken.read_bytes())
+            _, rows = rules._parse(statement.read_bytes(), rules.STATEMENT_HEADER, rules.STATEMENT_DETAIL)
+            for row in rows:
+                when = dt.datetime.strptime(row["creditDate"], "%Y%m%d").date()
+                if when == on:
+                    at = dt.datetime.combine(when, dt.time(12), CST)
+                    key = f"{head['channelCode']}:{row['bankSerialNo']}"
+                    out.append(recon_sim.Trade(key, rules.yuan(row["amountFen"]), at))
+        return out
+
+    def write_statements(
+        self,
+        root: Path,
+        day: dt.date,
+        settled_by_channels: dict[str, Decimal] | None = None,
+        misbehaviour: recon_sim.Misbehaviour | None = None,
+        *,
+        on: dt.date | None = None,
+    ) -> dict[str, Decimal]:
+        """Write the day's BANK_REALTIME and WITHHOLDING statements and the credit file into `root` from
+        the bank's own records (`on`: the calendar day reported as `day`'s; tests give their day a date of
+        its own). The credits, per channel what it settled: the bank's two from its own statements, ONLINE
+        and COUNTER_QR as the channel paid them over (`settled_by_channels`: what SYS-009's statements
+        settled), COUNTER the cash deposited; bent by the misbehaviour's `credit_delta`. Returns them."""
+        on = on or day
+        with self._lock:
+            realtime = [
+                recon_sim.Trade(f"{d.bank_code}:{d.serial}", d.amount, d.at)
+                for d in self.realtime_debits
+                if d.at.astimezone(CST).date() == on
+            ]
+            cash = sum(
+                (a for at, a in self.cash_deposits if at.astimezone(CST).date() == on), Decimal("0.00")
+            )
+            withheld = self._withheld(on)
+        credits = dict(settled_by_channels or {})
+        credits["COUNTER"] = credits.get("COUNTER", Decimal("0.00")) + cash
+        _, credits["BANK_REALTIME"] = recon_sim.write_statement(
+            root, day, "BANK_REALTIME", realtime, misbehaviour
+        )
+        _, credits["WITHHOLDING"] = recon_sim.write_statement(
+            root, day, "WITHHOLDING", withheld, misbehaviour
+        )
+        recon_sim.write_credits(root, day, credits, misbehaviour)
+        return credits
 
 
 def start(root: Path, *, users: dict[str, str] | None = None, **kwargs: Any) -> BankSimulator:

@@ -1,26 +1,25 @@
-"""The channels' daily statements and the bank's credit file, as the local stack's simulators deliver them
-(docs/SYS009.md 每日对账文件; formats in banking.daily_rules) into the reconciliation store
-(WATERREV_RECON_DIR).
+"""The file side of the daily reconciliation's outside systems (docs/SYS009.md 每日对账文件): how a
+simulator that keeps its own records writes them as a channel statement or the bank's credit file into
+the reconciliation store (WATERREV_RECON_DIR), and how it is told to misbehave.
 
-What each channel saw is taken from the day's settled trades in our ledger (the simulators settle every
-trade they are asked to, so locally the channels saw what we booked), then bent as `Misbehaviour` says:
-a trade dropped from a statement, a trade only the channel has, an amount changed, a channel credited
-more or less than it settled, a file not delivered or delivered unreadable. The bank credits each
-channel what its statement settled (plus the configured delta), WeChat-style: one credit per channel a
-day.
-
-    python -m waterrev.local.recon_sim --day 2026-12-04 --root .run/recon
+Nothing here reads our books. Each simulator passes what IT settled: the SYS-009 simulator its paid
+trades (`Sim.write_statements`: ONLINE, COUNTER_QR), the bank simulator its real-time debits and the
+withholding debits of its own statement files, and credits per channel what the channels settled plus
+the cash the cashiers deposited (`BankSimulator.write_statements`). `Misbehaviour` bends a simulator's
+own records on the way out: a trade dropped from a statement, a trade only the channel has, an amount
+changed, a channel credited more or less than it settled, a file not delivered or delivered unreadable.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from waterrev.banking import daily_rules as rules
+
+ZERO = Decimal("0.00")
 
 
 @dataclass
@@ -33,58 +32,61 @@ class Misbehaviour:
     malformed: set[str] = field(default_factory=set)  # channels (or "BANK") whose file is unreadable
 
 
-def ledger_trades(day: dt.date) -> dict[str, dict[str, Decimal]]:
-    """The day's settled trades per channel, as the channels saw them (from our ledger)."""
-    from waterrev.banking.daily_recon import ours
-    from waterrev.db import UnitOfWork
+@dataclass(frozen=True)
+class Trade:
+    """One trade a simulator settled, as its own records hold it."""
 
-    with UnitOfWork() as uow:
-        return ours(uow, day)
+    key: str
+    amount: Decimal
+    paid_at: dt.datetime
 
 
 def _fmt(amount: Decimal) -> str:
     return f"{amount.quantize(Decimal('0.01'))}"
 
 
-def write_day(
-    root: Path,
-    day: dt.date,
-    trades: dict[str, dict[str, Decimal]] | None = None,
-    misbehaviour: Misbehaviour | None = None,
-) -> list[Path]:
-    """Write the day's five statements and the credit file under `root`; the paths written."""
-    m = misbehaviour or Misbehaviour()
-    trades = ledger_trades(day) if trades is None else trades
-    written: list[Path] = []
-    credits: dict[str, Decimal] = {}
-    paid_at = f"{day.isoformat()}T12:00:00+08:00"
-    for channel in rules.CHANNELS:
-        lines = {
-            key: amount + m.amount_delta.get(key, Decimal("0"))
-            for key, amount in trades.get(channel, {}).items()
-            if key not in m.drop
-        }
-        lines.update(m.extra.get(channel, {}))
-        total = sum(lines.values(), Decimal("0.00"))
-        credits[channel] = total + m.credit_delta.get(channel, Decimal("0"))
-        if channel in m.missing:
-            continue
-        body = [f"H,{channel},{rules.day_text(day)},{len(lines)},{_fmt(total)}"]
-        body += [f"D,{key},{_fmt(amount)},{paid_at}" for key, amount in sorted(lines.items())]
-        if channel in m.malformed:
-            body = [body[0]] + [line.rsplit(",", 2)[0] for line in body[1:]] or ["garbage"]
-            body.append("D,broken")
-        written.append(_write(root / rules.statement_name(day, channel), body))
-    if rules.BANK not in m.missing:
-        named = {c: a for c, a in credits.items() if a != 0}
-        body = [
-            f"H,{rules.BANK},{rules.day_text(day)},{len(named)},{_fmt(sum(named.values(), Decimal('0.00')))}"
-        ]
-        body += [f"C,{c},{_fmt(a)},CR{rules.day_text(day)}{c}" for c, a in named.items()]
-        if rules.BANK in m.malformed:
-            body[0] = body[0].replace("H,", "X,", 1)
-        written.append(_write(root / rules.credit_name(day), body))
-    return written
+def write_statement(
+    root: Path, day: dt.date, channel: str, trades: list[Trade], m: Misbehaviour | None = None
+) -> tuple[Path | None, Decimal]:
+    """Write `channel`'s statement of `day` from the simulator's own trades, bent as `m` says; the path
+    written (None when told not to deliver it) and what the statement says was settled (what the
+    channel pays over to the bank)."""
+    m = m or Misbehaviour()
+    lines = {
+        t.key: (t.amount + m.amount_delta.get(t.key, ZERO), t.paid_at.isoformat())
+        for t in trades
+        if t.key not in m.drop
+    }
+    at = dt.datetime.combine(day, dt.time(12), dt.timezone(dt.timedelta(hours=8))).isoformat()
+    lines.update({key: (amount, at) for key, amount in m.extra.get(channel, {}).items()})
+    total = sum((a for a, _ in lines.values()), ZERO)
+    if channel in m.missing:
+        return None, total
+    body = [f"H,{channel},{rules.day_text(day)},{len(lines)},{_fmt(total)}"]
+    body += [f"D,{key},{_fmt(amount)},{when}" for key, (amount, when) in sorted(lines.items())]
+    if channel in m.malformed:
+        body = [body[0]] + [line.rsplit(",", 2)[0] for line in body[1:]] + ["D,broken"]
+    return _write(root / rules.statement_name(day, channel), body), total
+
+
+def write_credits(
+    root: Path, day: dt.date, credits: dict[str, Decimal], m: Misbehaviour | None = None
+) -> Path | None:
+    """Write the bank's credit file of `day`: one credit per channel (what it received), plus the
+    configured delta; channels credited nothing are not named."""
+    m = m or Misbehaviour()
+    if rules.BANK in m.missing:
+        return None
+    named = {
+        c: a + m.credit_delta.get(c, ZERO)
+        for c, a in ((c, credits.get(c, ZERO)) for c in rules.CHANNELS)
+        if a + m.credit_delta.get(c, ZERO) != 0
+    }
+    body = [f"H,{rules.BANK},{rules.day_text(day)},{len(named)},{_fmt(sum(named.values(), ZERO))}"]
+    body += [f"C,{c},{_fmt(a)},CR{rules.day_text(day)}{c}" for c, a in named.items()]
+    if rules.BANK in m.malformed:
+        body[0] = body[0].replace("H,", "X,", 1)
+    return _write(root / rules.credit_name(day), body)
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -93,16 +95,3 @@ def _write(path: Path, lines: list[str]) -> Path:
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(path)  # delivered whole: the reader never sees half a file
     return path
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--day", required=True, type=dt.date.fromisoformat)
-    parser.add_argument("--root", required=True, type=Path)
-    args = parser.parse_args()
-    for path in write_day(args.root, args.day):
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

@@ -43,7 +43,7 @@ def prepare() -> Any:
     # personal data at rest (bank accounts, waterrev.crypto): the local key file, made on first use
     if not os.environ.get("WATERREV_KMS_KEY_ID"):
         os.environ.setdefault("WATERREV_DATA_KEY_FILE", str(STATE_DIR / "data-key"))
-    # the daily reconciliation's files (docs/SYS009.md): `python -m waterrev.local.recon_sim` writes a day's
+    # the daily reconciliation's files (docs/SYS009.md): the simulators write each day's (start_recon_files)
     if not os.environ.get("WATERREV_RECON_BUCKET"):
         os.environ.setdefault("WATERREV_RECON_DIR", str(STATE_DIR / "recon"))
     set_pool_size()
@@ -225,6 +225,47 @@ def start_bank(callback_base: str) -> Any:
     return sim
 
 
+def start_recon_files(sim: Any, bank: Any) -> Any:
+    """The outside systems' daily reconciliation files (docs/SYS009.md 每日对账文件), written by the
+    simulators from their own records into WATERREV_RECON_DIR: at start, yesterday's (unless already
+    there: a restarted simulator has forgotten yesterday), then at every day change the day just over;
+    the SYS-009 simulator's (ONLINE, COUNTER_QR) first, then the bank's (BANK_REALTIME, WITHHOLDING, the
+    credit file, crediting what SYS-009 settled). Not with WATERREV_RECON_BUCKET (real channels). The
+    stop event."""
+    import datetime as dt
+    import threading
+
+    from waterrev import clock
+    from waterrev.banking import daily_rules
+
+    stop = threading.Event()
+    folder = os.environ.get("WATERREV_RECON_DIR")
+    if os.environ.get("WATERREV_RECON_BUCKET") or not folder:
+        return stop
+    root = Path(folder)
+
+    def write(day: dt.date, again: bool) -> None:
+        if not again and (root / daily_rules.credit_name(day)).exists():
+            return
+        settled = sim.write_statements(root, day) if sim is not None else {}
+        bank.write_statements(root, day, settled)
+        print(f"daily reconciliation files of {day} written under {root}", flush=True)
+
+    def loop() -> None:
+        last = clock.today()
+        try:
+            write(last - dt.timedelta(days=1), False)
+            while not stop.wait(60):
+                if clock.today() != last:
+                    write(last, True)
+                    last = clock.today()
+        except Exception as exc:  # a file the simulators cannot write must not stop the stack
+            print(f"daily reconciliation files: {exc!r}", flush=True)
+
+    threading.Thread(target=loop, name="recon-files", daemon=True).start()
+    return stop
+
+
 def main() -> None:
     port = int(os.environ.get("WATERREV_PORT", "3000"))
     host = os.environ.get("WATERREV_HOST", "127.0.0.1")
@@ -235,6 +276,7 @@ def main() -> None:
     sys010, messages = start_message_service(f"http://{host}:{http.server_address[1]}")
     bank = start_bank(f"http://{host}:{http.server_address[1]}")
     esign = start_esign_service(f"http://{host}:{http.server_address[1]}")
+    recon_files = start_recon_files(sim, bank)
 
     def stop(*_: object) -> None:
         raise KeyboardInterrupt
@@ -264,6 +306,7 @@ def main() -> None:
         pass
     finally:
         http.server_close()
+        recon_files.set()
         if sim is not None:
             sim.stop()
         if invoice_sim is not None:

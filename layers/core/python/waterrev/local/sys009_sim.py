@@ -341,6 +341,46 @@ class Sim:
             trade = self._state.trades.get(trade_no)
             return trade.view() if trade else None
 
+    def write_statements(
+        self, root: Path, day: Any, misbehaviour: Any = None, *, on: Any = None
+    ) -> dict[str, Decimal]:
+        """Write the day's statements, ONLINE and COUNTER_QR (docs/SYS009.md 每日对账文件), into `root`
+        from this platform's own record of the trades it settled (paid, by pay time in Beijing) -
+        bent as a `recon_sim.Misbehaviour` says. `on`: the calendar day whose trades are reported as
+        `day`'s (tests give their day a date of its own). Returns what each channel settled: what the
+        platform pays over to the bank that day."""
+        from waterrev.local import recon_sim
+
+        with self._cond:
+            paid = [
+                (t.scene, recon_sim.Trade(t.business_order_no, t.success_amount, t.paid_at.astimezone(CST)))
+                for t in self._state.trades.values()
+                if t.status == "SUCCESS"
+                and t.success_amount is not None
+                and t.paid_at is not None
+                and t.paid_at.astimezone(CST).date() == (on or day)
+            ]
+        settled = {}
+        for scene in SCENES:
+            trades = [t for s, t in paid if s == scene]
+            _path, settled[scene] = recon_sim.write_statement(root, day, scene, trades, misbehaviour)
+        return settled
+
+    def _statements_hook(self, data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """POST /sim/statements {"day": "YYYY-MM-DD"}: write that day's statements into
+        WATERREV_RECON_DIR (or `root` in the body)."""
+        import datetime as dt
+
+        try:
+            day = dt.date.fromisoformat(str(data.get("day")))
+        except ValueError:
+            return _err(400, "PARAM_ERROR", "day: YYYY-MM-DD")
+        root = data.get("root") or os.environ.get("WATERREV_RECON_DIR")
+        if not root:
+            return _err(400, "PARAM_ERROR", "root: no WATERREV_RECON_DIR to write into")
+        settled = self.write_statements(Path(str(root)), day)
+        return 200, {"day": day.isoformat(), "settled": {k: _fen(v) for k, v in settled.items()}}
+
     def reset(self) -> None:
         """Forget trades, notifications (pending ones too), behaviour and nonces; keys stay."""
         with self._cond:
@@ -1006,6 +1046,8 @@ class _Handler(SimHandler):
         elif method == "POST" and rest == ["reset"]:
             sim.reset()
             self._send_json(200, {"code": "OK"})
+        elif method == "POST" and rest == ["statements"]:
+            self._send_json(*sim._statements_hook(data if isinstance(data, dict) else {}))
         elif method == "POST" and rest == ["keys", "rotate"]:
             self._send_json(200, {"serial": sim.rotate_key()})
         else:

@@ -45,7 +45,9 @@ class DailyRunItem(Reply):
 class DailyChannel(Reply):
     channel: Channel = Field(description="渠道")
     open_diff_count: int = Field(description="未处置差异数")
-    statement_status: Literal["OK", "MISSING", "INVALID"] = Field(description="对账单状态")
+    statement_status: Literal["OK", "MISSING", "INVALID", "NONE"] = Field(
+        description="对账单状态（NONE：柜台无外部对账单，只与银行入账两方核对）"
+    )
 
 
 class DailyFile(Reply):
