@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -36,6 +36,8 @@ BILL_RUN_TIME_ZONE = "Asia/Shanghai"
 WITHHOLDING_ASL = WORKFLOWS_DIR / "withholding.asl.json"
 WITHHOLDING_TASK = "wf_withholding"
 WITHHOLDING_ARN_ENV = "WATERREV_WITHHOLDING_STATE_MACHINE_ARN"
+# The scheduled job that restarts a batch whose execution ended without deciding (banking.workflow).
+WITHHOLDING_RESTARTER = "job_pay_compensate"
 
 
 def read_definition(path: Path) -> str:
@@ -86,6 +88,20 @@ class Workflows(Construct):
                 starter.add_environment(WITHHOLDING_ARN_ENV, self.withholding.state_machine_arn)
                 self.withholding.grant_start_execution(starter)
                 self.withholding.grant_task_response(starter)
+            restarter = self.functions.get(WITHHOLDING_RESTARTER)
+            if restarter is not None:  # restarts the executions that ended without deciding
+                restarter.add_environment(WITHHOLDING_ARN_ENV, self.withholding.state_machine_arn)
+                self.withholding.grant_start_execution(restarter)
+                self.withholding.grant_execution(restarter, "states:DescribeExecution")
+                stack = Stack.of(self)
+                machine_id = stack.resolve(stack.get_logical_id(self.withholding.node.default_child))  # type: ignore[arg-type]
+                acknowledge(
+                    restarter.role or restarter,
+                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                    f'execution:{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{machine_id}"}}]}}]}}:*]',
+                    "states:DescribeExecution on the withholding state machine's executions only: an execution's "
+                    "ARN is its machine's name and a name given at its start, so no narrower resource exists.",
+                )
 
         for starter in bill_run_starters:
             starter.add_environment(BILL_RUN_ARN_ENV, self.bill_run.state_machine_arn)

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from infra.constructs.banking import CREDENTIALS_PREFIX_ENV, KMS_KEY_ENV, SEALING_INTERFACES, SEALING_TASKS
-from infra.constructs.workflows import WITHHOLDING_ARN_ENV, WITHHOLDING_ASL
+from infra.constructs.workflows import WITHHOLDING_ARN_ENV, WITHHOLDING_ASL, WITHHOLDING_RESTARTER
 from infra.stack import WITHHOLDING_STARTERS
 from tests.infra.test_egress import factory_functions, group_of
 from tests.infra.test_workflows import as_list, definition_text, the_state_machine
@@ -71,6 +71,7 @@ def test_given_the_withholding_workflow_then_only_its_starters_start_and_resume_
         assert {"states:StartExecution", "states:SendTaskSuccess"} <= actions
     policies: Resources = template.find_resources("AWS::IAM::Policy")
     starters = {functions[i]["Role"]["Fn::GetAtt"][0] for i in WITHHOLDING_STARTERS}
+    starters.add(functions[WITHHOLDING_RESTARTER]["Role"]["Fn::GetAtt"][0])  # restarts a stalled batch
     granted = {
         role["Ref"]
         for p in policies.values()
@@ -80,6 +81,21 @@ def test_given_the_withholding_workflow_then_only_its_starters_start_and_resume_
         for role in p["Properties"]["Roles"]
     }
     assert granted == starters
+
+
+def test_given_the_compensation_job_then_it_may_start_and_describe_withholding_executions_only(
+    template: Template,
+) -> None:
+    machine_id, _ = the_state_machine(template, "Withholding")
+    props = factory_functions(template)[WITHHOLDING_RESTARTER]
+    assert props["Environment"]["Variables"][WITHHOLDING_ARN_ENV] == {"Ref": machine_id}
+    actions = {
+        a
+        for st in statements_of_role(template, props["Role"]["Fn::GetAtt"][0])
+        if machine_id in json.dumps(st["Resource"])
+        for a in as_list(st["Action"])
+    }
+    assert actions == {"states:StartExecution", "states:DescribeExecution"}
 
 
 def test_given_the_data_key_then_it_rotates_and_only_the_sealing_functions_use_it(template: Template) -> None:

@@ -230,6 +230,31 @@ def test_given_each_task_state_then_it_invokes_the_bill_run_function_and_retries
     assert states["Prepare"]["Parameters"]["Payload"]["executionArn.$"] == "$$.Execution.Id"
 
 
+def test_given_the_withholding_workflow_then_its_idempotent_steps_are_retried_on_anything_but_app_error() -> (
+    None
+):
+    """Select and Settle are idempotent (a batch past them is answered as it is): a function that crashed
+    or timed out is tried again, not left with its batch CREATED or RECONCILED for ever; AwaitReturn too
+    (a new task token, kept again), but its timeout and BatchNotWaiting go to its Catch (Poll)
+    (tests/integration/test_fault_cycle.py)."""
+    from infra.constructs.workflows import WITHHOLDING_ASL
+
+    states = json.loads(WITHHOLDING_ASL.read_text(encoding="utf-8"))["States"]
+    anything = {"ErrorEquals": ["States.ALL"], "IntervalSeconds": 1, "MaxAttempts": 3, "BackoffRate": 2}
+    for name in ("Select", "Settle"):
+        assert states[name]["Retry"] == [{"ErrorEquals": ["AppError"], "MaxAttempts": 0}, anything]
+    for name in ("Send", "Poll", "Reconcile"):
+        assert states[name]["Retry"][0] == {"ErrorEquals": ["AppError"], "MaxAttempts": 0}
+        assert states[name]["Retry"][1]["ErrorEquals"] == ["States.ALL"]
+    waiting = states["AwaitReturn"]
+    assert waiting["Retry"] == [
+        {"ErrorEquals": ["States.Timeout", "BatchNotWaiting", "AppError"], "MaxAttempts": 0},
+        anything,
+    ]
+    assert waiting["Catch"][0]["ErrorEquals"] == ["States.Timeout", "BatchNotWaiting"]
+    assert waiting["Catch"][0]["Next"] == "Poll"
+
+
 def test_given_the_state_machine_then_it_logs_everything_and_traces(template: Template) -> None:
     _, props = the_state_machine(template)
     log_groups: Resources = template.find_resources("AWS::Logs::LogGroup")

@@ -14,7 +14,7 @@ import binascii
 import io
 import posixpath
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -100,13 +100,23 @@ class BankSftp:
             except FileNotFoundError:
                 self._sftp.mkdir(path)
 
-    def upload(self, path: str, data: bytes) -> None:
+    @staticmethod
+    def partial_path(path: str) -> str:
+        """Where an upload of `path` is written before its rename (a bank never takes a dot-prefixed name)."""
         directory, name = posixpath.split(path)
+        return posixpath.join(directory, f".{name}.part")
+
+    def upload(self, path: str, data: bytes, before_rename: Callable[[], None] | None = None) -> None:
+        """Write `data` as the partial copy, then rename it to `path`. `before_rename` is called between
+        the two: from its call on, the file may be in place (the rename's answer may be lost)."""
+        directory, _name = posixpath.split(path)
         self.makedirs(directory)
-        partial = posixpath.join(directory, f".{name}.part")
+        partial = self.partial_path(path)
         try:
             with self._sftp.open(partial, "wb") as out:
                 out.write(data)
+            if before_rename is not None:
+                before_rename()
             try:
                 self._sftp.posix_rename(partial, path)
             except OSError:

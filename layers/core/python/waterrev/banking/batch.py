@@ -9,7 +9,9 @@ the routes create, show, cancel and feed it.
   what each owes as billing.dues says (principal and late-payment penalty as of the batch's day), none
   held by a live online order or another open batch.
 - send: the GBK fixed-width file built and uploaded (SFTP, pinned host key) under a claim (CREATED ->
-  SENDING -> SENT), so a cancel racing it either wins before the upload or is refused.
+  SENDING -> SENT), so a cancel racing it either wins before the upload or is refused; an upload whose
+  answer was lost after its rename was issued is resolved from the send directory, never uploaded blindly
+  again (sent once, 1_002_006_001).
 - cancel: before the bank has taken the file only (its removal from the send directory is the proof).
 - apply_return: each return file once (batchNo + fileSerialNo); a bad one is refused with
   1_002_006_002 and a review record (bk_transaction_exception BANK_RETURN_INVALID); the successes are
@@ -403,7 +405,15 @@ def send_file(uow: UnitOfWork, batch: dict[str, Any]) -> bytes:
 def send(ctx: RequestContext, batch_no: str, *, retry: bool = False) -> dict[str, Any]:
     """Claim the batch (CREATED -> SENDING; the workflow's own retry may take a SENDING one again), upload
     its file, mark it SENT. A batch past CREATED is never sent again: 1_002_006_001 (or, for the
-    workflow's retry of a batch it already sent, the batch as it is)."""
+    workflow's retry of a batch it already sent, the batch as it is).
+
+    Sent once (1_002_006_001, docs/BANK.md "Sending once"): the file is written as its partial copy and
+    renamed into place, and `publish_time` is committed between the two. An upload error before that
+    leaves the file certainly not at the bank: the batch goes back to CREATED. After it the answer is
+    ambiguous (the rename may have happened, the bank may already have taken the file): the batch stays
+    SENDING, and the next attempt looks at the send directory before anything else: the file in place, or
+    gone with its partial gone (the rename happened and the bank took it), is SENT without uploading again;
+    only a partial still there (the rename never happened) is uploaded again."""
     with UnitOfWork() as uow:
         claimable = [S.CREATED, S.SENDING] if retry else [S.CREATED]
         batch = uow.one(
@@ -426,19 +436,24 @@ def send(ctx: RequestContext, batch_no: str, *, retry: bool = False) -> dict[str
             )
         data = send_file(uow, batch)
         uow.commit()
+    found = "UPLOADED"
     try:
         with connect(batch) as sftp:
-            sftp.upload(batch["send_file_path"], data)
+            if batch["publish_time"] is not None:  # an earlier attempt may have put the file in place
+                found = _already_published(sftp, batch)
+            if found == "UPLOADED":
+                sftp.upload(batch["send_file_path"], data, before_rename=lambda: _publishing(batch_no))
     except (BankSftpError, AppError) as exc:
-        # The file is put in place by a rename, the upload's last step: an error means it is not there. The
-        # batch goes back to CREATED (the workflow's retry sends it again; a person may cancel it).
+        # Before publish_time the bank cannot have the file: back to CREATED (the workflow's retry sends it
+        # again; a person may cancel it). After it the batch stays SENDING, for the next attempt to resolve.
         _note_error(batch_no, f"送盘失败：{exc}", back_to_created=True)
         raise
     with UnitOfWork() as uow:
         row = uow.one(
             "UPDATE bk_withholding_batch SET status = 'SENT', send_time = now(), file_sha256 = :h, last_error = NULL,"
+            " taken_time = CASE WHEN CAST(:taken AS boolean) THEN COALESCE(taken_time, now()) ELSE taken_time END,"
             " update_time = now() WHERE batch_no = :b AND status = 'SENDING' RETURNING *",
-            {"b": batch_no, "h": rules.sha256(data)},
+            {"b": batch_no, "h": rules.sha256(data), "taken": found == "TAKEN"},
         )
         audit.record(
             uow,
@@ -447,17 +462,43 @@ def send(ctx: RequestContext, batch_no: str, *, retry: bool = False) -> dict[str
             operation="WITHHOLDING_BATCH_SEND",
             object_type="bk_withholding_batch",
             object_id=batch_no,
-            after={"sendFilePath": batch["send_file_path"], "bytes": len(data)},
+            after={"sendFilePath": batch["send_file_path"], "bytes": len(data), "found": found},
         )
         uow.commit()
     return {"batchNo": batch_no, "batchStatus": row["status"] if row else S.SENT, "sent": True}
 
 
+def _already_published(sftp: BankSftp, batch: dict[str, Any]) -> str:
+    """After an ambiguous upload (publish_time set): IN_PLACE (the file is in the send directory), TAKEN
+    (neither it nor its partial is there: the rename, which is atomic, happened and the bank has moved the
+    file away) or UPLOADED (the partial is still there: the rename never happened, upload again)."""
+    path = str(batch["send_file_path"])
+    if sftp.exists(path):
+        return "IN_PLACE"
+    if sftp.exists(BankSftp.partial_path(path)):
+        return "UPLOADED"
+    return "TAKEN"
+
+
+def _publishing(batch_no: str) -> None:
+    """Committed before the send file's rename is issued: from now on the bank may have it."""
+    with UnitOfWork() as uow:
+        uow.execute(
+            "UPDATE bk_withholding_batch SET publish_time = now(), update_time = now()"
+            " WHERE batch_no = :b AND status = 'SENDING'",
+            {"b": batch_no},
+        )
+        uow.commit()
+
+
 def _note_error(batch_no: str, message: str, *, back_to_created: bool = False) -> None:
+    """The error kept on the batch; an upload that never reached its rename (no publish_time) puts the
+    batch back to CREATED, any other stays SENDING (the file may be at the bank)."""
     with UnitOfWork() as uow:
         uow.execute(
             "UPDATE bk_withholding_batch SET last_error = :m, update_time = now(),"
-            " status = CASE WHEN CAST(:back AS boolean) AND status = 'SENDING' THEN 'CREATED' ELSE status END"
+            " status = CASE WHEN CAST(:back AS boolean) AND status = 'SENDING' AND publish_time IS NULL"
+            " THEN 'CREATED' ELSE status END"
             " WHERE batch_no = :b",
             {"m": message[:512], "b": batch_no, "back": back_to_created},
         )
@@ -937,6 +978,21 @@ def waiting_token(batch_no: str) -> str | None:
     """The task token of the execution last seen waiting for this batch's return."""
     with UnitOfWork() as uow:
         return uow.scalar("SELECT task_token FROM bk_withholding_batch WHERE batch_no = :b", {"b": batch_no})
+
+
+def stalled(after_s: int, limit: int) -> list[tuple[str, str | None]]:
+    """Batches on their way (CREATED, SENDING, SENT, RETURNED, or RECONCILED with nothing differing) that
+    have not moved for `after_s` seconds: (batchNo, the last execution's ARN). Whether the execution still
+    runs is banking.workflow's to ask."""
+    with UnitOfWork() as uow:
+        rows = uow.all(
+            "SELECT batch_no, execution_arn FROM bk_withholding_batch"
+            " WHERE (status IN ('CREATED', 'SENDING', 'SENT', 'RETURNED')"
+            " OR (status = 'RECONCILED' AND reconcile_status = 'BALANCED'))"
+            " AND update_time < now() - make_interval(secs => :s) ORDER BY update_time LIMIT :n",
+            {"s": after_s, "n": limit},
+        )
+    return [(str(r["batch_no"]), r["execution_arn"]) for r in rows]
 
 
 def stuck_count() -> int:
