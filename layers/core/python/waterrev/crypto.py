@@ -135,9 +135,23 @@ MOBILE = "mobile"
 ID_NO = "id-no"
 
 
-def normalize_pii(value: str) -> str:
-    """What is sealed and indexed for an ID number or a mobile: no spaces, letters upper case (a final x)."""
-    return re.sub(r"\s", "", value).upper()
+_MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE_PREFIX = re.compile(r"(?:\+|00)?86")
+
+
+def normalize_pii(value: str, kind: str = ID_NO) -> str:
+    """What is sealed and indexed for an ID number or a mobile (`kind`), so that every way of writing one
+    value indexes alike: no spaces, letters upper case (an ID number's final x). A mobile also loses its
+    '-' separators, and a mainland mobile its country prefix (+86, 0086, 86): '+86 138-1234-5678' is
+    '13812345678'. A prefix before anything but a mainland mobile stays (a foreign number is kept whole)."""
+    plain = re.sub(r"\s", "", value).upper()
+    if kind != MOBILE:
+        return plain
+    plain = plain.replace("-", "")
+    prefix = _MOBILE_PREFIX.match(plain)
+    if prefix and _MAINLAND_MOBILE.fullmatch(plain[prefix.end() :]):
+        return plain[prefix.end() :]
+    return plain
 
 
 @dataclass(frozen=True)
@@ -183,14 +197,14 @@ class Keys:
 
     def pii_index(self, kind: str, value: str) -> str:
         """The blind index of an ID number or a mobile (kind MOBILE or ID_NO)."""
-        data = f"{kind}:{normalize_pii(value)}".encode()
+        data = f"{kind}:{normalize_pii(value, kind)}".encode()
         return hmac.new(self.index_key, data, hashlib.sha256).hexdigest()
 
     def pii(self, kind: str, value: str | None) -> Sealed:
         """An ID number or a mobile as it is stored: masked, sealed and indexed (NOTHING for no value)."""
         if value is None or not value.strip():
             return NOTHING
-        plain = normalize_pii(value)
+        plain = normalize_pii(value, kind)
         return Sealed(mask(kind, plain), self.seal(plain, kind), self.pii_index(kind, plain))
 
     def open_pii(self, kind: str, blob: bytes | memoryview | None) -> str | None:
@@ -284,6 +298,31 @@ def create_first_key(conn: Any) -> bool:
         {"w": wrap.name, "k": wrapped},
     )
     return True
+
+
+def is_masked(value: str | None) -> bool:
+    """A value that is already a mask ('138****5678'): a migration's backfill leaves it as it is - sealing
+    it would keep the mask as if it were the value, and index it as one."""
+    return value is not None and "*" in value
+
+
+def refuse_downgrade_if_sealed(conn: Any, revision: str, columns: list[tuple[str, str]]) -> None:
+    """A migration's downgrade that would drop sealed columns: refused while any of them (table, cipher
+    column) holds a value. The clear columns hold only masks, so dropping the seals would lose the values
+    for good; a downgrade re-opening them would need the key and undo the point of sealing them."""
+    from sqlalchemy import text
+
+    holding = [
+        f"{table}.{column}"
+        for table, column in columns
+        if conn.execute(text(f"SELECT 1 FROM {table} WHERE {column} IS NOT NULL LIMIT 1")).first() is not None
+    ]
+    if holding:
+        raise RuntimeError(
+            f"downgrade of revision {revision} refused: sealed personal data in {', '.join(holding)}; dropping"
+            " these columns would lose the values (only their masks are kept in clear). Restore a backup"
+            " taken before the revision instead."
+        )
 
 
 def forget_keys() -> None:

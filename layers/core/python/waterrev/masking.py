@@ -89,6 +89,41 @@ def mask_named(value: Any) -> Any:
     return value
 
 
+# Column names of free-form records (a legacy CSV's extra columns): the words a name is made of (camelCase,
+# snake_case, kebab-case) tell what it holds - contactMobile, guarantor_phone, passportNo, payer-id-no,
+# bankAcct - whatever the value looks like.
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_MOBILE_WORDS = {"mobile", "phone", "tel", "telephone", "cellphone", "sjh"}
+_ID_WORDS = {"passport", "idcard", "idno", "identity", "certificate", "cert", "sfz", "sfzh", "zjhm"}
+_ACCOUNT_WORDS = {"account", "acct", "iban", "bankcard", "cardno", "yhzh"}
+
+
+def masker_of(name: str) -> Any:
+    """The masking function a column named `name` calls for (None: the name says nothing)."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    words = [w.lower() for w in _WORDS.findall(name)]
+    joined = {a + b for a, b in zip(words, words[1:], strict=False)}
+    found = set(words) | joined
+    if found & _ID_WORDS or ("id" in words and ({"no", "num", "number", "card"} & set(words))):
+        return mask_id_no
+    if found & _MOBILE_WORDS:
+        return mask_mobile
+    if "name" not in words and (found & _ACCOUNT_WORDS or {"bank", "card"} <= set(words)):
+        return mask_bank_account
+    return None
+
+
+def mask_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A record of named text columns masked: by its name where the name says it is a mobile, an ID number
+    or an account (a passport or a foreign number too), by pattern everywhere else (mask_text)."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        how = masker_of(name)
+        out[name] = how(value) if how is not None and isinstance(value, str) else mask_any(value)
+    return out
+
+
 _STD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 

@@ -14,6 +14,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from waterrev import crypto
+from waterrev.masking import mask_columns
+
 OBJECT_TYPES = ("BILL", "COLLECTION", "ADJUSTMENT", "INVOICE", "REMINDER", "PROCESS", "METER", "CONFIG")
 # the seed's 最小历史查询保留集: which interface family each object type is attached to (挂靠接口族)
 FAMILIES = {
@@ -125,7 +128,11 @@ def parse_row(object_type: str, line_no: int, row: dict[str, str]) -> HistRow:
     for column in REQUIRED[object_type]:
         if not values.get(column):
             raise RowError(line_no, column, "必填")
-    detail = {k: (v or "").strip() for k, v in row.items() if k not in COMMON and (v or "").strip()}
+    # an extra column named like a mobile, an ID or passport number or an account is kept masked only
+    # (DECISIONS 136): the record is for looking up, and its detail is not sealed
+    detail = mask_columns(
+        {k: (v or "").strip() for k, v in row.items() if k not in COMMON and (v or "").strip()}
+    )
     period = values.get("billPeriod")
     if period is not None and not _PERIOD.match(period):
         raise RowError(line_no, "billPeriod", "账期格式须为 YYYY-MM")
@@ -174,9 +181,14 @@ def _int(line_no: int, column: str, text: str | None) -> int | None:
 
 
 def _mobile(line_no: int, text: str | None) -> str | None:
-    if text is not None and not re.fullmatch(r"\+?\d{5,19}", text):
+    """The mobile as the index keeps it (crypto.normalize_pii): '+86 138-1234-5678' is '13812345678', so
+    the search by any spelling of it finds it."""
+    if text is None:
+        return None
+    plain = crypto.normalize_pii(text, crypto.MOBILE)
+    if not re.fullmatch(r"\+?\d{5,19}", plain):
         raise RowError(line_no, "mobile", "须为数字")
-    return text
+    return plain
 
 
 def _time(line_no: int, text: str | None) -> dt.datetime | None:
