@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from typing import Any
@@ -103,7 +104,7 @@ def masker_of(name: str) -> Any:
     if name in _BY_NAME:
         return _BY_NAME[name]
     words = [w.lower() for w in _WORDS.findall(name)]
-    joined = {a + b for a, b in zip(words, words[1:], strict=False)}
+    joined = {a + b for a, b in itertools.pairwise(words)}
     found = set(words) | joined
     if found & _ID_WORDS or ("id" in words and ({"no", "num", "number", "card"} & set(words))):
         return mask_id_no
