@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from waterrev.masking import ID_NO as ID_NO
+from waterrev.masking import MOBILE as MOBILE
+from waterrev.masking import normalize_pii as normalize_pii
 from waterrev.settings import get_settings
 
 _VERSION = b"\x01"
@@ -129,29 +132,6 @@ def _derive(key: bytes, purpose: bytes) -> bytes:
 def normalize_account(value: str) -> str:
     """What is sealed and indexed: the digits as written, without spaces."""
     return re.sub(r"\s", "", value)
-
-
-MOBILE = "mobile"
-ID_NO = "id-no"
-
-
-_MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
-_MOBILE_PREFIX = re.compile(r"(?:\+|00)?86")
-
-
-def normalize_pii(value: str, kind: str = ID_NO) -> str:
-    """What is sealed and indexed for an ID number or a mobile (`kind`), so that every way of writing one
-    value indexes alike: no spaces, letters upper case (an ID number's final x). A mobile also loses its
-    '-' separators, and a mainland mobile its country prefix (+86, 0086, 86): '+86 138-1234-5678' is
-    '13812345678'. A prefix before anything but a mainland mobile stays (a foreign number is kept whole)."""
-    plain = re.sub(r"\s", "", value).upper()
-    if kind != MOBILE:
-        return plain
-    plain = plain.replace("-", "")
-    prefix = _MOBILE_PREFIX.match(plain)
-    if prefix and _MAINLAND_MOBILE.fullmatch(plain[prefix.end() :]):
-        return plain[prefix.end() :]
-    return plain
 
 
 @dataclass(frozen=True)

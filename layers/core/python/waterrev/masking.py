@@ -139,3 +139,27 @@ class MaskingFilter(logging.Filter):
             if key not in _STD_ATTRS:
                 setattr(record, key, mask_any(value))
         return True
+
+
+# The kinds of personal value (waterrev.crypto seals each under its own purpose and indexes it bound to it).
+MOBILE = "mobile"
+ID_NO = "id-no"
+
+
+_MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE_PREFIX = re.compile(r"(?:\+|00)?86")
+
+
+def normalize_pii(value: str, kind: str = ID_NO) -> str:
+    """What is sealed and indexed for an ID number or a mobile (`kind`), so that every way of writing one
+    value indexes alike: no spaces, letters upper case (an ID number's final x). A mobile also loses its
+    '-' separators, and a mainland mobile its country prefix (+86, 0086, 86): '+86 138-1234-5678' is
+    '13812345678'. A prefix before anything but a mainland mobile stays (a foreign number is kept whole)."""
+    plain = re.sub(r"\s", "", value).upper()
+    if kind != MOBILE:
+        return plain
+    plain = plain.replace("-", "")
+    prefix = _MOBILE_PREFIX.match(plain)
+    if prefix and _MAINLAND_MOBILE.fullmatch(plain[prefix.end() :]):
+        return plain[prefix.end() :]
+    return plain

@@ -14,8 +14,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from waterrev import crypto
-from waterrev.masking import mask_columns
+from waterrev.masking import MOBILE, mask_columns, normalize_pii
 
 OBJECT_TYPES = ("BILL", "COLLECTION", "ADJUSTMENT", "INVOICE", "REMINDER", "PROCESS", "METER", "CONFIG")
 # the seed's 最小历史查询保留集: which interface family each object type is attached to (挂靠接口族)
@@ -181,11 +180,11 @@ def _int(line_no: int, column: str, text: str | None) -> int | None:
 
 
 def _mobile(line_no: int, text: str | None) -> str | None:
-    """The mobile as the index keeps it (crypto.normalize_pii): '+86 138-1234-5678' is '13812345678', so
+    """The mobile as the index keeps it (masking.normalize_pii): '+86 138-1234-5678' is '13812345678', so
     the search by any spelling of it finds it."""
     if text is None:
         return None
-    plain = crypto.normalize_pii(text, crypto.MOBILE)
+    plain = normalize_pii(text, MOBILE)
     if not re.fullmatch(r"\+?\d{5,19}", plain):
         raise RowError(line_no, "mobile", "须为数字")
     return plain
