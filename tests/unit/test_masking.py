@@ -238,7 +238,8 @@ def test_fields_named_as_personal_numbers_are_masked_whatever_their_form() -> No
 
 def test_columns_named_like_personal_numbers_are_masked_by_their_name() -> None:
     """Given a legacy record's extra columns: a passport number, a foreign and a mainland mobile, a bank
-    card number, each under a name that says so, and others that do not (an account name, a hotel, a note
+    card number, each under a name that says so, and others that do not (an account name, a hotel, a meter's
+    certificate, a note
     with a mobile in it)
     When masked as columns
     Then each named one is masked whatever its form, the note by pattern, the rest untouched."""
@@ -253,6 +254,7 @@ def test_columns_named_like_personal_numbers_are_masked_by_their_name() -> None:
             "bankCardNo": "6222021234567890123",
             "accountName": "张三",
             "hotel": "E12345678",
+            "certificateNo": "JD-2024-001",
             "note": "请联系 13912345678",
         }
     )
@@ -265,6 +267,7 @@ def test_columns_named_like_personal_numbers_are_masked_by_their_name() -> None:
         "bankCardNo": "6222" + "*" * 11 + "0123",
         "accountName": "张三",
         "hotel": "E12345678",
+        "certificateNo": "JD-2024-001",  # a meter's verification certificate
         "note": "请联系 139****5678",
     }
     assert mask_columns(masked) == masked

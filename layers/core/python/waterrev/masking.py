@@ -95,7 +95,7 @@ def mask_named(value: Any) -> Any:
 # bankAcct - whatever the value looks like.
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _MOBILE_WORDS = {"mobile", "phone", "tel", "telephone", "cellphone", "sjh"}
-_ID_WORDS = {"passport", "idcard", "idno", "identity", "certificate", "cert", "sfz", "sfzh", "zjhm"}
+_ID_WORDS = {"passport", "idcard", "idno", "identity", "sfz", "sfzh", "zjhm"}  # not "certificate": a meter's
 _ACCOUNT_WORDS = {"account", "acct", "iban", "bankcard", "cardno", "yhzh"}
 
 

@@ -3,7 +3,8 @@ tests/unit/test_history_rules.py holds the two together).
 
 One CSV per object type, UTF-8 (a BOM is allowed), a header row of column names, then one row per legacy
 object. The common columns below mean the same for every type; a type requires some of them; any other
-column is kept as given in the record's `detail` (e.g. 柜员 operator, 关联原单号 relatedNo, 附件 attachments).
+column is kept in the record's `detail` (e.g. 柜员 operator, 关联原单号 relatedNo, 附件 attachments) - masked
+where its name says it is a mobile, an ID number or an account (masking.mask_columns), by pattern elsewhere.
 """
 
 from __future__ import annotations
