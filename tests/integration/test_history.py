@@ -393,3 +393,33 @@ def test_the_same_file_sent_twice_at_once_is_one_import(admin: str) -> None:
     assert replies[0].data["importNo"] == replies[1].data["importNo"]
     assert sorted(r.data["duplicate"] for r in replies) == [False, True]
     assert sql_scalar("SELECT count(*) FROM biz_hist_record WHERE legacy_no LIKE :t", {"t": f"{tag}-%"}) == 50
+
+
+def test_a_mobile_in_any_spelling_finds_its_record_and_named_extra_columns_are_stored_masked(
+    admin: str,
+) -> None:
+    """Given a legacy row whose mobile is written '+86 137-0000-2222' and whose extra columns hold a passport
+    number and a guarantor's foreign phone (no pattern knows them)
+    When it is imported and searched by the mobile spelled '13700002222', '0086 13700002222' and
+    '137-0000-2222'
+    Then every spelling finds it, and the extra columns are stored and answered masked, never in clear."""
+    tag = unique("SP")
+    text = csv_of(
+        ["legacyNo", "status", "mobile", "passportNo", "guarantorPhone", "operator"],
+        [[f"{tag}-1", "ACTIVE", "+86 137-0000-2222", "E76543210", "+85291234567", "柜员乙"]],
+    )
+    assert load(admin, "CONFIG", text).code == 0
+    for spelling in ("13700002222", "0086 13700002222", "137-0000-2222"):
+        found = search(admin, mobile=spelling, objectType="CONFIG")
+        assert f"{tag}-1" in [i["legacyNo"] for i in found["list"]], spelling
+    item = next(i for i in found["list"] if i["legacyNo"] == f"{tag}-1")
+    assert item["mobile"] == "137****2222"
+    assert item["detail"] == {
+        "passportNo": "E7*****10",
+        "guarantorPhone": "********4567",
+        "operator": "柜员乙",
+    }
+    stored = sql_scalar(
+        "SELECT CAST(detail AS text) FROM biz_hist_record WHERE legacy_no = :l", {"l": f"{tag}-1"}
+    )
+    assert "E76543210" not in stored and "85291234567" not in stored

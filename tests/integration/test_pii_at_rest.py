@@ -27,6 +27,7 @@ from tests.support import (
     sql_all,
     unique,
 )
+from waterrev import crypto
 from waterrev.fields import _ID_CHECK, _ID_WEIGHTS
 from waterrev.masking import mask_mobile
 
@@ -110,6 +111,7 @@ def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: s
     mobiles = {k: a_mobile() for k in ("cust", "contact", "invoice", "owner", "applicant", "history")}
     ids = {k: an_id_no() for k in ("cust", "owner", "history")}
     ids["passport"] = f"E{random.randrange(10**8):08d}"  # a form no log pattern knows
+    account = f"6217{random.randrange(10**15):015d}"  # the invoice profile's 开户账号
 
     cust = new_customer(
         admin,
@@ -117,7 +119,7 @@ def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: s
         idNo=ids["cust"],
         contactList=[{"name": "联系人", "mobile": mobiles["contact"], "relation": "SELF", "isPrimary": True}],
         invoiceInfo={"invoiceType": "ELECTRONIC", "titleType": "PERSONAL", "invoiceTitle": "某人",
-                     "mobile": mobiles["invoice"]},
+                     "mobile": mobiles["invoice"], "bankName": "建设银行", "bankAccount": account},
     )  # fmt: skip
     cust_id = int(cust["id"])
     traveller = new_customer(admin, mobile=a_mobile(), idType="PASSPORT", idNo=ids["passport"])
@@ -165,25 +167,53 @@ def test_what_the_use_cases_write_shows_no_mobile_or_id_number_in_clear(admin: s
     engine = create_engine(db)
     try:
         with engine.connect() as conn:
-            assert found_in_clear(conn, [*mobiles.values(), *ids.values()]) == []
+            assert found_in_clear(conn, [*mobiles.values(), *ids.values(), account]) == []
+            sealed = conn.execute(
+                text("SELECT bank_account, bank_account_cipher FROM biz_cust_invoice WHERE cust_id = :c"),
+                {"c": cust_id},
+            ).one()
+            assert sealed[0] == account[:4] + "*" * 11 + account[-4:]
+            assert crypto.keys(conn).open(sealed[1]) == account
     finally:
         engine.dispose()
+    shown = call("GET", f"/admin-api/revenue/customer/{cust_id}", query="queryType=invoice", token=admin)
+    assert shown.data["invoiceInfo"]["bankAccount"] == account[:4] + "*" * 11 + account[-4:], shown.body
     dump = dumped(db)
-    assert [v for v in [*mobiles.values(), *ids.values()] if v in dump] == []
+    assert [v for v in [*mobiles.values(), *ids.values(), account] if v in dump] == []
     assert mask_mobile(mobiles["cust"]) in dump  # what it shows instead
+
+
+def downgrade(engine: Any, revision: str) -> None:
+    """Alembic's downgrade to `revision` in one transaction, rolled back whatever happens."""
+    from alembic import command
+    from alembic.config import Config
+
+    from waterrev import migrate
+
+    config = Config()
+    config.set_main_option("script_location", str(migrate._HERE))
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        try:
+            command.downgrade(config, revision)
+        finally:
+            connection.rollback()
 
 
 def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -> None:
     """Given a database at revision 0091 holding a customer's mobile and ID number, a contact's mobile, an
     SMS message to that mobile, a legacy history row, a transfer's applyData, a SYS-010 result naming the
-    mobile and an audit row with a passport number, all in clear
-    When it is migrated to head (the key from the same settings as at runtime)
+    mobile, an audit row with a passport number and an invoice profile's bank account, all in clear (and
+    the profile's mobile already a mask)
+    When it is migrated to 0120, then to head (the key from the same settings as at runtime)
     Then each column keeps only the masked value, its seal opens to the value, its blind index is the
-    value's, the message keeps its idempotency key, and no value is left in clear anywhere."""
+    value's, the mask is left unsealed, the message keeps its idempotency key, no value is left in clear
+    anywhere, and neither 0150's nor 0120's downgrade runs while anything is sealed."""
     from waterrev import crypto, migrate
     from waterrev.local import pg
 
     mobile, contact, id_no, owner, passport = a_mobile(), a_mobile(), an_id_no(), an_id_no(), "E87654321"
+    account = "6217" + f"{random.randrange(10**12):012d}"
     url = pg.create_database(database_url, unique("pii").lower())
     engine = create_engine(url)
     try:
@@ -202,6 +232,13 @@ def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -
             conn.execute(
                 text("INSERT INTO biz_cust_contact (cust_id, name, mobile) VALUES (:c, 'n', :m)"),
                 {"c": cust, "m": contact},
+            )
+            conn.execute(  # a bank account in clear; a mobile that is already a mask
+                text(
+                    "INSERT INTO biz_cust_invoice (cust_id, invoice_title, mobile, bank_account)"
+                    " VALUES (:c, 'k', '137****0000', :a)"
+                ),
+                {"c": cust, "a": account},
             )
             conn.execute(
                 text(
@@ -253,8 +290,17 @@ def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -
                 {"c": str(cust), "a": f'{{"idType": "PASSPORT", "idNo": "{passport}"}}'},
             )
         with engine.connect() as conn:  # the scan sees them where they are in clear
-            assert len(found_in_clear(conn, [mobile, contact, id_no, owner, passport])) == 9  # one per column
+            assert (
+                len(found_in_clear(conn, [mobile, contact, id_no, owner, passport, account])) == 10
+            )  # a column each
+        migrate.upgrade("0120", engine=engine)
+        with pytest.raises(
+            RuntimeError, match=r"downgrade of revision 0120 refused: .*biz_cust\.mobile_cipher"
+        ):
+            downgrade(engine, "0110")
         migrate.upgrade("head", engine=engine)
+        with pytest.raises(RuntimeError, match=r"0150 refused: .*biz_cust_invoice\.bank_account_cipher"):
+            downgrade(engine, "0120")
         with engine.begin() as conn:
             crypto.forget_keys()
             keys = crypto.keys(conn)
@@ -272,6 +318,14 @@ def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -
                 assert masked == crypto.mask(kind, value), (table, column)
                 assert keys.open_pii(kind, sealed) == value, (table, column)
                 assert index == keys.pii_index(kind, value), (table, column)
+            masked, sealed = conn.execute(
+                text("SELECT bank_account, bank_account_cipher FROM biz_cust_invoice")
+            ).one()
+            assert masked == account[:4] + "*" * 8 + account[-4:] and keys.open(sealed) == account
+            # a value that was already a mask stays as it is: no mask sealed as if it were the mobile
+            assert conn.execute(
+                text("SELECT mobile, mobile_cipher, mobile_index FROM biz_cust_invoice")
+            ).one() == ("137****0000", None, None)
             # the same message queued again after the migration is still the same message
             again = conn.execute(
                 text(
@@ -289,7 +343,7 @@ def test_rows_written_in_clear_before_0120_are_sealed_by_it(database_url: str) -
                 "newName": "n", "idType": "ID_CARD", "idNo": owner, "mobile": contact,
             }  # fmt: skip
             assert data["idNo"] == crypto.mask(crypto.ID_NO, owner)
-            assert found_in_clear(conn, [mobile, contact, id_no, owner, passport]) == []
+            assert found_in_clear(conn, [mobile, contact, id_no, owner, passport, account]) == []
     finally:
         crypto.forget_keys()  # the suite's own database has other keys
         engine.dispose()

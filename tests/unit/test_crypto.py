@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from waterrev import crypto
 
@@ -15,6 +17,10 @@ def keys_from(wrapper: crypto.KeyWrapper) -> crypto.Keys:
     assert wrapper.unwrap(wrapped) == plain and plain not in wrapped
     data_key = wrapper.unwrap(wrapped)
     return crypto.Keys(1, {1: data_key}, crypto._derive(data_key, b"blind-index"))
+
+
+_KEY = bytes(range(32))
+_KEYS = crypto.Keys(1, {1: _KEY}, crypto._derive(_KEY, b"blind-index"))  # fixed keys: no file, no KMS
 
 
 def test_the_local_key_file_is_made_private_and_wraps_data_keys(tmp_path: Path) -> None:
@@ -86,3 +92,42 @@ def test_fields_of_a_document_are_sealed_beside_their_masks_and_open_again(tmp_p
     assert "13800000009" not in str(sealed) and "11010519491231002X" not in str(sealed)
     assert crypto.seal_fields(keys, sealed, fields) == sealed
     assert crypto.open_fields(keys, sealed, fields) == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    mobile=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+    prefix=st.sampled_from(["", "+86", "86", "0086", "+86 ", "86 ", "0086-"]),
+    dashes=st.booleans(),
+    spaces=st.sampled_from(["", " ", "  "]),
+)
+def test_every_spelling_of_a_mainland_mobile_has_one_index(
+    mobile: str, prefix: str, dashes: bool, spaces: str
+) -> None:
+    """Given a mainland mobile
+    When it is written with a country prefix (+86, 86, 0086), with '-' between its groups, with spaces
+    Then it normalises to the 11 digits, so it is sealed as them and its blind index is the plain one's."""
+    sep = "-" if dashes else spaces
+    written = f"{spaces}{prefix}{mobile[:3]}{sep}{mobile[3:7]}{sep}{mobile[7:]}{spaces}"
+    keys = _KEYS
+
+    assert crypto.normalize_pii(written, crypto.MOBILE) == mobile
+    assert keys.pii_index(crypto.MOBILE, written) == keys.pii_index(crypto.MOBILE, mobile)
+    sealed = keys.pii(crypto.MOBILE, written)
+    assert (
+        keys.open_pii(crypto.MOBILE, sealed.cipher) == mobile
+        and sealed.masked == f"{mobile[:3]}****{mobile[7:]}"
+    )
+
+
+def test_mobile_rules_apply_only_to_mobiles() -> None:
+    """Given values that only look like a prefixed mobile to the mobile rules
+    When normalised as an ID number, or as a mobile that is not mainland
+    Then an ID number only loses spaces and upper-cases (its '-' and leading digits stay), a foreign mobile
+    keeps its country code, and '86' before anything but a mainland mobile is kept."""
+    assert crypto.normalize_pii(" 86138123456789012x ", crypto.ID_NO) == "86138123456789012X"
+    assert crypto.normalize_pii("E1234-5678", crypto.ID_NO) == "E1234-5678"
+    assert crypto.normalize_pii("+852 9123-4567", crypto.MOBILE) == "+85291234567"
+    assert crypto.normalize_pii("8612345678", crypto.MOBILE) == "8612345678"
+    assert crypto.normalize_pii("86 12812345678", crypto.MOBILE) == "8612812345678"  # 128: no mainland mobile
+    assert _KEYS.pii_index(crypto.ID_NO, "13812345678") != _KEYS.pii_index(crypto.MOBILE, "+8613812345678")

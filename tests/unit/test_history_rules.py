@@ -46,7 +46,8 @@ def test_a_collection_row_is_parsed_with_its_month_from_the_event_time_and_extra
         ("amount", "NaN", "两位小数"),
         ("billPeriod", "2025-3", "YYYY-MM"),
         ("deptId", "-1", "正整数"),
-        ("mobile", "138-0000", "数字"),
+        ("mobile", "138/0000", "数字"),  # "-" and spaces are separators (crypto.normalize_pii)
+        ("mobile", "tel 138-0000", "数字"),
         ("legacyNo", "x" * 65, "长度"),
         ("eventTime", "31/03/2025", "时间格式"),
         ("legacyNo", "a\x01b", "控制字符"),
@@ -80,3 +81,22 @@ def test_the_migration_document_holds_the_layout_the_code_checks() -> None:
         line = re.search(rf"^\| {object_type} \| (.+) \|$", text, re.MULTILINE)
         assert line is not None, object_type
         assert [c.strip() for c in line.group(1).split(",")] == list(required), object_type
+
+
+def test_a_mobile_is_kept_as_its_index_spells_it_and_named_extra_columns_masked() -> None:
+    """Given a legacy row with a mobile written '+86 139-0000-1111' and extra columns holding a passport
+    number and a guarantor's phone
+    When parsed
+    Then the mobile is the 11 digits (as the search normalises what it is asked), and the named extra
+    columns are kept masked, the others as given."""
+    from waterrev.history.rules import parse_row
+
+    row = parse_row(
+        "CONFIG",
+        2,
+        {"legacyNo": "L1", "status": "A", "mobile": "+86 139-0000-1111", "passportNo": "E12345678",
+         "guarantorPhone": "+85291234567", "operator": "柜员甲"},
+    )  # fmt: skip
+
+    assert row.mobile == "13900001111"
+    assert row.detail == {"passportNo": "E1*****78", "guarantorPhone": "********4567", "operator": "柜员甲"}

@@ -234,3 +234,40 @@ def test_fields_named_as_personal_numbers_are_masked_whatever_their_form() -> No
         "invoiceInfo": {"bankAccount": "6222" + "*" * 11 + "0123", "pushMobile": None},
     }
     assert mask_named(masked) == masked
+
+
+def test_columns_named_like_personal_numbers_are_masked_by_their_name() -> None:
+    """Given a legacy record's extra columns: a passport number, a foreign and a mainland mobile, a bank
+    card number, each under a name that says so, and others that do not (an account name, a hotel, a meter's
+    certificate, a note
+    with a mobile in it)
+    When masked as columns
+    Then each named one is masked whatever its form, the note by pattern, the rest untouched."""
+    from waterrev.masking import mask_columns
+
+    masked = mask_columns(
+        {
+            "passportNo": "E12345678",
+            "guarantor_phone": "+4479111234",
+            "contactMobile": "13812345678",
+            "payer-id-no": "X9876543",
+            "bankCardNo": "6222021234567890123",
+            "accountName": "张三",
+            "hotel": "E12345678",
+            "certificateNo": "JD-2024-001",
+            "note": "请联系 13912345678",
+        }
+    )
+
+    assert masked == {
+        "passportNo": "E1*****78",
+        "guarantor_phone": "+44****1234",
+        "contactMobile": "138****5678",
+        "payer-id-no": "X*******",  # short: only its first sign
+        "bankCardNo": "6222" + "*" * 11 + "0123",
+        "accountName": "张三",
+        "hotel": "E12345678",
+        "certificateNo": "JD-2024-001",  # a meter's verification certificate
+        "note": "请联系 139****5678",
+    }
+    assert mask_columns(masked) == masked

@@ -34,6 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from waterrev.masking import ID_NO as ID_NO
+from waterrev.masking import MOBILE as MOBILE
+from waterrev.masking import normalize_pii as normalize_pii
 from waterrev.settings import get_settings
 
 _VERSION = b"\x01"
@@ -131,15 +134,6 @@ def normalize_account(value: str) -> str:
     return re.sub(r"\s", "", value)
 
 
-MOBILE = "mobile"
-ID_NO = "id-no"
-
-
-def normalize_pii(value: str) -> str:
-    """What is sealed and indexed for an ID number or a mobile: no spaces, letters upper case (a final x)."""
-    return re.sub(r"\s", "", value).upper()
-
-
 @dataclass(frozen=True)
 class Sealed:
     """One personal value at rest: the masked form (kept in clear), the sealed value and its blind index."""
@@ -183,14 +177,14 @@ class Keys:
 
     def pii_index(self, kind: str, value: str) -> str:
         """The blind index of an ID number or a mobile (kind MOBILE or ID_NO)."""
-        data = f"{kind}:{normalize_pii(value)}".encode()
+        data = f"{kind}:{normalize_pii(value, kind)}".encode()
         return hmac.new(self.index_key, data, hashlib.sha256).hexdigest()
 
     def pii(self, kind: str, value: str | None) -> Sealed:
         """An ID number or a mobile as it is stored: masked, sealed and indexed (NOTHING for no value)."""
         if value is None or not value.strip():
             return NOTHING
-        plain = normalize_pii(value)
+        plain = normalize_pii(value, kind)
         return Sealed(mask(kind, plain), self.seal(plain, kind), self.pii_index(kind, plain))
 
     def open_pii(self, kind: str, blob: bytes | memoryview | None) -> str | None:
@@ -284,6 +278,31 @@ def create_first_key(conn: Any) -> bool:
         {"w": wrap.name, "k": wrapped},
     )
     return True
+
+
+def is_masked(value: str | None) -> bool:
+    """A value that is already a mask ('138****5678'): a migration's backfill leaves it as it is - sealing
+    it would keep the mask as if it were the value, and index it as one."""
+    return value is not None and "*" in value
+
+
+def refuse_downgrade_if_sealed(conn: Any, revision: str, columns: list[tuple[str, str]]) -> None:
+    """A migration's downgrade that would drop sealed columns: refused while any of them (table, cipher
+    column) holds a value. The clear columns hold only masks, so dropping the seals would lose the values
+    for good; a downgrade re-opening them would need the key and undo the point of sealing them."""
+    from sqlalchemy import text
+
+    holding = [
+        f"{table}.{column}"
+        for table, column in columns
+        if conn.execute(text(f"SELECT 1 FROM {table} WHERE {column} IS NOT NULL LIMIT 1")).first() is not None
+    ]
+    if holding:
+        raise RuntimeError(
+            f"downgrade of revision {revision} refused: sealed personal data in {', '.join(holding)}; dropping"
+            " these columns would lose the values (only their masks are kept in clear). Restore a backup"
+            " taken before the revision instead."
+        )
 
 
 def forget_keys() -> None:

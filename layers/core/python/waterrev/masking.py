@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from typing import Any
@@ -89,6 +90,41 @@ def mask_named(value: Any) -> Any:
     return value
 
 
+# Column names of free-form records (a legacy CSV's extra columns): the words a name is made of (camelCase,
+# snake_case, kebab-case) tell what it holds - contactMobile, guarantor_phone, passportNo, payer-id-no,
+# bankAcct - whatever the value looks like.
+_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_MOBILE_WORDS = {"mobile", "phone", "tel", "telephone", "cellphone", "sjh"}
+_ID_WORDS = {"passport", "idcard", "idno", "identity", "sfz", "sfzh", "zjhm"}  # not "certificate": a meter's
+_ACCOUNT_WORDS = {"account", "acct", "iban", "bankcard", "cardno", "yhzh"}
+
+
+def masker_of(name: str) -> Any:
+    """The masking function a column named `name` calls for (None: the name says nothing)."""
+    if name in _BY_NAME:
+        return _BY_NAME[name]
+    words = [w.lower() for w in _WORDS.findall(name)]
+    joined = {a + b for a, b in itertools.pairwise(words)}
+    found = set(words) | joined
+    if found & _ID_WORDS or ("id" in words and ({"no", "num", "number", "card"} & set(words))):
+        return mask_id_no
+    if found & _MOBILE_WORDS:
+        return mask_mobile
+    if "name" not in words and (found & _ACCOUNT_WORDS or {"bank", "card"} <= set(words)):
+        return mask_bank_account
+    return None
+
+
+def mask_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A record of named text columns masked: by its name where the name says it is a mobile, an ID number
+    or an account (a passport or a foreign number too), by pattern everywhere else (mask_text)."""
+    out: dict[str, Any] = {}
+    for name, value in row.items():
+        how = masker_of(name)
+        out[name] = how(value) if how is not None and isinstance(value, str) else mask_any(value)
+    return out
+
+
 _STD_ATTRS = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
@@ -103,3 +139,27 @@ class MaskingFilter(logging.Filter):
             if key not in _STD_ATTRS:
                 setattr(record, key, mask_any(value))
         return True
+
+
+# The kinds of personal value (waterrev.crypto seals each under its own purpose and indexes it bound to it).
+MOBILE = "mobile"
+ID_NO = "id-no"
+
+
+_MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+_MOBILE_PREFIX = re.compile(r"(?:\+|00)?86")
+
+
+def normalize_pii(value: str, kind: str = ID_NO) -> str:
+    """What is sealed and indexed for an ID number or a mobile (`kind`), so that every way of writing one
+    value indexes alike: no spaces, letters upper case (an ID number's final x). A mobile also loses its
+    '-' separators, and a mainland mobile its country prefix (+86, 0086, 86): '+86 138-1234-5678' is
+    '13812345678'. A prefix before anything but a mainland mobile stays (a foreign number is kept whole)."""
+    plain = re.sub(r"\s", "", value).upper()
+    if kind != MOBILE:
+        return plain
+    plain = plain.replace("-", "")
+    prefix = _MOBILE_PREFIX.match(plain)
+    if prefix and _MAINLAND_MOBILE.fullmatch(plain[prefix.end() :]):
+        return plain[prefix.end() :]
+    return plain

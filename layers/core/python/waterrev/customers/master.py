@@ -423,6 +423,9 @@ def _write_contacts(uow: UnitOfWork, cust_id: int, contacts: tuple[Contact, ...]
 
 
 def _write_invoice(uow: UnitOfWork, cust_id: int, info: InvoiceInfo) -> None:
+    # the bank account as the agreements keep theirs: masked in clear, the number sealed (no index: nothing
+    # looks a profile up by it); read whole only where an invoice must print it (crypto.Keys.open)
+    number = crypto.normalize_account(info.bank_account) if info.bank_account else None
     params = {
         "c": cust_id,
         "it": info.invoice_type,
@@ -432,17 +435,19 @@ def _write_invoice(uow: UnitOfWork, cust_id: int, info: InvoiceInfo) -> None:
         "email": info.email,
         **crypto.columns("mobile", crypto.keys(uow.conn).pii(crypto.MOBILE, info.mobile)),
         "bank": info.bank_name,
-        "acct": info.bank_account,
+        "acct": mask_bank_account(number),
+        "acct_cipher": None if number is None else crypto.keys(uow.conn).seal(number),
         "ap": info.address_phone,
     }
     uow.execute(
         "INSERT INTO biz_cust_invoice (cust_id, invoice_type, title_type, invoice_title, tax_no, email,"
-        " mobile, mobile_cipher, mobile_index, bank_name, bank_account, address_phone) VALUES (:c, :it, :tt,"
-        " :title, :tax, :email, :mobile, :mobile_cipher, :mobile_index, :bank, :acct, :ap)"
+        " mobile, mobile_cipher, mobile_index, bank_name, bank_account, bank_account_cipher, address_phone)"
+        " VALUES (:c, :it, :tt, :title, :tax, :email, :mobile, :mobile_cipher, :mobile_index, :bank, :acct,"
+        " :acct_cipher, :ap)"
         " ON CONFLICT (cust_id) DO UPDATE SET invoice_type = :it, title_type = :tt, invoice_title = :title,"
         " tax_no = :tax, email = :email, mobile = :mobile, mobile_cipher = :mobile_cipher,"
         " mobile_index = :mobile_index,"
-        " bank_name = :bank, bank_account = :acct, address_phone = :ap",
+        " bank_name = :bank, bank_account = :acct, bank_account_cipher = :acct_cipher, address_phone = :ap",
         params,
     )
 

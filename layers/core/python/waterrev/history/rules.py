@@ -3,7 +3,8 @@ tests/unit/test_history_rules.py holds the two together).
 
 One CSV per object type, UTF-8 (a BOM is allowed), a header row of column names, then one row per legacy
 object. The common columns below mean the same for every type; a type requires some of them; any other
-column is kept as given in the record's `detail` (e.g. 柜员 operator, 关联原单号 relatedNo, 附件 attachments).
+column is kept in the record's `detail` (e.g. 柜员 operator, 关联原单号 relatedNo, 附件 attachments) - masked
+where its name says it is a mobile, an ID number or an account (masking.mask_columns), by pattern elsewhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
+
+from waterrev.masking import MOBILE, mask_columns, normalize_pii
 
 OBJECT_TYPES = ("BILL", "COLLECTION", "ADJUSTMENT", "INVOICE", "REMINDER", "PROCESS", "METER", "CONFIG")
 # the seed's 最小历史查询保留集: which interface family each object type is attached to (挂靠接口族)
@@ -125,7 +128,11 @@ def parse_row(object_type: str, line_no: int, row: dict[str, str]) -> HistRow:
     for column in REQUIRED[object_type]:
         if not values.get(column):
             raise RowError(line_no, column, "必填")
-    detail = {k: (v or "").strip() for k, v in row.items() if k not in COMMON and (v or "").strip()}
+    # an extra column named like a mobile, an ID or passport number or an account is kept masked only
+    # (DECISIONS 136): the record is for looking up, and its detail is not sealed
+    detail = mask_columns(
+        {k: (v or "").strip() for k, v in row.items() if k not in COMMON and (v or "").strip()}
+    )
     period = values.get("billPeriod")
     if period is not None and not _PERIOD.match(period):
         raise RowError(line_no, "billPeriod", "账期格式须为 YYYY-MM")
@@ -174,9 +181,14 @@ def _int(line_no: int, column: str, text: str | None) -> int | None:
 
 
 def _mobile(line_no: int, text: str | None) -> str | None:
-    if text is not None and not re.fullmatch(r"\+?\d{5,19}", text):
+    """The mobile as the index keeps it (masking.normalize_pii): '+86 138-1234-5678' is '13812345678', so
+    the search by any spelling of it finds it."""
+    if text is None:
+        return None
+    plain = normalize_pii(text, MOBILE)
+    if not re.fullmatch(r"\+?\d{5,19}", plain):
         raise RowError(line_no, "mobile", "须为数字")
-    return text
+    return plain
 
 
 def _time(line_no: int, text: str | None) -> dt.datetime | None:

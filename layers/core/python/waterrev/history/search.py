@@ -15,7 +15,7 @@ from waterrev.db import UnitOfWork
 from waterrev.errors import AppError, ErrorCode
 from waterrev.history import rules
 from waterrev.history.commands import HistSearch
-from waterrev.masking import mask_any, mask_id_no, mask_mobile
+from waterrev.masking import mask_columns, mask_id_no, mask_mobile
 from waterrev.visibility import dept_params, dept_visible
 
 _CURRENT = (
@@ -139,5 +139,5 @@ def _item(r: dict[str, Any]) -> dict[str, Any]:
         "sourceSystem": r["source_system"],
         "importNo": r["import_no"],
         "lineNo": r["line_no"],
-        "detail": {k: str(v) for k, v in mask_any(r["detail"] or {}).items()},
+        "detail": {k: str(v) for k, v in mask_columns(r["detail"] or {}).items()},
     }

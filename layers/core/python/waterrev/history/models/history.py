@@ -82,8 +82,8 @@ class HistSearchRequest(Model):
     object_type: ObjectType | None = Field(default=None, description="对象类型")
     cust_code: Text32 | None = Field(default=None, description="客户号")
     id_no: Text32 | None = Field(default=None, description="证件号（完整值）")
-    mobile: Annotated[str, Field(min_length=5, max_length=20, pattern=r"^\+?\d+$")] | None = Field(
-        default=None, description="手机号（完整值）"
+    mobile: Annotated[str, Field(min_length=5, max_length=20, pattern=r"^\+?\d[\d -]*$")] | None = Field(
+        default=None, description="手机号（完整值；+86、空格、- 皆可）"
     )
     meter_no: Text32 | None = Field(default=None, description="表号")
     bill_period: BillPeriod | None = Field(default=None, description="账期")

@@ -93,6 +93,7 @@ def _seal_existing() -> None:
                 text(
                     f"SELECT {key}, {column} FROM {table} WHERE {key} > :last AND {where}"
                     f" AND {column} IS NOT NULL AND {column} <> '' AND {column}_cipher IS NULL"
+                    f" AND position('*' in {column}) = 0"  # a mask is left as it is (crypto.is_masked)
                     f" ORDER BY {key} LIMIT {BATCH}"
                 ),
                 {"last": last},
@@ -164,7 +165,8 @@ def _seal_apply_data(bind: Any, keys: Any) -> None:
             break
         last = rows[-1][0]
         for row_id, data in rows:
-            sealed = crypto.seal_fields(keys, dict(data), fields)
+            unmasked = {f: k for f, k in fields.items() if not crypto.is_masked(str(data.get(f) or ""))}
+            sealed = crypto.seal_fields(keys, dict(data), unmasked)
             if sealed != data:
                 bind.execute(
                     text(
@@ -235,7 +237,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # The plain values are not restored (that would need the key and would undo the point of 0120).
+    # Refused while anything is sealed: the clear columns hold only masks, so dropping the seals would lose
+    # the values, and a re-upgrade would seal the masks (the plain values are not restored: that would need
+    # the key and would undo the point of 0120).
+    from waterrev import crypto
+
+    crypto.refuse_downgrade_if_sealed(
+        op.get_bind(), revision, [(table, f"{column}_cipher") for table, column, _kind, _where in SEALED]
+    )
     parts = [
         "ALTER TABLE biz_message DROP CONSTRAINT biz_message_key;",
         "ALTER TABLE biz_message DROP COLUMN receiver_key;",
