@@ -37,8 +37,9 @@ STATEMENT = "STATEMENT"
 BANK = "BANK"
 ZERO = Decimal("0.00")
 MAX_KEY = 96
-_AMOUNT = re.compile(r"^\d{1,13}\.\d{2}$")
-_KEY = re.compile(r"^[A-Za-z0-9:_\-|]{1,96}$")
+_AMOUNT = re.compile(r"[0-9]{1,13}\.[0-9]{2}")  # ASCII digits only: \d and isdigit() admit '²', '٣'
+_COUNT = re.compile(r"[0-9]{1,9}")
+_KEY = re.compile(r"[A-Za-z0-9:_\-|]{1,96}")
 
 
 class FileError(ValueError):
@@ -67,11 +68,11 @@ def credit_name(day: dt.date) -> str:
 
 
 def _amount(text: str, where: str) -> Decimal:
-    if not _AMOUNT.match(text):
+    if not _AMOUNT.fullmatch(text):
         raise FileError(f"{where}: 金额 {text!r} 须为两位小数的元")
     try:
         return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+    except (InvalidOperation, ValueError):  # pragma: no cover - the pattern admits only numbers
         raise FileError(f"{where}: 金额 {text!r} 不合法") from None
 
 
@@ -90,7 +91,7 @@ def _records(data: bytes, day: dt.date, who: str, detail: str) -> list[list[str]
         raise FileError(f"第 1 行：渠道 {head[1]!r}，应为 {who}")
     if head[2] != day_text(day):
         raise FileError(f"第 1 行：日期 {head[2]!r}，应为 {day_text(day)}")
-    if not head[3].isdigit():
+    if not _COUNT.fullmatch(head[3]):
         raise FileError("第 1 行：笔数须为整数")
     total = _amount(head[4], "第 1 行")
     rows = []
@@ -110,7 +111,7 @@ def parse_statement(data: bytes, channel: str, day: dt.date) -> dict[str, Decima
     """A channel's statement: its settled trades of the day, key -> amount."""
     out: dict[str, Decimal] = {}
     for _, key, amount, _time, n in _records(data, day, channel, "D"):
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise FileError(f"第 {n} 行：交易号 {key!r} 不合法")
         if key in out:
             raise FileError(f"第 {n} 行：交易号 {key} 重复")
