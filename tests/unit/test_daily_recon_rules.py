@@ -129,3 +129,42 @@ def test_any_header_count_and_total_is_read_or_a_file_error(count: str, total: s
     data = statement("D,WX1,10.00,t", head=f"H,ONLINE,20261204,{count},{total}")
     with contextlib.suppress(rules.FileError):
         assert rules.parse_statement(data, "ONLINE", DAY) == {"WX1": D("10.00")}
+
+
+def test_a_class_is_compared_only_when_the_file_it_is_compared_on_was_read() -> None:
+    """A run closes (GONE) an open difference it no longer finds only if it compared that class: trade
+    differences need the channel's statement read, credit differences the credit file (and, but for the
+    two-way counter, the statement)."""
+    for diff_type in ("OURS_ONLY", "CHANNEL_ONLY", "AMOUNT_DIFFERS", "CROSS_DAY"):
+        assert rules.compared("ONLINE", diff_type, statement_read=True, credits_read=False)
+        assert not rules.compared("ONLINE", diff_type, statement_read=False, credits_read=True)
+    assert rules.compared("ONLINE", "CREDIT_DIFFERS", statement_read=True, credits_read=True)
+    assert not rules.compared("ONLINE", "CREDIT_DIFFERS", statement_read=False, credits_read=True)
+    assert not rules.compared("ONLINE", "CREDIT_DIFFERS", statement_read=True, credits_read=False)
+    assert rules.compared("COUNTER", "CREDIT_DIFFERS", statement_read=False, credits_read=True)
+    assert not rules.compared("COUNTER", "CREDIT_DIFFERS", statement_read=False, credits_read=False)
+
+
+def test_a_one_sided_trade_found_on_the_other_side_the_day_before_or_after_is_cross_day() -> None:
+    """A trade the channel settled at 23:59 that we processed at 00:05: CHANNEL_ONLY on its day, OURS_ONLY
+    on ours - each CROSS_DAY when the other side has the same key and amount on the neighbouring day; not
+    for another amount, nor an AMOUNT_DIFFERS or CREDIT_DIFFERS."""
+    before, after = DAY - dt.timedelta(days=1), DAY + dt.timedelta(days=1)
+    found = rules.compare(
+        "ONLINE",
+        {"LATE": D("5.00"), "EARLY": D("6.00"), "ODD": D("7.00"), "BOTH": D("1.00")},
+        {"NEXT": D("8.00"), "BOTH": D("1.50")},
+        None,
+    )
+    out = rules.cross_day(
+        found,
+        {before: {}, after: {"NEXT": D("8.00")}},
+        {before: {"LATE": D("5.00"), "ODD": D("7.01"), "BOTH": D("1.00")}},
+    )
+    assert [(d.diff_type, d.key, d.ours, d.theirs, d.other_day) for d in out] == [
+        ("AMOUNT_DIFFERS", "BOTH", D("1.00"), D("1.50"), None),
+        ("OURS_ONLY", "EARLY", D("6.00"), None, None),
+        ("CROSS_DAY", "LATE", D("5.00"), D("5.00"), before),
+        ("CROSS_DAY", "NEXT", D("8.00"), D("8.00"), after),
+        ("OURS_ONLY", "ODD", D("7.00"), None, None),
+    ]

@@ -46,13 +46,18 @@ class FileError(ValueError):
     pass
 
 
+TRADE_DIFFS = frozenset({"OURS_ONLY", "CHANNEL_ONLY", "AMOUNT_DIFFERS", "CROSS_DAY"})
+CROSS_DAY = "CROSS_DAY"  # 扩展: a trade on one side on the day, on the other side the day before or after
+
+
 class Diff(NamedTuple):
     channel: str
-    diff_type: str  # OURS_ONLY | CHANNEL_ONLY | AMOUNT_DIFFERS | CREDIT_DIFFERS
+    diff_type: str  # OURS_ONLY | CHANNEL_ONLY | AMOUNT_DIFFERS | CREDIT_DIFFERS | CROSS_DAY
     key: str
     ours: Decimal | None
     theirs: Decimal | None
     credited: Decimal | None
+    other_day: dt.date | None = None  # CROSS_DAY: the neighbouring day the other side has the trade on
 
 
 def day_text(day: dt.date) -> str:
@@ -163,4 +168,42 @@ def compare(
                 out.append(
                     Diff(channel, "CREDIT_DIFFERS", channel, sum(ours.values(), ZERO), settled, credited)
                 )
+    return out
+
+
+def compared(channel: str, diff_type: str, statement_read: bool, credits_read: bool) -> bool:
+    """Whether a run that read (or not) the channel's statement and the bank's credit file compared the
+    class `diff_type` of the channel: only then may it close (GONE) an open difference of that class that
+    it no longer finds. A file missing or unreadable this run says nothing about what was found before."""
+    if diff_type in TRADE_DIFFS:
+        return statement_read and channel not in TWO_WAY
+    return credits_read and (statement_read or channel in TWO_WAY)
+
+
+def cross_day(
+    diffs: list[Diff],
+    ours_nearby: dict[dt.date, dict[str, Decimal]],
+    theirs_nearby: dict[dt.date, dict[str, Decimal]],
+) -> list[Diff]:
+    """The one-sided differences of a channel whose other side has the same key and amount on the day
+    before or after: a timing difference (CROSS_DAY), not a missing trade. Ours are grouped by when we
+    processed a trade, a channel's statement by its own time, so a payment made at 23:59 and settled by
+    our compensation at 00:05, or a withholding return the bank credited on one day and we applied on the
+    next, falls on two days. `ours_nearby`: our trades of the channel on the neighbouring days, key ->
+    amount; `theirs_nearby`: the channel's statements of the neighbouring days that could be read."""
+    out: list[Diff] = []
+    for d in diffs:
+        nearby = ours_nearby if d.diff_type == "CHANNEL_ONLY" else theirs_nearby
+        amount = d.theirs if d.diff_type == "CHANNEL_ONLY" else d.ours
+        day = (
+            next((day for day in sorted(nearby) if nearby[day].get(d.key) == amount), None)
+            if d.diff_type in ("OURS_ONLY", "CHANNEL_ONLY")
+            else None
+        )
+        if day is None:
+            out.append(d)
+        elif d.diff_type == "CHANNEL_ONLY":
+            out.append(Diff(d.channel, CROSS_DAY, d.key, nearby[day][d.key], d.theirs, None, day))
+        else:
+            out.append(Diff(d.channel, CROSS_DAY, d.key, d.ours, nearby[day][d.key], None, day))
     return out
