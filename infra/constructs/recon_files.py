@@ -40,10 +40,15 @@ class ReconFiles(Construct):
         )
 
     def readers(self, functions: Iterable[lambda_.Function]) -> None:
-        """Functions that reconcile a day: they read the files, nothing else."""
+        """Functions that reconcile a day: they read the files, nothing else. s3:ListBucket on the bucket
+        (not its objects) so that a file not delivered is answered 404 NoSuchKey - a MISSING file - rather
+        than 403 AccessDenied, which the reconciliation must take for the store being unavailable."""
         for fn in functions:
             fn.add_to_role_policy(
                 iam.PolicyStatement(actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects("*")])
+            )
+            fn.add_to_role_policy(
+                iam.PolicyStatement(actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn])
             )
             fn.add_environment(BUCKET_ENV, self.bucket.bucket_name)
             bucket_id = Stack.of(self).get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]

@@ -41,13 +41,21 @@ def test_given_the_schedules_then_the_day_before_is_reconciled_every_morning_in_
 
 def test_given_the_reconciliation_bucket_then_only_the_reconciliation_reads_it(template: Template) -> None:
     """Given every function, then the daily job and IF-REV-011 (whose route re-runs a day) may only get the
-    reconciliation files, with the bucket in their environment; no other function is given the bucket,
+    reconciliation files and list the bucket (so a missing file is 404, not 403), with the bucket in
+    their environment; no other function is given the bucket,
     which is private, versioned and kept KEEP_DAYS."""
     functions = factory_functions(template)
     readers = ("job_daily_reconcile", "IF-REV-011")
     for name in readers:
         props = functions[name]
-        assert _s3_actions(template, props["Role"]["Fn::GetAtt"][0], prefix="") == {"s3:GetObject"}
+        role = props["Role"]["Fn::GetAtt"][0]
+        assert _s3_actions(template, role, prefix="") == {"s3:GetObject", "s3:ListBucket"}
+        # ListBucket on the bucket alone (a key not delivered is then 404, not 403), GetObject on its keys
+        for statement in statements_of_role(template, role):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if "s3:ListBucket" in actions:
+                assert actions == ["s3:ListBucket"] and "/*" not in json.dumps(statement["Resource"])
+                assert "ReconFiles" in json.dumps(statement["Resource"])
         assert BUCKET_ENV in props["Environment"]["Variables"]
     for name, props in functions.items():
         if name not in readers:

@@ -127,6 +127,39 @@ def test_a_count_is_published_only_when_its_transaction_commits(emitted: Emitted
     assert total(emitted(), metrics.PAYMENTS_SETTLED) == 2
 
 
+def test_a_count_made_inside_a_savepoint_goes_with_it(emitted: Emitted) -> None:
+    """A use case counted inside a savepoint (banking.batch._write_off_item writes each withholding line
+    under one): rolled back to, the count is dropped with what it undid, even when the transaction then
+    commits; released, it is published when the transaction commits; an inner one released inside an
+    outer one rolled back is dropped too."""
+    from waterrev.db import UnitOfWork
+
+    with UnitOfWork() as uow:
+        metrics.on_commit(uow, metrics.PAYMENTS_SETTLED, 1)
+        undone = uow.conn.begin_nested()
+        metrics.on_commit(uow, metrics.PAYMENTS_SETTLED, 10)
+        undone.rollback()
+        kept = uow.conn.begin_nested()
+        metrics.on_commit(uow, metrics.PAYMENTS_SETTLED, 100)
+        kept.commit()
+        outer = uow.conn.begin_nested()
+        inner = uow.conn.begin_nested()
+        metrics.on_commit(uow, metrics.PAYMENTS_SETTLED, 1000)
+        inner.commit()
+        metrics.on_commit(uow, metrics.PAYMENTS_SETTLED, 10000)
+        outer.rollback()
+        uow.commit()
+    metrics.flush()
+    assert total(emitted(), metrics.PAYMENTS_SETTLED) == 101
+
+    with UnitOfWork() as uow:  # released, then the whole transaction rolled back: nothing
+        kept = uow.conn.begin_nested()
+        metrics.on_commit(uow, metrics.PAYMENTS_SETTLED, 5)
+        kept.commit()
+    metrics.flush()
+    assert emitted() == []
+
+
 def test_an_amount_mismatch_counts_an_exception_and_its_booking_a_payment(
     admin: str, sys009: Any, emitted: Emitted
 ) -> None:

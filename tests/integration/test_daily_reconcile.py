@@ -36,6 +36,7 @@ from tests.integration.test_ext_bank_realtime import PAY, SECRET
 from tests.integration.test_ext_bank_realtime import bank as bank_post
 from tests.integration.test_pay_orders import ORDER, SCAN, bound_member, order_body, scan_body, settled
 from tests.support import call, expect_error, new_bills, sql_all, sql_exec, sql_scalar
+from waterrev.banking import daily_rules as rules
 from waterrev.local import recon_sim
 
 pytestmark = pytest.mark.integration
@@ -173,11 +174,18 @@ class World:
             {"p": dt.datetime.combine(self.day, dt.time(12), BEIJING), "c": self.custs},
         )
 
-    def deliver(self, misbehaviour: recon_sim.Misbehaviour | None = None) -> None:
-        """SYS-009, then the bank, write the day's files from their own records."""
-        today = dt.datetime.now(BEIJING).date()
-        settled_at_sys009 = self.sys009.write_statements(self.store, self.day, misbehaviour, on=today)
-        self.bank.write_statements(self.store, self.day, settled_at_sys009, misbehaviour, on=today)
+    def deliver(
+        self,
+        misbehaviour: recon_sim.Misbehaviour | None = None,
+        *,
+        day: dt.date | None = None,
+        on: dt.date | None = None,
+    ) -> None:
+        """SYS-009, then the bank, write the day's files from their own records (`day`: another day's, as
+        they report the calendar day `on`; by default the test's day, as today's records)."""
+        on = on or dt.datetime.now(BEIJING).date()
+        settled_at_sys009 = self.sys009.write_statements(self.store, day or self.day, misbehaviour, on=on)
+        self.bank.write_statements(self.store, day or self.day, settled_at_sys009, misbehaviour, on=on)
 
 
 def report(admin: str, day: dt.date) -> dict[str, Any]:
@@ -351,3 +359,168 @@ def test_a_day_not_over_and_a_day_never_run_are_refused_without_a_5xx(admin: str
     expect_error(call("GET", f"{BASE}/report", token=admin, query="bizDate=1980-01-01"), 404)
     expect_error(call("POST", f"{BASE}/run", {"bizDate": "0001-01-01"}, token=admin), 400, mentions="bizDate")
     expect_error(call("POST", f"{BASE}/run", {"bizDate": "2026-02-30"}, token=admin), 400, mentions="bizDate")
+
+
+def diffs_of(done: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(d["channel"], d["diffType"], d["matchKey"]): d for d in done["diffList"]}
+
+
+def test_a_statement_not_read_on_a_re_run_leaves_its_channels_differences_open(world: World) -> None:
+    """Given a day reconciled with SYS-009's online statement leaving out the order it settled (OURS_ONLY)
+    When the day is run again with that statement gone (not delivered), then again with it unreadable
+    Then the difference stays OPEN both times - a file the run could not read says nothing about it - and
+    the day is INCOMPLETE, not BALANCED; once a good statement is read again it is compared as before."""
+    w = world
+    w.pay_everywhere()
+    w.deliver(recon_sim.Misbehaviour(drop={w.keys["ONLINE"]}))
+    first = run(w.admin, w.day)
+    (diff,) = first["diffList"]
+    assert (diff["channel"], diff["diffType"], diff["status"]) == ("ONLINE", "OURS_ONLY", "OPEN")
+    statement = w.store / rules.statement_name(w.day, "ONLINE")
+    statement.unlink()
+    missing = run(w.admin, w.day)
+    assert [(d["diffId"], d["status"]) for d in missing["diffList"]] == [(diff["diffId"], "OPEN")]
+    assert missing["reconStatus"] == "INCOMPLETE" and missing["openDiffCount"] == 1
+    statement.write_text("H,ONLINE,19700101,²,1.00\n", encoding="utf-8")  # a header int() refuses
+    unreadable = run(w.admin, w.day)
+    assert [(d["diffId"], d["status"]) for d in unreadable["diffList"]] == [(diff["diffId"], "OPEN")]
+    files = {(f["channel"], f["fileKind"]): f["fileStatus"] for f in unreadable["files"]}
+    assert files[("ONLINE", "STATEMENT")] == "INVALID" and unreadable["reconStatus"] == "INCOMPLETE"
+    w.deliver()  # the channel's good statement, with the order
+    assert run(w.admin, w.day)["reconStatus"] == "BALANCED"
+
+
+def test_a_bad_count_in_a_header_is_an_invalid_file_through_the_route_not_a_5xx(world: World) -> None:
+    """Given the bank's credit file whose header count is '²' (a digit to str.isdigit, not to int)
+    When the day is run through POST .../run
+    Then 200: the day INCOMPLETE, the credit file INVALID naming the count."""
+    w = world
+    w.pay_everywhere()
+    w.deliver()
+    (w.store / rules.credit_name(w.day)).write_text(
+        f"H,BANK,{rules.day_text(w.day)},²,0.00\n", encoding="utf-8"
+    )
+    done = run(w.admin, w.day)
+    files = {(f["channel"], f["fileKind"]): f for f in done["files"]}
+    assert (
+        files[("BANK", "CREDIT")]["fileStatus"] == "INVALID" and "笔数" in files[("BANK", "CREDIT")]["error"]
+    )
+    assert done["reconStatus"] == "INCOMPLETE"
+
+
+def test_a_resolved_difference_found_with_other_amounts_is_reopened(world: World) -> None:
+    """Given the bank's real-time statement 0.01 over our payment (AMOUNT_DIFFERS), resolved by a person
+    When the day is run again with the same files, then with the bank's statement now 0.02 over
+    Then the first re-run leaves it RESOLVED; the second reopens it (OPEN, the new amount, the day
+    DIFFERENT) and the audit log keeps the resolution it had (DAILY_RECONCILE_REOPEN, before)."""
+    w = world
+    w.pay_everywhere()
+    w.deliver(recon_sim.Misbehaviour(amount_delta={w.keys["BANK_REALTIME"]: Decimal("0.01")}))
+    (diff,) = run(w.admin, w.day)["diffList"]
+    resolved = call(
+        "POST", f"{BASE}/diff/resolve", {"diffId": diff["diffId"], "reason": "银行手续费"}, token=w.admin
+    )
+    assert resolved.code == 0, resolved.body
+    same = run(w.admin, w.day)
+    assert [(d["diffId"], d["status"]) for d in same["diffList"]] == [(diff["diffId"], "RESOLVED")]
+    assert same["reconStatus"] == "BALANCED"
+    w.deliver(recon_sim.Misbehaviour(amount_delta={w.keys["BANK_REALTIME"]: Decimal("0.02")}))
+    again = run(w.admin, w.day)
+    (reopened,) = again["diffList"]
+    assert (reopened["diffId"], reopened["status"], reopened["reason"]) == (diff["diffId"], "OPEN", None)
+    assert Decimal(reopened["channelAmount"]) == w.amounts["BANK_REALTIME"] + Decimal("0.02")
+    assert again["reconStatus"] == "DIFFERENT" and again["openDiffCount"] == 1
+    (log,) = sql_all(
+        "SELECT before_data, after_data FROM biz_operat_log WHERE object_type = 'bk_daily_recon_diff'"
+        " AND object_id = :i AND operation = 'DAILY_RECONCILE_REOPEN'",
+        {"i": str(diff["diffId"])},
+    )
+    assert log["before_data"]["status"] == "RESOLVED" and log["before_data"]["reason"] == "银行手续费"
+    assert log["after_data"]["status"] == "OPEN"
+    again_resolved = call(
+        "POST", f"{BASE}/diff/resolve", {"diffId": diff["diffId"], "reason": "银行再次补差"}, token=w.admin
+    )
+    assert again_resolved.code == 0, again_resolved.body
+
+
+def test_a_payment_settled_after_midnight_is_a_timing_difference_on_both_days(world: World) -> None:
+    """Given an online order paid at SYS-009 on day D (its statement of D lists it) that our books settled
+    at 00:05 on D+1 (the compensation's time), and a bank real-time payment the bank debited on D+1 (its
+    statement of D+1) that we booked at 23:59 on D
+    When D is reconciled, then D+1 (whose statements list the real-time payment and not the order)
+    Then neither day has a one-sided difference open: on D the order is CROSS_DAY (ours on D+1,
+    informational, not open) and the real-time payment OURS_ONLY until D+1's statement exists; on D+1 the
+    order is CROSS_DAY against D's statement and the real-time payment CROSS_DAY against our D - and D's
+    open OURS_ONLY for it becomes CROSS_DAY too; both days BALANCED."""
+    w = world
+    w.pay_online()
+    w.pay_bank_realtime()
+    w.move_to_day()
+    nxt = w.day + dt.timedelta(days=1)
+    sql_exec(
+        "UPDATE bk_transaction SET paid_time = :p WHERE biz_order_no = :o",
+        {"p": dt.datetime.combine(nxt, dt.time(0, 5), BEIJING), "o": w.keys["ONLINE"]},
+    )
+    sql_exec(
+        "UPDATE bk_transaction SET paid_time = :p WHERE trade_no = :t",
+        {"p": dt.datetime.combine(w.day, dt.time(23, 59), BEIJING), "t": w.keys["BANK_REALTIME"]},
+    )
+    # D's files: SYS-009 lists the order, the bank's real-time statement nothing (it debited on D+1)
+    w.deliver(recon_sim.Misbehaviour(drop={w.keys["BANK_REALTIME"]}))
+    first = diffs_of(run(w.admin, w.day))
+    order = first[("ONLINE", "CROSS_DAY", w.keys["ONLINE"])]
+    assert order["status"] == "INFO" and str(nxt) in order["reason"]
+    assert Decimal(order["ourAmount"]) == Decimal(order["channelAmount"]) == w.amounts["ONLINE"]
+    realtime = first[("BANK_REALTIME", "OURS_ONLY", w.keys["BANK_REALTIME"])]
+    assert realtime["status"] == "OPEN"
+    # D+1's files: the bank's real-time statement lists its debit, SYS-009's nothing
+    w.deliver(recon_sim.Misbehaviour(drop={w.keys["ONLINE"]}), day=nxt)
+    second = run(w.admin, nxt)
+    assert {k: d["status"] for k, d in diffs_of(second).items()} == {
+        ("ONLINE", "CROSS_DAY", w.keys["ONLINE"]): "INFO",
+        ("BANK_REALTIME", "CROSS_DAY", w.keys["BANK_REALTIME"]): "INFO",
+    }, second
+    assert second["reconStatus"] == "BALANCED" and second["openDiffCount"] == 0
+    day_before = report(w.admin, w.day)
+    mirrored = diffs_of(day_before)[("BANK_REALTIME", "CROSS_DAY", w.keys["BANK_REALTIME"])]
+    assert (mirrored["diffId"], mirrored["status"]) == (realtime["diffId"], "INFO")
+    assert day_before["reconStatus"] == "BALANCED" and day_before["openDiffCount"] == 0
+    assert run(w.admin, w.day)["reconStatus"] == "BALANCED"  # and a re-run of D finds the same
+
+
+def test_a_missing_key_in_the_bucket_is_a_missing_file_and_any_other_refusal_the_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given the bucket (moto): a key delivered is its bytes, a key not delivered (404 NoSuchKey, as S3
+    answers a caller allowed s3:ListBucket) None; an AccessDenied (what S3 answers without ListBucket)
+    the store unavailable - never a missing file."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from waterrev.adapters import recon_files
+    from waterrev.settings import reset_settings
+
+    monkeypatch.setenv("WATERREV_RECON_BUCKET", "recon-test-bucket")
+    reset_settings()
+    try:
+        with mock_aws():
+            s3 = boto3.client("s3")
+            s3.create_bucket(
+                Bucket="recon-test-bucket",
+                CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]},  # type: ignore[typeddict-item]
+            )
+            s3.put_object(Bucket="recon-test-bucket", Key="20261204/CREDIT_20261204.csv", Body=b"x")
+            assert recon_files.read("20261204/CREDIT_20261204.csv") == b"x"
+            assert recon_files.read("20261204/STMT_ONLINE_20261204.csv") is None
+
+        class Denied:
+            def get_object(self, **_: Any) -> Any:
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject")
+
+        monkeypatch.setattr(boto3, "client", lambda *a, **k: Denied())
+        with pytest.raises(recon_files.RecordStoreError, match="AccessDenied"):
+            recon_files.read("20261204/STMT_ONLINE_20261204.csv")
+    finally:
+        monkeypatch.delenv("WATERREV_RECON_BUCKET")
+        reset_settings()

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support import call, new_bills, new_dept, set_param, sql_all, sql_exec, sql_scalar, unique
+from waterrev import metrics
 from waterrev.banking import batch
 from waterrev.banking.commands import BatchItem, NewBatch
 from waterrev.billing.dues import amount_due
@@ -274,7 +275,9 @@ def books(batch_no: str, roles: list[tuple[int, int]]) -> dict[str, Any]:
     return normal({"batch": head, "roles": out, "statistics": statistics}, names)
 
 
-def test_the_set_write_off_writes_exactly_what_the_per_item_write_off_writes(admin: str, bank: Any) -> None:
+def test_the_set_write_off_writes_exactly_what_the_per_item_write_off_writes(
+    admin: str, bank: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Given two twin worlds of customers - a bill debited, a bill debited for a customer who also owes a
     penalty, a debit the bank refused, a bill paid in full at the counter while the bank held the file,
     a bill paid in part meanwhile - each sent in a batch the bank answers alike
@@ -290,12 +293,19 @@ def test_the_set_write_off_writes_exactly_what_the_per_item_write_off_writes(adm
     meanwhile(admin, new_roles)
     bank.behaviour.hold = False
     ctx = RequestContext(unique("twin-return"), SYSTEM)
+    settled: dict[bool, float] = {}
+    counted: list[tuple[str, float]] = []
+    monkeypatch.setattr(metrics, "put", lambda name, value=1: counted.append((name, value)))
     for batch_no, set_based in ((old_no, False), (new_no, True)):
         processed = bank.wait_processed(batch_no)
+        counted.clear()
         reply = batch.apply_return(
             ctx, batch_no, processed.file_serial_no, processed.return_paths[0], set_based=set_based
         )
         assert reply["returnStatus"] == "APPLIED", reply
+        settled[set_based] = sum(v for name, v in counted if name == metrics.PAYMENTS_SETTLED)
+    # PaymentsSettled: each line written off counts once, whichever path wrote it
+    assert settled == {False: 3, True: 3}
     old, new = books(old_no, old_roles), books(new_no, new_roles)
     assert old == new, "\n".join(differences(old, new))
     # and the worlds are what the roles say: the twin comparison is not of two empty books

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from waterrev.banking import daily_rules as rules
 
@@ -82,3 +85,86 @@ def test_the_counter_is_ours_against_the_bank_credit_only() -> None:
         D("2.50"),
     )
     assert rules.compare("COUNTER", ours, None, None) == []
+
+
+@pytest.mark.parametrize("count", ["²", "٣", "１", "2²", "³", "0" * 10])
+def test_a_count_in_other_digits_than_ascii_is_an_invalid_file_not_a_crash(count: str) -> None:
+    """'²'.isdigit() is True but int('²') raises ValueError: the header's count is ASCII digits or the file
+    is INVALID (a FileError), never an exception that fails the day's run."""
+    data = statement("D,WX1,10.00,t", head=f"H,ONLINE,20261204,{count},10.00")
+    with pytest.raises(rules.FileError, match="笔数"):
+        rules.parse_statement(data, "ONLINE", DAY)
+
+
+@pytest.mark.parametrize("amount", ["１0.00", "10.٠٠", "٣.00", "1²", "10.00 "])
+def test_an_amount_in_other_digits_than_ascii_is_an_invalid_file(amount: str) -> None:
+    with pytest.raises(rules.FileError):
+        rules.parse_statement(statement(f"D,WX1,{amount},t", head="H,ONLINE,20261204,1,10.00"), "ONLINE", DAY)
+    with pytest.raises(rules.FileError):
+        rules.parse_credit(f"H,BANK,20261204,1,{amount}\nC,ONLINE,10.00,CR\n".encode(), DAY)
+
+
+_FIELD = st.text(max_size=14) | st.sampled_from(
+    ["H", "D", "C", "ONLINE", "BANK", "20261204", "1", "10.00", "²"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.lists(_FIELD, min_size=0, max_size=6).map(",".join),
+    body=st.lists(st.lists(_FIELD, min_size=0, max_size=5).map(",".join), max_size=3),
+)
+def test_any_text_is_read_or_refused_as_an_invalid_file_and_nothing_else(head: str, body: list[str]) -> None:
+    """Whatever text arrives as a statement or a credit file: it parses or it is a FileError (the file's
+    INVALID path), never any other exception."""
+    data = "\n".join([head, *body]).encode("utf-8", "surrogatepass")
+    for parse in (lambda: rules.parse_statement(data, "ONLINE", DAY), lambda: rules.parse_credit(data, DAY)):
+        with contextlib.suppress(rules.FileError):
+            parse()
+
+
+@settings(max_examples=200, deadline=None)
+@given(count=st.text(min_size=1, max_size=4), total=st.text(min_size=1, max_size=8))
+def test_any_header_count_and_total_is_read_or_a_file_error(count: str, total: str) -> None:
+    data = statement("D,WX1,10.00,t", head=f"H,ONLINE,20261204,{count},{total}")
+    with contextlib.suppress(rules.FileError):
+        assert rules.parse_statement(data, "ONLINE", DAY) == {"WX1": D("10.00")}
+
+
+def test_a_class_is_compared_only_when_the_file_it_is_compared_on_was_read() -> None:
+    """A run closes (GONE) an open difference it no longer finds only if it compared that class: trade
+    differences need the channel's statement read, credit differences the credit file (and, but for the
+    two-way counter, the statement)."""
+    for diff_type in ("OURS_ONLY", "CHANNEL_ONLY", "AMOUNT_DIFFERS", "CROSS_DAY"):
+        assert rules.compared("ONLINE", diff_type, statement_read=True, credits_read=False)
+        assert not rules.compared("ONLINE", diff_type, statement_read=False, credits_read=True)
+    assert rules.compared("ONLINE", "CREDIT_DIFFERS", statement_read=True, credits_read=True)
+    assert not rules.compared("ONLINE", "CREDIT_DIFFERS", statement_read=False, credits_read=True)
+    assert not rules.compared("ONLINE", "CREDIT_DIFFERS", statement_read=True, credits_read=False)
+    assert rules.compared("COUNTER", "CREDIT_DIFFERS", statement_read=False, credits_read=True)
+    assert not rules.compared("COUNTER", "CREDIT_DIFFERS", statement_read=False, credits_read=False)
+
+
+def test_a_one_sided_trade_found_on_the_other_side_the_day_before_or_after_is_cross_day() -> None:
+    """A trade the channel settled at 23:59 that we processed at 00:05: CHANNEL_ONLY on its day, OURS_ONLY
+    on ours - each CROSS_DAY when the other side has the same key and amount on the neighbouring day; not
+    for another amount, nor an AMOUNT_DIFFERS or CREDIT_DIFFERS."""
+    before, after = DAY - dt.timedelta(days=1), DAY + dt.timedelta(days=1)
+    found = rules.compare(
+        "ONLINE",
+        {"LATE": D("5.00"), "EARLY": D("6.00"), "ODD": D("7.00"), "BOTH": D("1.00")},
+        {"NEXT": D("8.00"), "BOTH": D("1.50")},
+        None,
+    )
+    out = rules.cross_day(
+        found,
+        {before: {}, after: {"NEXT": D("8.00")}},
+        {before: {"LATE": D("5.00"), "ODD": D("7.01"), "BOTH": D("1.00")}},
+    )
+    assert [(d.diff_type, d.key, d.ours, d.theirs, d.other_day) for d in out] == [
+        ("AMOUNT_DIFFERS", "BOTH", D("1.00"), D("1.50"), None),
+        ("OURS_ONLY", "EARLY", D("6.00"), None, None),
+        ("CROSS_DAY", "LATE", D("5.00"), D("5.00"), before),
+        ("CROSS_DAY", "NEXT", D("8.00"), D("8.00"), after),
+        ("OURS_ONLY", "ODD", D("7.00"), None, None),
+    ]

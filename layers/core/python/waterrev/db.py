@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Self
 
@@ -146,13 +147,40 @@ def dispose_engine() -> None:
         _engine = None
 
 
+# Each open unit of work by its connection: the savepoint events below find the one whose savepoint it is.
+_owners: weakref.WeakKeyDictionary[Connection, UnitOfWork] = weakref.WeakKeyDictionary()
+
+
+def _savepoint_begun(conn: Connection, name: str | None) -> None:
+    if (uow := _owners.get(conn)) is not None:
+        uow._scopes.append([])
+
+
+def _savepoint_released(conn: Connection, name: str, context: object) -> None:
+    if (uow := _owners.get(conn)) is not None and len(uow._scopes) > 1:
+        done = uow._scopes.pop()
+        uow._scopes[-1].extend(done)  # kept: they happen if the enclosing transaction commits
+
+
+def _savepoint_rolled_back(conn: Connection, name: str, context: object) -> None:
+    if (uow := _owners.get(conn)) is not None and len(uow._scopes) > 1:
+        uow._scopes.pop()  # what the savepoint undid is not reported
+
+
+# Every engine's connections (class-level listeners): cheap when no unit of work owns the connection.
+event.listen(Engine, "savepoint", _savepoint_begun)
+event.listen(Engine, "release_savepoint", _savepoint_released)
+event.listen(Engine, "rollback_savepoint", _savepoint_rolled_back)
+
+
 class UnitOfWork:
     """One transaction per use case: commit explicitly, everything else rolls back."""
 
     def __init__(self, engine: Engine | None = None) -> None:
         self._engine = engine
         self._committed = False
-        self._after_commit: list[Callable[[], None]] = []
+        # after_commit's actions, one list per open savepoint (the first: the transaction's own)
+        self._scopes: list[list[Callable[[], None]]] = [[]]
         self.conn: Connection
 
     def __enter__(self) -> Self:
@@ -166,6 +194,8 @@ class UnitOfWork:
             raise
         self._tx = self.conn.begin()
         self._committed = False
+        self._scopes = [[]]
+        _owners[self.conn] = self
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -173,6 +203,8 @@ class UnitOfWork:
             if not self._committed and self._tx.is_active:
                 self._tx.rollback()
         finally:
+            _owners.pop(self.conn, None)
+            self._scopes = [[]]
             self.conn.close()
             if self._engine is None:
                 _checked_in()
@@ -180,14 +212,16 @@ class UnitOfWork:
     def commit(self) -> None:
         self._tx.commit()
         self._committed = True
-        done, self._after_commit = self._after_commit, []
+        done, self._scopes = [a for scope in self._scopes for a in scope], [[]]
         for action in done:
             action()
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run `action` once this transaction has committed (never if it rolls back): what reports a
-        change - a business metric - must not report one that did not happen."""
-        self._after_commit.append(action)
+        change - a business metric - must not report one that did not happen. Inside a savepoint
+        (conn.begin_nested()) the action belongs to it: rolled back to, the action is dropped with what the
+        savepoint undid; released, it waits for the transaction's commit."""
+        self._scopes[-1].append(action)
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
         return self.conn.execute(text(sql), dict(params or {}))

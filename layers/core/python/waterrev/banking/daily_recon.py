@@ -4,10 +4,14 @@ counter QR, bank real-time, withholding), each channel's statement and the bank'
 (adapters.recon_files, formats in banking.daily_rules) compared, the differences kept for a person.
 
 Idempotent per day: one bk_daily_recon row per day, re-run in place (its row lock serialises two runs of
-a day); a difference found again is the same row (day, channel, key, class), one a later run no longer
-finds is GONE, and one a person RESOLVED stays resolved whatever a re-run finds. Nothing is posted: a
-run only reads the ledger. A file missing or unreadable is an exception record (bk_daily_recon_file,
-MISSING / INVALID with why) the run's report lists, never an error: the day is INCOMPLETE.
+a day); a difference found again is the same row (day, channel, key, class), an open one a later run no
+longer finds - having read the files that class is compared on - is GONE (a statement missing or
+unreadable this run leaves its channel's differences as they were), and one a person RESOLVED stays
+resolved unless a re-run finds it with other amounts: then it is OPEN again (audited, the resolution
+in the audit row). A one-sided difference whose other side has the trade on the day before or after is
+CROSS_DAY, informational (decision 137). Nothing is posted: a run only reads the ledger. A file missing
+or unreadable is an exception record (bk_daily_recon_file, MISSING / INVALID with why) the run's report
+lists, never an error: the day is INCOMPLETE.
 """
 
 from __future__ import annotations
@@ -100,6 +104,27 @@ def _read(
     return files, statements, credits
 
 
+def _nearby_statements(day: dt.date) -> dict[dt.date, dict[str, dict[str, Decimal]]]:
+    """The channels' statements of the day before and after that can be read (for CROSS_DAY only: they are
+    not this day's files, so neither listed nor an exception when missing), day -> channel -> trades."""
+    out: dict[dt.date, dict[str, dict[str, Decimal]]] = {}
+    for near in (day - dt.timedelta(days=1), day + dt.timedelta(days=1)):
+        out[near] = {}
+        if near < EARLIEST or near >= clock.today():
+            continue
+        for channel in rules.CHANNELS:
+            if channel in rules.TWO_WAY:
+                continue
+            data = _fetch(rules.statement_name(near, channel))
+            if data is None:
+                continue
+            try:
+                out[near][channel] = rules.parse_statement(data, channel, near)
+            except rules.FileError:
+                continue
+    return out
+
+
 def _fetch(name: str) -> bytes | None:
     """The file, or None when it is not there - or cannot be reached: the store's trouble is logged and
     the file counts as missing (the day INCOMPLETE, the next run tries again)."""
@@ -118,7 +143,14 @@ def run(ctx: RequestContext, day: dt.date) -> dict[str, Any]:
     if day < EARLIEST:
         raise AppError(ErrorCode.BAD_REQUEST, f"bizDate: {day} 早于 {EARLIEST}")
     files, statements, credits = _read(day)
+    theirs_nearby = _nearby_statements(day)
+    before, after = day - dt.timedelta(days=1), day + dt.timedelta(days=1)
     with UnitOfWork() as uow:
+        # the neighbouring days' runs locked in date order around this day's (a CROSS_DAY found here
+        # settles the mirror one-sided difference there): runs of adjacent days never deadlock
+        neighbours = {
+            before: uow.one("SELECT * FROM bk_daily_recon WHERE biz_date = :d FOR UPDATE", {"d": before})
+        }
         recon = uow.one(
             "INSERT INTO bk_daily_recon (biz_date, status) VALUES (:d, 'INCOMPLETE')"
             " ON CONFLICT (biz_date) DO UPDATE SET run_count = bk_daily_recon.run_count + 1, last_run_time = now()"
@@ -126,10 +158,19 @@ def run(ctx: RequestContext, day: dt.date) -> dict[str, Any]:
             {"d": day},
         )
         assert recon is not None  # and locked (the upsert's row lock): a second run of the day waits here
+        neighbours[after] = uow.one(
+            "SELECT * FROM bk_daily_recon WHERE biz_date = :d FOR UPDATE", {"d": after}
+        )
         mine = ours(uow, day)
+        ours_nearby = {near: ours(uow, near) for near in (before, after)}
         found: dict[tuple[str, str, str], rules.Diff] = {}
         for channel in rules.CHANNELS:
-            for d in rules.compare(channel, mine[channel], statements[channel], credits):
+            diffs = rules.cross_day(
+                rules.compare(channel, mine[channel], statements[channel], credits),
+                {near: v[channel] for near, v in ours_nearby.items()},
+                {near: v[channel] for near, v in theirs_nearby.items() if channel in v},
+            )
+            for d in diffs:
                 found[(d.channel, d.key, d.diff_type)] = d
         for f in files:
             uow.execute(
@@ -154,25 +195,55 @@ def run(ctx: RequestContext, day: dt.date) -> dict[str, Any]:
             (r["channel"], r["match_key"], r["diff_type"]): r
             for r in uow.all("SELECT * FROM bk_daily_recon_diff WHERE biz_date = :d", {"d": day})
         }
-        added = gone = 0
+        added = gone = reopened = 0
         for key, d in found.items():
             row = existing.get(key)
             values = {"o": d.ours, "t": d.theirs, "c": d.credited}
+            cross = d.diff_type == rules.CROSS_DAY
+            status, note = ("INFO", _cross_note(d)) if cross else ("OPEN", None)
             if row is None:
                 added += 1
                 uow.execute(
                     "INSERT INTO bk_daily_recon_diff (recon_id, biz_date, channel, diff_type, match_key, our_amount,"
-                    " channel_amount, credited_amount) VALUES (:r, :d, :ch, :ty, :k, :o, :t, :c)",
-                    {"r": recon["id"], "d": day, "ch": d.channel, "ty": d.diff_type, "k": d.key, **values},
+                    " channel_amount, credited_amount, status, resolve_reason)"
+                    " VALUES (:r, :d, :ch, :ty, :k, :o, :t, :c, :s, :n)",
+                    {
+                        "r": recon["id"],
+                        "d": day,
+                        "ch": d.channel,
+                        "ty": d.diff_type,
+                        "k": d.key,
+                        "s": status,
+                        "n": note,
+                        **values,
+                    },
                 )
-            elif row["status"] != "RESOLVED":  # a person's resolution stands
+            elif row["status"] == "RESOLVED":  # a person's resolution stands - for the amounts it was given
+                if _amounts(row) != (d.ours, d.theirs, d.credited):
+                    reopened += 1
+                    _reopen(uow, ctx, row, d)
+            else:
                 uow.execute(
-                    "UPDATE bk_daily_recon_diff SET status = 'OPEN', our_amount = :o, channel_amount = :t,"
-                    " credited_amount = :c WHERE id = :id",
-                    {"id": row["id"], **values},
+                    "UPDATE bk_daily_recon_diff SET status = :s, resolve_reason = :n, our_amount = :o,"
+                    " channel_amount = :t, credited_amount = :c WHERE id = :id",
+                    {"id": row["id"], "s": status, "n": note, **values},
                 )
+            near_run = neighbours.get(d.other_day) if d.other_day is not None else None
+            if cross and near_run is not None:
+                _settle_mirror(uow, ctx, near_run, d, day)
         for key, row in existing.items():
-            if key not in found and row["status"] == "OPEN":
+            # closed only when this run compared that class of the channel: a statement (or the credit
+            # file) missing or unreadable this run leaves what was found before as it was
+            if (
+                key not in found
+                and row["status"] in ("OPEN", "INFO")
+                and rules.compared(
+                    row["channel"],
+                    row["diff_type"],
+                    statements[row["channel"]] is not None,
+                    credits is not None,
+                )
+            ):
                 gone += 1
                 uow.execute(
                     "UPDATE bk_daily_recon_diff SET status = 'GONE' WHERE id = :id", {"id": row["id"]}
@@ -212,12 +283,109 @@ def run(ctx: RequestContext, day: dt.date) -> dict[str, Any]:
                 "openDiffs": open_count,
                 "newDiffs": added,
                 "goneDiffs": gone,
+                "reopenedDiffs": reopened,
+                "crossDayDiffs": sum(1 for d in found.values() if d.diff_type == rules.CROSS_DAY),
                 "fileErrors": errors,
             },
         )
         reply = _report(uow, day)
         uow.commit()
     return reply
+
+
+def _amounts(row: dict[str, Any]) -> tuple[Decimal | None, Decimal | None, Decimal | None]:
+    return row["our_amount"], row["channel_amount"], row["credited_amount"]
+
+
+def _cross_note(d: rules.Diff) -> str:
+    return f"跨日：对方记在 {d.other_day}（自动判定，时间差）"
+
+
+def _reopen(uow: UnitOfWork, ctx: RequestContext, row: dict[str, Any], d: rules.Diff) -> None:
+    """A resolved difference a later run finds with other amounts: OPEN again for a person, the
+    resolution it had kept in the audit row (before)."""
+    uow.execute(
+        "UPDATE bk_daily_recon_diff SET status = 'OPEN', our_amount = :o, channel_amount = :t, credited_amount = :c,"
+        " resolve_reason = NULL, resolver_id = NULL, resolve_time = NULL WHERE id = :id",
+        {"id": row["id"], "o": d.ours, "t": d.theirs, "c": d.credited},
+    )
+    audit.record(
+        uow,
+        ctx,
+        module=MODULE,
+        operation="DAILY_RECONCILE_REOPEN",
+        object_type="bk_daily_recon_diff",
+        object_id=row["id"],
+        before={
+            "status": row["status"],
+            "reason": row["resolve_reason"],
+            "resolverId": row["resolver_id"],
+            "resolvedTime": row["resolve_time"].isoformat() if row["resolve_time"] else None,
+            "amounts": [None if a is None else str(a) for a in _amounts(row)],
+        },
+        after={
+            "status": "OPEN",
+            "amounts": [None if a is None else str(a) for a in (d.ours, d.theirs, d.credited)],
+        },
+    )
+
+
+def _settle_mirror(
+    uow: UnitOfWork, ctx: RequestContext, neighbour: dict[str, Any], d: rules.Diff, day: dt.date
+) -> None:
+    """The neighbouring day's open one-sided difference of the same trade (found there before this day's
+    files or trades were in) is the other half of this CROSS_DAY: informational there too."""
+    rows = uow.all(
+        "SELECT * FROM bk_daily_recon_diff WHERE recon_id = :r AND channel = :ch AND match_key = :k"
+        " AND status = 'OPEN' AND diff_type IN ('OURS_ONLY', 'CHANNEL_ONLY') FOR UPDATE",
+        {"r": neighbour["id"], "ch": d.channel, "k": d.key},
+    )
+    if not rows:
+        return
+    note = f"跨日：对方记在 {day}（自动判定，时间差）"
+    has_cross = uow.scalar(
+        "SELECT id FROM bk_daily_recon_diff WHERE recon_id = :r AND channel = :ch AND match_key = :k"
+        " AND diff_type = 'CROSS_DAY'",
+        {"r": neighbour["id"], "ch": d.channel, "k": d.key},
+    )
+    for row in rows:
+        if has_cross is not None:
+            uow.execute("UPDATE bk_daily_recon_diff SET status = 'GONE' WHERE id = :id", {"id": row["id"]})
+            uow.execute(
+                "UPDATE bk_daily_recon_diff SET status = 'INFO', resolve_reason = :n WHERE id = :id AND status <> 'RESOLVED'",
+                {"id": has_cross, "n": note},
+            )
+        else:
+            uow.execute(
+                "UPDATE bk_daily_recon_diff SET diff_type = 'CROSS_DAY', status = 'INFO', resolve_reason = :n,"
+                " our_amount = COALESCE(our_amount, :a), channel_amount = COALESCE(channel_amount, :a) WHERE id = :id",
+                {
+                    "id": row["id"],
+                    "n": note,
+                    "a": row["our_amount"] if row["our_amount"] is not None else row["channel_amount"],
+                },
+            )
+        audit.record(
+            uow,
+            ctx,
+            module=MODULE,
+            operation="DAILY_RECONCILE_CROSS_DAY",
+            object_type="bk_daily_recon_diff",
+            object_id=row["id"],
+            before={"diffType": row["diff_type"], "status": row["status"]},
+            after={"diffType": rules.CROSS_DAY, "status": "INFO", "otherDay": day.isoformat()},
+        )
+    _recount(uow, int(neighbour["id"]))
+
+
+def _recount(uow: UnitOfWork, recon_id: int) -> None:
+    uow.execute(
+        "UPDATE bk_daily_recon SET open_diff_count = (SELECT count(*) FROM bk_daily_recon_diff"
+        " WHERE recon_id = :r AND status = 'OPEN'), status = CASE WHEN file_error_count > 0 THEN 'INCOMPLETE'"
+        " WHEN EXISTS (SELECT 1 FROM bk_daily_recon_diff WHERE recon_id = :r AND status = 'OPEN') THEN 'DIFFERENT'"
+        " ELSE 'BALANCED' END WHERE id = :r",
+        {"r": recon_id},
+    )
 
 
 def _report(uow: UnitOfWork, day: dt.date) -> dict[str, Any]:
@@ -321,6 +489,12 @@ def resolve(ctx: RequestContext, diff_id: int, reason: str) -> dict[str, Any]:
     if not reason.strip():
         raise AppError(ErrorCode.BAD_REQUEST, "reason: 必填，说明处置理由")
     with UnitOfWork() as uow:
+        # the day's run row locked first, as a run locks it before its differences: no deadlock with a run
+        uow.execute(
+            "SELECT r.id FROM bk_daily_recon r JOIN bk_daily_recon_diff d ON d.recon_id = r.id WHERE d.id = :id"
+            " FOR UPDATE OF r",
+            {"id": diff_id},
+        )
         row = uow.one("SELECT * FROM bk_daily_recon_diff WHERE id = :id FOR UPDATE", {"id": diff_id})
         if row is None:
             raise AppError(ErrorCode.NOT_FOUND, f"diffId {diff_id} 不存在")
@@ -336,13 +510,7 @@ def resolve(ctx: RequestContext, diff_id: int, reason: str) -> dict[str, Any]:
             {"r": reason.strip(), "u": ctx.principal.user_id or None, "id": diff_id},
         )
         assert done is not None
-        uow.execute(
-            "UPDATE bk_daily_recon SET open_diff_count = (SELECT count(*) FROM bk_daily_recon_diff"
-            " WHERE recon_id = :r AND status = 'OPEN'), status = CASE WHEN file_error_count > 0 THEN 'INCOMPLETE'"
-            " WHEN EXISTS (SELECT 1 FROM bk_daily_recon_diff WHERE recon_id = :r AND status = 'OPEN') THEN 'DIFFERENT'"
-            " ELSE 'BALANCED' END WHERE id = :r",
-            {"r": row["recon_id"]},
-        )
+        _recount(uow, int(row["recon_id"]))
         audit.record(
             uow,
             ctx,

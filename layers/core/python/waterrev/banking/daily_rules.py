@@ -37,21 +37,27 @@ STATEMENT = "STATEMENT"
 BANK = "BANK"
 ZERO = Decimal("0.00")
 MAX_KEY = 96
-_AMOUNT = re.compile(r"^\d{1,13}\.\d{2}$")
-_KEY = re.compile(r"^[A-Za-z0-9:_\-|]{1,96}$")
+_AMOUNT = re.compile(r"[0-9]{1,13}\.[0-9]{2}")  # ASCII digits only: \d and isdigit() admit '²', '٣'
+_COUNT = re.compile(r"[0-9]{1,9}")
+_KEY = re.compile(r"[A-Za-z0-9:_\-|]{1,96}")
 
 
 class FileError(ValueError):
     pass
 
 
+TRADE_DIFFS = frozenset({"OURS_ONLY", "CHANNEL_ONLY", "AMOUNT_DIFFERS", "CROSS_DAY"})
+CROSS_DAY = "CROSS_DAY"  # 扩展: a trade on one side on the day, on the other side the day before or after
+
+
 class Diff(NamedTuple):
     channel: str
-    diff_type: str  # OURS_ONLY | CHANNEL_ONLY | AMOUNT_DIFFERS | CREDIT_DIFFERS
+    diff_type: str  # OURS_ONLY | CHANNEL_ONLY | AMOUNT_DIFFERS | CREDIT_DIFFERS | CROSS_DAY
     key: str
     ours: Decimal | None
     theirs: Decimal | None
     credited: Decimal | None
+    other_day: dt.date | None = None  # CROSS_DAY: the neighbouring day the other side has the trade on
 
 
 def day_text(day: dt.date) -> str:
@@ -67,11 +73,11 @@ def credit_name(day: dt.date) -> str:
 
 
 def _amount(text: str, where: str) -> Decimal:
-    if not _AMOUNT.match(text):
+    if not _AMOUNT.fullmatch(text):
         raise FileError(f"{where}: 金额 {text!r} 须为两位小数的元")
     try:
         return Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern admits only numbers
+    except (InvalidOperation, ValueError):  # pragma: no cover - the pattern admits only numbers
         raise FileError(f"{where}: 金额 {text!r} 不合法") from None
 
 
@@ -90,7 +96,7 @@ def _records(data: bytes, day: dt.date, who: str, detail: str) -> list[list[str]
         raise FileError(f"第 1 行：渠道 {head[1]!r}，应为 {who}")
     if head[2] != day_text(day):
         raise FileError(f"第 1 行：日期 {head[2]!r}，应为 {day_text(day)}")
-    if not head[3].isdigit():
+    if not _COUNT.fullmatch(head[3]):
         raise FileError("第 1 行：笔数须为整数")
     total = _amount(head[4], "第 1 行")
     rows = []
@@ -110,7 +116,7 @@ def parse_statement(data: bytes, channel: str, day: dt.date) -> dict[str, Decima
     """A channel's statement: its settled trades of the day, key -> amount."""
     out: dict[str, Decimal] = {}
     for _, key, amount, _time, n in _records(data, day, channel, "D"):
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise FileError(f"第 {n} 行：交易号 {key!r} 不合法")
         if key in out:
             raise FileError(f"第 {n} 行：交易号 {key} 重复")
@@ -162,4 +168,42 @@ def compare(
                 out.append(
                     Diff(channel, "CREDIT_DIFFERS", channel, sum(ours.values(), ZERO), settled, credited)
                 )
+    return out
+
+
+def compared(channel: str, diff_type: str, statement_read: bool, credits_read: bool) -> bool:
+    """Whether a run that read (or not) the channel's statement and the bank's credit file compared the
+    class `diff_type` of the channel: only then may it close (GONE) an open difference of that class that
+    it no longer finds. A file missing or unreadable this run says nothing about what was found before."""
+    if diff_type in TRADE_DIFFS:
+        return statement_read and channel not in TWO_WAY
+    return credits_read and (statement_read or channel in TWO_WAY)
+
+
+def cross_day(
+    diffs: list[Diff],
+    ours_nearby: dict[dt.date, dict[str, Decimal]],
+    theirs_nearby: dict[dt.date, dict[str, Decimal]],
+) -> list[Diff]:
+    """The one-sided differences of a channel whose other side has the same key and amount on the day
+    before or after: a timing difference (CROSS_DAY), not a missing trade. Ours are grouped by when we
+    processed a trade, a channel's statement by its own time, so a payment made at 23:59 and settled by
+    our compensation at 00:05, or a withholding return the bank credited on one day and we applied on the
+    next, falls on two days. `ours_nearby`: our trades of the channel on the neighbouring days, key ->
+    amount; `theirs_nearby`: the channel's statements of the neighbouring days that could be read."""
+    out: list[Diff] = []
+    for d in diffs:
+        nearby = ours_nearby if d.diff_type == "CHANNEL_ONLY" else theirs_nearby
+        amount = d.theirs if d.diff_type == "CHANNEL_ONLY" else d.ours
+        day = (
+            next((day for day in sorted(nearby) if nearby[day].get(d.key) == amount), None)
+            if d.diff_type in ("OURS_ONLY", "CHANNEL_ONLY")
+            else None
+        )
+        if day is None:
+            out.append(d)
+        elif d.diff_type == "CHANNEL_ONLY":
+            out.append(Diff(d.channel, CROSS_DAY, d.key, nearby[day][d.key], d.theirs, None, day))
+        else:
+            out.append(Diff(d.channel, CROSS_DAY, d.key, d.ours, nearby[day][d.key], None, day))
     return out

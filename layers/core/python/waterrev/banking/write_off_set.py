@@ -35,7 +35,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 
-from waterrev import audit
+from waterrev import audit, metrics
 from waterrev.banking import rules
 from waterrev.billing.dues import amount_due_many
 from waterrev.context import RequestContext
@@ -217,6 +217,7 @@ def _chunk(
     except IntegrityError:  # a key taken by a payment committed meanwhile: the per-item path decides each
         savepoint.rollback()
         return lines
+    metrics.on_commit(uow, metrics.PAYMENTS_SETTLED, n)  # each settled as the shared write-off counts one
     return left
 
 

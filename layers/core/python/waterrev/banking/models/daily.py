@@ -64,15 +64,18 @@ class DailyFile(Reply):
 class DailyDiff(Reply):
     diff_id: int = Field(description="差异 ID")
     channel: Channel = Field(description="渠道")
-    diff_type: Literal["OURS_ONLY", "CHANNEL_ONLY", "AMOUNT_DIFFERS", "CREDIT_DIFFERS"] = Field(
-        description="仅我方有、仅渠道有、金额不符、银行入账与渠道结算不符"
+    diff_type: Literal["OURS_ONLY", "CHANNEL_ONLY", "AMOUNT_DIFFERS", "CREDIT_DIFFERS", "CROSS_DAY"] = Field(
+        description="仅我方有、仅渠道有、金额不符、银行入账与渠道结算不符；CROSS_DAY（扩展）跨日时间差："
+        "对方在前一日或后一日有同一笔同金额交易，仅供参考"
     )
     match_key: str = Field(description="交易键：我方订单号 / 收费单号，或银行流水号；入账差异为渠道")
     our_amount: Money | None = Field(description="我方金额")
     channel_amount: Money | None = Field(description="渠道金额（入账差异：渠道结算合计）")
     credited_amount: Money | None = Field(description="银行入账金额（入账差异）")
-    status: Literal["OPEN", "RESOLVED"] = Field(description="处置状态")
-    reason: str | None = Field(description="处置理由")
+    status: Literal["OPEN", "RESOLVED", "INFO"] = Field(
+        description="处置状态：OPEN 待处置；RESOLVED 已处置（之后对账金额变化则重新 OPEN）；INFO 跨日时间差，仅供参考"
+    )
+    reason: str | None = Field(description="处置理由（INFO：对方所在日期）")
     resolved_time: DateTime | None = Field(description="处置时间")
 
 
