@@ -41,7 +41,7 @@ def database() -> object | None:
         server, base = pg.start(Path(tempfile.mkdtemp(prefix="waterrev-bench-")) / "pgdata", cleanup=True)
         url = pg.create_database(base, "bench_reminders")
     os.environ["WATERREV_DATABASE_URL"] = url
-    # personal data is sealed (DECISIONS 117): a key of its own, as `make run` makes one
+    # personal data is sealed (DECISIONS 115): a key of its own, as `make run` makes one
     os.environ.setdefault(
         "WATERREV_DATA_KEY_FILE", os.path.join(tempfile.mkdtemp(prefix="waterrev-bench-key-"), "data-key")
     )

@@ -22,7 +22,7 @@ SFTP_PORT = 22
 # The functions that seal or open bank account numbers: the customer master (its bank relations), the
 # agreements and batches (IF-REV-011), the return receipt (IF-EXT-002), the batch workflow's steps, and the
 # migration (it makes the first data key and seals the numbers written before it). Since migration 0120 ID
-# numbers and mobiles too (DECISIONS 117): those that seal or index one (customer search, service desk,
+# numbers and mobiles too (DECISIONS 115): those that seal or index one (customer search, service desk,
 # installation, invoices and their push, history, the SYS-010 result callback) and those that open one for
 # an outside system (the message consumer for SYS-010, the invoice compensation for SYS-008, the contract
 # for the e-signature service, the archive's new customer).

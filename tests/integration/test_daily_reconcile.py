@@ -10,7 +10,7 @@ SYS-009 writes its statements from the trades it settled and the bank its statem
 from the debits it made, what the channels paid over and the cash deposited (`Sim.write_statements`,
 `BankSimulator.write_statements`); a `recon_sim.Misbehaviour` bends the simulators' own records on the
 way out. The counter has no outside system keeping its trades: it is reconciled two-way (our counter
-collections against the bank's credit of the takings; decision 133).
+collections against the bank's credit of the takings; decision 130).
 
 Each test gives its day a date of its own long past, so that no other test's trades share it: the
 payments are made today, then the test moves its own trades in our books (paid_time) to that date and

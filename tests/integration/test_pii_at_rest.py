@@ -1,4 +1,4 @@
-"""ID numbers and mobiles at rest (issue 16, DECISIONS 117-119): written through the real use cases, none
+"""ID numbers and mobiles at rest (issue 16, DECISIONS 115-117): written through the real use cases, none
 of them is anywhere in the database in clear - every text, JSON and character column of every table is
 scanned, as a dump would show it - while the lookups by mobile and ID number still find them; and migration
 0120 seals what a database held in clear before it."""

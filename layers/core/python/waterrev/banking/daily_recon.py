@@ -9,7 +9,7 @@ longer finds - having read the files that class is compared on - is GONE (a stat
 unreadable this run leaves its channel's differences as they were), and one a person RESOLVED stays
 resolved unless a re-run finds it with other amounts: then it is OPEN again (audited, the resolution
 in the audit row). A one-sided difference whose other side has the trade on the day before or after is
-CROSS_DAY, informational (decision 137). Nothing is posted: a run only reads the ledger. A file missing
+CROSS_DAY, informational (decision 134). Nothing is posted: a run only reads the ledger. A file missing
 or unreadable is an exception record (bk_daily_recon_file, MISSING / INVALID with why) the run's report
 lists, never an error: the day is INCOMPLETE.
 """

@@ -30,7 +30,7 @@ SCENES = {
 KEYED_BY_TRADE = frozenset({"BANK_REALTIME", "WITHHOLDING"})  # the bank knows its serial, not our order
 # No outside system keeps the counter's trades (cash and card taken by our own cashiers): the counter is
 # reconciled two-way, our collections of the day against what the bank credited for it (the deposited
-# takings); it has no statement file (decision 133).
+# takings); it has no statement file (decision 130).
 TWO_WAY = frozenset({"COUNTER"})
 CREDIT = "CREDIT"
 STATEMENT = "STATEMENT"

@@ -129,7 +129,7 @@ def parse_row(object_type: str, line_no: int, row: dict[str, str]) -> HistRow:
         if not values.get(column):
             raise RowError(line_no, column, "必填")
     # an extra column named like a mobile, an ID or passport number or an account is kept masked only
-    # (DECISIONS 136): the record is for looking up, and its detail is not sealed
+    # (DECISIONS 133): the record is for looking up, and its detail is not sealed
     detail = mask_columns(
         {k: (v or "").strip() for k, v in row.items() if k not in COMMON and (v or "").strip()}
     )

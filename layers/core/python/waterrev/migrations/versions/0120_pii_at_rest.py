@@ -1,4 +1,4 @@
-"""ID numbers and mobiles at rest as bank accounts are since 0050 (waterrev.crypto, DECISIONS 117-119).
+"""ID numbers and mobiles at rest as bank accounts are since 0050 (waterrev.crypto, DECISIONS 115-117).
 
 Every column that holds an ID number or a mobile keeps only the MASKED value in clear; beside it
 `<column>_cipher` holds the value sealed (AES-256-GCM under a bk_data_key data key, purpose "id-no" or

@@ -1,4 +1,4 @@
-"""A send file's rename into place remembered before it is issued (DECISIONS 131).
+"""A send file's rename into place remembered before it is issued (DECISIONS 128).
 
 `bk_withholding_batch.publish_time` is set, and committed, after the send file's partial copy
 (`.<name>.part`) is written and before it is renamed to its name, the one the bank takes. An upload that

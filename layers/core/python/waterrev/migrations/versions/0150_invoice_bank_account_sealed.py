@@ -1,5 +1,5 @@
 """The invoice profile's bank account (biz_cust_invoice.bank_account, 开户账号 printed on a special VAT
-invoice) at rest as the agreements' accounts are since 0050 (waterrev.crypto, DECISIONS 135).
+invoice) at rest as the agreements' accounts are since 0050 (waterrev.crypto, DECISIONS 132).
 
 `bank_account` keeps only the MASKED number; `bank_account_cipher` holds the number sealed (AES-256-GCM
 under a bk_data_key data key, purpose "bank-account"). No blind index: nothing looks an invoice profile up
@@ -8,7 +8,7 @@ uses (WATERREV_KMS_KEY_ID or WATERREV_DATA_KEY_FILE); a value that is already a 
 (sealing it would keep the mask as the number). The downgrade is refused while any number is sealed.
 
 Revision ID: 0150
-Revises: 0120
+Revises: 0140
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0150"
-down_revision = "0120"
+down_revision = "0140"
 branch_labels = None
 depends_on = None
 

@@ -1,4 +1,4 @@
-"""The daily reconciliation's timing differences (扩展, docs/BANK.md, decision 137).
+"""The daily reconciliation's timing differences (扩展, docs/BANK.md, decision 134).
 
 Our side groups a trade by when we processed it (bk_transaction.paid_time), a channel by its own time: a
 payment made at 23:59 and settled by our compensation at 00:05, or a withholding return the bank credited
@@ -8,13 +8,13 @@ is kept as CROSS_DAY with status INFO: informational, not open (it does not keep
 (GONE) like an open one when a later run no longer finds it.
 
 Revision ID: 0155
-Revises: 0120
+Revises: 0150
 """
 
 from alembic import op
 
 revision = "0155"
-down_revision = "0120"
+down_revision = "0150"
 branch_labels = None
 depends_on = None
 
