@@ -647,8 +647,9 @@ def measure_floors(
             t = time.perf_counter()
             with UnitOfWork() as uow:  # IF-EXT-005: the one statement a verified callback runs
                 settled = uow.scalar(
-                    "SELECT pay_notify_accept(CAST(:actor AS jsonb), :t, 'SUCCESS', :nt, :id,"
-                    " CAST('{}' AS jsonb), '', :amt, :o)",
+                    "SELECT pay_notify_accept(p_actor => CAST(:actor AS jsonb), p_trade_no => :t,"
+                    " p_status => 'SUCCESS', p_notify_time => :nt, p_notify_id => :id,"
+                    " p_headers => CAST('{}' AS jsonb), p_raw => '', p_success_amount => :amt, p_biz_order_no => :o)",
                     {
                         "actor": actor,
                         "t": trade_no,
