@@ -35,7 +35,7 @@ import pytest
 from tests.integration.test_ext_bank_realtime import PAY, SECRET
 from tests.integration.test_ext_bank_realtime import bank as bank_post
 from tests.integration.test_pay_orders import ORDER, SCAN, bound_member, order_body, scan_body, settled
-from tests.support import call, expect_error, new_bills, sql_all, sql_exec, sql_scalar
+from tests.support import call, expect_error, new_bills, sql_all, sql_exec, sql_scalar, unique
 from waterrev.banking import daily_rules as rules
 from waterrev.local import recon_sim
 
@@ -491,28 +491,31 @@ def test_a_payment_settled_after_midnight_is_a_timing_difference_on_both_days(wo
 def test_a_missing_key_in_the_bucket_is_a_missing_file_and_any_other_refusal_the_store(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Given the bucket (moto): a key delivered is its bytes, a key not delivered (404 NoSuchKey, as S3
-    answers a caller allowed s3:ListBucket) None; an AccessDenied (what S3 answers without ListBucket)
-    the store unavailable - never a missing file."""
+    """Given the bucket (the local S3, moto's server): a key delivered is its bytes, a key not delivered (404
+    NoSuchKey, as S3 answers a caller allowed s3:ListBucket) None; an AccessDenied (what S3 answers without
+    ListBucket) the store unavailable - never a missing file. (Not `mock_aws()`: leaving it resets the
+    in-process moto backends, the local Step Functions' state machines with them.)"""
     import boto3
     from botocore.exceptions import ClientError
-    from moto import mock_aws
 
     from waterrev.adapters import recon_files
+    from waterrev.local import s3 as local_s3
     from waterrev.settings import reset_settings
 
-    monkeypatch.setenv("WATERREV_RECON_BUCKET", "recon-test-bucket")
+    endpoint = local_s3.start()
+    bucket = unique("recon").lower()
+    monkeypatch.setenv("WATERREV_RECON_BUCKET", bucket)
+    monkeypatch.setenv("WATERREV_S3_ENDPOINT_URL", endpoint)
     reset_settings()
     try:
-        with mock_aws():
-            s3 = boto3.client("s3")
-            s3.create_bucket(
-                Bucket="recon-test-bucket",
-                CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]},  # type: ignore[typeddict-item]
-            )
-            s3.put_object(Bucket="recon-test-bucket", Key="20261204/CREDIT_20261204.csv", Body=b"x")
-            assert recon_files.read("20261204/CREDIT_20261204.csv") == b"x"
-            assert recon_files.read("20261204/STMT_ONLINE_20261204.csv") is None
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        s3.create_bucket(
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": os.environ["AWS_DEFAULT_REGION"]},  # type: ignore[typeddict-item]
+        )
+        s3.put_object(Bucket=bucket, Key="20261204/CREDIT_20261204.csv", Body=b"x")
+        assert recon_files.read("20261204/CREDIT_20261204.csv") == b"x"
+        assert recon_files.read("20261204/STMT_ONLINE_20261204.csv") is None
 
         class Denied:
             def get_object(self, **_: Any) -> Any:
@@ -523,4 +526,5 @@ def test_a_missing_key_in_the_bucket_is_a_missing_file_and_any_other_refusal_the
             recon_files.read("20261204/STMT_ONLINE_20261204.csv")
     finally:
         monkeypatch.delenv("WATERREV_RECON_BUCKET")
+        monkeypatch.delenv("WATERREV_S3_ENDPOINT_URL")
         reset_settings()
