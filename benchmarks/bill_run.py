@@ -111,11 +111,16 @@ def seed(customers: int, *, prefix: str = "BENCH", period: str = PERIOD, dept_id
             )
     like = {"like": prefix + "%", "p": period, "pre": prefix}
     with UnitOfWork() as uow:
+        from benchmarks import sealed
+
+        slots = sealed.mobiles(uow)  # sealed as the use case stores them: the low-balance notices need them
         uow.execute(
-            "INSERT INTO biz_cust (code, name, cust_type, mobile, address, dept_id, population, price_code)"
-            " SELECT :pre || g, '客户' || g, 'RESIDENT', '139' || lpad(g::text, 8, '0'),"
-            " '地址 ' || g, :d, 1 + mod(g, 6), 'BENCH3' FROM generate_series(1, :n) g",
-            {"n": customers, "pre": prefix, "d": dept_id},
+            "INSERT INTO biz_cust (code, name, cust_type, mobile, mobile_cipher, mobile_index, address, dept_id,"
+            " population, price_code)"
+            " SELECT :pre || g, '客户' || g, 'RESIDENT', m.mobile, m.mobile_cipher, m.mobile_index,"
+            " '地址 ' || g, :d, 1 + mod(g, 6), 'BENCH3' FROM generate_series(1, :n) g"
+            " JOIN bench_mobile m ON m.slot = mod(g, :slots)",
+            {"n": customers, "pre": prefix, "d": dept_id, "slots": slots},
         )
         uow.execute(  # every fifth account prepaid, 50.50 .. 549.50: mostly a few months ahead, some short
             "INSERT INTO biz_account (cust_id, account_no, balance) SELECT id, 'ZH' || code,"

@@ -72,11 +72,16 @@ def seed(customers: int) -> int:
             " FROM biz_parameter_settings WHERE config_code = 'revenue.reminder.quiet-hours'",
             {"d": office},
         )
+        from benchmarks import sealed
+
+        slots = sealed.mobiles(
+            uow, min(customers, 10000)
+        )  # sealed as the use case stores them (reminders need them)
         uow.execute(
-            "INSERT INTO biz_cust (code, name, cust_type, mobile, address, dept_id)"
-            " SELECT 'REM' || g, '客户' || g, 'RESIDENT', '139' || lpad(CAST(g AS text), 8, '0'), '地址 ' || g, :d"
-            " FROM generate_series(1, :n) g",
-            {"n": customers, "d": office},
+            "INSERT INTO biz_cust (code, name, cust_type, mobile, mobile_cipher, mobile_index, address, dept_id)"
+            " SELECT 'REM' || g, '客户' || g, 'RESIDENT', m.mobile, m.mobile_cipher, m.mobile_index, '地址 ' || g, :d"
+            " FROM generate_series(1, :n) g JOIN bench_mobile m ON m.slot = mod(g, :slots)",
+            {"n": customers, "d": office, "slots": slots},
         )
         uow.execute(
             "INSERT INTO biz_account (cust_id, account_no) SELECT id, 'ZH' || code FROM biz_cust WHERE dept_id = :d",

@@ -69,11 +69,14 @@ def seed(items: int, sim: object) -> None:
             " WHERE parent_id = 0 ORDER BY id LIMIT 1 RETURNING id"
         )
         uow.execute("UPDATE system_dept SET tree_path = tree_path || id || '/' WHERE id = :d", {"d": office})
+        from benchmarks import sealed
+
+        slots = sealed.mobiles(uow)  # sealed as the use case stores them: each write-off queues its SMS
         uow.execute(
-            "INSERT INTO biz_cust (code, name, cust_type, mobile, address, dept_id)"
-            " SELECT 'WHB' || g, '代扣户' || g, 'RESIDENT', '139' || lpad(CAST(g AS text), 8, '0'), '地址 ' || g, :d"
-            " FROM generate_series(1, :n) g",
-            {"n": items, "d": office},
+            "INSERT INTO biz_cust (code, name, cust_type, mobile, mobile_cipher, mobile_index, address, dept_id)"
+            " SELECT 'WHB' || g, '代扣户' || g, 'RESIDENT', m.mobile, m.mobile_cipher, m.mobile_index, '地址 ' || g, :d"
+            " FROM generate_series(1, :n) g JOIN bench_mobile m ON m.slot = mod(g, :slots)",
+            {"n": items, "d": office, "slots": slots},
         )
         uow.execute(
             "INSERT INTO biz_account (cust_id, account_no) SELECT id, 'ZH' || code FROM biz_cust WHERE dept_id = :d",
