@@ -230,6 +230,37 @@ def test_a_day_on_which_every_channel_matches_is_balanced(world: World) -> None:
     assert page.code == 0 and any(r["bizDate"] == w.day.isoformat() for r in page.data["list"])
 
 
+def test_the_counter_is_reconciled_on_its_cash_alone(world: World) -> None:
+    """Given the five channels paid and deposited as on a balanced day, plus a bill paid at the counter by
+    WECHAT (a tender keyed at the counter, settled by its own acquirer) whose money the cashier does not
+    deposit
+    When the day is reconciled
+    Then it is still BALANCED: the counter's takings against the bank's cash credit are its cash alone."""
+    w = world
+    cust, bills, owed = w.bills("2023-06")
+    body = {
+        "custId": cust,
+        "chargeIds": [b["id"] for b in bills],
+        "paymentChannel": "WECHAT",
+        "paymentAmount": f"{owed:.2f}",
+    }
+    reply = call("POST", COLLECT, body, token=w.admin)
+    assert reply.code == 0, reply.body
+    w.pay_everywhere()
+    w.deliver()
+    done = run(w.admin, w.day)
+    assert done["reconStatus"] == "BALANCED", done
+    assert Decimal(done["ourAmount"]) == sum(w.amounts.values(), ZERO)  # the WECHAT tender not among them
+    assert (
+        sql_scalar(
+            "SELECT count(*) FROM bk_transaction WHERE cust_id = :c AND scene = 'COUNTER' AND channel_code = 'WECHAT'"
+            " AND status = 'SUCCESS'",
+            {"c": cust},
+        )
+        == 1
+    )
+
+
 def test_each_difference_class_is_found(world: World) -> None:
     """Given SYS-009's online statement leaving out the order it settled, its QR statement with a trade
     only it has, the bank's real-time statement with another amount, and the cashier depositing 1.00

@@ -39,8 +39,12 @@ SELECT scene, CASE WHEN scene IN ('BANK', 'WITHHOLD') THEN trade_no ELSE biz_ord
        success_amount AS amount
   FROM bk_transaction
  WHERE status = 'SUCCESS' AND scene IN ('COUNTER', 'ONLINE', 'COUNTER_QR', 'BANK', 'WITHHOLD')
+   AND (scene <> 'COUNTER' OR channel_code = 'CASH')
    AND paid_time >= :start AND paid_time < :end
 """
+# The counter's takings are its cash (the deposit the bank credits, DECISIONS 130): a PREPAY payment at the
+# counter moves no money, and WECHAT / ALIPAY / BANK card tenders keyed at the counter settle through their
+# own acquirers, whose statements this reconciliation does not receive.
 
 
 def _require_company(ctx: RequestContext) -> None:
